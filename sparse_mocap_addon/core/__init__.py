@@ -1,0 +1,1 @@
+"""The numpy-only engine: never imports bpy, mathutils or torch."""

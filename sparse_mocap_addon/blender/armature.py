@@ -1,0 +1,123 @@
+"""Build an SMPL-topology armature (and its default body mesh) from a core Skeleton.
+
+Bone convention (relied on by baking and export):
+- one bone per SMPL joint, named after it (``pelvis``, ``left_hip``, ...), parented as in SMPL;
+- a bone's head is its joint; its tail is its child joint (the midline child, spine1 or neck, for
+  the pelvis and spine3), and for leaves (head, hands, feet) the segment tip;
+- rest pose is the Skeleton's T-pose;
+- roll: each bone's local Z axis faces the subject's forward (Blender -Y), except the feet, which
+  point forward themselves and so have Z facing up (+Z). Local Y runs head to tail, as always in
+  Blender, and local X follows from the right-handed frame.
+The rest orientations are read back from Blender after building, so baking never re-derives roll.
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from ..core.body_mesh import body_mesh, segment_ends
+from ..core.skeleton import JOINT_NAMES, PARENTS, Skeleton
+from .coords import core_to_blender_vectors
+
+FORWARD = (0.0, -1.0, 0.0)  # Blender: the subject faces -Y
+UP = (0.0, 0.0, 1.0)
+FOOT_BONES = {"left_foot", "right_foot"}
+
+
+def create_armature(skeleton: Skeleton, name: str = "SMPL_Armature", collection=None,
+                    with_mesh: bool = True, context=None):
+    """Create a new armature object (and a skinned body mesh child); returns the armature object.
+
+    Never reuses or overwrites existing data: Blender gives new names (``.001``) on collision.
+    """
+    context = context or bpy.context
+    collection = collection or context.scene.collection
+    data = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, data)
+    collection.objects.link(obj)
+    obj.show_in_front = True
+
+    head, tail = segment_ends(skeleton)
+    head_b = core_to_blender_vectors(head)
+    tail_b = core_to_blender_vectors(tail)
+    _build_bones(context, obj, head_b, tail_b)
+    for pose_bone in obj.pose.bones:
+        pose_bone.rotation_mode = "QUATERNION"
+    if with_mesh:
+        create_body_mesh(obj, skeleton, collection=collection)
+    return obj
+
+
+def _build_bones(context, obj, head_b: np.ndarray, tail_b: np.ndarray):
+    view_layer = context.view_layer
+    previous_active = view_layer.objects.active
+    previous_mode = previous_active.mode if previous_active else "OBJECT"
+    if previous_active is not None and previous_mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        edit_bones = obj.data.edit_bones
+        bones = []
+        for j, bone_name in enumerate(JOINT_NAMES):
+            bone = edit_bones.new(bone_name)
+            bone.head = head_b[j]
+            bone.tail = tail_b[j]
+            bone.align_roll(UP if bone_name in FOOT_BONES else FORWARD)
+            bones.append(bone)
+        for j in range(1, len(JOINT_NAMES)):
+            parent = bones[PARENTS[j]]
+            bones[j].parent = parent
+            bones[j].use_connect = bool(np.allclose(head_b[j], tail_b[PARENTS[j]], atol=1e-9))
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+        if previous_active is not None:
+            view_layer.objects.active = previous_active
+            if previous_mode != "OBJECT" and previous_active.name in view_layer.objects:
+                bpy.ops.object.mode_set(mode=previous_mode)
+
+
+def create_body_mesh(armature_obj, skeleton: Skeleton, collection=None):
+    """A skinned default body (ellipsoid per bone) parented to the armature with an Armature modifier."""
+    vertices, faces, bone_index = body_mesh(skeleton)
+    vertices_b = core_to_blender_vectors(vertices)
+    mesh = bpy.data.meshes.new(armature_obj.name + "_body")
+    mesh.from_pydata(vertices_b.tolist(), [], faces)
+    mesh.shade_smooth()
+    mesh.validate()
+    mesh.update()
+    body = bpy.data.objects.new(armature_obj.name + "_body", mesh)
+    (collection or bpy.context.scene.collection).objects.link(body)
+    body.parent = armature_obj
+    for j, bone_name in enumerate(JOINT_NAMES):
+        members = np.flatnonzero(bone_index == j)
+        group = body.vertex_groups.new(name=bone_name)
+        if len(members):
+            group.add(members.tolist(), 1.0, "REPLACE")
+    modifier = body.modifiers.new("Armature", "ARMATURE")
+    modifier.object = armature_obj
+    return body
+
+
+def rest_frames(obj) -> tuple[np.ndarray, np.ndarray]:
+    """Armature-space rest rotations (24, 3, 3) and head positions (24, 3) of the SMPL bones.
+
+    Raises ValueError naming the missing bones when ``obj`` is not an SMPL-topology armature.
+    """
+    bones = obj.data.bones
+    missing = [n for n in JOINT_NAMES if n not in bones]
+    if missing:
+        raise ValueError(f"armature '{obj.name}' lacks the SMPL bone(s) {', '.join(missing)}; "
+                         "create one with 'Create Personalised Armature'")
+    rot = np.empty((len(JOINT_NAMES), 3, 3))
+    heads = np.empty((len(JOINT_NAMES), 3))
+    for j, bone_name in enumerate(JOINT_NAMES):
+        bone = bones[bone_name]
+        rot[j] = np.array(bone.matrix_local.to_3x3())
+        heads[j] = np.array(bone.head_local)
+    return rot, heads
+
+
+def is_smpl_armature(obj) -> bool:
+    return obj is not None and obj.type == "ARMATURE" and all(n in obj.data.bones for n in JOINT_NAMES)

@@ -1,0 +1,89 @@
+"""Bake a core Motion into a new Action on an SMPL-topology armature.
+
+Fast path only: per F-curve, ``keyframe_points.add(n)`` then ``foreach_set`` of the interleaved
+(frame, value) pairs; never ``keyframe_insert`` in a loop (hundreds of times slower).
+
+Maths (all vectorised over frames and bones). With C the core->Blender change of basis, B_j a
+bone's armature-space rest rotation and R_j the core local rotation of joint j, the pose-bone
+quaternion is ``B_j^T (C R_j C^T) B_j``: SMPL rest frames are world-aligned, Blender's are the
+bone's own, so the local rotation is conjugated into the bone's frame. The pelvis location is its
+world displacement from the rest head, expressed in the pelvis bone's rest frame.
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from ..core.motion import Motion
+from ..core.rotations import matrix_to_quat, quat_continuous, quat_to_matrix
+from ..core.skeleton import JOINT_NAMES
+from . import compat
+from .armature import rest_frames
+from .coords import core_to_blender_rotations, core_to_blender_vectors
+
+_LINEAR = 1  # Keyframe.interpolation enum value of 'LINEAR' (foreach_set takes the integer)
+
+
+def pose_channels(obj, motion: Motion) -> tuple[np.ndarray, np.ndarray]:
+    """Pose-bone quaternions (T, 24, 4) and pelvis locations (T, 3) for ``motion`` on ``obj``."""
+    rest_rot, rest_head = rest_frames(obj)
+    local_b = core_to_blender_rotations(quat_to_matrix(motion.rotations))        # (T, 24, 3, 3)
+    basis = np.swapaxes(rest_rot, -1, -2)[None] @ local_b @ rest_rot[None]
+    quats = quat_continuous(matrix_to_quat(basis), axis=0)
+    pelvis_world = core_to_blender_vectors(motion.translation)                   # (T, 3)
+    location = (pelvis_world - rest_head[0]) @ rest_rot[0]                       # B0^T (p - head)
+    return quats, location
+
+
+def bake_motion(obj, motion: Motion, action_name: str | None = None, frame_start: int = 1,
+                match_scene: bool = True, scene=None, progress=None):
+    """Bake ``motion`` into a **new** Action assigned to ``obj``; returns the Action.
+
+    The previously assigned action (if any) is kept: it gets a fake user so saving the file does not
+    drop it. With ``match_scene`` the scene's frame rate and range are set to the motion's; otherwise
+    keys are spaced so the motion keeps its real timing at the scene's frame rate.
+    ``progress(fraction)`` is called as F-curves are written.
+    """
+    scene = scene or bpy.context.scene
+    quats, location = pose_channels(obj, motion)
+    frames_count = motion.num_frames
+
+    if match_scene:
+        fps = float(motion.fps)
+        scene.render.fps = max(1, int(round(fps)))
+        scene.render.fps_base = scene.render.fps / fps
+        scene.frame_start = frame_start
+        scene.frame_end = frame_start + frames_count - 1
+    scene_fps = scene.render.fps / scene.render.fps_base
+    frames = frame_start + np.arange(frames_count) * (scene_fps / motion.fps)
+
+    previous = obj.animation_data.action if obj.animation_data else None
+    if previous is not None:
+        previous.use_fake_user = True
+    action = bpy.data.actions.new(action_name or f"{obj.name}_{motion.metadata.get('source', 'motion')}")
+    action.use_fake_user = False
+    fcurves = compat.assign_new_action(obj, action)
+
+    for pose_bone in obj.pose.bones:
+        pose_bone.rotation_mode = "QUATERNION"
+
+    channels = [(f'pose.bones["{name}"].rotation_quaternion', i, name, quats[:, j, i])
+                for j, name in enumerate(JOINT_NAMES) for i in range(4)]
+    channels += [(f'pose.bones["{JOINT_NAMES[0]}"].location', i, JOINT_NAMES[0], location[:, i]) for i in range(3)]
+
+    coords = np.empty((frames_count, 2), dtype=np.float32)
+    coords[:, 0] = frames
+    interpolation = np.full(frames_count, _LINEAR, dtype=np.int8)
+    for k, (path, index, group, values) in enumerate(channels):
+        fcurve = compat.new_fcurve(fcurves, path, index, group)
+        fcurve.keyframe_points.add(frames_count)
+        coords[:, 1] = values
+        fcurve.keyframe_points.foreach_set("co", coords.ravel())
+        fcurve.keyframe_points.foreach_set("interpolation", interpolation)
+        fcurve.update()
+        if progress is not None and k % 8 == 0:
+            progress(k / len(channels))
+    if progress is not None:
+        progress(1.0)
+    return action

@@ -17,8 +17,8 @@ import bpy
 import numpy as np
 
 from ..core.body_mesh import body_mesh, segment_ends
-from ..core.skeleton import JOINT_NAMES, PARENTS, Skeleton
-from .coords import core_to_blender_vectors
+from ..core.skeleton import JOINT_INDEX, JOINT_NAMES, LEAVES, PARENTS, Skeleton
+from .coords import blender_to_core_vectors, core_to_blender_vectors
 
 FORWARD = (0.0, -1.0, 0.0)  # Blender: the subject faces -Y
 UP = (0.0, 0.0, 1.0)
@@ -121,3 +121,18 @@ def rest_frames(obj) -> tuple[np.ndarray, np.ndarray]:
 
 def is_smpl_armature(obj) -> bool:
     return obj is not None and obj.type == "ARMATURE" and all(n in obj.data.bones for n in JOINT_NAMES)
+
+
+def skeleton_from_armature(obj) -> Skeleton:
+    """Read the rest Skeleton back from an SMPL armature's bones (core frame, metres).
+
+    The floor is the armature's origin plane, as :func:`create_armature` builds it.
+    """
+    _, heads_b = rest_frames(obj)
+    heads = blender_to_core_vectors(heads_b)
+    tails = blender_to_core_vectors(np.array([np.array(obj.data.bones[n].tail_local) for n in JOINT_NAMES]))
+    offsets = heads.copy()
+    offsets[1:] = heads[1:] - heads[PARENTS[1:]]
+    leaves = {j: tails[j] - heads[j] for j in LEAVES}
+    sole = float(min(heads[JOINT_INDEX["left_ankle"], 1], heads[JOINT_INDEX["right_ankle"], 1]))
+    return Skeleton(offsets, leaves, sole_height=sole)

@@ -1,0 +1,191 @@
+"""Headless entry point: a personalised armature, a baked motion, and .blend / .fbx / .bvh outputs.
+
+Runs the same way in three places:
+    python -m sparse_mocap_addon --demo --height 1.80 --fbx walk.fbx
+    python sparse_mocap_addon/cli.py -- --demo --fbx walk.fbx            (plain Python + bpy module)
+    blender --background --python sparse_mocap_addon/cli.py -- --demo --fbx walk.fbx
+
+Progress goes to stderr. Bad input exits with status 2 and one line ``error: ...``; a failure while
+writing exits with status 1. Outputs are written to temporary files and renamed only once all of
+them succeeded, so no partial output file is ever left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script (blender --python / python path/cli.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    __package__ = "sparse_mocap_addon"  # noqa: A001 - lets the relative imports below resolve
+
+from .core.body import BodyMeasurements, MeasurementError, skeleton_from_measurements  # noqa: E402
+from .core.demo import demo_motion  # noqa: E402
+from .core.motion import Motion, MotionFileError  # noqa: E402
+
+FBX_PRESETS = ("unity", "unreal")
+
+
+class CliError(Exception):
+    """Bad input: reported as one line and exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sparse_mocap",
+        description="Bake a motion onto a personalised SMPL armature and write .blend / .fbx / .bvh.",
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--motion", type=Path, help="a sparse_mocap Motion file (.npz)")
+    src.add_argument("--demo", action="store_true", help="use the built-in demo walk (the default)")
+    p.add_argument("--demo-seconds", type=float, default=4.0, help="length of the demo walk (default 4 s)")
+    body = p.add_argument_group("body measurements (metres)")
+    body.add_argument("--height", type=float, default=1.75, help="standing height (default 1.75)")
+    body.add_argument("--arm-length", type=float, help="armpit to wrist (default: from the table)")
+    body.add_argument("--leg-length", type=float, help="hip joint to ankle (default: from the table)")
+    body.add_argument("--sex", choices=("neutral", "male", "female"), default="neutral")
+    body.add_argument("--shoulder-width", type=float, help="acromion to acromion (optional)")
+    body.add_argument("--hip-width", type=float, help="across the greater trochanters (optional)")
+    out = p.add_argument_group("outputs (at least one)")
+    out.add_argument("--blend", type=Path, help="write a .blend file")
+    out.add_argument("--fbx", type=Path, help="write an .fbx file")
+    out.add_argument("--preset", choices=FBX_PRESETS, default="unity", help="FBX target (default unity)")
+    out.add_argument("--bvh", type=Path, help="write a .bvh file")
+    p.add_argument("--name", default="Subject", help="armature name (default Subject)")
+    p.add_argument("--no-body", action="store_true", help="armature only, without the default body mesh")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    return p
+
+
+def script_args(argv: list[str]) -> list[str]:
+    """Arguments meant for us: everything after ``--`` when there is one (Blender's convention)."""
+    return argv[argv.index("--") + 1:] if "--" in argv else argv
+
+
+def _check_outputs(args) -> list[tuple[str, Path]]:
+    outputs = [(kind, path) for kind, path in (("blend", args.blend), ("fbx", args.fbx), ("bvh", args.bvh)) if path]
+    if not outputs:
+        raise CliError("nothing to write: give at least one of --blend, --fbx, --bvh")
+    for kind, path in outputs:
+        if path.suffix.lower() != f".{kind}":
+            raise CliError(f"{path}: --{kind} needs a file name ending in .{kind}")
+        if not path.parent.resolve().is_dir():
+            raise CliError(f"{path}: the folder {path.parent} does not exist")
+    return outputs
+
+
+class _Progress:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str):
+        if not self.quiet:
+            print(f"[sparse_mocap {time.perf_counter() - self.start:6.2f}s] {message}", file=sys.stderr, flush=True)
+
+
+def run(args) -> list[Path]:
+    say = _Progress(args.quiet)
+    outputs = _check_outputs(args)
+    measurements = BodyMeasurements(height=args.height, arm_length=args.arm_length, leg_length=args.leg_length,
+                                    sex=args.sex, shoulder_width=args.shoulder_width, hip_width=args.hip_width)
+    try:
+        skeleton = skeleton_from_measurements(measurements)
+    except MeasurementError as exc:
+        raise CliError(str(exc)) from None
+    if args.motion:
+        try:
+            motion = Motion.load(args.motion)
+        except MotionFileError as exc:
+            raise CliError(str(exc)) from None
+        say(f"loaded {args.motion} ({motion.num_frames} frames at {motion.fps:g} fps)")
+    else:
+        if not 0.1 <= args.demo_seconds <= 3600:
+            raise CliError(f"--demo-seconds {args.demo_seconds} is out of range: expected 0.1 to 3600")
+        motion = demo_motion(skeleton, seconds=args.demo_seconds)
+        say(f"generated the demo walk ({motion.num_frames} frames at {motion.fps:g} fps)")
+
+    say("starting Blender")
+    import bpy  # imported late: argument errors are reported without loading Blender
+
+    from . import register
+    from .blender.armature import create_armature
+    from .blender.bake import bake_motion
+    from .blender.export import export_bvh, export_fbx
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    _ensure_registered(register)
+    obj = create_armature(skeleton, name=args.name, with_mesh=not args.no_body)
+    subject = obj.sparse_mocap_subject
+    subject.height = measurements.height
+    subject.sex = measurements.sex
+    for key in ("arm_length", "leg_length", "shoulder_width", "hip_width"):
+        setattr(subject, key, getattr(measurements, key) or 0.0)
+    say(f"created armature '{obj.name}' for a {measurements.height:.2f} m {measurements.sex} subject")
+
+    last = [-1]
+
+    def bake_progress(fraction):
+        step = int(fraction * 4)
+        if step > last[0]:
+            last[0] = step
+            say(f"baking {int(fraction * 100):3d}%")
+
+    action = bake_motion(obj, motion, action_name=motion.metadata.get("source", "motion"), progress=bake_progress)
+    say(f"baked {motion.num_frames} frames into action '{action.name}'")
+
+    temporaries: list[tuple[Path, Path]] = []
+    try:
+        for kind, path in outputs:
+            tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+            temporaries.append((tmp, path))
+            say(f"writing {path}")
+            if kind == "fbx":
+                export_fbx(obj, tmp, preset=args.preset)
+            elif kind == "bvh":
+                export_bvh(obj, tmp)
+            else:
+                result = bpy.ops.wm.save_as_mainfile(filepath=str(tmp.resolve()), copy=True, check_existing=False)
+                if "FINISHED" not in result or not tmp.exists():
+                    raise RuntimeError(f"{path}: Blender did not save the file")
+        for tmp, path in temporaries:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in temporaries:
+            if tmp.exists():
+                tmp.unlink()
+    say("done")
+    return [path for _, path in outputs]
+
+
+def _ensure_registered(register):
+    import bpy
+
+    if not hasattr(bpy.types.Object, "sparse_mocap_subject"):
+        register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = script_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed a usage line
+        return int(exc.code or 0) and 2
+    try:
+        for path in run(args):
+            print(path)
+        return 0
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one line for the user, never a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Export the active SMPL armature's animation: FBX (Unity / Unreal presets) and BVH."""
+
+import bpy
+from bpy.props import EnumProperty, StringProperty
+from bpy_extras.io_utils import ExportHelper
+
+from ..blender.export import ExportError, export_bvh, export_fbx
+from .common import active_smpl_armature
+
+
+class _ExportBase:
+    @classmethod
+    def poll(cls, context):
+        obj = active_smpl_armature(context)
+        if obj is None:
+            cls.poll_message_set("Select an SMPL armature")
+            return False
+        if obj.animation_data is None or obj.animation_data.action is None:
+            cls.poll_message_set("Bake a motion onto the armature first")
+            return False
+        return True
+
+    def run(self, context, writer, **kwargs):
+        if context.mode != "OBJECT":
+            bpy.ops.object.mode_set(mode="OBJECT")
+        try:
+            path = writer(active_smpl_armature(context), self.filepath, context=context, **kwargs)
+        except ExportError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Wrote {path}")
+        return {"FINISHED"}
+
+
+class SPARSE_MOCAP_OT_export_fbx(_ExportBase, bpy.types.Operator, ExportHelper):
+    """Export the armature, its body mesh and its action as FBX for a game engine"""
+
+    bl_idname = "sparse_mocap.export_fbx"
+    bl_label = "Export FBX"
+
+    filename_ext = ".fbx"
+    filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
+    preset: EnumProperty(
+        name="Target",
+        items=(("UNITY", "Unity", "Metres, Y up, no leaf bones"),
+               ("UNREAL", "Unreal", "Centimetres, root motion on a 'root' bone, no leaf bones")),
+        default="UNITY",
+    )
+
+    def execute(self, context):
+        return self.run(context, export_fbx, preset=self.preset)
+
+
+class SPARSE_MOCAP_OT_export_bvh(_ExportBase, bpy.types.Operator, ExportHelper):
+    """Export the armature's action as BVH"""
+
+    bl_idname = "sparse_mocap.export_bvh"
+    bl_label = "Export BVH"
+
+    filename_ext = ".bvh"
+    filter_glob: StringProperty(default="*.bvh", options={"HIDDEN"})
+
+    def execute(self, context):
+        return self.run(context, export_bvh)
+
+
+CLASSES = (SPARSE_MOCAP_OT_export_fbx, SPARSE_MOCAP_OT_export_bvh)

@@ -1,0 +1,57 @@
+"""Create Personalised Armature."""
+
+import bpy
+from bpy.props import BoolProperty, PointerProperty, StringProperty
+
+from ..blender.armature import create_armature
+from ..core.body import MeasurementError, skeleton_from_measurements
+from ..properties import SPARSE_MOCAP_PG_subject
+from .common import subject_source
+
+
+class SPARSE_MOCAP_OT_create_armature(bpy.types.Operator):
+    """Build an SMPL-topology armature with these body measurements and a simple skinned body"""
+
+    bl_idname = "sparse_mocap.create_armature"
+    bl_label = "Create Personalised Armature"
+    bl_options = {"REGISTER", "UNDO"}
+
+    subject: PointerProperty(type=SPARSE_MOCAP_PG_subject)
+    name: StringProperty(name="Name", default="Subject")
+    with_body: BoolProperty(name="Body Mesh", default=True,
+                            description="Add a simple skinned body mesh so the figure is visible")
+
+    def invoke(self, context, event):
+        self.subject.set_from(subject_source(context))
+        return self.execute(context)
+
+    def execute(self, context):
+        if not self.properties.is_property_set("subject"):
+            self.subject.set_from(subject_source(context))
+        try:
+            skeleton = skeleton_from_measurements(self.subject.to_measurements())
+        except MeasurementError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if context.mode != "OBJECT":
+            bpy.ops.object.mode_set(mode="OBJECT")
+        obj = create_armature(skeleton, name=self.name, collection=context.collection,
+                              with_mesh=self.with_body, context=context)
+        obj.sparse_mocap_subject.set_from(self.subject)
+        for other in context.selected_objects:
+            other.select_set(False)
+        obj.select_set(True)
+        context.view_layer.objects.active = obj
+        self.report({"INFO"}, f"Created '{obj.name}' ({self.subject.height:.2f} m)")
+        return {"FINISHED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.prop(self, "name")
+        for key in ("height", "sex", "arm_length", "leg_length", "shoulder_width", "hip_width"):
+            layout.prop(self.subject, key)
+        layout.prop(self, "with_body")
+
+
+CLASSES = (SPARSE_MOCAP_OT_create_armature,)

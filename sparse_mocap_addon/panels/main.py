@@ -1,0 +1,62 @@
+"""Subject panel (measurements + Create Personalised Armature) and Bake / Export panel."""
+
+import bpy
+
+from ..operators.common import active_smpl_armature, subject_source
+
+TAB = "Sparse Mocap"
+
+
+class _SidebarPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = TAB
+
+
+class SPARSE_MOCAP_PT_subject(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "SPARSE_MOCAP_PT_subject"
+    bl_label = "Subject"
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        obj = active_smpl_armature(context)
+        layout.label(text=f"Measurements of {obj.name}" if obj else "Measurements for a new armature",
+                     icon="ARMATURE_DATA" if obj else "ADD")
+        subject = subject_source(context)
+        col = layout.column(align=True)
+        col.prop(subject, "height")
+        col.prop(subject, "sex")
+        col = layout.column(align=True)
+        col.prop(subject, "arm_length")
+        col.prop(subject, "leg_length")
+        col = layout.column(align=True)
+        col.prop(subject, "shoulder_width")
+        col.prop(subject, "hip_width")
+        layout.label(text="0 m: taken from the proportion table", icon="INFO")
+        layout.operator("sparse_mocap.create_armature", icon="OUTLINER_OB_ARMATURE")
+
+
+class SPARSE_MOCAP_PT_bake_export(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "SPARSE_MOCAP_PT_bake_export"
+    bl_label = "Bake / Export"
+
+    def draw(self, context):
+        layout = self.layout
+        obj = active_smpl_armature(context)
+        if obj is None:
+            layout.label(text="Select an SMPL armature", icon="ERROR")
+        action = obj.animation_data.action if obj and obj.animation_data else None
+        if action is not None:
+            layout.label(text=f"Action: {action.name}", icon="ACTION")
+        col = layout.column(align=True)
+        col.operator("sparse_mocap.bake_motion_file", icon="IMPORT")
+        col.operator("sparse_mocap.bake_demo", icon="PLAY")
+        col = layout.column(align=True)
+        col.operator("sparse_mocap.export_fbx", text="Export FBX (Unity)", icon="EXPORT").preset = "UNITY"
+        col.operator("sparse_mocap.export_fbx", text="Export FBX (Unreal)", icon="EXPORT").preset = "UNREAL"
+        col.operator("sparse_mocap.export_bvh", icon="EXPORT")
+
+
+CLASSES = (SPARSE_MOCAP_PT_subject, SPARSE_MOCAP_PT_bake_export)

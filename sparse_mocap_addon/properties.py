@@ -1,0 +1,62 @@
+"""Blender properties: the subject's body measurements, stored on each armature object.
+
+Measurements live in a PropertyGroup on the armature *object* so they are saved in the .blend with
+each character. A scene-level copy holds the values for the next armature to be created.
+A length of 0 means "take it from the anthropometric table for this height and sex".
+"""
+
+import bpy
+from bpy.props import EnumProperty, FloatProperty, PointerProperty
+
+from .core.body import BodyMeasurements
+
+SEX_ITEMS = (
+    ("neutral", "Neutral", "Mean of the male and female proportion tables"),
+    ("male", "Male", "de Leva (1996) male segment proportions"),
+    ("female", "Female", "de Leva (1996) female segment proportions"),
+)
+
+
+def _length(name, description, default=0.0):
+    return FloatProperty(name=name, description=description, default=default, min=0.0, max=3.0,
+                         soft_max=2.5, subtype="DISTANCE", unit="LENGTH", precision=3)
+
+
+class SPARSE_MOCAP_PG_subject(bpy.types.PropertyGroup):
+    height: _length("Height", "Standing height, floor to the top of the head", 1.75)
+    arm_length: _length("Arm Length", "Armpit to wrist, arm straight (0: from the table)")
+    leg_length: _length("Leg Length", "Hip joint to ankle, leg straight (0: from the table)")
+    sex: EnumProperty(name="Sex", items=SEX_ITEMS, default="neutral",
+                      description="Selects the segment proportion table")
+    shoulder_width: _length("Shoulder Width", "Acromion to acromion across the back (0: from the table)")
+    hip_width: _length("Hip Width", "Across the hips at the greater trochanters (0: from the table)")
+
+    def to_measurements(self) -> BodyMeasurements:
+        def optional(value):
+            return float(value) if value > 0.0 else None
+
+        return BodyMeasurements(height=float(self.height), arm_length=optional(self.arm_length),
+                                leg_length=optional(self.leg_length), sex=self.sex,
+                                shoulder_width=optional(self.shoulder_width),
+                                hip_width=optional(self.hip_width))
+
+    def set_from(self, other):
+        for key in ("height", "arm_length", "leg_length", "sex", "shoulder_width", "hip_width"):
+            setattr(self, key, getattr(other, key))
+
+
+CLASSES = (SPARSE_MOCAP_PG_subject,)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Object.sparse_mocap_subject = PointerProperty(type=SPARSE_MOCAP_PG_subject)
+    bpy.types.Scene.sparse_mocap_new_subject = PointerProperty(type=SPARSE_MOCAP_PG_subject)
+
+
+def unregister():
+    del bpy.types.Scene.sparse_mocap_new_subject
+    del bpy.types.Object.sparse_mocap_subject
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -5,9 +5,11 @@ Bone convention (relied on by baking and export):
 - a bone's head is its joint; its tail is its child joint (the midline child, spine1 or neck, for
   the pelvis and spine3), and for leaves (head, hands, feet) the segment tip;
 - rest pose is the Skeleton's T-pose;
-- roll: each bone's local Z axis faces the subject's forward (Blender -Y), except the feet, which
-  point forward themselves and so have Z facing up (+Z). Local Y runs head to tail, as always in
-  Blender, and local X follows from the right-handed frame.
+- roll: each bone's local Z axis faces the subject's forward (Blender -Y), except bones that
+  themselves point mostly forward (ankle and foot bones, which run along the foot), whose Z axis
+  faces up (+Z). Local Y runs head to tail, as always in Blender, and local X follows from the
+  right-handed frame; so for the arms and the vertical bones X points to the subject's left or
+  right along the joint's main flexion axis.
 The rest orientations are read back from Blender after building, so baking never re-derives roll.
 """
 
@@ -22,7 +24,13 @@ from .coords import blender_to_core_vectors, core_to_blender_vectors
 
 FORWARD = (0.0, -1.0, 0.0)  # Blender: the subject faces -Y
 UP = (0.0, 0.0, 1.0)
-FOOT_BONES = {"left_foot", "right_foot"}
+
+
+def roll_hint(direction) -> tuple:
+    """The direction a bone's Z axis is turned towards (see the module docstring)."""
+    direction = np.asarray(direction, dtype=np.float64)
+    along_forward = abs(direction @ np.array(FORWARD)) / max(np.linalg.norm(direction), 1e-12)
+    return UP if along_forward > np.sqrt(0.5) else FORWARD
 
 
 def create_armature(skeleton: Skeleton, name: str = "SMPL_Armature", collection=None,
@@ -64,7 +72,7 @@ def _build_bones(context, obj, head_b: np.ndarray, tail_b: np.ndarray):
             bone = edit_bones.new(bone_name)
             bone.head = head_b[j]
             bone.tail = tail_b[j]
-            bone.align_roll(UP if bone_name in FOOT_BONES else FORWARD)
+            bone.align_roll(roll_hint(tail_b[j] - head_b[j]))
             bones.append(bone)
         for j in range(1, len(JOINT_NAMES)):
             parent = bones[PARENTS[j]]

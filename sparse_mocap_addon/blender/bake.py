@@ -16,11 +16,11 @@ import bpy
 import numpy as np
 
 from ..core.motion import Motion
-from ..core.rotations import matrix_to_quat, quat_continuous, quat_to_matrix
+from ..core.rotations import matrix_to_quat, quat_conjugate, quat_continuous, quat_product_matrices
 from ..core.skeleton import JOINT_NAMES
 from . import compat
 from .armature import rest_frames
-from .coords import core_to_blender_rotations, core_to_blender_vectors
+from .coords import CORE_TO_BLENDER, core_to_blender_vectors
 
 _LINEAR = 1  # Keyframe.interpolation enum value of 'LINEAR' (foreach_set takes the integer)
 
@@ -28,9 +28,16 @@ _LINEAR = 1  # Keyframe.interpolation enum value of 'LINEAR' (foreach_set takes 
 def pose_channels(obj, motion: Motion) -> tuple[np.ndarray, np.ndarray]:
     """Pose-bone quaternions (T, 24, 4) and pelvis locations (T, 3) for ``motion`` on ``obj``."""
     rest_rot, rest_head = rest_frames(obj)
-    local_b = core_to_blender_rotations(quat_to_matrix(motion.rotations))        # (T, 24, 3, 3)
-    basis = np.swapaxes(rest_rot, -1, -2)[None] @ local_b @ rest_rot[None]
-    quats = quat_continuous(matrix_to_quat(basis), axis=0)
+    # B^T C R C^T B = M^T R M with M = C^T B, a fixed rotation per bone. In quaternions that is
+    # conj(m) * q * m, a fixed linear map of q: one 4x4 matrix per bone for the whole motion.
+    to_bone = matrix_to_quat(np.swapaxes(CORE_TO_BLENDER, -1, -2) @ rest_rot)  # (24, 4)
+    left, _ = quat_product_matrices(quat_conjugate(to_bone))
+    _, right = quat_product_matrices(to_bone)
+    per_bone = left @ right                                                        # (24, 4, 4)
+    basis = np.empty_like(motion.rotations)
+    for j in range(len(per_bone)):  # 24 small matrix products over all frames (BLAS)
+        basis[:, j] = motion.rotations[:, j] @ per_bone[j].T
+    quats = quat_continuous(basis, axis=0)
     pelvis_world = core_to_blender_vectors(motion.translation)                   # (T, 3)
     location = (pelvis_world - rest_head[0]) @ rest_rot[0]                       # B0^T (p - head)
     return quats, location
@@ -68,22 +75,23 @@ def bake_motion(obj, motion: Motion, action_name: str | None = None, frame_start
     for pose_bone in obj.pose.bones:
         pose_bone.rotation_mode = "QUATERNION"
 
-    channels = [(f'pose.bones["{name}"].rotation_quaternion', i, name, quats[:, j, i])
-                for j, name in enumerate(JOINT_NAMES) for i in range(4)]
-    channels += [(f'pose.bones["{JOINT_NAMES[0]}"].location', i, JOINT_NAMES[0], location[:, i]) for i in range(3)]
-
-    coords = np.empty((frames_count, 2), dtype=np.float32)
-    coords[:, 0] = frames
+    paths = [(f'pose.bones["{name}"].rotation_quaternion', i, name) for name in JOINT_NAMES for i in range(4)]
+    paths += [(f'pose.bones["{JOINT_NAMES[0]}"].location', i, JOINT_NAMES[0]) for i in range(3)]
+    # All keys at once, laid out as each F-curve's interleaved (frame, value) pairs.
+    coords = np.empty((len(paths), frames_count, 2), dtype=np.float32)
+    coords[:, :, 0] = frames
+    coords[:-3, :, 1] = quats.reshape(frames_count, -1).T
+    coords[-3:, :, 1] = location.T
     interpolation = np.full(frames_count, _LINEAR, dtype=np.int8)
-    for k, (path, index, group, values) in enumerate(channels):
+    for k, (path, index, group) in enumerate(paths):
         fcurve = compat.new_fcurve(fcurves, path, index, group)
         fcurve.keyframe_points.add(frames_count)
-        coords[:, 1] = values
-        fcurve.keyframe_points.foreach_set("co", coords.ravel())
+        fcurve.keyframe_points.foreach_set("co", coords[k].ravel())
         fcurve.keyframe_points.foreach_set("interpolation", interpolation)
-        fcurve.update()
+        # No fcurve.update(): the keys are already in time order and LINEAR, so neither the sort
+        # nor the Bezier handles it recomputes matter (it would cost ~1.4 ms per 10,000 keys).
         if progress is not None and k % 8 == 0:
-            progress(k / len(channels))
+            progress(k / len(paths))
     if progress is not None:
         progress(1.0)
     return action

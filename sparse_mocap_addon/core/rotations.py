@@ -292,3 +292,15 @@ def rotation_between_vectors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         xyz = np.where(opposite[..., None], perp, xyz)
         w = np.where(opposite[..., None], 0.0, w)
     return quat_normalize(np.concatenate((w, xyz), axis=-1))
+
+
+def quat_product_matrices(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """4x4 matrices L(q), R(q) with ``q * p == L(q) @ p`` and ``p * q == R(q) @ p``.
+
+    Useful when the same quaternion multiplies a long batch: one small matrix product per item.
+    """
+    w, x, y, z = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
+    left = np.stack((w, -x, -y, -z, x, w, -z, y, y, z, w, -x, z, -y, x, w), axis=-1)
+    right = np.stack((w, -x, -y, -z, x, w, z, -y, y, -z, w, x, z, y, -x, w), axis=-1)
+    shape = np.shape(w) + (4, 4)
+    return left.reshape(shape), right.reshape(shape)

@@ -1,0 +1,93 @@
+"""The headless CLI: python -m sparse_mocap_addon, and the script form used by blender --python."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytest.importorskip("bpy", reason="the bpy module is installed by scripts/setup.sh")
+
+from .fbx_reader import read_fbx  # noqa: E402
+
+
+def run_cli(*args, script=False):
+    if script:  # how `blender --background --python sparse_mocap_addon/cli.py -- ...` runs it
+        command = [sys.executable, str(ROOT / "sparse_mocap_addon" / "cli.py"), "--", *args]
+    else:
+        command = [sys.executable, "-m", "sparse_mocap_addon", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_demo_to_blend_fbx_and_bvh(tmp_path):
+    blend, fbx, bvh = tmp_path / "walk.blend", tmp_path / "walk.fbx", tmp_path / "walk.bvh"
+    result = run_cli("--demo", "--demo-seconds", "2", "--height", "1.66", "--sex", "female",
+                     "--blend", str(blend), "--fbx", str(fbx), "--bvh", str(bvh))
+    assert result.returncode == 0, result.stderr
+    assert "baked 120 frames" in result.stderr  # progress goes to stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.blend", "walk.bvh", "walk.fbx"]
+    summary = read_fbx(fbx)
+    assert summary.frames == 120 and len(summary.bones) == 24
+    assert "Frames: 120" in bvh.read_text()
+
+
+def test_blend_output_opens_with_the_character_and_measurements(tmp_path, registered_addon):
+    import bpy
+
+    blend = tmp_path / "walk.blend"
+    result = run_cli("--demo", "--demo-seconds", "1", "--height", "1.9", "--name", "Performer", "--blend", str(blend))
+    assert result.returncode == 0, result.stderr
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    obj = bpy.data.objects["Performer"]
+    assert obj.sparse_mocap_subject.height == pytest.approx(1.9)
+    assert obj.animation_data.action is not None
+    assert bpy.context.scene.frame_end - bpy.context.scene.frame_start + 1 == 60
+
+
+def test_motion_file_input_through_the_script_form(tmp_path, random_motion):
+    motion_path = random_motion.save(tmp_path / "take.npz")
+    fbx = tmp_path / "take.fbx"
+    result = run_cli("--motion", str(motion_path), "--fbx", str(fbx), "--preset", "unreal", script=True)
+    assert result.returncode == 0, result.stderr
+    summary = read_fbx(fbx, [("pelvis", 3)])
+    assert summary.frames == random_motion.num_frames
+    assert summary.unit_meters == pytest.approx(0.01)
+    # The CLI bakes the motion's rotations onto the personalised armature: the pelvis follows the
+    # motion's translation exactly (the root is the pelvis world position).
+    assert np.allclose(summary.world_positions[("pelvis", 3)] * 0.01, random_motion.translation[3], atol=1e-3)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--height", "3.1", "--fbx", "{tmp}/a.fbx"], "height 3.10 m is implausible"),
+    (["--arm-length", "nan", "--fbx", "{tmp}/a.fbx"], "arm_length nan is not a finite number"),
+    (["--fbx", "{tmp}/a.txt"], "needs a file name ending in .fbx"),
+    (["--fbx", "{tmp}/missing/a.fbx"], "does not exist"),
+    (["--motion", "{tmp}/none.npz", "--fbx", "{tmp}/a.fbx"], "none.npz: no such file"),
+    ([], "nothing to write"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
+    result = run_cli(*[a.format(tmp=tmp_path) for a in args])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_output_leaves_no_other_output(tmp_path, monkeypatch, capsys):
+    """All outputs or none: a failing FBX export also discards the .blend already written."""
+    from sparse_mocap_addon import cli
+    from sparse_mocap_addon.blender import export
+
+    def failing_export(*args, **kwargs):
+        raise RuntimeError("simulated exporter failure")
+
+    monkeypatch.setattr(export, "export_fbx", failing_export)
+    code = cli.main(["--demo", "--demo-seconds", "0.5", "--quiet",
+                     "--blend", str(tmp_path / "a.blend"), "--fbx", str(tmp_path / "a.fbx")])
+    assert code == 1
+    assert "error: simulated exporter failure" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

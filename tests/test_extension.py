@@ -1,0 +1,88 @@
+"""The installable extension: built and validated by Blender's own tool, installed, enabled, used."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytest.importorskip("bpy", reason="the bpy module is installed by scripts/setup.sh")
+
+
+@pytest.fixture(scope="module")
+def extension_zip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--output-dir", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def test_zip_holds_the_add_on_only(extension_zip):
+    names = zipfile.ZipFile(extension_zip).namelist()
+    assert "blender_manifest.toml" in names and "__init__.py" in names
+    assert any(n.startswith("core/") for n in names) and any(n.startswith("operators/") for n in names)
+    assert not [n for n in names if n.split("/")[0] in {"tests", "training", "benchmarks", "scripts"}]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_manifest_fields(extension_zip):
+    import tomllib
+
+    manifest = tomllib.loads(zipfile.ZipFile(extension_zip).read("blender_manifest.toml").decode())
+    assert manifest["schema_version"] == "1.0.0"
+    assert manifest["id"] == "sparse_mocap"
+    assert manifest["blender_version_min"] == "4.2.0"
+    assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]
+    assert manifest["permissions"]["files"]
+
+
+_INSTALL_AND_USE = r"""
+import json, sys
+import bpy
+
+zip_path = sys.argv[1]
+report = {}
+report["install"] = list(bpy.ops.extensions.package_install_files(
+    filepath=zip_path, repo="user_default", enable_on_install=True))
+module = "bl_ext.user_default.sparse_mocap"
+report["enabled"] = module in bpy.context.preferences.addons
+report["panel_tab"] = getattr(bpy.types, "SPARSE_MOCAP_PT_subject").bl_category
+scene = bpy.context.scene
+scene.sparse_mocap_new_subject.height = 1.64
+report["operator"] = list(bpy.ops.sparse_mocap.create_armature())
+obj = bpy.context.active_object
+report["armature"] = [obj.name, obj.type, len(obj.data.bones), round(obj.sparse_mocap_subject.height, 4)]
+report["bake"] = list(bpy.ops.sparse_mocap.bake_demo(seconds=1.0))
+bpy.ops.preferences.addon_disable(module=module)
+report["disabled"] = module not in bpy.context.preferences.addons
+report["leftover_types"] = [n for n in dir(bpy.types) if n.startswith("SPARSE_MOCAP")]
+report["leftover_props"] = hasattr(bpy.types.Object, "sparse_mocap_subject")
+print("REPORT" + json.dumps(report))
+"""
+
+
+def test_install_enable_run_disable(extension_zip, tmp_path):
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "blender_user"))
+    result = subprocess.run([sys.executable, "-c", _INSTALL_AND_USE, str(extension_zip)],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = next(l for l in result.stdout.splitlines() if l.startswith("REPORT"))
+    report = json.loads(line[len("REPORT"):])
+    assert report["install"] == ["FINISHED"]
+    assert report["enabled"]
+    assert report["panel_tab"] == "Sparse Mocap"
+    assert report["operator"] == ["FINISHED"]
+    assert report["armature"] == ["Subject", "ARMATURE", 24, 1.64]
+    assert report["bake"] == ["FINISHED"]
+    assert report["disabled"]
+    assert report["leftover_types"] == []
+    assert report["leftover_props"] is False
+    installed = tmp_path / "blender_user" / "extensions" / "user_default" / "sparse_mocap"
+    assert (installed / "blender_manifest.toml").is_file()

@@ -91,7 +91,9 @@ def body_mesh(skeleton: Skeleton):
         r_lat, r_depth = _radii(name, stature)
         if abs(along[0]) >= 0.7:  # arm segments: side is front-back, third is up-down
             r_lat, r_depth = r_depth, r_lat
-        half = 0.5 * length * 1.15  # a little overlap so neighbouring segments join
+        # A little overlap so neighbouring segments join; short, wide torso segments are kept
+        # at least as tall as they are deep so the trunk has no gaps.
+        half = max(0.5 * length * 1.15, 0.9 * min(r_lat, r_depth))
         basis = np.stack((side * r_lat, third * r_depth, along * half), axis=0)
         centre = 0.5 * (start[j] + end[j])
         offset = len(vertices) * per

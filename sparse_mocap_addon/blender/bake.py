@@ -1,7 +1,7 @@
 """Bake a core Motion into a new Action on an SMPL-topology armature.
 
 Fast path only: per F-curve, ``keyframe_points.add(n)`` then ``foreach_set`` of the interleaved
-(frame, value) pairs; never ``keyframe_insert`` in a loop (hundreds of times slower).
+(frame, value) pairs; never one key insertion call per frame and bone (much slower).
 
 Maths (all vectorised over frames and bones). With C the core->Blender change of basis, B_j a
 bone's armature-space rest rotation and R_j the core local rotation of joint j, the pose-bone

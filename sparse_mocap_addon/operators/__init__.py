@@ -6,12 +6,4 @@ from . import bake, export, subject
 
 CLASSES = subject.CLASSES + bake.CLASSES + export.CLASSES
 
-
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

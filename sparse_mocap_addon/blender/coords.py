@@ -19,7 +19,3 @@ def core_to_blender_vectors(v: np.ndarray) -> np.ndarray:
 def blender_to_core_vectors(v: np.ndarray) -> np.ndarray:
     return np.asarray(v, dtype=np.float64) @ BLENDER_TO_CORE.T
 
-
-def core_to_blender_rotations(m: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) expressed in Blender's axes (a change of basis)."""
-    return CORE_TO_BLENDER @ np.asarray(m, dtype=np.float64) @ BLENDER_TO_CORE

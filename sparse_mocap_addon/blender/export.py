@@ -87,7 +87,7 @@ def export_bvh(obj, filepath, context=None) -> Path:
     _check_armature(obj)
     context = context or bpy.context
     path = Path(filepath)
-    start, end = _action_frame_range(obj, context.scene)
+    start, end = _action_frame_range(obj)
     with _selection([obj], obj, context), _atomic_target(path, ".bvh") as tmp:
         result = bpy.ops.export_anim.bvh(filepath=str(tmp), frame_start=start, frame_end=end,
                                          global_scale=1.0, rotate_mode="NATIVE", root_transform_only=False)
@@ -108,7 +108,7 @@ def _check_armature(obj):
 
 def _export_fbx_objects(context, obj, path: Path, options: dict):
     objects = [obj] + [child for child in obj.children if child.type == "MESH"]
-    start, end = _action_frame_range(obj, context.scene)
+    start, end = _action_frame_range(obj)
     with _selection(objects, obj, context), _scene_range(context.scene, start, end), \
             _atomic_target(path, ".fbx") as tmp:
         result = bpy.ops.export_scene.fbx(filepath=str(tmp), **options)
@@ -116,7 +116,7 @@ def _export_fbx_objects(context, obj, path: Path, options: dict):
             raise ExportError(f"{path}: Blender's FBX exporter did not finish")
 
 
-def _action_frame_range(obj, scene) -> tuple[int, int]:
+def _action_frame_range(obj) -> tuple[int, int]:
     start, end = obj.animation_data.action.frame_range
     return int(round(start)), max(int(round(end)), int(round(start)))
 
@@ -220,7 +220,7 @@ def _root_motion_copy(obj, context, scale: float):
                 if modifier.type == "ARMATURE" and modifier.object == obj:
                     modifier.object = export_obj
 
-        action = _root_motion_action(obj, export_obj, scene, scale)
+        action = _root_motion_action(obj, export_obj, scale)
         created_data.append(action)
         yield export_obj
     finally:
@@ -259,20 +259,19 @@ def _scale_and_add_root_bone(context, export_obj, scale: float):
 
 
 def _sample_curves(fcurves, data_path: str, count: int, frames: np.ndarray) -> np.ndarray:
+    """Values (frames, count) of the F-curves at ``data_path``; a missing channel reads 0."""
     by_index = {fc.array_index: fc for fc in fcurves if fc.data_path == data_path}
     out = np.zeros((len(frames), count))
-    for i in range(count):
-        if i in by_index:
-            out[:, i] = [by_index[i].evaluate(float(f)) for f in frames]
-        elif data_path.endswith("rotation_quaternion") and i == 0:
-            out[:, i] = 1.0
+    for i, curve in by_index.items():
+        if i < count:
+            out[:, i] = [curve.evaluate(float(f)) for f in frames]
     return out
 
 
-def _root_motion_action(obj, export_obj, scene, scale: float):
+def _root_motion_action(obj, export_obj, scale: float):
     """Copy of the active action with the pelvis's horizontal travel moved onto the root bone."""
     source = obj.animation_data.action
-    start, end = _action_frame_range(obj, scene)
+    start, end = _action_frame_range(obj)
     frames = np.arange(start, end + 1, dtype=np.float64)
     pelvis_path = f'pose.bones["{JOINT_NAMES[0]}"].location'
 

@@ -116,6 +116,16 @@ class SourceMotion:
     def num_frames(self) -> int:
         return int(self.rotations.shape[0])
 
+    @classmethod
+    def from_motion(cls, motion, source: str = "") -> "SourceMotion":
+        """An SMPL-24 :class:`~.motion.Motion` seen as a source rig (joint names = SMPL names)."""
+        from .skeleton import JOINT_NAMES, PARENTS
+
+        skeleton = SourceSkeleton(JOINT_NAMES, PARENTS, motion.skeleton.offsets)
+        return cls(skeleton, motion.fps, motion.rotations, motion.translation, up_axis="Y",
+                   metres_per_unit=1.0, source=source or str(motion.metadata.get("source", "")),
+                   metadata=dict(motion.metadata))
+
     def global_transforms(self, joints=None):
         """World positions (T, J, 3) and global rotations (T, J, 4) by forward kinematics.
 

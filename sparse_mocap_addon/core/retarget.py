@@ -1,0 +1,349 @@
+"""Retarget a source rig's motion onto a personalised SMPL-24 skeleton.
+
+What is preserved: the world-space direction of every mapped bone, the twist of each bone (taken
+from the source joint's orientation), and the root path scaled by the ratio of leg lengths so the
+feet stay on the ground.
+
+How, per SMPL joint ``j`` mapped to source joint ``s`` (all vectorised over frames):
+
+1. The source is put in the core frame (Y up); a Z-up file is turned -90 degrees about X.
+2. A *reference pose* relates the two rigs' bone frames: the rig's zero pose when it is a T- or
+   A-pose, else frame 0 when that is one (``rest_reference="auto"``), or a frame the caller names.
+   In it, ``S_j`` is the SMPL global rotation that poses the SMPL T-pose like the source: the body's
+   heading times the shortest swing of the SMPL rest bone onto the source bone.
+3. Each frame, ``G_j = Q_s(t) Q_s(ref)^-1 S_j`` carries the source joint's rotation (twist included)
+   over to SMPL, and a final shortest swing makes the bone point exactly along the source bone
+   ``s -> map(c)``, where ``c`` is the next mapped joint down the SMPL chain.
+4. The pelvis and spine3, which carry a left/right pair (hips, collars or shoulders), are fitted to
+   two directions instead: the spine above them and the line between the pair.
+5. Joints at the end of a mapped chain (head, hands, feet, or an ankle on a rig without toes) keep
+   the source joint's rotation relative to its pose in the reference, where they are taken to be
+   neutral relative to their parent.
+6. SMPL joints the rig lacks stay straight relative to their parent.
+7. The pelvis is placed so that the midpoint of the hips follows the source's, scaled by
+   ``SMPL leg length / source leg length``; the floor (y = 0) stays the floor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .joint_maps import JointMap, detect_joint_map
+from .motion import Motion
+from .rotations import (
+    matrix_to_quat, quat_conjugate, quat_identity, quat_multiply, quat_normalize, quat_rotate,
+    rotation_between_vectors,
+)
+from .skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, Skeleton, forward_kinematics
+from .source import SourceMotion
+
+J = JOINT_INDEX
+
+# The SMPL child whose direction a joint with several children follows.
+PRIMARY_CHILD = {J["pelvis"]: J["spine1"], J["spine3"]: J["neck"]}
+# Joints fitted to a spine direction and a left/right pair (the first pair the rig has).
+PAIR_FITTED = {
+    J["pelvis"]: ((J["left_hip"], J["right_hip"]),),
+    J["spine3"]: ((J["left_collar"], J["right_collar"]), (J["left_shoulder"], J["right_shoulder"])),
+}
+FOOT_JOINTS = (J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"])
+
+# Reference-pose plausibility (degrees): legs and spine near vertical, arms within an A-pose.
+_MAX_LIMB_TILT_DEG = 35.0
+_MAX_ARM_DROP_DEG = 60.0
+
+# -90 degrees about X: a Z-up file's (x, y, z) becomes (x, z, -y), Y up.
+_Z_UP_TO_CORE = np.array((np.sqrt(0.5), -np.sqrt(0.5), 0.0, 0.0))
+
+
+class RetargetError(ValueError):
+    """The source cannot be retargeted (no usable reference pose, mirrored rig, ...)."""
+
+
+@dataclass
+class _Posed:
+    """Source joint world positions (T, J, 3) and rotations (T, J, 4) in the core frame."""
+    positions: np.ndarray
+    rotations: np.ndarray
+
+
+def _primary_child(j: int):
+    kids = [c for c in range(NUM_JOINTS) if PARENTS[c] == j]
+    if not kids:
+        return None
+    return PRIMARY_CHILD.get(j, kids[0])
+
+
+def _chain_target(j: int, resolved: dict):
+    """The nearest mapped SMPL joint down ``j``'s primary chain, or None at the end of the chain."""
+    c = _primary_child(j)
+    while c is not None:
+        if c in resolved:
+            return c
+        c = _primary_child(c)
+    return None
+
+
+def _pair_for(j: int, resolved: dict):
+    for left, right in PAIR_FITTED.get(j, ()):
+        if left in resolved and right in resolved:
+            return left, right
+    return None
+
+
+def _to_core(posed: _Posed, up_axis: str) -> _Posed:
+    if up_axis == "Y":
+        return posed
+    q = _Z_UP_TO_CORE
+    positions = np.stack((posed.positions[..., 0], posed.positions[..., 2], -posed.positions[..., 1]), axis=-1)
+    # Rest-relative rotations live in world coordinates: conjugate by the change of frame.
+    rotations = quat_multiply(quat_multiply(q, posed.rotations), quat_conjugate(q))
+    return _Posed(positions, rotations)
+
+
+def _source_poses(source: SourceMotion, joints) -> _Posed:
+    positions, rotations = source.global_transforms(joints=joints)
+    return _Posed(positions, rotations)
+
+
+def _zero_pose(source: SourceMotion, joints) -> _Posed:
+    zero = SourceMotion(source.skeleton, source.fps, quat_identity((1, source.skeleton.num_joints)),
+                        source.skeleton.offsets[:1].copy())
+    return _source_poses(zero, joints)
+
+
+def _angle_deg(a, b):
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    return np.degrees(np.arccos(np.clip(np.sum(a * b, axis=-1), -1.0, 1.0)))
+
+
+def _pose_problem(p: np.ndarray, resolved: dict) -> str | None:
+    """Why a single core-frame pose (J, 3) is not a usable T/A reference pose, or None if it is."""
+    up = np.array((0.0, 1.0, 0.0))
+    m = resolved
+    for side in ("left", "right"):
+        leg = p[m[J[f"{side}_ankle"]]] - p[m[J[f"{side}_hip"]]]
+        if _angle_deg(leg, -up) > _MAX_LIMB_TILT_DEG:
+            return f"the {side} leg is not straight down"
+    top = next(m[J[n]] for n in ("neck", "head", "spine3", "spine2", "spine1") if J[n] in m)
+    if _angle_deg(p[top] - p[m[J["pelvis"]]], up) > _MAX_LIMB_TILT_DEG:
+        return "the spine is not upright"
+    lateral = p[m[J["left_hip"]]] - p[m[J["right_hip"]]]
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        arm = p[m[J[f"{side}_wrist"]]] - p[m[J[f"{side}_shoulder"]]]
+        if 90.0 - _angle_deg(arm, up) < -_MAX_ARM_DROP_DEG or np.dot(arm, lateral) * sign <= 0:
+            return f"the {side} arm is not held out to the side"
+    return None
+
+
+def _choose_reference(source: SourceMotion, resolved: dict, joints, rest_reference):
+    """(reference pose in the core frame as a 1-frame _Posed, its description, up axis)."""
+    up_axes = [source.up_axis] if source.up_axis else ["Y", "Z"]
+    if rest_reference == "auto":
+        candidates = [("zero pose", None), ("frame 0", 0)]
+    elif rest_reference == "zero":
+        candidates = [("zero pose", None)]
+    else:
+        frame = int(rest_reference)
+        if not 0 <= frame < source.num_frames:
+            raise RetargetError(f"{source.source}: reference frame {frame} is outside the take "
+                                f"(0 to {source.num_frames - 1})")
+        candidates = [(f"frame {frame}", frame)]
+    problems = []
+    for label, frame in candidates:
+        if frame is None:
+            raw = _zero_pose(source, joints)
+        else:
+            one = SourceMotion(source.skeleton, source.fps, source.rotations[frame:frame + 1],
+                               source.root_position[frame:frame + 1],
+                               None if source.local_offsets is None else source.local_offsets[frame:frame + 1])
+            raw = _source_poses(one, joints)
+        for up in up_axes:
+            pose = _to_core(raw, up)
+            problem = _pose_problem(pose.positions[0], resolved)
+            if problem is None:
+                return pose, label, up
+            problems.append(f"{label} ({up} up): {problem}")
+    raise RetargetError(
+        f"{source.source or 'source'}: no T- or A-pose to align the rigs with ({'; '.join(problems)}); "
+        "name a frame where the performer stands in a T-pose as the reference")
+
+
+def _heading(pose: np.ndarray, resolved: dict) -> np.ndarray:
+    """Yaw-only rotation (quaternion) taking the SMPL body axes to the reference pose's."""
+    lateral = pose[resolved[J["left_hip"]]] - pose[resolved[J["right_hip"]]]
+    lateral = np.array((lateral[0], 0.0, lateral[2]))
+    lateral /= np.linalg.norm(lateral)
+    up = np.array((0.0, 1.0, 0.0))
+    forward = np.cross(lateral, up)
+    return matrix_to_quat(np.stack((lateral, up, forward), axis=-1))
+
+
+def _check_handedness(pose: np.ndarray, resolved: dict, source: SourceMotion) -> None:
+    """Refuse a rig whose left side is on the body's right (mirrored file or swapped names)."""
+    heading = _heading(pose, resolved)
+    forward = quat_rotate(heading, np.array((0.0, 0.0, 1.0)))
+    votes = []
+    for side in ("left", "right"):
+        ankle, foot = J[f"{side}_ankle"], J[f"{side}_foot"]
+        if ankle in resolved and foot in resolved:
+            votes.append(np.dot(pose[resolved[foot]] - pose[resolved[ankle]], forward))
+    if votes and np.all(np.array(votes) < 0):
+        raise RetargetError(
+            f"{source.source or 'source'}: the toes point backwards once left is put on the left: the file "
+            "is mirrored (left-handed) or its left and right joint names are swapped")
+
+
+def _frames_from_pairs(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) whose columns are primary, the part of secondary orthogonal to
+    it, and their cross product."""
+    e1 = primary / np.linalg.norm(primary, axis=-1, keepdims=True)
+    e2 = secondary - np.sum(secondary * e1, axis=-1, keepdims=True) * e1
+    e2 /= np.linalg.norm(e2, axis=-1, keepdims=True)
+    return np.stack((e1, e2, np.cross(e1, e2)), axis=-1)
+
+
+def _leg_length(points: np.ndarray, hip_knee_ankle) -> float:
+    """Mean over both legs of |hip->knee| + |knee->ankle| for a (J, 3) or (T, J, 3) array."""
+    total = 0.0
+    for hip, knee, ankle in hip_knee_ankle:
+        total += np.mean(np.linalg.norm(points[..., knee, :] - points[..., hip, :], axis=-1))
+        total += np.mean(np.linalg.norm(points[..., ankle, :] - points[..., knee, :], axis=-1))
+    return float(total / len(hip_knee_ankle))
+
+
+def _legs(index):
+    return [tuple(index(J[f"{s}_{n}"]) for n in ("hip", "knee", "ankle")) for s in ("left", "right")]
+
+
+def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | None = None,
+             rest_reference="auto") -> Motion:
+    """An SMPL-24 :class:`Motion` on ``skeleton`` that moves like ``source`` (same frames and fps).
+
+    ``joint_map`` defaults to the built-in map that fits the rig's joint names. ``rest_reference`` is
+    "auto", "zero" (the rig's zero pose) or a frame index where the performer stands in a T/A-pose.
+    """
+    joint_map = joint_map or detect_joint_map(source.skeleton.names, source.source or "the rig")
+    resolved = joint_map.resolve(source.skeleton.names)
+    used = sorted(set(resolved.values()))
+    reference, reference_label, up_axis = _choose_reference(source, resolved, used, rest_reference)
+    _check_handedness(reference.positions[0], resolved, source)
+
+    posed = _to_core(_source_poses(source, used), up_axis)
+    # The reference pose rides along as one extra frame at the end, so every step below sees it.
+    positions = np.concatenate((posed.positions, reference.positions), axis=0)
+    rotations = np.concatenate((posed.rotations, reference.rotations), axis=0)
+    ref = -1
+
+    rest = skeleton.rest_positions()
+    heading = _heading(reference.positions[0], resolved)
+    world = np.empty((len(positions), NUM_JOINTS, 4))
+    for j in range(NUM_JOINTS):
+        parent = PARENTS[j]
+        if j not in resolved:
+            world[:, j] = world[:, parent]
+            continue
+        s = resolved[j]
+        target = _chain_target(j, resolved)
+        pair = _pair_for(j, resolved)
+        if target is not None and pair is not None:
+            left, right = pair
+            now = _frames_from_pairs(positions[:, resolved[target]] - positions[:, s],
+                                     positions[:, resolved[left]] - positions[:, resolved[right]])
+            at_rest = _frames_from_pairs(rest[target] - rest[j], rest[left] - rest[right])
+            world[:, j] = matrix_to_quat(now @ at_rest.T)
+            continue
+        carried = quat_multiply(rotations[:, s], quat_conjugate(rotations[ref, s]))
+        if target is None:
+            # End of a mapped chain: neutral relative to the parent in the reference pose.
+            world[:, j] = quat_multiply(carried, world[ref, parent] if parent >= 0 else heading)
+            continue
+        bone_rest = rest[target] - rest[j]
+        bone_ref = positions[ref, resolved[target]] - positions[ref, s]
+        swing = rotation_between_vectors(bone_rest, quat_rotate(quat_conjugate(heading), bone_ref))
+        guess = quat_multiply(carried, quat_multiply(heading, swing))
+        bone_now = positions[:, resolved[target]] - positions[:, s]
+        correction = rotation_between_vectors(quat_rotate(guess, np.broadcast_to(bone_rest, guess.shape[:-1] + (3,))),
+                                              bone_now)
+        world[:, j] = quat_multiply(correction, guess)
+    world = quat_normalize(world[:ref])
+
+    local = np.empty_like(world)
+    local[:, 0] = world[:, 0]
+    local[:, 1:] = quat_multiply(quat_conjugate(world[:, PARENTS[1:]]), world[:, 1:])
+
+    # Root path: the hip midpoint follows the source's, scaled by the ratio of leg lengths.
+    scale = _leg_length(rest, _legs(lambda j: j)) / _leg_length(reference.positions[0], _legs(resolved.get))
+    hips = (resolved[J["left_hip"]], resolved[J["right_hip"]])
+    hip_mid_source = 0.5 * (posed.positions[:, hips[0]] + posed.positions[:, hips[1]])
+    hip_mid_rest = 0.5 * (rest[J["left_hip"]] + rest[J["right_hip"]]) - rest[0]
+    translation = scale * hip_mid_source - quat_rotate(world[:, 0], np.broadcast_to(hip_mid_rest, (len(world), 3)))
+
+    metadata = dict(source.metadata)
+    metadata.update({
+        "source": source.source,
+        "retarget": {
+            "joint_map": joint_map.name,
+            "mapped": {JOINT_NAMES[j]: source.skeleton.names[s] for j, s in sorted(resolved.items())},
+            "reference": reference_label,
+            "up_axis": up_axis,
+            "translation_scale": scale,
+            "source_metres_per_unit": source.metres_per_unit,
+        },
+    })
+    return Motion(float(source.fps), local, translation, skeleton, metadata)
+
+
+# --- fidelity figures --------------------------------------------------------------------------
+
+def mapped_bones(resolved: dict):
+    """SMPL bones (parent, child) whose both ends are mapped, as (parent, child, kind).
+
+    ``kind`` is "chain" when the retargeter aligns the bone exactly (the child is the parent's
+    chain target) and "branch" for the side bones of the pelvis and spine3 (hips, collars), whose
+    direction also depends on the two bodies' proportions.
+    """
+    bones = []
+    for c in range(1, NUM_JOINTS):
+        if c not in resolved:
+            continue
+        p = PARENTS[c]
+        while p >= 0 and p not in resolved:
+            p = PARENTS[p]
+        if p < 0:
+            continue
+        kind = "chain" if _chain_target(p, resolved) == c else "branch"
+        bones.append((int(p), int(c), kind))
+    return bones
+
+
+def retarget_fidelity(source: SourceMotion, motion: Motion, joint_map: JointMap | None = None) -> dict:
+    """Bone-direction angles (degrees, (T, bones)) and the foot-height correlation of a retarget.
+
+    ``motion`` must come from :func:`retarget` on this ``source`` (same frames); the up axis the
+    retargeter chose is read from its metadata.
+    """
+    joint_map = joint_map or detect_joint_map(source.skeleton.names, source.source or "the rig")
+    resolved = joint_map.resolve(source.skeleton.names)
+    up_axis = motion.metadata["retarget"]["up_axis"]
+    src = _to_core(_source_poses(source, sorted(set(resolved.values()))), up_axis).positions
+    ours = motion.joint_positions()
+    bones = mapped_bones(resolved)
+    angles = np.stack([
+        _angle_deg(src[:, resolved[c]] - src[:, resolved[p]], ours[:, c] - ours[:, p]) for p, c, _ in bones
+    ], axis=1)
+    feet = [j for j in FOOT_JOINTS if j in resolved]
+    lowest_source = np.min(src[:, [resolved[j] for j in feet], 1], axis=1)
+    lowest_ours = np.min(ours[:, feet, 1], axis=1)
+    if np.std(lowest_source) < 1e-9 or np.std(lowest_ours) < 1e-9:
+        r = 1.0 if np.allclose(lowest_source - lowest_source.mean(), 0) else 0.0
+    else:
+        r = float(np.corrcoef(lowest_source, lowest_ours)[0, 1])
+    return {
+        "bones": [(JOINT_NAMES[p], JOINT_NAMES[c], kind) for p, c, kind in bones],
+        "angles_deg": angles,
+        "foot_height_r": r,
+    }

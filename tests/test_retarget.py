@@ -1,0 +1,223 @@
+"""Retargeting onto the SMPL-24 skeleton, on rigs the tests build with known answers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
+from sparse_mocap_addon.core.demo import demo_motion
+from sparse_mocap_addon.core.joint_maps import (
+    BUILTIN_MAPS, JointMap, JointMapError, detect_joint_map, load_joint_map, save_joint_map,
+)
+from sparse_mocap_addon.core.retarget import RetargetError, retarget, retarget_fidelity
+from sparse_mocap_addon.core.rotations import (
+    axis_angle_to_quat, quat_conjugate, quat_identity, quat_multiply, quat_rotate, rotation_between_vectors,
+)
+from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS, forward_kinematics
+from sparse_mocap_addon.core.source import SourceMotion, SourceSkeleton
+
+J = JOINT_INDEX
+
+
+@pytest.fixture(scope="module")
+def walk():
+    return demo_motion(seconds=3.0)
+
+
+@pytest.fixture(scope="module")
+def other_body():
+    return skeleton_from_measurements(BodyMeasurements(height=1.58, sex="female", leg_length=0.70))
+
+
+def game_rig(motion, arm_drop_deg=40.0, z_up=True, units=100.0, twist_bones=True, prefix="rig:"):
+    """The motion on a different rig: A-pose zero pose, extra twist joints, Z up, centimetres.
+
+    Each joint's zero-pose frame differs from SMPL's T-pose by ``B_j`` (the arms dropped by
+    ``arm_drop_deg``), so the rig's global rotations are ``G_smpl B_j`` and its offsets
+    ``B_parent^-1 offset``: world positions are the SMPL ones.
+    """
+    positions, global_matrices = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
+    smpl_global = _matrices_to_quats(global_matrices)
+    drop = np.radians(arm_drop_deg)
+    bend = quat_identity((24,))
+    for side, sign in (("left", -1.0), ("right", 1.0)):
+        for joint in ("shoulder", "elbow", "wrist", "hand"):
+            bend[J[f"{side}_{joint}"]] = axis_angle_to_quat(np.array((0.0, 0.0, sign * drop)))
+    names, parents, offsets, globals_, world = [], [], [], [], []
+    index_of = {}
+    for j in range(24):
+        p = PARENTS[j]
+        offset = motion.skeleton.offsets[j] if p < 0 else quat_rotate(quat_conjugate(bend[p]), motion.skeleton.offsets[j])
+        index_of[j] = len(names)
+        names.append(prefix + JOINT_NAMES[j].title().replace("_", ""))
+        parents.append(-1 if p < 0 else index_of[p])
+        offsets.append(offset)
+        globals_.append(quat_multiply(smpl_global[:, j], bend[j]))
+        world.append(positions[:, j])
+        if twist_bones and JOINT_NAMES[j].endswith(("shoulder", "elbow")):
+            # A twist joint half-way down the bone, rotating about the bone axis on its own.
+            child = [c for c in range(24) if PARENTS[c] == j][0]
+            half = quat_rotate(quat_conjugate(bend[j]), motion.skeleton.offsets[child] * 0.5)
+            names.append(names[-1] + "Twist")
+            parents.append(index_of[j])
+            offsets.append(half)
+            axis = half / np.linalg.norm(half)
+            twist = axis_angle_to_quat(np.outer(np.sin(np.arange(motion.num_frames) * 0.1), axis))
+            globals_.append(quat_multiply(globals_[-1], twist))
+            world.append(None)
+    globals_ = np.stack(globals_, axis=1)
+    local = globals_.copy()
+    for k, p in enumerate(parents):
+        if p >= 0:
+            local[:, k] = quat_multiply(quat_conjugate(globals_[:, p]), globals_[:, k])
+    offsets = np.array(offsets) * units
+    root = positions[:, 0] * units
+    if z_up:
+        # Turn the whole world Y up -> Z up: positions and offsets W v, rotations W R W^-1.
+        to_z = axis_angle_to_quat(np.array((np.pi / 2, 0.0, 0.0)))
+        offsets = quat_rotate(to_z, offsets)
+        root = quat_rotate(to_z, root)
+        local = quat_multiply(quat_multiply(to_z, local), quat_conjugate(to_z))
+    skeleton = SourceSkeleton(names, parents, offsets)
+    return SourceMotion(skeleton, motion.fps, local, root, up_axis="Z" if z_up else "Y",
+                        metres_per_unit=1.0 / units, source="game rig")
+
+
+def _matrices_to_quats(m):
+    from sparse_mocap_addon.core.rotations import matrix_to_quat
+    return matrix_to_quat(m)
+
+
+def game_rig_map(prefix="rig:"):
+    return JointMap("test rig", {n: prefix + n.title().replace("_", "") for n in JOINT_NAMES})
+
+
+def test_smpl_source_onto_same_skeleton_is_exact(walk):
+    out = retarget(SourceMotion.from_motion(walk, "walk"), walk.skeleton)
+    assert out.metadata["retarget"]["reference"] == "zero pose"
+    np.testing.assert_allclose(out.joint_positions(), walk.joint_positions(), atol=1e-9)
+
+
+def test_other_body_keeps_bone_directions_and_foot_contact(walk, other_body):
+    source = SourceMotion.from_motion(walk, "walk")
+    out = retarget(source, other_body)
+    fidelity = retarget_fidelity(source, out)
+    chain = [i for i, bone in enumerate(fidelity["bones"]) if bone[2] == "chain"]
+    assert len(chain) == 19
+    assert fidelity["angles_deg"][:, chain].max() < 1e-5
+    assert fidelity["foot_height_r"] > 0.95
+    # The root path is scaled by the ratio of leg lengths.
+    scale = out.metadata["retarget"]["translation_scale"]
+    assert scale == pytest.approx(0.70 / 0.86, rel=0.05)
+
+
+def test_game_rig_in_a_pose_z_up_centimetres_recovers_the_motion(walk):
+    rig = game_rig(walk)
+    world, _ = rig.global_transforms()
+    assert np.ptp(world[..., 2]) > 100.0          # really Z up, in centimetres
+    out = retarget(rig, walk.skeleton, game_rig_map())
+    assert out.metadata["retarget"]["reference"] == "zero pose"
+    assert out.metadata["retarget"]["up_axis"] == "Z"
+    assert out.metadata["retarget"]["translation_scale"] == pytest.approx(0.01)
+    np.testing.assert_allclose(out.joint_positions(), walk.joint_positions(), atol=1e-6)
+    # Twist survives: the SMPL global rotations come back, not just the bone directions.
+    ours = forward_kinematics(out.rotations, out.translation, out.skeleton)[1]
+    truth = forward_kinematics(walk.rotations, walk.translation, walk.skeleton)[1]
+    np.testing.assert_allclose(ours, truth, atol=1e-6)
+
+
+def test_unknown_up_axis_is_found_from_the_rest_pose(walk):
+    rig = game_rig(walk)
+    rig.up_axis = None
+    out = retarget(rig, walk.skeleton, game_rig_map())
+    assert out.metadata["retarget"]["up_axis"] == "Z"
+
+
+def test_odd_zero_pose_falls_back_to_a_t_pose_first_frame(walk):
+    """A rig whose zero pose is not a T/A-pose (legs sideways) uses frame 0 when that is a T-pose."""
+    t_pose_first = np.concatenate((quat_identity((1, 24)), walk.rotations), axis=0)
+    translation = np.concatenate((walk.skeleton.offsets[:1], walk.translation), axis=0)
+    from sparse_mocap_addon.core.motion import Motion
+    motion = Motion(walk.fps, t_pose_first, translation, walk.skeleton)
+    rig = game_rig(motion, arm_drop_deg=0.0, z_up=False, units=1.0, twist_bones=False)
+    # Swing both legs' zero-pose frames sideways by 80 degrees, compensating in the rotations.
+    kick = axis_angle_to_quat(np.array((0.0, 0.0, np.radians(80))))
+    for name in ("rig:LeftHip", "rig:RightHip"):
+        k = rig.skeleton.index(name)
+        kids = [c for c in range(rig.skeleton.num_joints) if rig.skeleton.parents[c] == k]
+        for c in kids:
+            rig.skeleton.offsets[c] = quat_rotate(quat_conjugate(kick), rig.skeleton.offsets[c])
+        rig.rotations[:, k] = quat_multiply(rig.rotations[:, k], kick)
+        for c in kids:
+            rig.rotations[:, c] = quat_multiply(quat_conjugate(kick), rig.rotations[:, c])
+    # Grandchildren offsets are in the world zero-pose frame: bring the whole leg along.
+    out = retarget(rig, walk.skeleton, game_rig_map())
+    assert out.metadata["retarget"]["reference"] == "frame 0"
+    np.testing.assert_allclose(out.joint_positions()[1:], walk.joint_positions(), atol=1e-6)
+
+
+def test_explicit_reference_frame_outside_the_take_is_refused(walk):
+    with pytest.raises(RetargetError, match="reference frame 9999 is outside"):
+        retarget(SourceMotion.from_motion(walk, "walk"), walk.skeleton, rest_reference=9999)
+
+
+def test_mirrored_rig_is_refused(walk):
+    source = SourceMotion.from_motion(walk, "mirrored.bvh")
+    swapped = JointMap("swapped", {n: n.replace("left_", "@").replace("right_", "left_").replace("@", "right_")
+                                   for n in JOINT_NAMES})
+    with pytest.raises(RetargetError, match="mirrored.bvh: the toes point backwards"):
+        retarget(source, walk.skeleton, swapped)
+
+
+def test_missing_required_joints_are_listed(walk):
+    source = SourceMotion.from_motion(walk, "walk")
+    partial = JointMap("partial", {n: n for n in JOINT_NAMES if "elbow" not in n and "spine" not in n})
+    with pytest.raises(JointMapError) as info:
+        retarget(source, walk.skeleton, partial)
+    message = str(info.value)
+    assert "left_elbow" in message and "right_elbow" in message and "spine1/spine2/spine3" in message
+
+
+def test_unmapped_optional_joints_stay_straight(walk, other_body):
+    source = SourceMotion.from_motion(walk, "walk")
+    fewer = JointMap("fewer", {n: n for n in JOINT_NAMES if n not in ("spine2", "left_collar", "right_collar")})
+    out = retarget(source, other_body, fewer)
+    for name in ("spine2", "left_collar", "right_collar"):
+        np.testing.assert_allclose(np.abs(out.rotations[:, J[name], 0]), 1.0, atol=1e-12)
+    fidelity = retarget_fidelity(source, out, fewer)
+    chain = [i for i, bone in enumerate(fidelity["bones"]) if bone[2] == "chain"]
+    assert fidelity["angles_deg"][:, chain].max() < 1e-5
+
+
+def test_detect_picks_the_fitting_builtin_map():
+    cgspeed = ["Hips", "LHipJoint", "LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase", "RHipJoint", "RightUpLeg",
+               "RightLeg", "RightFoot", "RightToeBase", "LowerBack", "Spine", "Spine1", "Neck", "Neck1", "Head",
+               "LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand", "RightShoulder", "RightArm",
+               "RightForeArm", "RightHand"]
+    assert detect_joint_map(cgspeed) is BUILTIN_MAPS["cgspeed"]
+    mixamo = ["mixamorig:" + n for n in ("Hips", "Spine", "Spine1", "Spine2", "Neck", "Head", "LeftUpLeg",
+                                         "LeftLeg", "LeftFoot", "RightUpLeg", "RightLeg", "RightFoot",
+                                         "LeftArm", "LeftForeArm", "LeftHand", "RightArm", "RightForeArm",
+                                         "RightHand")]
+    assert detect_joint_map(mixamo) is BUILTIN_MAPS["mixamo"]
+    with pytest.raises(JointMapError, match="no built-in joint map fits.*JSON joint map"):
+        detect_joint_map(["a", "b", "c"], "odd.bvh")
+
+
+def test_json_map_round_trip_and_errors(tmp_path):
+    path = save_joint_map(game_rig_map(), tmp_path / "rig.json")
+    loaded = load_joint_map(path)
+    assert loaded.joints == game_rig_map().joints
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"joints": {"pelvis": "Hips", "left_thigh": "LeftUpLeg"}}))
+    with pytest.raises(JointMapError, match="bad.json: unknown SMPL joint name\\(s\\) left_thigh"):
+        load_joint_map(bad)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(JointMapError, match="broken.json: not a readable JSON joint map"):
+        load_joint_map(broken)
+    with pytest.raises(JointMapError, match="no such joint map file"):
+        load_joint_map(tmp_path / "absent.json")

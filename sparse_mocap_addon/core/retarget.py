@@ -15,7 +15,8 @@ How, per SMPL joint ``j`` mapped to source joint ``s`` (all vectorised over fram
    over to SMPL, and a final shortest swing makes the bone point exactly along the source bone
    ``s -> map(c)``, where ``c`` is the next mapped joint down the SMPL chain.
 4. The pelvis and spine3, which carry a left/right pair (hips, collars or shoulders), are fitted to
-   two directions instead: the spine above them and the line between the pair.
+   two directions instead: the line between the pair (exactly, for the pelvis, so the legs hang
+   where the source's do) and the spine above them (exactly, for spine3).
 5. Joints at the end of a mapped chain (head, hands, feet, or an ankle on a rig without toes) keep
    the source joint's rotation relative to its pose in the reference, where they are taken to be
    neutral relative to their parent.
@@ -43,16 +44,21 @@ J = JOINT_INDEX
 
 # The SMPL child whose direction a joint with several children follows.
 PRIMARY_CHILD = {J["pelvis"]: J["spine1"], J["spine3"]: J["neck"]}
-# Joints fitted to a spine direction and a left/right pair (the first pair the rig has).
+# Joints fitted to a spine direction and a left/right pair (the first pair the rig has). The pelvis
+# follows its hip line exactly (the legs hang from it) and the spine as well as it can; spine3
+# follows the neck exactly and its pair line as well as it can.
+PAIR_FIRST = {J["pelvis"]}
 PAIR_FITTED = {
     J["pelvis"]: ((J["left_hip"], J["right_hip"]),),
     J["spine3"]: ((J["left_collar"], J["right_collar"]), (J["left_shoulder"], J["right_shoulder"])),
 }
 FOOT_JOINTS = (J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"])
 
-# Reference-pose plausibility (degrees): legs and spine near vertical, arms within an A-pose.
+# Reference-pose plausibility: legs and spine near vertical; arms anywhere from a T-pose to hanging
+# down (a T-, A- or I-pose), not raised and not across the body.
 _MAX_LIMB_TILT_DEG = 35.0
-_MAX_ARM_DROP_DEG = 60.0
+_MAX_ARM_RAISE_DEG = 30.0
+_MAX_ARM_CROSS = 0.25      # largest allowed component of the arm direction towards the other side
 
 # -90 degrees about X: a Z-up file's (x, y, z) becomes (x, z, -y), Y up.
 _Z_UP_TO_CORE = np.array((np.sqrt(0.5), -np.sqrt(0.5), 0.0, 0.0))
@@ -86,10 +92,13 @@ def _chain_target(j: int, resolved: dict):
     return None
 
 
-def _pair_for(j: int, resolved: dict):
+def _pair_for(j: int, resolved: dict, reference: np.ndarray | None, min_length: float | None):
+    """The first left/right pair of ``j`` the rig has with the two joints apart in the reference
+    (any mapped pair when no reference is given)."""
     for left, right in PAIR_FITTED.get(j, ()):
         if left in resolved and right in resolved:
-            return left, right
+            if reference is None or np.linalg.norm(reference[resolved[left]] - reference[resolved[right]]) > min_length:
+                return left, right
     return None
 
 
@@ -132,10 +141,12 @@ def _pose_problem(p: np.ndarray, resolved: dict) -> str | None:
     if _angle_deg(p[top] - p[m[J["pelvis"]]], up) > _MAX_LIMB_TILT_DEG:
         return "the spine is not upright"
     lateral = p[m[J["left_hip"]]] - p[m[J["right_hip"]]]
+    lateral /= np.linalg.norm(lateral)
     for side, sign in (("left", 1.0), ("right", -1.0)):
         arm = p[m[J[f"{side}_wrist"]]] - p[m[J[f"{side}_shoulder"]]]
-        if 90.0 - _angle_deg(arm, up) < -_MAX_ARM_DROP_DEG or np.dot(arm, lateral) * sign <= 0:
-            return f"the {side} arm is not held out to the side"
+        arm /= np.linalg.norm(arm)
+        if 90.0 - _angle_deg(arm, up) > _MAX_ARM_RAISE_DEG or sign * np.dot(arm, lateral) < -_MAX_ARM_CROSS:
+            return f"the {side} arm is neither out to the side nor down"
     return None
 
 
@@ -170,6 +181,15 @@ def _choose_reference(source: SourceMotion, resolved: dict, joints, rest_referen
     raise RetargetError(
         f"{source.source or 'source'}: no T- or A-pose to align the rigs with ({'; '.join(problems)}); "
         "name a frame where the performer stands in a T-pose as the reference")
+
+
+def reference_pose(source: SourceMotion, joint_map: JointMap | None = None, rest_reference="auto"):
+    """The rig's reference pose in the core frame: (positions (J, 3) with NaN for joints the map does
+    not need, description such as "zero pose", up axis, resolved map {SMPL index: rig index})."""
+    joint_map = joint_map or detect_joint_map(source.skeleton.names, source.source or "the rig")
+    resolved = joint_map.resolve(source.skeleton.names)
+    pose, label, up_axis = _choose_reference(source, resolved, sorted(set(resolved.values())), rest_reference)
+    return pose.positions[0], label, up_axis, resolved
 
 
 def _heading(pose: np.ndarray, resolved: dict) -> np.ndarray:
@@ -240,6 +260,9 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
 
     rest = skeleton.rest_positions()
     heading = _heading(reference.positions[0], resolved)
+    # Joints closer than this in the reference pose coincide (e.g. a rig's collars starting exactly
+    # at its neck joint) and give no direction.
+    min_length = 0.02 * _leg_length(reference.positions[0], _legs(resolved.get))
     world = np.empty((len(positions), NUM_JOINTS, 4))
     for j in range(NUM_JOINTS):
         parent = PARENTS[j]
@@ -248,12 +271,18 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
             continue
         s = resolved[j]
         target = _chain_target(j, resolved)
-        pair = _pair_for(j, resolved)
+        if target is not None and np.linalg.norm(positions[ref, resolved[target]] - positions[ref, s]) < min_length:
+            target = None
+        pair = _pair_for(j, resolved, positions[ref], min_length)
         if target is not None and pair is not None:
             left, right = pair
-            now = _frames_from_pairs(positions[:, resolved[target]] - positions[:, s],
-                                     positions[:, resolved[left]] - positions[:, resolved[right]])
-            at_rest = _frames_from_pairs(rest[target] - rest[j], rest[left] - rest[right])
+            spine_now = positions[:, resolved[target]] - positions[:, s]
+            line_now = positions[:, resolved[left]] - positions[:, resolved[right]]
+            spine_rest, line_rest = rest[target] - rest[j], rest[left] - rest[right]
+            if j in PAIR_FIRST:
+                now, at_rest = _frames_from_pairs(line_now, spine_now), _frames_from_pairs(line_rest, spine_rest)
+            else:
+                now, at_rest = _frames_from_pairs(spine_now, line_now), _frames_from_pairs(spine_rest, line_rest)
             world[:, j] = matrix_to_quat(now @ at_rest.T)
             continue
         carried = quat_multiply(rotations[:, s], quat_conjugate(rotations[ref, s]))
@@ -303,8 +332,8 @@ def mapped_bones(resolved: dict):
     """SMPL bones (parent, child) whose both ends are mapped, as (parent, child, kind).
 
     ``kind`` is "chain" when the retargeter aligns the bone exactly (the child is the parent's
-    chain target) and "branch" for the side bones of the pelvis and spine3 (hips, collars), whose
-    direction also depends on the two bodies' proportions.
+    chain target) and "branch" for the bones leaving the pelvis (hips, spine) and the side bones of
+    spine3 (collars), whose direction also depends on where each rig puts those joints.
     """
     bones = []
     for c in range(1, NUM_JOINTS):
@@ -315,7 +344,8 @@ def mapped_bones(resolved: dict):
             p = PARENTS[p]
         if p < 0:
             continue
-        kind = "chain" if _chain_target(p, resolved) == c else "branch"
+        exact = _chain_target(p, resolved) == c and not (p in PAIR_FIRST and _pair_for(p, resolved, None, None))
+        kind = "chain" if exact else "branch"
         bones.append((int(p), int(c), kind))
     return bones
 
@@ -331,7 +361,9 @@ def retarget_fidelity(source: SourceMotion, motion: Motion, joint_map: JointMap 
     up_axis = motion.metadata["retarget"]["up_axis"]
     src = _to_core(_source_poses(source, sorted(set(resolved.values()))), up_axis).positions
     ours = motion.joint_positions()
-    bones = mapped_bones(resolved)
+    # Bones of no length in the rig (joints stacked on each other) have no direction to compare.
+    bones = [b for b in mapped_bones(resolved)
+             if np.linalg.norm(src[0, resolved[b[1]]] - src[0, resolved[b[0]]]) > 1e-9]
     angles = np.stack([
         _angle_deg(src[:, resolved[c]] - src[:, resolved[p]], ours[:, c] - ours[:, p]) for p, c, _ in bones
     ], axis=1)

@@ -111,13 +111,13 @@ _ACCLAIM = _sided(
     lambda n: "r" + n[1:],
 )
 
-# cgspeed's CMU BVH conversion ("Hips, LHipJoint, LeftUpLeg, ...").
+# cgspeed's CMU BVH conversion and the CMU FBX takes ("Hips, LHipJoint, LeftUpLeg, ..."). Neck sits
+# on Spine1 and LeftFingerBase on LeftHand (zero offsets), so they are not used.
 _CGSPEED = _sided(
     {"left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot", "left_foot": "LeftToeBase",
      "left_collar": "LeftShoulder", "left_shoulder": "LeftArm", "left_elbow": "LeftForeArm",
-     "left_wrist": "LeftHand", "left_hand": "LeftFingerBase"},
-    {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Neck", "neck": "Neck1",
-     "head": "Head"},
+     "left_wrist": "LeftHand", "left_hand": "LeftHandIndex1"},
+    {"pelvis": "Hips", "spine1": "Spine", "spine3": "Spine1", "neck": "Neck1", "head": "Head"},
     _swap("Left", "Right"),
 )
 
@@ -164,7 +164,7 @@ _MIXAMO = _sided(
 BUILTIN_MAPS = {
     "smpl": JointMap("SMPL-24 (this project's armature and BVH export)", {n: n for n in JOINT_NAMES}),
     "acclaim": JointMap("acclaim (CMU / HDM05 ASF, CMU benchmark skeleton)", _ACCLAIM),
-    "cgspeed": JointMap("cgspeed CMU BVH", _CGSPEED),
+    "cgspeed": JointMap("cgspeed CMU BVH / CMU FBX", _CGSPEED),
     "cmu_joint_named": JointMap("CMU BVH with joint names (LeftHip, Chest, ...)", _CMU_JOINT_NAMED),
     "poser": JointMap("Poser/DAZ names (hip, abdomen, chest; CMU salsa and subject 62)", _POSER),
     "cc_base": JointMap("Character Creator / iClone CC_Base", _CC_BASE),

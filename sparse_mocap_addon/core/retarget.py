@@ -7,16 +7,17 @@ feet stay on the ground.
 How, per SMPL joint ``j`` mapped to source joint ``s`` (all vectorised over frames):
 
 1. The source is put in the core frame (Y up); a Z-up file is turned -90 degrees about X.
-2. A *reference pose* relates the two rigs' bone frames: the rig's zero pose when it is a T- or
-   A-pose, else frame 0 when that is one (``rest_reference="auto"``), or a frame the caller names.
+2. A *reference pose* relates the two rigs' bone frames: the rig's zero pose when it is a T-, A- or
+   I-pose (arms down), else the take's straightest upright frame that is one
+   (``rest_reference="auto"``), or a frame the caller names.
    In it, ``S_j`` is the SMPL global rotation that poses the SMPL T-pose like the source: the body's
    heading times the shortest swing of the SMPL rest bone onto the source bone.
 3. Each frame, ``G_j = Q_s(t) Q_s(ref)^-1 S_j`` carries the source joint's rotation (twist included)
    over to SMPL, and a final shortest swing makes the bone point exactly along the source bone
    ``s -> map(c)``, where ``c`` is the next mapped joint down the SMPL chain.
-4. The pelvis and spine3, which carry a left/right pair (hips, collars or shoulders), are fitted to
-   two directions instead: the line between the pair (exactly, for the pelvis, so the legs hang
-   where the source's do) and the spine above them (exactly, for spine3).
+4. The pelvis aligns the line between its hips instead of a bone (the legs hang from it), its tilt
+   about that line carried from the rig's pelvis joint as in step 3. Spine3 is fitted to two
+   directions: exactly along the neck, and turned to follow its collar (or shoulder) line.
 5. Joints at the end of a mapped chain (head, hands, feet, or an ankle on a rig without toes) keep
    the source joint's rotation relative to its pose in the reference, where they are taken to be
    neutral relative to their parent.
@@ -44,9 +45,9 @@ J = JOINT_INDEX
 
 # The SMPL child whose direction a joint with several children follows.
 PRIMARY_CHILD = {J["pelvis"]: J["spine1"], J["spine3"]: J["neck"]}
-# Joints fitted to a spine direction and a left/right pair (the first pair the rig has). The pelvis
-# follows its hip line exactly (the legs hang from it) and the spine as well as it can; spine3
-# follows the neck exactly and its pair line as well as it can.
+# Joints with a left/right pair (the first pair the rig has). The pelvis aligns its hip line
+# exactly (the legs hang from it) and takes its tilt about that line from the rig's pelvis joint;
+# spine3 follows the neck exactly, turned about it to follow its pair line as well as it can.
 PAIR_FIRST = {J["pelvis"]}
 PAIR_FITTED = {
     J["pelvis"]: ((J["left_hip"], J["right_hip"]),),
@@ -129,58 +130,82 @@ def _angle_deg(a, b):
     return np.degrees(np.arccos(np.clip(np.sum(a * b, axis=-1), -1.0, 1.0)))
 
 
-def _pose_problem(p: np.ndarray, resolved: dict) -> str | None:
-    """Why a single core-frame pose (J, 3) is not a usable T/A reference pose, or None if it is."""
+def _pose_check(p: np.ndarray, resolved: dict):
+    """For core-frame poses (T, J, 3): (problem per frame, None where usable as a T/A/I reference;
+    a score per frame, lower for straighter, more upright poses)."""
     up = np.array((0.0, 1.0, 0.0))
     m = resolved
+    problems = np.full(len(p), None, dtype=object)
+    score = np.zeros(len(p))
+
+    def flag(mask, text):
+        problems[mask & (problems == None)] = text  # noqa: E711 (element-wise comparison)
+
     for side in ("left", "right"):
-        leg = p[m[J[f"{side}_ankle"]]] - p[m[J[f"{side}_hip"]]]
-        if _angle_deg(leg, -up) > _MAX_LIMB_TILT_DEG:
-            return f"the {side} leg is not straight down"
+        hip, knee, ankle = (p[:, m[J[f"{side}_{n}"]]] for n in ("hip", "knee", "ankle"))
+        tilt = _angle_deg(ankle - hip, -up)
+        flag(tilt > _MAX_LIMB_TILT_DEG, f"the {side} leg is not straight down")
+        score += tilt + _angle_deg(knee - hip, ankle - knee)
     top = next(m[J[n]] for n in ("neck", "head", "spine3", "spine2", "spine1") if J[n] in m)
-    if _angle_deg(p[top] - p[m[J["pelvis"]]], up) > _MAX_LIMB_TILT_DEG:
-        return "the spine is not upright"
-    lateral = p[m[J["left_hip"]]] - p[m[J["right_hip"]]]
-    lateral /= np.linalg.norm(lateral)
+    tilt = _angle_deg(p[:, top] - p[:, m[J["pelvis"]]], up)
+    flag(tilt > _MAX_LIMB_TILT_DEG, "the spine is not upright")
+    score += tilt
+    lateral = p[:, m[J["left_hip"]]] - p[:, m[J["right_hip"]]]
+    lateral /= np.linalg.norm(lateral, axis=-1, keepdims=True)
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        arm = p[m[J[f"{side}_wrist"]]] - p[m[J[f"{side}_shoulder"]]]
-        arm /= np.linalg.norm(arm)
-        if 90.0 - _angle_deg(arm, up) > _MAX_ARM_RAISE_DEG or sign * np.dot(arm, lateral) < -_MAX_ARM_CROSS:
-            return f"the {side} arm is neither out to the side nor down"
-    return None
+        shoulder, elbow, wrist = (p[:, m[J[f"{side}_{n}"]]] for n in ("shoulder", "elbow", "wrist"))
+        arm = wrist - shoulder
+        arm /= np.linalg.norm(arm, axis=-1, keepdims=True)
+        bad = (90.0 - _angle_deg(arm, up) > _MAX_ARM_RAISE_DEG) | (sign * np.sum(arm * lateral, -1) < -_MAX_ARM_CROSS)
+        flag(bad, f"the {side} arm is neither out to the side nor down")
+        score += _angle_deg(elbow - shoulder, wrist - elbow)
+    return problems, score
 
 
-def _choose_reference(source: SourceMotion, resolved: dict, joints, rest_reference):
-    """(reference pose in the core frame as a 1-frame _Posed, its description, up axis)."""
+def _choose_reference(source: SourceMotion, resolved: dict, joints, rest_reference, posed: _Posed):
+    """(reference pose in the core frame as a 1-frame _Posed, its description, up axis).
+
+    ``posed`` is the whole take in the file's frame. "auto" tries the zero pose, then the take's
+    straightest upright frame that passes the T/A/I-pose check (frame 0 when it is a clean T-pose).
+    """
     up_axes = [source.up_axis] if source.up_axis else ["Y", "Z"]
-    if rest_reference == "auto":
-        candidates = [("zero pose", None), ("frame 0", 0)]
-    elif rest_reference == "zero":
-        candidates = [("zero pose", None)]
+    problems = []
+    if rest_reference in ("auto", "zero"):
+        zero = _zero_pose(source, joints)
+        for up in up_axes:
+            pose = _to_core(zero, up)
+            problem = _pose_check(pose.positions, resolved)[0][0]
+            if problem is None:
+                return pose, "zero pose", up
+            problems.append(f"zero pose ({up} up): {problem}")
+        if rest_reference == "zero":
+            raise RetargetError(f"{source.source or 'source'}: the rig's zero pose is no T-, A- or I-pose "
+                                f"({'; '.join(problems)}); use a frame where the performer stands in one")
+        frames = np.arange(source.num_frames)
     else:
         frame = int(rest_reference)
         if not 0 <= frame < source.num_frames:
             raise RetargetError(f"{source.source}: reference frame {frame} is outside the take "
                                 f"(0 to {source.num_frames - 1})")
-        candidates = [(f"frame {frame}", frame)]
-    problems = []
-    for label, frame in candidates:
-        if frame is None:
-            raw = _zero_pose(source, joints)
+        frames = np.array([frame])
+    best = None
+    for up in up_axes:
+        candidates = _to_core(_Posed(posed.positions[frames], posed.rotations[frames]), up)
+        frame_problems, score = _pose_check(candidates.positions, resolved)
+        usable = np.flatnonzero(frame_problems == None)  # noqa: E711
+        if len(usable):
+            k = usable[np.argmin(score[usable])]
+            if best is None or score[k] < best[0]:
+                best = (score[k], frames[k], up, _Posed(candidates.positions[k:k + 1], candidates.rotations[k:k + 1]))
         else:
-            one = SourceMotion(source.skeleton, source.fps, source.rotations[frame:frame + 1],
-                               source.root_position[frame:frame + 1],
-                               None if source.local_offsets is None else source.local_offsets[frame:frame + 1])
-            raw = _source_poses(one, joints)
-        for up in up_axes:
-            pose = _to_core(raw, up)
-            problem = _pose_problem(pose.positions[0], resolved)
-            if problem is None:
-                return pose, label, up
-            problems.append(f"{label} ({up} up): {problem}")
-    raise RetargetError(
-        f"{source.source or 'source'}: no T- or A-pose to align the rigs with ({'; '.join(problems)}); "
-        "name a frame where the performer stands in a T-pose as the reference")
+            problems.append(f"{'frame %d' % frames[0] if len(frames) == 1 else 'every frame'} ({up} up): "
+                            f"{frame_problems[0] if len(frames) == 1 else 'none stands straight with arms out or down'}")
+    if best is None:
+        raise RetargetError(
+            f"{source.source or 'source'}: no T-, A- or I-pose to align the rigs with ({'; '.join(problems)}); "
+            "name a frame where the performer stands in one as the reference")
+    _, frame, up, pose = best
+    return pose, f"frame {int(frame)}", up
 
 
 def reference_pose(source: SourceMotion, joint_map: JointMap | None = None, rest_reference="auto"):
@@ -188,7 +213,8 @@ def reference_pose(source: SourceMotion, joint_map: JointMap | None = None, rest
     not need, description such as "zero pose", up axis, resolved map {SMPL index: rig index})."""
     joint_map = joint_map or detect_joint_map(source.skeleton.names, source.source or "the rig")
     resolved = joint_map.resolve(source.skeleton.names)
-    pose, label, up_axis = _choose_reference(source, resolved, sorted(set(resolved.values())), rest_reference)
+    joints = sorted(set(resolved.values()))
+    pose, label, up_axis = _choose_reference(source, resolved, joints, rest_reference, _source_poses(source, joints))
     return pose.positions[0], label, up_axis, resolved
 
 
@@ -249,10 +275,11 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
     joint_map = joint_map or detect_joint_map(source.skeleton.names, source.source or "the rig")
     resolved = joint_map.resolve(source.skeleton.names)
     used = sorted(set(resolved.values()))
-    reference, reference_label, up_axis = _choose_reference(source, resolved, used, rest_reference)
+    raw = _source_poses(source, used)
+    reference, reference_label, up_axis = _choose_reference(source, resolved, used, rest_reference, raw)
     _check_handedness(reference.positions[0], resolved, source)
 
-    posed = _to_core(_source_poses(source, used), up_axis)
+    posed = _to_core(raw, up_axis)
     # The reference pose rides along as one extra frame at the end, so every step below sees it.
     positions = np.concatenate((posed.positions, reference.positions), axis=0)
     rotations = np.concatenate((posed.rotations, reference.rotations), axis=0)
@@ -274,27 +301,31 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
         if target is not None and np.linalg.norm(positions[ref, resolved[target]] - positions[ref, s]) < min_length:
             target = None
         pair = _pair_for(j, resolved, positions[ref], min_length)
-        if target is not None and pair is not None:
+        if pair is not None and j in PAIR_FIRST:
+            # The pelvis: its hip line is the "bone" to align; its tilt comes from the rig's own joint.
+            left, right = resolved[pair[0]], resolved[pair[1]]
+            bone_rest = rest[pair[0]] - rest[pair[1]]
+            bone_now = positions[:, left] - positions[:, right]
+        elif target is not None and pair is not None:
+            # spine3: exactly along the neck, turned about it to follow the collar/shoulder line.
             left, right = pair
-            spine_now = positions[:, resolved[target]] - positions[:, s]
-            line_now = positions[:, resolved[left]] - positions[:, resolved[right]]
-            spine_rest, line_rest = rest[target] - rest[j], rest[left] - rest[right]
-            if j in PAIR_FIRST:
-                now, at_rest = _frames_from_pairs(line_now, spine_now), _frames_from_pairs(line_rest, spine_rest)
-            else:
-                now, at_rest = _frames_from_pairs(spine_now, line_now), _frames_from_pairs(spine_rest, line_rest)
+            now = _frames_from_pairs(positions[:, resolved[target]] - positions[:, s],
+                                     positions[:, resolved[left]] - positions[:, resolved[right]])
+            at_rest = _frames_from_pairs(rest[target] - rest[j], rest[left] - rest[right])
             world[:, j] = matrix_to_quat(now @ at_rest.T)
             continue
+        elif target is not None:
+            bone_rest = rest[target] - rest[j]
+            bone_now = positions[:, resolved[target]] - positions[:, s]
+        else:
+            bone_rest = None
         carried = quat_multiply(rotations[:, s], quat_conjugate(rotations[ref, s]))
-        if target is None:
+        if bone_rest is None:
             # End of a mapped chain: neutral relative to the parent in the reference pose.
             world[:, j] = quat_multiply(carried, world[ref, parent] if parent >= 0 else heading)
             continue
-        bone_rest = rest[target] - rest[j]
-        bone_ref = positions[ref, resolved[target]] - positions[ref, s]
-        swing = rotation_between_vectors(bone_rest, quat_rotate(quat_conjugate(heading), bone_ref))
+        swing = rotation_between_vectors(bone_rest, quat_rotate(quat_conjugate(heading), bone_now[ref]))
         guess = quat_multiply(carried, quat_multiply(heading, swing))
-        bone_now = positions[:, resolved[target]] - positions[:, s]
         correction = rotation_between_vectors(quat_rotate(guess, np.broadcast_to(bone_rest, guess.shape[:-1] + (3,))),
                                               bone_now)
         world[:, j] = quat_multiply(correction, guess)
@@ -361,9 +392,11 @@ def retarget_fidelity(source: SourceMotion, motion: Motion, joint_map: JointMap 
     up_axis = motion.metadata["retarget"]["up_axis"]
     src = _to_core(_source_poses(source, sorted(set(resolved.values()))), up_axis).positions
     ours = motion.joint_positions()
-    # Bones of no length in the rig (joints stacked on each other) have no direction to compare.
+    # Bones of (almost) no length in the rig (joints stacked on each other) have no direction to
+    # compare; the retargeter ignores them by the same rule.
+    min_length = 0.02 * _leg_length(src[0], _legs(resolved.get))
     bones = [b for b in mapped_bones(resolved)
-             if np.linalg.norm(src[0, resolved[b[1]]] - src[0, resolved[b[0]]]) > 1e-9]
+             if np.linalg.norm(src[0, resolved[b[1]]] - src[0, resolved[b[0]]]) > min_length]
     angles = np.stack([
         _angle_deg(src[:, resolved[c]] - src[:, resolved[p]], ours[:, c] - ours[:, p]) for p, c, _ in bones
     ], axis=1)

@@ -1,0 +1,262 @@
+"""Build the SMPL-24 training corpus from every mocap source in ``../shared/data``.
+
+Each take is read with its format's reader, retargeted onto an SMPL-24 skeleton with the performer's
+own proportions (measured from the take's rig, see ``core/rig_body.py``), resampled to 60 fps with
+slerp, and saved as a Motion ``.npz`` under ``<out>/<split>/<source>/``. A ``manifest.json`` lists
+every clip with its split, performer, frames and body measurements; a summary table (clips, frames
+and minutes per source and split) is printed at the end.
+
+Splits are by performer, so no person is in two splits:
+
+- CMU subjects (cmu_bvh, cmu62, cmu_misc_bvh, cmu_fbx) by subject number: ``CMU_SUBJECT_SPLIT``
+  (subject 01 appears in both cmu_bvh and cmu_fbx and goes to the same split in both);
+- CMU salsa: subjects 60 and 61 dance together in every take, so both partners of a take go to the
+  split of that take (``SALSA_TAKE_SPLIT``);
+- HDM05 by actor (``HDM05_ACTOR_SPLIT``: the data's own test folder is actor mm);
+- the CMU exp-map benchmark keeps its own train/test folders (its performers are not identified).
+
+Mirroring (``--mirror``) adds a left-right mirrored copy of every training clip (``core/mirror.py``).
+
+Run from the project root::
+
+    .venv/bin/python -m training.build_corpus --data ../shared/data --out build/corpus
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sparse_mocap_addon.core.mirror import mirror_motion  # noqa: E402
+from sparse_mocap_addon.core.resample import resample_motion  # noqa: E402
+from sparse_mocap_addon.core.retarget import retarget  # noqa: E402
+from sparse_mocap_addon.core.rig_body import skeleton_from_rig  # noqa: E402
+
+SOURCES = ("cmu_expmap", "hdm05", "cmu_bvh", "cmu_salsa", "cmu62", "cmu_misc_bvh", "cmu_fbx")
+SPLITS = ("train", "validation", "test")
+TARGET_FPS = 60.0
+
+CMU_SUBJECT_SPLIT = {1: "test", 62: "test", 3: "validation", 49: "validation", 131: "validation"}
+SALSA_TAKE_SPLIT = {11: "validation", 12: "test", 13: "test"}
+HDM05_ACTOR_SPLIT = {"bd": "train", "bk": "train", "dg": "validation", "mm": "test"}
+
+
+@dataclass
+class Take:
+    source: str
+    path: Path            # the motion file
+    performer: str
+    split: str
+    name: str             # output file stem
+    skeleton_file: Path | None = None   # ASF for AMC takes
+    fps: float | None = None            # for formats that do not store it
+
+
+def _cmu_split(subject: int) -> str:
+    return CMU_SUBJECT_SPLIT.get(subject, "train")
+
+
+def _files(folder: Path, pattern: str):
+    return sorted(folder.glob(pattern)) if folder.is_dir() else []
+
+
+def discover(data: Path, sources=SOURCES) -> list[Take]:
+    """Every take of the requested sources that exists under ``data``, with its split."""
+    data = Path(data)
+    takes = []
+    if "cmu_expmap" in sources:
+        for path in _files(data / "cmu_expmap", "*/*/*.txt*"):
+            split, action = path.parent.parent.name, path.parent.name
+            stem = path.name.split(".")[0]
+            takes.append(Take("cmu_expmap", path, "cmu_expmap", split, f"{split}_{action}_{stem}", fps=120.0))
+    if "hdm05" in sources:
+        for path in _files(data / "hdm05", "*/HDM_*.amc*"):
+            actor = path.name.split("_")[1]
+            asf = data / "hdm05" / "skeletons" / f"HDM_{actor}.asf.gz"
+            if not asf.exists():
+                asf = asf.with_suffix("")
+            fps = float(re.search(r"_(\d+)\.amc", path.name).group(1)) if re.search(r"_(\d+)\.amc", path.name) else 120.0
+            takes.append(Take("hdm05", path, f"hdm05:{actor}", HDM05_ACTOR_SPLIT.get(actor, "train"),
+                              path.name.split(".")[0], skeleton_file=asf, fps=fps))
+    if "cmu_bvh" in sources:
+        for path in _files(data / "cmu_bvh", "*/*.bvh*"):
+            subject = int(path.parent.name)
+            takes.append(Take("cmu_bvh", path, f"cmu:{subject:02d}", _cmu_split(subject), path.name.split(".")[0]))
+    if "cmu_salsa" in sources:
+        for path in _files(data / "cmu_salsa", "*.bvh*"):
+            subject, take = (int(x) for x in path.name.split("_")[:2])
+            takes.append(Take("cmu_salsa", path, f"cmu:{subject:02d}", SALSA_TAKE_SPLIT.get(take, "train"),
+                              path.name.split(".")[0]))
+    for source in ("cmu62", "cmu_misc_bvh"):
+        if source in sources:
+            for path in _files(data / source, "*.bvh*"):
+                subject = int(path.name.split("_")[0])
+                takes.append(Take(source, path, f"cmu:{subject:02d}", _cmu_split(subject), path.name.split(".")[0]))
+    if "cmu_fbx" in sources:
+        for path in _files(data / "cmu_fbx", "*.fbx"):
+            subject = int(path.name.split("_")[0])
+            takes.append(Take("cmu_fbx", path, f"cmu:{subject:02d}", _cmu_split(subject), path.stem))
+    return takes
+
+
+def read_take(take: Take):
+    """The take's SourceMotion, with the reader of its format."""
+    if take.source == "cmu_expmap":
+        from sparse_mocap_addon.core.formats.cmu_expmap import read_cmu_expmap
+        return read_cmu_expmap(take.path, fps=take.fps)
+    if take.source == "hdm05":
+        from sparse_mocap_addon.core.formats.acclaim import read_asf_amc
+        return read_asf_amc(take.skeleton_file, take.path, fps=take.fps)
+    if take.source == "cmu_fbx":
+        from sparse_mocap_addon.blender.fbx_source import read_fbx_source
+        return read_fbx_source(take.path)
+    from sparse_mocap_addon.core.formats.bvh import read_bvh
+    source = read_bvh(take.path)
+    if take.source == "cmu_bvh":
+        source.metres_per_unit = 0.01   # Character Creator export in centimetres (the file is Y up)
+    return source
+
+
+def convert(take: Take, out: Path, mirror: bool) -> list[dict]:
+    """Read, retarget, resample and save one take (and its mirror); the manifest entries."""
+    source = read_take(take)
+    skeleton, body = skeleton_from_rig(source)
+    motion = resample_motion(retarget(source, skeleton), TARGET_FPS)
+    motion.metadata.update({"corpus_source": take.source, "performer": take.performer, "split": take.split,
+                            "body": body})
+    variants = [(take.name, motion)]
+    if mirror and take.split == "train":
+        variants.append((take.name + "_mirrored", mirror_motion(motion)))
+    entries = []
+    for name, clip in variants:
+        path = out / take.split / take.source / f"{name}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clip.save(path)
+        entries.append({
+            "file": str(path.relative_to(out)), "source": take.source, "original": str(take.path),
+            "performer": take.performer, "split": take.split, "mirrored": name.endswith("_mirrored"),
+            "frames": clip.num_frames, "seconds": clip.duration, "source_fps": source.fps,
+            "measurements": body["measurements"], "reference": body["reference"], "units": body["units"],
+        })
+    return entries
+
+
+def _convert_safely(args):
+    take, out, mirror = args
+    try:
+        return convert(take, out, mirror), None
+    except Exception as exc:  # one bad take must not stop the corpus; it is listed in the manifest
+        return [], f"{take.path}: {type(exc).__name__}: {exc}"
+
+
+def summarise(entries: list[dict]) -> dict:
+    table = defaultdict(lambda: {"clips": 0, "frames": 0, "minutes": 0.0})
+    for e in entries:
+        for key in ((e["source"], e["split"]), ("all", e["split"]), (e["source"], "all"), ("all", "all")):
+            row = table[key]
+            row["clips"] += 1
+            row["frames"] += e["frames"]
+            row["minutes"] += e["seconds"] / 60.0
+    return {f"{source}/{split}": row for (source, split), row in sorted(table.items())}
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"{'source':<14}{'split':<12}{'clips':>7}{'frames':>10}{'minutes':>10}"]
+    for key, row in summary.items():
+        source, split = key.split("/")
+        lines.append(f"{source:<14}{split:<12}{row['clips']:>7}{row['frames']:>10}{row['minutes']:>10.1f}")
+    return "\n".join(lines)
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def build(data: Path, out: Path, sources=SOURCES, mirror: bool = False, jobs: int = 2, log=print) -> dict:
+    data, out = Path(data), Path(out)
+    takes = discover(data, sources)
+    if not takes:
+        raise SystemExit(f"no mocap takes found under {data} for sources {', '.join(sources)}")
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    entries, failures = [], []
+    # Blender's FBX importer runs in this process; the numpy readers in worker processes.
+    in_process = [t for t in takes if t.source == "cmu_fbx"]
+    pooled = [t for t in takes if t.source != "cmu_fbx"]
+    done = 0
+
+    def record(take, result):
+        nonlocal done
+        new, failure = result
+        entries.extend(new)
+        done += 1
+        if failure:
+            failures.append(failure)
+            log(f"[{done}/{len(takes)}] FAILED {failure}")
+        elif done % 25 == 0 or done == len(takes):
+            log(f"[{done}/{len(takes)}] {take.source}/{take.name}")
+
+    if jobs > 1 and len(pooled) > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for take, result in zip(pooled, pool.map(_convert_safely, [(t, out, mirror) for t in pooled])):
+                record(take, result)
+    else:
+        for take in pooled:
+            record(take, _convert_safely((take, out, mirror)))
+    for take in in_process:
+        record(take, _convert_safely((take, out, mirror)))
+
+    entries.sort(key=lambda e: e["file"])
+    manifest = {
+        "fps": TARGET_FPS,
+        "data": str(data),
+        "sources": list(sources),
+        "mirrored_train_copies": mirror,
+        "split_rules": {
+            "cmu_subjects": {str(k): v for k, v in CMU_SUBJECT_SPLIT.items()}, "cmu_subjects_default": "train",
+            "cmu_salsa_takes": {str(k): v for k, v in SALSA_TAKE_SPLIT.items()}, "cmu_salsa_default": "train",
+            "hdm05_actors": HDM05_ACTOR_SPLIT, "cmu_expmap": "the benchmark's own train/test folders",
+        },
+        "clips": entries,
+        "failures": failures,
+        "summary": summarise(entries),
+        "seconds_to_build": time.perf_counter() - started,
+    }
+    _write_json(out / "manifest.json", manifest)
+    log(format_summary(manifest["summary"]))
+    log(f"{len(entries)} clips written to {out} in {manifest['seconds_to_build']:.0f} s; "
+        f"{len(failures)} take(s) failed{': see manifest.json' if failures else ''}")
+    return manifest
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
+                        help="the shared data folder (default: ../shared/data)")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "corpus", help="output folder")
+    parser.add_argument("--sources", nargs="+", choices=SOURCES, default=list(SOURCES))
+    parser.add_argument("--mirror", action="store_true", help="add a mirrored copy of every training clip")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes for the numpy readers")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        parser.error(f"{args.data} is not a folder (the shared mocap data)")
+    manifest = build(args.data, args.out, args.sources, args.mirror, args.jobs)
+    return 1 if manifest["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

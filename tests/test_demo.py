@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from sparse_mocap_addon.core.body import BodyMeasurements, default_measurements, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import DEMO_SOURCE, demo_motion, foot_floor_points
+from sparse_mocap_addon.core.demo import DEMO_SOURCE, demo_motion
+from sparse_mocap_addon.core.feet import foot_floor_points
 from sparse_mocap_addon.core.motion import Motion
 from sparse_mocap_addon.core.rotations import quat_angle_between
 from sparse_mocap_addon.core.skeleton import JOINT_INDEX, forward_kinematics

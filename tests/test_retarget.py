@@ -221,3 +221,17 @@ def test_json_map_round_trip_and_errors(tmp_path):
         load_joint_map(broken)
     with pytest.raises(JointMapError, match="no such joint map file"):
         load_joint_map(tmp_path / "absent.json")
+
+
+def test_floor_policy_puts_sunken_feet_back_on_the_floor(walk):
+    source = SourceMotion.from_motion(walk, "sunken")
+    source.root_position = source.root_position - np.array((0.0, 1.0, 0.0))   # root channels 1 m too low
+    kept = retarget(source, walk.skeleton, floor="source")
+    fixed = retarget(source, walk.skeleton)                                    # floor="auto"
+    np.testing.assert_allclose(kept.translation, walk.translation - [0.0, 1.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(fixed.translation, walk.translation, atol=0.01)
+    # A file already on its floor is left alone by "auto".
+    np.testing.assert_allclose(retarget(SourceMotion.from_motion(walk), walk.skeleton).translation,
+                               walk.translation, atol=1e-9)
+    with pytest.raises(ValueError, match="floor must be"):
+        retarget(source, walk.skeleton, floor="ceiling")

@@ -38,6 +38,7 @@ from .rotations import (
     matrix_to_quat, quat_conjugate, quat_identity, quat_multiply, quat_normalize, quat_rotate,
     rotation_between_vectors,
 )
+from .feet import foot_floor_points
 from .skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, Skeleton, forward_kinematics
 from .source import SourceMotion
 
@@ -266,11 +267,15 @@ def _legs(index):
 
 
 def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | None = None,
-             rest_reference="auto") -> Motion:
+             rest_reference="auto", floor: str = "auto") -> Motion:
     """An SMPL-24 :class:`Motion` on ``skeleton`` that moves like ``source`` (same frames and fps).
 
     ``joint_map`` defaults to the built-in map that fits the rig's joint names. ``rest_reference`` is
-    "auto", "zero" (the rig's zero pose) or a frame index where the performer stands in a T/A-pose.
+    "auto", "zero" (the rig's zero pose) or a frame index where the performer stands in a T/A/I-pose.
+    ``floor``: "source" keeps the file's floor (its y = 0); "lowest" puts the soles' usual lowest
+    level (5th percentile over the take) on y = 0; "auto" keeps the file's floor unless the feet are
+    more than ``FLOOR_TOLERANCE_M`` off it, as in files whose root channels are offsets from the
+    root's rest position.
     """
     joint_map = joint_map or detect_joint_map(source.skeleton.names, source.source or "the rig")
     resolved = joint_map.resolve(source.skeleton.names)
@@ -342,6 +347,9 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
     hip_mid_rest = 0.5 * (rest[J["left_hip"]] + rest[J["right_hip"]]) - rest[0]
     translation = scale * hip_mid_source - quat_rotate(world[:, 0], np.broadcast_to(hip_mid_rest, (len(world), 3)))
 
+    floor_shift = _floor_shift(local, translation, skeleton, floor)
+    translation[:, 1] += floor_shift
+
     metadata = dict(source.metadata)
     metadata.update({
         "source": source.source,
@@ -351,10 +359,30 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
             "reference": reference_label,
             "up_axis": up_axis,
             "translation_scale": scale,
+            "floor": floor,
+            "floor_shift_m": floor_shift,
             "source_metres_per_unit": source.metres_per_unit,
         },
     })
     return Motion(float(source.fps), local, translation, skeleton, metadata)
+
+
+FLOOR_TOLERANCE_M = 0.25
+FLOOR_PERCENTILE = 5.0
+
+
+def _floor_shift(local: np.ndarray, translation: np.ndarray, skeleton: Skeleton, floor: str) -> float:
+    """Vertical shift (m) that puts the feet on the floor according to the ``floor`` policy."""
+    if floor not in ("auto", "source", "lowest"):
+        raise ValueError(f"floor must be 'auto', 'source' or 'lowest', got {floor!r}")
+    if floor == "source":
+        return 0.0
+    positions, rotations = forward_kinematics(local, translation, skeleton)
+    lowest = foot_floor_points(positions, rotations, skeleton)[..., 1].min(axis=(1, 2))
+    level = float(np.percentile(lowest, FLOOR_PERCENTILE))
+    if floor == "auto" and abs(level) <= FLOOR_TOLERANCE_M:
+        return 0.0
+    return -level
 
 
 # --- fidelity figures --------------------------------------------------------------------------

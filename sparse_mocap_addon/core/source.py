@@ -121,7 +121,7 @@ class SourceMotion:
         """An SMPL-24 :class:`~.motion.Motion` seen as a source rig (joint names = SMPL names)."""
         from .skeleton import JOINT_NAMES, PARENTS
 
-        skeleton = SourceSkeleton(JOINT_NAMES, PARENTS, motion.skeleton.offsets)
+        skeleton = SourceSkeleton(JOINT_NAMES, PARENTS, motion.skeleton.offsets.copy())
         return cls(skeleton, motion.fps, motion.rotations, motion.translation, up_axis="Y",
                    metres_per_unit=1.0, source=source or str(motion.metadata.get("source", "")),
                    metadata=dict(motion.metadata))

@@ -1,0 +1,66 @@
+"""Performer proportions measured from a mocap rig, and the reader dispatcher."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparse_mocap_addon.core.body import BodyMeasurements, measure_skeleton, skeleton_from_measurements
+from sparse_mocap_addon.core.demo import demo_motion
+from sparse_mocap_addon.core.formats.bvh import write_bvh
+from sparse_mocap_addon.core.formats.mocap import find_asf, read_mocap
+from sparse_mocap_addon.core.rig_body import guess_metres_per_unit, rig_measurements, skeleton_from_rig
+from sparse_mocap_addon.core.source import SourceFormatError, SourceMotion
+from tests.conftest import SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def performer():
+    return skeleton_from_measurements(BodyMeasurements(height=1.62, sex="female", arm_length=0.50, leg_length=0.76))
+
+
+def test_rig_in_centimetres_gives_back_the_performers_measurements(performer):
+    walk = demo_motion(performer, seconds=1.0)
+    source = SourceMotion.from_motion(walk)
+    source.skeleton.offsets *= 100.0
+    source.root_position = source.root_position * 100.0
+    source.metres_per_unit = None
+    measured, report = rig_measurements(source)
+    assert report["units"] == "guessed: cm"
+    truth = measure_skeleton(performer)
+    assert measured.leg_length == pytest.approx(truth["leg_length"], rel=1e-9)
+    assert measured.arm_length == pytest.approx(truth["arm_length"], rel=1e-9)
+    assert measured.height == pytest.approx(1.62, rel=0.03)
+    skeleton, _ = skeleton_from_rig(source)
+    np.testing.assert_allclose(skeleton.bone_lengths()[[4, 5, 7, 8, 18, 19, 20, 21]],
+                               performer.bone_lengths()[[4, 5, 7, 8, 18, 19, 20, 21]], rtol=1e-9)
+
+
+def test_unit_guess():
+    assert guess_metres_per_unit(86.0)[1] == "guessed: cm"
+    assert guess_metres_per_unit(0.9)[1] == "guessed: m"
+    assert guess_metres_per_unit(15.0)[1] == "guessed: CMU unit"
+    mpu, how = guess_metres_per_unit(3.0)     # nothing adult-sized: scale the leg to 0.85 m
+    assert how.startswith("normalised") and mpu * 3.0 == pytest.approx(0.85)
+
+
+def test_read_mocap_dispatches_and_refuses_unknown_types(tmp_path):
+    path = tmp_path / "walk.bvh"
+    write_bvh(path, SourceMotion.from_motion(demo_motion(seconds=0.5)))
+    assert read_mocap(path).num_frames == 30
+    odd = tmp_path / "walk.c3d"
+    odd.write_bytes(b"\0")
+    with pytest.raises(SourceFormatError, match="walk.c3d: unknown mocap file type '.c3d'"):
+        read_mocap(odd)
+    with pytest.raises(SourceFormatError, match="no such file"):
+        read_mocap(tmp_path / "absent.bvh")
+    amc = tmp_path / "lonely.amc"
+    amc.write_text(":FULLY-SPECIFIED\n:DEGREES\n1\nroot 0 0 0 0 0 0\n")
+    with pytest.raises(SourceFormatError, match="no ASF skeleton found"):
+        read_mocap(amc)
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"shared data folder {SHARED_DATA} is absent")
+def test_hdm05_asf_is_found_in_the_skeletons_folder():
+    amc = sorted((SHARED_DATA / "hdm05" / "test").glob("HDM_mm_*.amc.gz"))[0]
+    assert find_asf(amc).name == "HDM_mm.asf.gz"

@@ -5,16 +5,22 @@ Only registration lives here; the engine is in ``core`` (numpy), Blender glue in
 
 
 def register():
+    import bpy
+
     from . import operators, panels, properties
 
     properties.register()
     operators.register()
     panels.register()
+    bpy.types.TOPBAR_MT_file_import.append(panels.main.menu_file_import)
 
 
 def unregister():
+    import bpy
+
     from . import operators, panels, properties
 
+    bpy.types.TOPBAR_MT_file_import.remove(panels.main.menu_file_import)
     panels.unregister()
     operators.unregister()
     properties.unregister()

@@ -2,8 +2,8 @@
 
 import bpy
 
-from . import bake, export, subject
+from . import bake, export, import_mocap, subject
 
-CLASSES = subject.CLASSES + bake.CLASSES + export.CLASSES
+CLASSES = subject.CLASSES + bake.CLASSES + import_mocap.CLASSES + export.CLASSES
 
 register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -50,6 +50,7 @@ class SPARSE_MOCAP_PT_bake_export(_SidebarPanel, bpy.types.Panel):
         action = obj.animation_data.action if obj and obj.animation_data else None
         if action is not None:
             layout.label(text=f"Action: {action.name}", icon="ACTION")
+        layout.operator("sparse_mocap.import_mocap", text="Import Mocap (BVH/AMC/FBX)", icon="IMPORT")
         col = layout.column(align=True)
         col.operator("sparse_mocap.bake_motion_file", icon="IMPORT")
         col.operator("sparse_mocap.bake_demo", icon="PLAY")
@@ -57,6 +58,11 @@ class SPARSE_MOCAP_PT_bake_export(_SidebarPanel, bpy.types.Panel):
         col.operator("sparse_mocap.export_fbx", text="Export FBX (Unity)", icon="EXPORT").preset = "UNITY"
         col.operator("sparse_mocap.export_fbx", text="Export FBX (Unreal)", icon="EXPORT").preset = "UNREAL"
         col.operator("sparse_mocap.export_bvh", icon="EXPORT")
+
+
+def menu_file_import(self, context):
+    """File > Import entry (appended to TOPBAR_MT_file_import by the add-on's register())."""
+    self.layout.operator("sparse_mocap.import_mocap", text="Mocap to SMPL Armature (.bvh/.amc/.fbx)")
 
 
 CLASSES = (SPARSE_MOCAP_PT_subject, SPARSE_MOCAP_PT_bake_export)

@@ -1,0 +1,171 @@
+"""Import a mocap take (BVH, ASF/AMC, CMU exp-map, FBX) onto an SMPL armature as a new Action.
+
+The steps, each a core or blender function: read the file into a
+:class:`~..core.source.SourceMotion`, pick the joint map, choose the target skeleton (an existing
+SMPL armature, the performer's own proportions measured from the file's rig, or given body
+measurements), retarget, optionally resample, create the armature when there is none yet, and bake.
+
+Everything that can fail on the file (reading, joint map, reference pose, measurements) runs
+before anything is created. If a later step still fails, the datablocks this import created are
+removed and the target armature gets its previous action back: an import either happens whole or
+leaves the file as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import bpy
+
+from ..core.body import BodyMeasurements, skeleton_from_measurements
+from ..core.formats.mocap import read_mocap
+from ..core.joint_maps import JointMap, detect_joint_map
+from ..core.motion import Motion
+from ..core.resample import resample_motion
+from ..core.retarget import retarget
+from ..core.rig_body import skeleton_from_rig
+from ..core.source import SourceMotion
+from .armature import create_armature, skeleton_from_armature
+from .bake import bake_motion
+
+# What the import dialog lists (FBX comes in through Blender, the rest through core readers).
+FILE_PATTERNS = "*.bvh;*.bvh.gz;*.amc;*.amc.gz;*.fbx;*.txt;*.txt.gz"
+
+# Datablock collections an import can add to; anything new there is removed when it fails.
+_CREATED_KINDS = ("objects", "armatures", "meshes", "actions")
+
+# Share of the progress bar per step.
+_READ, _RETARGET = 0.3, 0.5
+
+
+def take_name(path) -> str:
+    """The file name without its format suffix(es): ``62_18.bvh.gz`` -> ``62_18``."""
+    name = Path(path).name
+    if name.lower().endswith(".gz"):
+        name = name[:-3]
+    return Path(name).stem or name
+
+
+def is_fbx(path) -> bool:
+    return Path(path).name.lower().endswith(".fbx")
+
+
+def load_source(path, asf_path=None, fps: float | None = None, context=None) -> SourceMotion:
+    """Read any supported take: ``.fbx`` through Blender's importer, the rest with the core readers.
+
+    ``asf_path`` is the skeleton of an AMC take (found beside it when ``None``); ``fps`` the frame
+    rate of the formats that do not store one (AMC, CMU exp-map). Raises ``SourceFormatError`` (or
+    ``OSError`` for a missing/unreadable file) with a one-sentence message.
+    """
+    if is_fbx(path):
+        from .fbx_source import read_fbx_source
+        return read_fbx_source(path, context)
+    return read_mocap(path, asf_path or None, fps)
+
+
+@dataclass
+class MocapImport:
+    """What :func:`import_mocap` did."""
+
+    armature: bpy.types.Object
+    action: bpy.types.Action
+    motion: Motion                 # the baked SMPL motion (after resampling)
+    source: SourceMotion
+    joint_map: JointMap
+    reference: str                 # the reference pose the rigs were aligned in ("zero pose", "frame 12")
+    created_armature: bool
+    measurements: BodyMeasurements | None = None   # of a new armature
+
+
+def import_mocap(path, *, armature=None, measurements: BodyMeasurements | None = None, asf_path=None,
+                 source_fps: float | None = None, joint_map: JointMap | None = None, rest_reference="auto",
+                 fps: float | None = None, frame_start: int = 1, with_body: bool = True, name: str | None = None,
+                 context=None, progress=None) -> MocapImport:
+    """Retarget the take at ``path`` onto an SMPL armature and bake it into a new Action.
+
+    Target: ``armature`` (an existing SMPL armature) when given; else a new armature built from
+    ``measurements``; else a new armature with the performer's proportions measured from the rig
+    (:func:`~..core.rig_body.skeleton_from_rig`). New armatures are named ``name`` (default: the
+    take's name), carry ``with_body`` a skinned body and store their measurements on the object.
+
+    ``joint_map`` defaults to the built-in map that fits the rig; ``rest_reference`` is "auto",
+    "zero" or a frame index (see :func:`~..core.retarget.retarget`). ``fps`` resamples the motion to
+    that rate (``None`` keeps the file's); the scene's rate and range are set to the baked motion's.
+    ``progress(fraction)`` is called along the way. Raises the readers' and the core's errors
+    (``SourceFormatError``, ``JointMapError``, ``RetargetError``, ``MeasurementError``, ``OSError``)
+    before anything is created.
+    """
+    context = context or bpy.context
+    tick = progress or (lambda fraction: None)
+    take = take_name(path)
+
+    tick(0.0)
+    source = load_source(path, asf_path, source_fps, context)
+    tick(_READ)
+    joint_map = joint_map or detect_joint_map(source.skeleton.names, Path(path).name)
+    if armature is not None:
+        skeleton = skeleton_from_armature(armature)
+    elif measurements is not None:
+        skeleton = skeleton_from_measurements(measurements)
+    else:
+        skeleton, report = skeleton_from_rig(source, joint_map, rest_reference=rest_reference)
+        measurements = BodyMeasurements(**report["measurements"])
+    motion = retarget(source, skeleton, joint_map, rest_reference=rest_reference)
+    if fps is not None:
+        motion = resample_motion(motion, fps)
+    tick(_RETARGET)
+
+    created = armature is None
+    with removed_on_failure(armature):
+        if created:
+            armature = create_armature(skeleton, name=name or take, collection=context.collection,
+                                       with_mesh=with_body, context=context)
+            store_measurements(armature, measurements)
+        action = bake_motion(armature, motion, action_name=take, frame_start=frame_start, match_scene=True,
+                             scene=context.scene,
+                             progress=lambda f: tick(_RETARGET + (1.0 - _RETARGET) * f))
+    return MocapImport(armature, action, motion, source, joint_map, motion.metadata["retarget"]["reference"],
+                       created, measurements if created else None)
+
+
+def store_measurements(obj, measurements: BodyMeasurements | None) -> None:
+    """Keep the measurements on the armature object (0 = "from the table", as the UI shows it).
+
+    Does nothing when the add-on's properties are not registered (plain library use)."""
+    subject = getattr(obj, "sparse_mocap_subject", None)
+    if subject is None or measurements is None:
+        return
+    values = {key: (0.0 if value is None else value) for key, value in measurements.as_dict().items()}
+    subject.set_from(SimpleNamespace(**values))
+
+
+def _pointers() -> dict:
+    return {kind: {idb.as_pointer() for idb in getattr(bpy.data, kind)} for kind in _CREATED_KINDS}
+
+
+@contextlib.contextmanager
+def removed_on_failure(target=None):
+    """If the block raises: remove the objects, armatures, meshes and actions it created, and give
+    ``target`` (an existing object) back the action, slot and fake-user flag it had."""
+    before = _pointers()
+    anim = target.animation_data if target is not None else None
+    previous = anim.action if anim is not None else None
+    slot = getattr(anim, "action_slot", None) if previous is not None else None
+    fake_user = previous.use_fake_user if previous is not None else None
+    try:
+        yield
+    except BaseException:
+        new = [idb for kind in _CREATED_KINDS for idb in getattr(bpy.data, kind)
+               if idb.as_pointer() not in before[kind]]
+        if new:
+            bpy.data.batch_remove(new)
+        if previous is not None:
+            with contextlib.suppress(ReferenceError, AttributeError, TypeError, RuntimeError):
+                target.animation_data.action = previous
+                if slot is not None:
+                    target.animation_data.action_slot = slot
+                previous.use_fake_user = fake_user
+        raise

@@ -1,0 +1,166 @@
+"""Import Mocap: a BVH, ASF/AMC, CMU exp-map or FBX take retargeted onto an SMPL armature."""
+
+from pathlib import Path
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy_extras.io_utils import ImportHelper
+
+from ..blender.mocap_import import FILE_PATTERNS, import_mocap
+from ..core.joint_maps import BUILTIN_MAPS, load_joint_map
+from .common import Progress, active_smpl_armature, subject_source
+
+_MAP_KEYS = {key.upper(): key for key in BUILTIN_MAPS}
+JOINT_MAP_ITEMS = (
+    [("AUTO", "Detect", "The built-in map that fits the rig's joint names")]
+    + [(item, key, BUILTIN_MAPS[key].name) for item, key in _MAP_KEYS.items()]
+    + [("JSON", "JSON File", 'A JSON joint map for this rig: {"joints": {"<SMPL joint>": "<rig joint>", ...}}')]
+)
+
+REFERENCE_ITEMS = (
+    ("AUTO", "Automatic", "The rig's zero pose when it is a T-, A- or I-pose, else the take's straightest "
+                          "frame that is one"),
+    ("ZERO", "Rig Zero Pose", "The rig's zero (rest) pose; refused if it is no T-, A- or I-pose"),
+    ("FRAME", "Frame", "A frame of the take where the performer stands in a T-, A- or I-pose"),
+)
+
+TARGET_ITEMS = (
+    ("ACTIVE", "Active Armature", "Bake onto the active SMPL armature"),
+    ("PERFORMER", "New: Performer's Body", "A new armature with the performer's proportions measured from "
+                                            "the file's rig"),
+    ("SUBJECT", "New: Subject Measurements", "A new armature from the measurements in the Subject panel"),
+)
+
+FPS_ITEMS = (
+    ("SCENE", "Scene Rate", "Resample the take to the scene's frame rate"),
+    ("FILE", "File Rate", "Keep the file's frames and set the scene's frame rate to the file's"),
+)
+
+
+class SPARSE_MOCAP_OT_import_mocap(bpy.types.Operator, ImportHelper):
+    """Import a mocap take (BVH, ASF/AMC, CMU exp-map, FBX), retarget it onto an SMPL armature \
+and bake it as a new action"""
+
+    bl_idname = "sparse_mocap.import_mocap"
+    bl_label = "Import Mocap"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filename_ext = ".bvh"
+    filter_glob: StringProperty(default=FILE_PATTERNS, options={"HIDDEN"})
+
+    asf_path: StringProperty(name="ASF Skeleton", subtype="FILE_PATH",
+                             description="The .asf skeleton of an AMC take (empty: look beside the AMC file)")
+    source_fps: FloatProperty(name="File Frame Rate", default=120.0, min=1.0, max=1000.0,
+                              description="Frame rate of AMC and CMU exp-map takes (the files do not store it)")
+    joint_map: EnumProperty(name="Joint Map", items=JOINT_MAP_ITEMS, default="AUTO",
+                            description="Which rig joint sits at each SMPL joint")
+    joint_map_path: StringProperty(name="Joint Map File", subtype="FILE_PATH",
+                                   description="JSON joint map (Joint Map: JSON File)")
+    reference: EnumProperty(name="Reference Pose", items=REFERENCE_ITEMS, default="AUTO",
+                            description="The pose in which the rig's bones are matched to the SMPL T-pose")
+    reference_frame: IntProperty(name="Reference Frame", default=0, min=0,
+                                 description="Frame of the take (0 = first) used as the reference pose")
+    target: EnumProperty(name="Target", items=TARGET_ITEMS, default="ACTIVE",
+                         description="The armature that receives the motion")
+    with_body: BoolProperty(name="Body Mesh", default=True,
+                            description="Give a new armature a simple skinned body mesh")
+    fps: EnumProperty(name="Frame Rate", items=FPS_ITEMS, default="SCENE")
+    frame_start: IntProperty(name="Start Frame", default=1, description="Frame of the take's first key")
+
+    def invoke(self, context, event):
+        self._fill_defaults(context)
+        return ImportHelper.invoke(self, context, event)
+
+    def _fill_defaults(self, context):
+        """Context-dependent defaults: the active SMPL armature as target, the scene's start frame."""
+        if not self.properties.is_property_set("target"):
+            self.target = "ACTIVE" if active_smpl_armature(context) else "PERFORMER"
+        if not self.properties.is_property_set("frame_start"):
+            self.frame_start = context.scene.frame_start
+
+    def execute(self, context):
+        self._fill_defaults(context)
+        path = Path(bpy.path.abspath(self.filepath))
+        target = active_smpl_armature(context) if self.target == "ACTIVE" else None
+        if self.target == "ACTIVE" and target is None:
+            self.report({"ERROR"}, "No active SMPL armature: select one, or import onto a new armature "
+                                   "(Target: New)")
+            return {"CANCELLED"}
+        if context.mode != "OBJECT":
+            bpy.ops.object.mode_set(mode="OBJECT")
+        try:
+            joint_map = self._joint_map()
+            measurements = subject_source(context).to_measurements() if self.target == "SUBJECT" else None
+            with Progress(context) as progress:
+                result = import_mocap(
+                    path, armature=target, measurements=measurements,
+                    asf_path=bpy.path.abspath(self.asf_path) if self.asf_path else None,
+                    source_fps=self.source_fps, joint_map=joint_map, rest_reference=self._rest_reference(),
+                    fps=self._scene_fps(context) if self.fps == "SCENE" else None,
+                    frame_start=self.frame_start, with_body=self.with_body,
+                    name="Subject" if self.target == "SUBJECT" else None,
+                    context=context, progress=progress)
+        except (ValueError, OSError) as exc:   # the readers' and core's errors are ValueErrors
+            message = str(exc)
+            self.report({"ERROR"}, message if path.name in message else f"{path.name}: {message}")
+            return {"CANCELLED"}
+        obj = result.armature
+        target_text = f"'{obj.name}'"
+        if result.created_armature:
+            for other in context.selected_objects:
+                other.select_set(False)
+            obj.select_set(True)
+            context.view_layer.objects.active = obj
+            target_text = f"new armature '{obj.name}' ({result.measurements.height:.2f} m)"
+        self.report({"INFO"}, f"Imported {result.motion.num_frames} frames ({result.motion.fps:g} fps) from "
+                              f"{path.name} (joint map {result.joint_map.name}, reference {result.reference}) "
+                              f"onto {target_text} as action '{result.action.name}'")
+        return {"FINISHED"}
+
+    def _joint_map(self):
+        if self.joint_map == "AUTO":
+            return None
+        if self.joint_map == "JSON":
+            if not self.joint_map_path:
+                raise ValueError("Joint Map is 'JSON File' but no joint map file is chosen")
+            return load_joint_map(bpy.path.abspath(self.joint_map_path))
+        return BUILTIN_MAPS[_MAP_KEYS[self.joint_map]]
+
+    def _rest_reference(self):
+        return {"AUTO": "auto", "ZERO": "zero"}.get(self.reference, self.reference_frame)
+
+    @staticmethod
+    def _scene_fps(context):
+        render = context.scene.render
+        return render.fps / render.fps_base
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        name = Path(self.filepath).name.lower()
+
+        col = layout.column(heading="Source")
+        row = col.row()
+        row.prop(self, "asf_path")
+        row.active = ".amc" in name or not name
+        row = col.row()
+        row.prop(self, "source_fps")
+        row.active = name.endswith((".amc", ".amc.gz", ".txt", ".txt.gz")) or not name
+        col.prop(self, "joint_map")
+        if self.joint_map == "JSON":
+            col.prop(self, "joint_map_path")
+        col.prop(self, "reference")
+        if self.reference == "FRAME":
+            col.prop(self, "reference_frame")
+
+        col = layout.column(heading="Target")
+        col.prop(self, "target", text="Armature")
+        row = col.row()
+        row.prop(self, "with_body")
+        row.active = self.target != "ACTIVE"
+        col.prop(self, "fps")
+        col.prop(self, "frame_start")
+
+
+CLASSES = (SPARSE_MOCAP_OT_import_mocap,)

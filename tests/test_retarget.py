@@ -14,7 +14,7 @@ from sparse_mocap_addon.core.joint_maps import (
 )
 from sparse_mocap_addon.core.retarget import RetargetError, retarget, retarget_fidelity
 from sparse_mocap_addon.core.rotations import (
-    axis_angle_to_quat, quat_conjugate, quat_identity, quat_multiply, quat_rotate, rotation_between_vectors,
+    axis_angle_to_quat, quat_conjugate, quat_identity, quat_multiply, quat_rotate,
 )
 from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS, forward_kinematics
 from sparse_mocap_addon.core.source import SourceMotion, SourceSkeleton

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, Skeleton
+from .skeleton import NUM_JOINTS, PARENTS, Skeleton
 
 # Cross-section radii per bone as fractions of stature: (lateral, front-to-back).
 # Rough adult girths (thigh ~ 55 cm, upper arm ~ 30 cm, waist ~ 80 cm at 1.75 m).

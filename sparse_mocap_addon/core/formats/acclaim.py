@@ -42,16 +42,14 @@ the line and the reason.
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from dataclasses import dataclass, field
 from itertools import chain
-from pathlib import Path
 
 import numpy as np
 
 from ..rotations import EULER_ORDERS, euler_to_quat, quat_conjugate, quat_multiply, quat_rotate
 from ..source import SourceFormatError, SourceMotion, SourceSkeleton
+from .textio import read_text
 
 __all__ = ["AsfBone", "AsfSkeleton", "read_asf", "read_amc", "read_asf_amc"]
 
@@ -68,21 +66,6 @@ _AXIS = {"x": 0, "y": 1, "z": 2}
 def _fail(path, line, reason) -> SourceFormatError:
     where = f"{path}, line {line}" if line else f"{path}"
     return SourceFormatError(f"{where}: {reason}.")
-
-
-def _read_text(path) -> str:
-    """The file's text; gzip is detected by its magic bytes, bytes decoded as Latin-1 (never fails)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SourceFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise SourceFormatError(f"{path}: the gzip data is damaged or truncated ({exc}).") from exc
-    return raw.decode("latin-1")
 
 
 def _floats(path, line, tokens, count, what) -> np.ndarray:
@@ -226,7 +209,7 @@ class AsfSkeleton:
 def read_asf(path) -> AsfSkeleton:
     """Parse an Acclaim skeleton file (plain or gzipped)."""
     path = str(path)
-    text = _read_text(path)
+    text = read_text(path)
     # '#' starts a comment; commas and parentheses are whitespace (ASF spec).
     table = str.maketrans({",": " ", "(": " ", ")": " "})
     lines = []
@@ -240,7 +223,6 @@ def read_asf(path) -> AsfSkeleton:
     has_length = False
     name, version, documentation = "", "", []
     root = {"order": ROOT_TOKENS, "axis": "XYZ", "position": np.zeros(3), "orientation": np.zeros(3)}
-    root_line = 0
     bone_blocks = None        # list of (line, [(line, tokens)])
     hierarchy = None          # list of (line, tokens)
     hierarchy_line = 0
@@ -256,8 +238,6 @@ def read_asf(path) -> AsfSkeleton:
                 version = " ".join(tokens[1:])
             elif kw == ":name":
                 name = " ".join(tokens[1:])
-            elif kw == ":root":
-                root_line = number
             elif kw == ":bonedata":
                 bone_blocks, i = _collect_blocks(path, lines, i + 1)
                 section = None
@@ -472,7 +452,7 @@ def read_amc(path, asf: AsfSkeleton, fps: float = 120.0) -> SourceMotion:
         raise TypeError("read_amc: asf must be an AsfSkeleton from read_asf")
     if not (np.isfinite(fps) and fps > 0):
         raise ValueError(f"read_amc: fps must be positive, got {fps!r}")
-    text = _read_text(path)
+    text = read_text(path)
     raw_lines = text.splitlines()
 
     # Header: comments and ':' keywords up to the first frame number.

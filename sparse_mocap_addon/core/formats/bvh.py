@@ -40,7 +40,6 @@ import math
 import os
 import re
 import uuid
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,10 +48,10 @@ import numpy as np
 
 from ..rotations import euler_to_matrix, quat_to_matrix
 from ..source import SourceFormatError, SourceMotion, SourceSkeleton
+from .textio import read_text
 
 __all__ = ["read_bvh", "write_bvh"]
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _THREADS = max(1, min(4, os.cpu_count() or 1))   # worker threads for long files
 _ROWS_PER_THREAD = 1500                          # below this, threads cost more than they save
 _AXES = "XYZ"
@@ -70,19 +69,9 @@ def _fail(path, line: int, reason: str) -> SourceFormatError:
 
 
 def _read_text(path) -> str:
-    """The whole file as text; gzip is detected by its magic bytes, not the name."""
-    data = Path(path).read_bytes()
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise SourceFormatError(f"BVH file {path}, line 1: the gzip data is damaged ({exc}).") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    text = text.lstrip("\ufeff")
-    if "\n" not in text and "\r" in text:  # old Mac line endings
+    """The whole file as text, without a byte-order mark and with old Mac line endings fixed."""
+    text = read_text(path, label="BVH file ").lstrip("\ufeff")
+    if "\n" not in text and "\r" in text:
         text = text.replace("\r", "\n")
     return text
 

@@ -26,16 +26,15 @@ and is carried here as a table, so no side file is needed.
 
 from __future__ import annotations
 
-import gzip
 import re
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..rotations import axis_angle_to_quat
 from ..source import SourceFormatError, SourceMotion, SourceSkeleton
+from .textio import read_text
 
 __all__ = ["NAMES", "PARENTS", "OFFSETS", "METRES_PER_UNIT", "VALUES_PER_LINE", "skeleton",
            "expmap_to_local_quat", "read_values", "read_cmu_expmap", "benchmark_files"]
@@ -106,20 +105,6 @@ def expmap_to_local_quat(expmaps: np.ndarray) -> np.ndarray:
     return axis_angle_to_quat(-np.asarray(expmaps, dtype=np.float64))
 
 
-def _read_text(path) -> str:
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SourceFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise SourceFormatError(f"{path}: the gzip data is damaged or truncated ({exc}).") from exc
-    return raw.decode("latin-1")
-
-
 def _fail(path, line, reason) -> SourceFormatError:
     return SourceFormatError(f"{path}, line {line}: {reason}.")
 
@@ -127,7 +112,7 @@ def _fail(path, line, reason) -> SourceFormatError:
 def read_values(path) -> np.ndarray:
     """The file's numbers as a (frames, 117) array, every line checked (count, numbers, finite)."""
     path = str(path)
-    lines = _read_text(path).splitlines()
+    lines = read_text(path).splitlines()
     numbers = [i + 1 for i, ln in enumerate(lines) if ln.strip()]
     if len(numbers) != len(lines):
         lines = [lines[i - 1] for i in numbers]

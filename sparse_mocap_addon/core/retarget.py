@@ -104,11 +104,13 @@ def _pair_for(j: int, resolved: dict, reference: np.ndarray | None, min_length: 
     return None
 
 
-def _to_core(posed: _Posed, up_axis: str) -> _Posed:
+def _to_core(posed: _Posed, up_axis: str, positions_only: bool = False) -> _Posed:
     if up_axis == "Y":
         return posed
     q = _Z_UP_TO_CORE
     positions = np.stack((posed.positions[..., 0], posed.positions[..., 2], -posed.positions[..., 1]), axis=-1)
+    if positions_only:
+        return _Posed(positions, None)
     # Rest-relative rotations live in world coordinates: conjugate by the change of frame.
     rotations = quat_multiply(quat_multiply(q, posed.rotations), quat_conjugate(q))
     return _Posed(positions, rotations)
@@ -191,13 +193,14 @@ def _choose_reference(source: SourceMotion, resolved: dict, joints, rest_referen
         frames = np.array([frame])
     best = None
     for up in up_axes:
-        candidates = _to_core(_Posed(posed.positions[frames], posed.rotations[frames]), up)
+        # Positions only for the scan; the rotations of the chosen frame are converted at the end.
+        candidates = _to_core(_Posed(posed.positions[frames], None), up, positions_only=True)
         frame_problems, score = _pose_check(candidates.positions, resolved)
         usable = np.flatnonzero(frame_problems == None)  # noqa: E711
         if len(usable):
             k = usable[np.argmin(score[usable])]
             if best is None or score[k] < best[0]:
-                best = (score[k], frames[k], up, _Posed(candidates.positions[k:k + 1], candidates.rotations[k:k + 1]))
+                best = (score[k], frames[k], up)
         else:
             problems.append(f"{'frame %d' % frames[0] if len(frames) == 1 else 'every frame'} ({up} up): "
                             f"{frame_problems[0] if len(frames) == 1 else 'none stands straight with arms out or down'}")
@@ -205,7 +208,8 @@ def _choose_reference(source: SourceMotion, resolved: dict, joints, rest_referen
         raise RetargetError(
             f"{source.source or 'source'}: no T-, A- or I-pose to align the rigs with ({'; '.join(problems)}); "
             "name a frame where the performer stands in one as the reference")
-    _, frame, up, pose = best
+    _, frame, up = best
+    pose = _to_core(_Posed(posed.positions[frame:frame + 1], posed.rotations[frame:frame + 1]), up)
     return pose, f"frame {int(frame)}", up
 
 

@@ -1,6 +1,7 @@
 """Retarget fidelity on every shared mocap source: bone directions and foot contact.
 
-For each take: read it, retarget onto the performer's SMPL-24 skeleton (as the corpus builder does),
+For each take: read it, retarget onto the performer's SMPL-24 skeleton (as the corpus builder does;
+``--body default`` uses a 1.75 m table body instead, like a user's armature of other proportions),
 and compare with the source at the source's own frames:
 
 - the angle between the source and the retargeted world direction of every mapped SMPL bone, split
@@ -28,14 +29,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements  # noqa: E402
 from sparse_mocap_addon.core.retarget import retarget, retarget_fidelity  # noqa: E402
 from sparse_mocap_addon.core.rig_body import skeleton_from_rig  # noqa: E402
 from training.build_corpus import SOURCES, discover, read_take  # noqa: E402
 
 
-def measure(take):
+def measure(take, body: str):
     source = read_take(take)
-    skeleton, _ = skeleton_from_rig(source)
+    if body == "rig":
+        skeleton, _ = skeleton_from_rig(source)
+    else:
+        skeleton = skeleton_from_measurements(default_measurements("neutral", 1.75))
     motion = retarget(source, skeleton)
     fidelity = retarget_fidelity(source, motion)
     kinds = np.array([kind for _, _, kind in fidelity["bones"]])
@@ -47,13 +52,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Retarget fidelity per shared mocap source")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--sources", nargs="+", choices=SOURCES, default=list(SOURCES))
+    parser.add_argument("--body", choices=("rig", "default"), default="rig",
+                        help="target skeleton: the performer's proportions measured from the rig (as the "
+                             "corpus does), or a default 1.75 m body (a user's armature of other proportions)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"skipped: the shared data folder {args.data} is absent")
         return 0
     chain, branch, foot_r, takes = defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(int)
     for take in discover(args.data, args.sources):
-        c, b, r = measure(take)
+        c, b, r = measure(take, args.body)
         chain[take.source].append(c)
         branch[take.source].append(b)
         foot_r[take.source].append(r)
@@ -78,7 +86,7 @@ def main(argv=None) -> int:
               f"{row['foot_r_median']:>12.3f}")
     ok = all(r["chain_median_deg"] <= 1 and r["chain_p95_deg"] <= 3 and r["foot_r_min"] >= 0.95
              for r in results.values())
-    print(json.dumps({"sources": results, "targets_met": ok}))
+    print(json.dumps({"body": args.body, "sources": results, "targets_met": ok}))
     return 0
 
 

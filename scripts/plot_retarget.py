@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from sparse_mocap_addon.core.joint_maps import detect_joint_map  # noqa: E402
-from sparse_mocap_addon.core.retarget import _source_poses, _to_core, retarget  # noqa: E402
+from sparse_mocap_addon.core.retarget import retarget, source_positions  # noqa: E402
 from sparse_mocap_addon.core.rig_body import skeleton_from_rig  # noqa: E402
 from sparse_mocap_addon.core.skeleton import JOINT_NAMES, PARENTS  # noqa: E402
 from training.build_corpus import Take, read_take  # noqa: E402
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
         motion = retarget(source, skeleton)
         info = motion.metadata["retarget"]
         resolved = detect_joint_map(source.skeleton.names).resolve(source.skeleton.names)
-        rig = _to_core(_source_poses(source, None), info["up_axis"]).positions * info["translation_scale"]
+        rig = source_positions(source, info["up_axis"]) * info["translation_scale"]
         ours = motion.joint_positions()
         mapped = sorted(set(resolved.values()))
         # Colour the rig like the SMPL skeleton: a mapped joint takes its SMPL joint's colour and

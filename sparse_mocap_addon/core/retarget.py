@@ -121,6 +121,11 @@ def _source_poses(source: SourceMotion, joints) -> _Posed:
     return _Posed(positions, rotations)
 
 
+def source_positions(source: SourceMotion, up_axis: str, joints=None) -> np.ndarray:
+    """The source's world joint positions (T, J, 3) in the core frame (Y up), in file units."""
+    return _to_core(_source_poses(source, joints), up_axis, positions_only=True).positions
+
+
 def _zero_pose(source: SourceMotion, joints) -> _Posed:
     zero = SourceMotion(source.skeleton, source.fps, quat_identity((1, source.skeleton.num_joints)),
                         source.skeleton.offsets[:1].copy())
@@ -422,7 +427,7 @@ def retarget_fidelity(source: SourceMotion, motion: Motion, joint_map: JointMap 
     joint_map = joint_map or detect_joint_map(source.skeleton.names, source.source or "the rig")
     resolved = joint_map.resolve(source.skeleton.names)
     up_axis = motion.metadata["retarget"]["up_axis"]
-    src = _to_core(_source_poses(source, sorted(set(resolved.values()))), up_axis).positions
+    src = source_positions(source, up_axis, sorted(set(resolved.values())))
     ours = motion.joint_positions()
     # Bones of (almost) no length in the rig (joints stacked on each other) have no direction to
     # compare; the retargeter ignores them by the same rule.

@@ -146,7 +146,7 @@ _CC_BASE = _sided(
      "left_foot": "CC_Base_L_ToeBase", "left_collar": "CC_Base_L_Clavicle",
      "left_shoulder": "CC_Base_L_Upperarm", "left_elbow": "CC_Base_L_Forearm",
      "left_wrist": "CC_Base_L_Hand", "left_hand": "CC_Base_L_Mid1"},
-    {"pelvis": "CC_Base_Hip", "spine1": "CC_Base_Waist", "spine2": "CC_Base_Spine01",
+    {"pelvis": "CC_Base_Pelvis", "spine1": "CC_Base_Waist", "spine2": "CC_Base_Spine01",
      "spine3": "CC_Base_Spine02", "neck": "CC_Base_NeckTwist01", "head": "CC_Base_Head"},
     _swap("_L_", "_R_"),
 )

@@ -64,3 +64,21 @@ def test_read_mocap_dispatches_and_refuses_unknown_types(tmp_path):
 def test_hdm05_asf_is_found_in_the_skeletons_folder():
     amc = sorted((SHARED_DATA / "hdm05" / "test").glob("HDM_mm_*.amc.gz"))[0]
     assert find_asf(amc).name == "HDM_mm.asf.gz"
+
+
+def test_every_mapped_bone_keeps_its_direction_on_the_performers_skeleton(performer):
+    """Onto the skeleton measured from the rig, the pelvis and collar branches match too."""
+    from sparse_mocap_addon.core.retarget import retarget, retarget_fidelity
+
+    rig = skeleton_from_measurements(BodyMeasurements(height=1.85, sex="male", hip_width=0.30, shoulder_width=0.46))
+    rig.offsets[[1, 2], 1] *= 0.3             # hips closer below the pelvis than the tables put them
+    source = SourceMotion.from_motion(demo_motion(rig, seconds=2.0), "wide rig")
+    skeleton, _ = skeleton_from_rig(source)
+    fidelity = retarget_fidelity(source, retarget(source, skeleton))
+    kinds = {kind for _, _, kind in fidelity["bones"]}
+    assert kinds == {"chain", "branch"}
+    assert fidelity["angles_deg"].max() < 1e-5
+    # On a body with the tables' layout the branches differ by the layout, the chain bones do not.
+    other = retarget_fidelity(source, retarget(source, performer))
+    chain = [i for i, bone in enumerate(other["bones"]) if bone[2] == "chain"]
+    assert other["angles_deg"][:, chain].max() < 1e-5 and other["angles_deg"].max() > 1.0

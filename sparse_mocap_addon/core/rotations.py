@@ -246,22 +246,23 @@ def euler_to_matrix(angles: np.ndarray, order: str = "XYZ") -> np.ndarray:
 
 
 def matrix_to_euler(m: np.ndarray, order: str = "XYZ") -> np.ndarray:
-    """Inverse of :func:`euler_to_matrix`; middle angle in [-pi/2, pi/2]."""
+    """Inverse of :func:`euler_to_matrix`; middle angle in [-pi/2, pi/2].
+
+    The middle angle comes from atan2 (not arcsin) and the first angle from what is left once the
+    other two are taken out, so the angles reproduce ``m`` to rounding error even at and near
+    gimbal lock (where the split between first and last angle is arbitrary).
+    """
     order = _check_order(order)
     m = np.asarray(m, dtype=np.float64)
     i, j, k = (_AXIS_INDEX[c] for c in order)
     # M = R_k(c) R_j(b) R_i(a). Parity tells the sign pattern of a Tait-Bryan decomposition.
     sign = 1.0 if (j - i) % 3 == 1 else -1.0
-    sin_b = np.clip(-sign * m[..., k, i], -1.0, 1.0)
-    b = np.arcsin(sin_b)
-    a = np.arctan2(sign * m[..., k, j], m[..., k, k])
+    b = np.arctan2(-sign * m[..., k, i], np.hypot(m[..., i, i], m[..., j, i]))
     c = np.arctan2(sign * m[..., j, i], m[..., i, i])
-    # Gimbal lock: cos(b) ~ 0 gives a and c only as a sum/difference; put it all in a.
-    lock = np.abs(sin_b) > 1.0 - 1e-9
-    if np.any(lock):
-        a_lock = np.arctan2(-sign * m[..., j, k], m[..., j, j])
-        a = np.where(lock, a_lock, a)
-        c = np.where(lock, 0.0, c)
+    outer = euler_to_matrix(np.stack((np.zeros_like(b), b, c), axis=-1), order)
+    rest = np.swapaxes(outer, -1, -2) @ m                   # = R_i(a)
+    p, q = (i + 1) % 3, (i + 2) % 3
+    a = np.arctan2(rest[..., q, p], rest[..., p, p])
     return np.stack((a, b, c), axis=-1)
 
 

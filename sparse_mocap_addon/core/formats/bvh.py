@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rotations import euler_to_matrix, quat_to_matrix
+from ..rotations import matrix_to_euler, quat_to_matrix
 from ..source import SourceFormatError, SourceMotion, SourceSkeleton
 from .textio import read_text
 
@@ -594,29 +594,10 @@ def _hierarchy_lines(motion, names, kids, order, with_positions, fmt) -> tuple[l
     return lines, written
 
 
-def _listed_euler(m: np.ndarray, order: str) -> np.ndarray:
-    """Angles (..., 3) in radians, listed order, with m = R_order[0] @ R_order[1] @ R_order[2].
-
-    The middle angle comes from atan2 (not arcsin) and the first listed angle from what is left
-    once the other two are taken out, so the angles reproduce ``m`` to rounding error even at and
-    near gimbal lock (``rotations.matrix_to_euler`` switches to a lock formula when cos(middle) <
-    about 4.5e-5 and can be off by that much).
-    """
-    k, j, i = (_AXES.index(a) for a in order)     # m = R_k(c) R_j(b) R_i(a), Blender-style letters
-    sign = 1.0 if (j - i) % 3 == 1 else -1.0
-    cos_b = np.hypot(m[..., i, i], m[..., j, i])
-    b = np.arctan2(-sign * m[..., k, i], cos_b)
-    c = np.arctan2(sign * m[..., j, i], m[..., i, i])      # arbitrary at lock: a absorbs it below
-    outer = euler_to_matrix(np.stack((np.zeros_like(b), b, c), axis=-1), order[::-1])
-    rest = np.swapaxes(outer, -1, -2) @ m                   # = R_i(a)
-    p, q = (i + 1) % 3, (i + 2) % 3
-    a = np.arctan2(rest[..., q, p], rest[..., p, p])
-    return np.stack((c, b, a), axis=-1)
-
-
 def _euler_degrees(quats: np.ndarray, order: str) -> np.ndarray:
     """(T, K, 3) BVH channel values (listed order) for rotations (T, K, 4), unwrapped over time."""
-    angles = np.degrees(_listed_euler(quat_to_matrix(quats), order))
+    # BVH lists the channels outermost first; Blender's order string names the innermost first.
+    angles = np.degrees(matrix_to_euler(quat_to_matrix(quats), order[::-1])[..., ::-1])
     return np.unwrap(angles, period=360.0, axis=0) if len(angles) > 1 else angles
 
 

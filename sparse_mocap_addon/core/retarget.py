@@ -228,7 +228,7 @@ def reference_pose(source: SourceMotion, joint_map: JointMap | None = None, rest
     return pose.positions[0], label, up_axis, resolved
 
 
-def _heading(pose: np.ndarray, resolved: dict) -> np.ndarray:
+def heading_rotation(pose: np.ndarray, resolved: dict) -> np.ndarray:
     """Yaw-only rotation (quaternion) taking the SMPL body axes to the reference pose's."""
     lateral = pose[resolved[J["left_hip"]]] - pose[resolved[J["right_hip"]]]
     lateral = np.array((lateral[0], 0.0, lateral[2]))
@@ -240,7 +240,7 @@ def _heading(pose: np.ndarray, resolved: dict) -> np.ndarray:
 
 def _check_handedness(pose: np.ndarray, resolved: dict, source: SourceMotion) -> None:
     """Refuse a rig whose left side is on the body's right (mirrored file or swapped names)."""
-    heading = _heading(pose, resolved)
+    heading = heading_rotation(pose, resolved)
     forward = quat_rotate(heading, np.array((0.0, 0.0, 1.0)))
     votes = []
     for side in ("left", "right"):
@@ -253,7 +253,7 @@ def _check_handedness(pose: np.ndarray, resolved: dict, source: SourceMotion) ->
             "is mirrored (left-handed) or its left and right joint names are swapped")
 
 
-def _frames_from_pairs(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+def frames_from_pairs(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
     """Rotation matrices (..., 3, 3) whose columns are primary, the part of secondary orthogonal to
     it, and their cross product."""
     e1 = primary / np.linalg.norm(primary, axis=-1, keepdims=True)
@@ -300,7 +300,7 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
     ref = -1
 
     rest = skeleton.rest_positions()
-    heading = _heading(reference.positions[0], resolved)
+    heading = heading_rotation(reference.positions[0], resolved)
     # Joints closer than this in the reference pose coincide (e.g. a rig's collars starting exactly
     # at its neck joint) and give no direction.
     min_length = 0.02 * _leg_length(reference.positions[0], _legs(resolved.get))
@@ -323,9 +323,9 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
         elif target is not None and pair is not None:
             # spine3: exactly along the neck, turned about it to follow the collar/shoulder line.
             left, right = pair
-            now = _frames_from_pairs(positions[:, resolved[target]] - positions[:, s],
+            now = frames_from_pairs(positions[:, resolved[target]] - positions[:, s],
                                      positions[:, resolved[left]] - positions[:, resolved[right]])
-            at_rest = _frames_from_pairs(rest[target] - rest[j], rest[left] - rest[right])
+            at_rest = frames_from_pairs(rest[target] - rest[j], rest[left] - rest[right])
             world[:, j] = matrix_to_quat(now @ at_rest.T)
             continue
         elif target is not None:

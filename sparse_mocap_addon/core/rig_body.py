@@ -19,7 +19,7 @@ from .body import (
     default_measurements, measure_skeleton, skeleton_from_measurements,
 )
 from .joint_maps import JointMap
-from .retarget import _frames_from_pairs, _heading, reference_pose
+from .retarget import frames_from_pairs, heading_rotation, reference_pose
 from .rotations import quat_conjugate, quat_multiply, quat_rotate, rotation_between_vectors
 from .skeleton import JOINT_INDEX, Skeleton
 from .source import SourceMotion
@@ -48,7 +48,12 @@ def guess_metres_per_unit(leg_length_units: float) -> tuple[float, str]:
 def rig_measurements(source: SourceMotion, joint_map: JointMap | None = None, metres_per_unit=None,
                      sex: str = "neutral", rest_reference="auto") -> tuple[BodyMeasurements, dict]:
     """(measurements, report) of the performer; implausible optional fields fall back to the tables."""
-    pose, label, _, resolved = reference_pose(source, joint_map, rest_reference)
+    return _measure(source, reference_pose(source, joint_map, rest_reference), metres_per_unit, sex)
+
+
+def _measure(source: SourceMotion, reference, metres_per_unit, sex: str) -> tuple[BodyMeasurements, dict]:
+    """:func:`rig_measurements` from an already chosen ``reference_pose`` result."""
+    pose, label, _, resolved = reference
     p = {smpl: pose[rig] for smpl, rig in resolved.items()}
     leg = _pair_mean(p, lambda s: J[f"{s}_hip"], lambda s: J[f"{s}_knee"]) + \
         _pair_mean(p, lambda s: J[f"{s}_knee"], lambda s: J[f"{s}_ankle"])
@@ -109,9 +114,10 @@ def skeleton_from_rig(source: SourceMotion, joint_map: JointMap | None = None, m
     """(SMPL-24 Skeleton with the performer's proportions, report): the measurement skeleton of
     :func:`rig_measurements` with each limb bone set to the rig's own length (per side), and the
     bones leaving the pelvis and spine3 laid out as in the rig (:func:`_branches_from_rig`)."""
-    measurements, report = rig_measurements(source, joint_map, metres_per_unit, sex, rest_reference)
+    reference = reference_pose(source, joint_map, rest_reference)
+    measurements, report = _measure(source, reference, metres_per_unit, sex)
     skeleton = skeleton_from_measurements(measurements)
-    pose, _, _, resolved = reference_pose(source, joint_map, rest_reference)
+    pose, _, _, resolved = reference
     mpu = report["metres_per_unit"]
     for parent, child in LIMB_BONES:
         rig_joint = resolved.get(J[child])
@@ -138,7 +144,7 @@ def _branches_from_rig(skeleton: Skeleton, pose: np.ndarray, resolved: dict, mpu
     left, right, root = resolved[J["left_hip"]], resolved[J["right_hip"]], resolved[J["pelvis"]]
     # The retargeter's reference rotation of the pelvis: the heading, then the swing of the rest hip
     # line (+X) onto the rig's hip line.
-    heading = _heading(pose, resolved)
+    heading = heading_rotation(pose, resolved)
     line = quat_rotate(quat_conjugate(heading), pose[left] - pose[right])
     to_rig = quat_multiply(heading, rotation_between_vectors(np.array((1.0, 0.0, 0.0)), line))
     from_rig = quat_conjugate(to_rig)
@@ -155,9 +161,9 @@ def _branches_from_rig(skeleton: Skeleton, pose: np.ndarray, resolved: dict, mpu
     collars_apart = all(j in resolved for j in (lc, rc)) and \
         np.linalg.norm(pose[resolved[lc]] - pose[resolved[rc]]) > 0.25 * np.linalg.norm(pose[left] - pose[right])
     if collars_apart and s3 in resolved and neck in resolved:
-        rig_frame = _frames_from_pairs(pose[resolved[neck]] - pose[resolved[s3]], pose[resolved[lc]] - pose[resolved[rc]])
+        rig_frame = frames_from_pairs(pose[resolved[neck]] - pose[resolved[s3]], pose[resolved[lc]] - pose[resolved[rc]])
         rest = skeleton.rest_positions()
-        rest_frame = _frames_from_pairs(rest[neck] - rest[s3], rest[lc] - rest[rc])
+        rest_frame = frames_from_pairs(rest[neck] - rest[s3], rest[lc] - rest[rc])
         for collar in (lc, rc):
             _point_along(skeleton, collar, rest_frame @ rig_frame.T @ (pose[resolved[collar]] - pose[resolved[s3]]))
 

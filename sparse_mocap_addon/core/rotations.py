@@ -127,25 +127,31 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """Rotation matrix to unit quaternion with w >= 0 (numerically stable branch per element)."""
+    """Rotation matrix to unit quaternion with w >= 0 (numerically stable branch per element).
+
+    Of the four textbook formulas, each element uses the one with the largest denominator (the
+    largest of the trace and the diagonal), so no component comes from a near-zero square root.
+    """
     m = np.asarray(m, dtype=np.float64)
     batch = m.shape[:-2]
-    m = m.reshape(-1, 3, 3)
-    m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
+    flat = m.reshape(-1, 9)
+    m00, m01, m02, m10, m11, m12, m20, m21, m22 = (flat[:, k] for k in range(9))
     trace = m00 + m11 + m22
-    # Four candidate formulas; choose per element the one with the largest denominator.
-    cand = np.stack(
-        (
-            np.stack((1 + trace, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]), -1),
-            np.stack((m[:, 2, 1] - m[:, 1, 2], 1 + m00 - m11 - m22, m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0]), -1),
-            np.stack((m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0], 1 - m00 + m11 - m22, m[:, 1, 2] + m[:, 2, 1]), -1),
-            np.stack((m[:, 1, 0] - m[:, 0, 1], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1], 1 - m00 - m11 + m22), -1),
-        ),
-        axis=1,
-    )  # (N, 4 candidates, 4)
-    pick = np.argmax(np.stack((trace, m00, m11, m22), -1), axis=-1)
-    q = cand[np.arange(len(m)), pick]
-    q = quat_canonical(quat_normalize(q))
+    a, b, c = m21 - m12, m02 - m20, m10 - m01
+    d, e, f = m01 + m10, m02 + m20, m12 + m21
+    # Index of the largest of (trace, m00, m11, m22), by comparisons (argmax over a stack is slower).
+    pick = (m00 > trace).astype(np.int8)
+    largest = np.maximum(trace, m00)
+    pick[m11 > largest] = 2
+    largest = np.maximum(largest, m11)
+    pick[m22 > largest] = 3
+    q = np.stack((
+        np.choose(pick, (1.0 + trace, a, b, c)),
+        np.choose(pick, (a, 1.0 + m00 - m11 - m22, d, e)),
+        np.choose(pick, (b, d, 1.0 - m00 + m11 - m22, f)),
+        np.choose(pick, (c, e, f, 1.0 - m00 - m11 + m22)),
+    ), axis=-1)
+    q *= (np.where(q[:, 0] < 0.0, -1.0, 1.0) / np.sqrt(np.einsum("ij,ij->i", q, q)))[:, None]
     return q.reshape(batch + (4,))
 
 

@@ -1,0 +1,142 @@
+"""Feet on the ground: find the floor, stop sinking, and pin feet that are in contact.
+
+After IK from landmarks, noise makes planted feet slide a few centimetres and the whole body float
+or sink. This pass works on the solved motion:
+
+1. the sole points (heel, ball, toe tip; ``feet.foot_floor_points``) give each foot's contact with
+   the ground (``contact.detect_foot_contact``: low and slow), and the ground height
+   (``contact.estimate_ground_height``); the root is shifted so the ground is y = 0;
+2. for each run of contact frames the ankle is pinned where it stood on average during the run
+   (horizontally; vertically no lower than needed to keep the sole on the ground), with a few
+   frames of easing at both ends so nothing pops;
+3. the leg is re-solved to the pinned ankle with an analytic two-bone IK (law of cosines, the knee
+   kept on its side of the hip-ankle line), and the ankle keeps its world orientation, so the foot
+   does not tilt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .contact import contact_runs, detect_foot_contact, estimate_ground_height
+from .feet import foot_floor_points
+from .rotations import matrix_to_quat
+from .skeleton import JOINT_INDEX, PARENTS, Skeleton, forward_kinematics
+
+J = JOINT_INDEX
+EASE_SECONDS = 0.1
+_EPS = 1e-9
+
+
+def _unit(v):
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _EPS)
+
+
+def _rotation_between(a, b):
+    """World rotations (T,3,3) taking unit vectors a (T,3) onto b (T,3), shortest arc."""
+    axis = np.cross(a, b)
+    sin = np.linalg.norm(axis, axis=-1)
+    cos = np.sum(a * b, axis=-1)
+    axis = np.where((sin < 1e-12)[:, None], [[1.0, 0.0, 0.0]], axis) / np.maximum(sin, 1e-12)[:, None]
+    x, y, z = axis.T
+    c1 = 1.0 - cos
+    return np.stack((
+        cos + x * x * c1, x * y * c1 - z * sin, x * z * c1 + y * sin,
+        y * x * c1 + z * sin, cos + y * y * c1, y * z * c1 - x * sin,
+        z * x * c1 - y * sin, z * y * c1 + x * sin, cos + z * z * c1,
+    ), axis=-1).reshape(-1, 3, 3)
+
+
+def two_bone_ik(hip, knee, ankle, target, thigh_length, shin_length):
+    """New knee positions (T,3) putting the ankle on ``target`` (as near as the leg reaches), with the
+    knee on the same side of the hip-target line as before."""
+    to_target = target - hip
+    reach = np.linalg.norm(to_target, axis=-1)
+    reach = np.clip(reach, abs(thigh_length - shin_length) + 1e-6, thigh_length + shin_length - 1e-6)
+    u = _unit(to_target)
+    cos_hip = (thigh_length ** 2 + reach ** 2 - shin_length ** 2) / (2.0 * thigh_length * reach)
+    sin_hip = np.sqrt(np.clip(1.0 - cos_hip ** 2, 0.0, 1.0))
+    side = (knee - hip) - np.sum((knee - hip) * u, axis=-1, keepdims=True) * u
+    # A straight leg gives no side: bend forwards, away from the body's back.
+    fallback = np.cross(u, np.cross(ankle - knee + 1e-6 * np.array([0.0, 0.0, 1.0]), u))
+    side = np.where((np.linalg.norm(side, axis=-1) < 1e-6)[:, None], fallback, side)
+    side = _unit(side)
+    return hip + thigh_length * (cos_hip[:, None] * u + sin_hip[:, None] * side)
+
+
+def _ease(contact: np.ndarray, frames: int) -> np.ndarray:
+    """Weight 1 inside contact runs, ramping linearly to 0 over ``frames`` outside them."""
+    weight = contact.astype(np.float64)
+    if frames <= 0 or not contact.any():
+        return weight
+    idx = np.flatnonzero(contact)
+    t = np.arange(len(contact))
+    # Distance in frames to the nearest contact frame.
+    pos = np.searchsorted(idx, t)
+    left = np.abs(t - idx[np.clip(pos - 1, 0, len(idx) - 1)])
+    right = np.abs(idx[np.clip(pos, 0, len(idx) - 1)] - t)
+    distance = np.minimum(left, right)
+    return np.clip(1.0 - distance / (frames + 1.0), 0.0, 1.0)
+
+
+def ground_and_lock(rotations: np.ndarray, translation: np.ndarray, skeleton: Skeleton, fps: float,
+                    lock: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(rotations, translation, report) with the ground at y = 0 and contact feet pinned."""
+    rotations = np.array(rotations, dtype=np.float64, copy=True)
+    translation = np.array(translation, dtype=np.float64, copy=True)
+    positions, globals_ = forward_kinematics(rotations, translation, skeleton)
+    soles = foot_floor_points(positions, globals_, skeleton)          # (T, 2, 3, 3)
+    ground = estimate_ground_height(soles.reshape(len(soles), -1, 3), fps=fps)
+    translation[:, 1] -= ground
+    positions[..., 1] -= ground
+    soles[..., 1] -= ground
+    lowest = soles[..., 1].min(axis=2)                                   # (T, 2)
+    # A foot is in contact when any of its sole points is (each point tracked on its own, so the
+    # heel-to-toe roll is not mistaken for sliding).
+    contact = detect_foot_contact(soles.reshape(len(soles), 6, 3), fps, ground_height=0.0)
+    contact = contact.reshape(len(soles), 2, 3).any(axis=2)
+    report = {"ground_shift_m": float(-ground), "contact_fraction": contact.mean(axis=0).tolist(),
+              "pinned_runs": 0}
+    if not lock or not contact.any():
+        return rotations, translation, report
+
+    ease = max(int(round(EASE_SECONDS * fps)), 1)
+    lengths = skeleton.bone_lengths()
+    for f, side in enumerate(("left", "right")):
+        hip, knee, ankle = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
+        target = positions[:, ankle].copy()
+        runs = [(start, stop) for foot, start, stop in contact_runs(contact) if foot == f]
+        for start, stop in runs:
+            pinned = positions[start:stop, ankle].mean(axis=0)
+            # Keep the sole on the ground: the ankle no lower than its lowest height in the run
+            # that still has the sole touching, i.e. lift by any sinking below y = 0.
+            sink = min(float(lowest[start:stop, f].min()), 0.0)
+            pinned[1] = positions[start:stop, ankle, 1].mean() - sink
+            lo, hi = max(start - ease, 0), min(stop + ease, len(target))
+            run_mask = np.zeros(len(target), dtype=bool)
+            run_mask[start:stop] = True
+            w = _ease(run_mask, ease)[lo:hi, None]
+            target[lo:hi] = (1.0 - w) * target[lo:hi] + w * pinned
+        report["pinned_runs"] += len(runs)
+        new_knee = two_bone_ik(positions[:, hip], positions[:, knee], positions[:, ankle], target,
+                               lengths[knee], lengths[ankle])
+        old_thigh = _unit(positions[:, knee] - positions[:, hip])
+        new_thigh = _unit(new_knee - positions[:, hip])
+        old_shin = _unit(positions[:, ankle] - positions[:, knee])
+        new_shin = _unit(target - new_knee)
+        thigh_turn = _rotation_between(old_thigh, new_thigh)
+        hip_global = thigh_turn @ globals_[:, hip]
+        # The shin turns with the thigh first, then onto its new direction.
+        shin_after_thigh = np.einsum("tij,tj->ti", thigh_turn, old_shin)
+        knee_global = _rotation_between(shin_after_thigh, new_shin) @ thigh_turn @ globals_[:, knee]
+        ankle_global = globals_[:, ankle]
+        pelvis_global = globals_[:, PARENTS[hip]]
+        local = {
+            hip: np.einsum("tji,tjk->tik", pelvis_global, hip_global),
+            knee: np.einsum("tji,tjk->tik", hip_global, knee_global),
+            ankle: np.einsum("tji,tjk->tik", knee_global, ankle_global),
+        }
+        for joint, matrix in local.items():
+            rotations[:, joint] = matrix_to_quat(matrix)
+    return rotations, translation, dict(report, contact=contact)
+

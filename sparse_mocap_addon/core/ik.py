@@ -52,7 +52,7 @@ DEFAULT_HINGE_AXES = {
 }
 # A twist cue with less total weight than this is replaced by the interpolation over time.
 _RELIABLE = 0.5
-_PRIOR_WEIGHT = 1e-7   # pull of a Procrustes fit towards the parent's frame
+_PRIOR_WEIGHT = 1e-12  # pull of a Procrustes fit towards the parent's frame
 
 
 @dataclass

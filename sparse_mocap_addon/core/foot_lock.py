@@ -6,10 +6,11 @@ or sink. This pass works on the solved motion:
 1. the sole points (heel, ball, toe tip; ``feet.foot_floor_points``) give each foot's contact with
    the ground (``contact.detect_foot_contact``: low and slow), and the ground height
    (``contact.estimate_ground_height``); the root is shifted so the ground is y = 0;
-2. for each run of contact frames the ankle is pinned where it stood on average during the run
-   (horizontally; vertically no lower than needed to keep the sole on the ground), with a few
-   frames of easing at both ends so nothing pops;
-3. the leg is re-solved to the pinned ankle with an analytic two-bone IK (law of cosines, the knee
+2. for each run of contact frames the ankle is pinned where it stood on average during the run,
+   at the height that puts the sole on the ground, with a few frames of easing at both ends so
+   nothing pops;
+3. outside contact, a foot whose sole would dip below the ground is lifted onto it;
+4. the leg is re-solved to the pinned ankle with an analytic two-bone IK (law of cosines, the knee
    kept on its side of the hip-ankle line), and the ankle keeps its world orientation, so the foot
    does not tilt.
 """
@@ -37,7 +38,8 @@ def _rotation_between(a, b):
     axis = np.cross(a, b)
     sin = np.linalg.norm(axis, axis=-1)
     cos = np.sum(a * b, axis=-1)
-    axis = np.where((sin < 1e-12)[:, None], [[1.0, 0.0, 0.0]], axis) / np.maximum(sin, 1e-12)[:, None]
+    # Parallel vectors: no turn (any axis; the angle is zero).
+    axis = np.where((sin < 1e-12)[:, None], [[1.0, 0.0, 0.0]], axis / np.maximum(sin, 1e-12)[:, None])
     x, y, z = axis.T
     c1 = 1.0 - cos
     return np.stack((
@@ -97,7 +99,7 @@ def ground_and_lock(rotations: np.ndarray, translation: np.ndarray, skeleton: Sk
     contact = contact.reshape(len(soles), 2, 3).any(axis=2)
     report = {"ground_shift_m": float(-ground), "contact_fraction": contact.mean(axis=0).tolist(),
               "pinned_runs": 0}
-    if not lock or not contact.any():
+    if not lock:
         return rotations, translation, report
 
     ease = max(int(round(EASE_SECONDS * fps)), 1)
@@ -108,16 +110,19 @@ def ground_and_lock(rotations: np.ndarray, translation: np.ndarray, skeleton: Sk
         runs = [(start, stop) for foot, start, stop in contact_runs(contact) if foot == f]
         for start, stop in runs:
             pinned = positions[start:stop, ankle].mean(axis=0)
-            # Keep the sole on the ground: the ankle no lower than its lowest height in the run
-            # that still has the sole touching, i.e. lift by any sinking below y = 0.
-            sink = min(float(lowest[start:stop, f].min()), 0.0)
-            pinned[1] = positions[start:stop, ankle, 1].mean() - sink
+            # Sole on the ground: the ankle at the height that puts the run's typical lowest sole
+            # point at y = 0 (neither floating nor sunk).
+            pinned[1] -= float(np.median(lowest[start:stop, f]))
             lo, hi = max(start - ease, 0), min(stop + ease, len(target))
             run_mask = np.zeros(len(target), dtype=bool)
             run_mask[start:stop] = True
             w = _ease(run_mask, ease)[lo:hi, None]
             target[lo:hi] = (1.0 - w) * target[lo:hi] + w * pinned
         report["pinned_runs"] += len(runs)
+        # No sinking anywhere: the sole moves rigidly with the ankle, so lift the ankle by any depth
+        # the sole would reach below the ground.
+        sole_after = lowest[:, f] + (target[:, 1] - positions[:, ankle, 1])
+        target[:, 1] += np.maximum(-sole_after, 0.0)
         new_knee = two_bone_ik(positions[:, hip], positions[:, knee], positions[:, ankle], target,
                                lengths[knee], lengths[ankle])
         old_thigh = _unit(positions[:, knee] - positions[:, hip])

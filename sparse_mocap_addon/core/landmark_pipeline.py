@@ -31,7 +31,7 @@ class SolveOptions:
     ``threshold``: confidence below which a point counts as missing. ``up_axis``: the file's up
     axis ("auto" works it out from the body). ``strength``: smoothing, 0 (gap filling only) to 1
     (heavy); ``filter_mode``: "offline" (zero-phase, no lag) or "online" (One Euro, causal).
-    ``max_gap_s``: longer gaps are not bridged by the filter (the pose is held instead).
+    ``max_gap_s``: longer gaps are not smoothed across; they are bridged linearly afterwards.
     ``measurements``: blended into the landmark skeleton when given. ``skeleton``: solve onto this
     skeleton (e.g. an existing armature) instead of estimating one. ``feet``: find the ground and
     pin feet in contact.
@@ -60,17 +60,19 @@ class SolveOptions:
 def clean_targets(targets: JointTargets, options: SolveOptions) -> tuple[np.ndarray, np.ndarray, dict, dict]:
     """Smoothed, gap-filled targets (T, 24, 3), their validity, smoothed cues and a report.
 
-    Joints the layout never gives stay invalid (the IK keeps those bones at rest). Frames inside
-    gaps longer than ``max_gap_s`` get the nearest solved pose: the pelvis must exist everywhere.
+    Joints the layout never gives stay invalid (the IK keeps those bones at rest). Gaps longer than
+    ``max_gap_s`` are not smoothed across; afterwards they are bridged by straight lines between
+    the points around them (held at the ends of the take), since the IK needs every frame. The
+    report lists those frames: a gap filler that knows how people move belongs there.
     """
     fps = targets.fps
     smoothed, filled = smooth_points(targets.positions, targets.valid, fps, options.strength,
                                      options.filter_mode, options.max_gap_s)
     observed = targets.valid.any(axis=0)
-    # Long gaps: hold the nearest pose (no invented motion), and say where.
+    # Long gaps: bridge them, and say where.
     still_missing = ~np.isfinite(smoothed).all(axis=-1) & observed[None, :]
-    held, _ = fill_gaps(smoothed, ~still_missing & observed[None, :], None)
-    positions = np.where(observed[None, :, None], held, np.nan)
+    bridged, _ = fill_gaps(smoothed, ~still_missing & observed[None, :], None)
+    positions = np.where(observed[None, :, None], bridged, np.nan)
     valid = np.isfinite(positions).all(axis=-1)
     cues = {}
     for name, points in targets.cues.items():
@@ -79,15 +81,15 @@ def clean_targets(targets: JointTargets, options: SolveOptions) -> tuple[np.ndar
             cue, _ = smooth_points(points[:, None], ok[:, None], fps, options.strength, options.filter_mode,
                                    options.max_gap_s)
             cues[name] = cue[:, 0]
-    held_frames = np.flatnonzero(still_missing.any(axis=1))
+    bridged_frames = np.flatnonzero(still_missing.any(axis=1))
     report = {
         "frames": int(targets.num_frames),
         "observed_joints": [JOINT_NAMES[j] for j in range(NUM_JOINTS) if observed[j]],
         "missing_joints": [JOINT_NAMES[j] for j in range(NUM_JOINTS) if not observed[j]],
         "masked_fraction": float(1.0 - targets.valid[:, observed].mean()) if observed.any() else 1.0,
         "filled_points": int(filled[:, observed].sum()),
-        "held_frames": held_frames.tolist()[:50],
-        "held_frame_count": int(len(held_frames)),
+        "bridged_frames": bridged_frames.tolist()[:50],
+        "bridged_frame_count": int(len(bridged_frames)),
         "cues": sorted(cues),
     }
     return positions, valid, cues, report
@@ -131,7 +133,7 @@ def solve_targets(targets: JointTargets, options: SolveOptions | None = None, so
 
 def solve_landmarks(seq: LandmarkSequence, options: SolveOptions | None = None) -> tuple[Motion, dict]:
     """Landmarks (any layout, the file's axes) to a Motion on the performer's skeleton, and a report
-    of what was found: observed and missing joints, masked and filled points, held frames, skeleton
+    of what was found: observed and missing joints, masked and filled points, bridged frames, skeleton
     lengths and blend weights, ground shift and foot contact."""
     options = (options or SolveOptions()).check()
     seq = orient(seq, options.up_axis, options.threshold)

@@ -350,10 +350,19 @@ def _twist_cues(j: int, targets: np.ndarray, globals_: np.ndarray, cues: dict, s
         if ears is not None:
             out.append((np.array([1.0, 0.0, 0.0]), *ears))
     elif name.endswith("_ankle"):
-        toes = _line_cue(cues, f"{name[:-6]}_big_toe", f"{name[:-6]}_small_toe")
-        if toes is not None:
-            out.append((np.array([side, 0.0, 0.0]), *toes))     # small toe is lateral
+        # The ankle flexes about its X axis, normal to the shin-foot plane; the foot always stands
+        # well off the shin's line, so this plane is always trustworthy (no inversion assumed).
+        knee, foot = J[name.replace("ankle", "knee")], J[name.replace("ankle", "foot")]
+        shin, _ = _normalize(targets[j] - targets[knee])
+        toes, _ = _normalize(targets[foot] - targets[j])
+        normal, weight = _bend_weight(toes, shin)
+        out.append((np.array([1.0, 0.0, 0.0]), normal, weight))
+        line = _line_cue(cues, f"{name[:-6]}_big_toe", f"{name[:-6]}_small_toe")
+        if line is not None:
+            out.append((np.array([side, 0.0, 0.0]), *line))     # small toe is lateral
     elif name.endswith("_wrist"):
+        # The forearm's roll shows only in points on the hand; the hand joint alone does not tell
+        # (the bend of a wrist is not a reliable cue: mocap rigs bend it about all sorts of axes).
         prefix = name[:-6]
         thumb = _direction_cue(cues, f"{prefix}_thumb", targets[j])
         if thumb is not None:

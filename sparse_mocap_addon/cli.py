@@ -41,7 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--motion", type=Path, help="a sparse_mocap Motion file (.npz)")
     src.add_argument("--demo", action="store_true", help="use the built-in demo walk (the default)")
+    src.add_argument("--landmarks", type=Path, help="a 3D landmark file (.trc, .json, .csv, .npy, .npz), solved "
+                                                    "onto the performer's skeleton measured from it")
     p.add_argument("--demo-seconds", type=float, default=4.0, help="length of the demo walk (default 4 s)")
+    lm = p.add_argument_group("landmarks (with --landmarks)")
+    lm.add_argument("--landmark-layout", default="auto",
+                    choices=("auto", "mediapipe33", "h36m17", "coco17", "halpe26", "smpl24"),
+                    help="point layout of files that do not name their points (default auto)")
+    lm.add_argument("--up-axis", default="auto", choices=("auto", "+Y", "-Y", "+Z", "-Z", "+X", "-X"),
+                    help="the file's up axis (default auto: from the body)")
+    lm.add_argument("--threshold", type=float, default=0.5, help="confidence below which a point is missing "
+                                                                 "(default 0.5)")
+    lm.add_argument("--strength", type=float, default=0.5, help="smoothing, 0 (gap filling only) to 1 "
+                                                                "(default 0.5)")
+    lm.add_argument("--blend-measurements", action="store_true",
+                    help="blend the body measurements below into the skeleton measured from the landmarks")
     body = p.add_argument_group("body measurements (metres)")
     body.add_argument("--height", type=float, default=1.75, help="standing height (default 1.75)")
     body.add_argument("--arm-length", type=float, help="armpit to wrist (default: from the table)")
@@ -96,6 +110,8 @@ def run(args) -> list[Path]:
         skeleton = skeleton_from_measurements(measurements)
     except MeasurementError as exc:
         raise CliError(str(exc)) from None
+    if args.landmarks:
+        return _run_landmarks(args, say, outputs, measurements)
     if args.motion:
         try:
             motion = Motion.load(args.motion)
@@ -114,7 +130,6 @@ def run(args) -> list[Path]:
     from . import register
     from .blender.armature import create_armature
     from .blender.bake import bake_motion
-    from .blender.export import export_bvh, export_fbx
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     _ensure_registered(register)
@@ -137,6 +152,47 @@ def run(args) -> list[Path]:
     action = bake_motion(obj, motion, action_name=motion.metadata.get("source", "motion"), progress=bake_progress)
     say(f"baked {motion.num_frames} frames into action '{action.name}'")
 
+    _write_outputs(obj, outputs, args, say)
+    return [path for _, path in outputs]
+
+
+def _run_landmarks(args, say, outputs, measurements) -> list[Path]:
+    """--landmarks: the file as landmark empties, solved onto a new armature with the performer's
+    skeleton (blended with the measurements with --blend-measurements), then the outputs."""
+    for label, value in (("--threshold", args.threshold), ("--strength", args.strength)):
+        if not 0.0 <= value <= 1.0:
+            raise CliError(f"{label} {value} is out of range: expected 0 to 1")
+    if not args.landmarks.is_file():
+        raise CliError(f"{args.landmarks}: no such file")
+    say("starting Blender")
+    import bpy  # imported late: argument errors are reported without loading Blender
+
+    from . import register
+    from .blender.landmark_solve import import_landmarks, summary
+    from .core.landmark_pipeline import SolveOptions
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    _ensure_registered(register)
+    try:
+        result = import_landmarks(args.landmarks, layout=args.landmark_layout, up_axis=args.up_axis,
+                                  threshold=args.threshold, solve=SolveOptions(strength=args.strength),
+                                  measurements=measurements if args.blend_measurements else None,
+                                  with_body=not args.no_body)
+    except (ValueError, OSError) as exc:
+        raise CliError(str(exc).rstrip(".")) from None
+    seq, solved = result.sequence, result.solve
+    say(f"read {len(seq.names)} landmarks x {seq.num_frames} frames ({seq.fps:g} fps) from {args.landmarks}")
+    say(f"solved onto armature '{solved.armature.name}' as action '{solved.action.name}': {summary(solved.report)}")
+    _write_outputs(solved.armature, outputs, args, say)
+    return [path for _, path in outputs]
+
+
+def _write_outputs(obj, outputs, args, say) -> None:
+    """Write every output to a temporary file; rename them only when all succeeded."""
+    import bpy
+
+    from .blender.export import export_bvh, export_fbx
+
     temporaries: list[tuple[Path, Path]] = []
     try:
         for kind, path in outputs:
@@ -158,7 +214,6 @@ def run(args) -> list[Path]:
             if tmp.exists():
                 tmp.unlink()
     say("done")
-    return [path for _, path in outputs]
 
 
 def _ensure_registered(register):

@@ -2,6 +2,7 @@
 
 import bpy
 
+from ..blender.landmark_objects import active_landmark_parent
 from ..operators.common import active_smpl_armature, subject_source
 
 TAB = "Sparse Mocap"
@@ -60,9 +61,27 @@ class SPARSE_MOCAP_PT_bake_export(_SidebarPanel, bpy.types.Panel):
         col.operator("sparse_mocap.export_bvh", icon="EXPORT")
 
 
+class SPARSE_MOCAP_PT_landmarks(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "SPARSE_MOCAP_PT_landmarks"
+    bl_label = "Landmarks"
+
+    def draw(self, context):
+        layout = self.layout
+        layout.operator("sparse_mocap.import_landmarks", icon="IMPORT")
+        parent = active_landmark_parent(context)
+        if parent is not None:
+            frames = parent.get("frame_count")
+            text = f"{parent.name} ({frames} frames)" if frames is not None else parent.name
+            layout.label(text=text, icon="EMPTY_AXIS")
+        else:
+            layout.label(text="Select a landmark set to solve", icon="INFO")
+        layout.operator("sparse_mocap.solve_landmarks", icon="CON_KINEMATIC")
+
+
 def menu_file_import(self, context):
-    """File > Import entry (appended to TOPBAR_MT_file_import by the add-on's register())."""
+    """File > Import entries (appended to TOPBAR_MT_file_import by the add-on's register())."""
     self.layout.operator("sparse_mocap.import_mocap", text="Mocap to SMPL Armature (.bvh/.amc/.fbx)")
+    self.layout.operator("sparse_mocap.import_landmarks", text="Landmarks (Sparse Mocap)")
 
 
-CLASSES = (SPARSE_MOCAP_PT_subject, SPARSE_MOCAP_PT_bake_export)
+CLASSES = (SPARSE_MOCAP_PT_subject, SPARSE_MOCAP_PT_bake_export, SPARSE_MOCAP_PT_landmarks)

@@ -1,0 +1,162 @@
+"""Landmarks to a baked SMPL armature: read a file into landmark empties, solve IK, bake.
+
+The steps, each a core or blender function: :func:`~..core.formats.landmarks.read_landmarks`,
+:func:`~..core.landmarks.orient`, :func:`.landmark_objects.create_landmark_empties`,
+:func:`~..core.landmark_pipeline.solve_landmarks` (onto the target armature's skeleton, or the
+performer's skeleton estimated from the landmarks, optionally blended with body measurements),
+:func:`.armature.create_armature` when a new armature is wanted, and :func:`.bake.bake_motion`
+(always a new action).
+
+Everything that can fail on the data (reading, orientation, the solve, the measurements) runs
+before anything is created; if a later step still fails, everything this call created is removed
+and the target armature gets its previous action back (``mocap_import.removed_on_failure``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import bpy
+
+from ..core.body import BodyMeasurements, measure_skeleton
+from ..core.formats.landmarks import read_landmarks
+from ..core.landmark_pipeline import SolveOptions, solve_landmarks
+from ..core.landmarks import LandmarkSequence, orient
+from ..core.motion import Motion
+from .armature import create_armature, skeleton_from_armature
+from .bake import bake_motion
+from .landmark_objects import create_landmark_empties
+from .mocap_import import removed_on_failure, store_measurements, take_name
+
+# What the import dialog lists (text files may be gzipped).
+FILE_PATTERNS = "*.trc;*.json;*.csv;*.npy;*.npz;*.trc.gz;*.json.gz;*.csv.gz"
+
+# Share of the progress bar per step.
+_READ, _EMPTIES, _SOLVE = 0.15, 0.35, 0.6
+
+
+@dataclass
+class LandmarkSolve:
+    """What :func:`solve_onto_armature` did."""
+
+    armature: bpy.types.Object
+    action: bpy.types.Action
+    motion: Motion
+    report: dict
+    created_armature: bool
+
+
+@dataclass
+class LandmarkImport:
+    """What :func:`import_landmarks` did; ``solve`` is None when IK was not asked for."""
+
+    parent: bpy.types.Object
+    sequence: LandmarkSequence          # in the core frame, as the empties hold it
+    solve: LandmarkSolve | None = None
+
+
+def solve_onto_armature(seq: LandmarkSequence, options: SolveOptions | None = None, *, armature=None,
+                        measurements: BodyMeasurements | None = None, name: str | None = None,
+                        frame_start: int = 1, with_body: bool = True, context=None, progress=None) -> LandmarkSolve:
+    """Solve ``seq`` and bake the motion into a new action.
+
+    Target: ``armature`` (an existing SMPL armature: solved onto its skeleton) when given, else a
+    new armature named ``name`` with the performer's skeleton from the landmarks, blended with
+    ``measurements`` when given (their sex picks the proportion table). The first landmark frame is
+    baked at ``frame_start``; the scene's frame rate and range are set to the motion's. Raises the
+    core's errors (``LandmarkError``, ``MeasurementError``: ValueErrors) before anything is created.
+    """
+    context = context or bpy.context
+    tick = progress or (lambda fraction: None)
+    options = dataclasses.replace(options or SolveOptions())
+    if armature is not None:
+        options.skeleton = skeleton_from_armature(armature)
+        options.measurements = None
+    elif measurements is not None:
+        options.measurements = measurements
+        options.sex = measurements.sex
+    name = name or take_name(seq.source or "landmarks")
+    file_up = seq.metadata.get("file_up_axis")
+    motion, report = solve_landmarks(seq, options)
+    if file_up:
+        report["file_up_axis"] = file_up
+    report["stature_m"] = float(motion.skeleton.stature())
+    tick(_SOLVE)
+
+    created = armature is None
+    with removed_on_failure(armature):
+        if created:
+            armature = create_armature(motion.skeleton, name=name, collection=context.collection,
+                                       with_mesh=with_body, context=context)
+            store_measurements(armature, BodyMeasurements(**measure_skeleton(motion.skeleton), sex=options.sex))
+        action = bake_motion(armature, motion, action_name=name, frame_start=frame_start, match_scene=True,
+                             scene=context.scene, progress=lambda f: tick(_SOLVE + (1.0 - _SOLVE) * f))
+    return LandmarkSolve(armature, action, motion, report, created)
+
+
+def import_landmarks(path, *, layout: str = "auto", fps: float | None = None, metres_per_unit: float | None = None,
+                     height: float | None = None, up_axis: str = "auto", threshold: float = 0.5,
+                     solve: SolveOptions | None = None, armature=None, measurements: BodyMeasurements | None = None,
+                     with_body: bool = True, frame_start: int | None = None, context=None,
+                     progress=None) -> LandmarkImport:
+    """Read a landmark file into a new landmark set (parent + child empties) and, when ``solve``
+    options are given, solve and bake it (see :func:`solve_onto_armature`).
+
+    The reading options are those of :func:`read_landmarks`; ``up_axis`` is the file's up axis
+    ("auto": from the body, with points at or above ``threshold``). The scene's frame rate and
+    range are set to the file's; the first frame lands on ``frame_start`` (default: the scene's
+    start frame). Either everything is made or, on an error, nothing is left behind.
+    """
+    context = context or bpy.context
+    tick = progress or (lambda fraction: None)
+    scene = context.scene
+    tick(0.0)
+    seq = read_landmarks(path, layout=layout, fps=fps, metres_per_unit=metres_per_unit, height=height)
+    seq = orient(seq, up_axis, threshold)
+    if solve is not None:
+        solve = dataclasses.replace(solve, threshold=threshold, up_axis="auto").check()
+    tick(_READ)
+    name = take_name(path)
+    frame_start = int(scene.frame_start if frame_start is None else frame_start)
+    with removed_on_failure(armature):
+        parent = create_landmark_empties(seq, f"{name}_landmarks", context.collection, frame_start=frame_start,
+                                         context=context,
+                                         progress=lambda f: tick(_READ + (_EMPTIES - _READ) * f))
+        _match_scene(scene, seq, frame_start)
+        result = LandmarkImport(parent, seq)
+        if solve is not None:
+            result.solve = solve_onto_armature(
+                seq, solve, armature=armature, measurements=measurements, name=name, frame_start=frame_start,
+                with_body=with_body, context=context,
+                progress=lambda f: tick(_EMPTIES + (1.0 - _EMPTIES) * f))
+    tick(1.0)
+    return result
+
+
+def _match_scene(scene, seq: LandmarkSequence, frame_start: int) -> None:
+    """The scene plays the landmark frames at their own rate over their range."""
+    scene.render.fps = max(1, int(round(seq.fps)))
+    scene.render.fps_base = scene.render.fps / seq.fps
+    scene.frame_start = frame_start
+    scene.frame_end = frame_start + seq.num_frames - 1
+
+
+def summary(report: dict) -> str:
+    """One line for the user: frames, masked share, missing joints, stature, foot contact."""
+    parts = [f"{report.get('frames', 0)} frames", f"{100.0 * report.get('masked_fraction', 0.0):.1f}% masked"]
+    missing = report.get("missing_joints") or []
+    parts.append(f"missing joints: {', '.join(missing)}" if missing else "no missing joints")
+    held = report.get("held_frame_count", 0)
+    if held:
+        parts.append(f"{held} frames held over long gaps")
+    if "stature_m" in report:
+        parts.append(f"stature {report['stature_m']:.2f} m")
+    feet = report.get("feet")
+    if feet:
+        left, right = feet.get("contact_fraction", (0.0, 0.0))
+        parts.append(f"foot contact L {100.0 * left:.0f}% R {100.0 * right:.0f}%, ground shifted "
+                     f"{100.0 * feet.get('ground_shift_m', 0.0):+.1f} cm")
+    if report.get("file_up_axis"):
+        parts.append(f"file up axis {report['file_up_axis']}")
+    return "; ".join(parts)

@@ -1,0 +1,280 @@
+"""Import Landmarks (a 3D landmark file as animated empties, optionally solved at once) and Solve IK
+(a landmark set onto an SMPL armature as a new action)."""
+
+from pathlib import Path
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+from bpy_extras.io_utils import ImportHelper
+
+from ..blender.armature import is_smpl_armature
+from ..blender.landmark_objects import active_landmark_parent, read_landmark_empties
+from ..blender.landmark_solve import FILE_PATTERNS, import_landmarks, solve_onto_armature, summary
+from ..core.landmark_pipeline import SolveOptions
+from .common import Progress, active_smpl_armature, subject_source
+
+LAYOUT_ITEMS = (
+    ("AUTO", "Automatic", "From the file: point names, or the number of points (33 MediaPipe, 26 Halpe, "
+                          "24 SMPL; 17 must be chosen)"),
+    ("MEDIAPIPE33", "MediaPipe 33", "MediaPipe Pose world landmarks"),
+    ("H36M17", "Human3.6M 17", "MotionBERT, VideoPose3D (needs the performer's height)"),
+    ("COCO17", "COCO 17", "AlphaPose, ViTPose and other COCO keypoint tools"),
+    ("HALPE26", "Halpe 26", "AlphaPose Halpe-26 (with feet)"),
+    ("SMPL24", "SMPL 24", "The 24 SMPL joints of a body-model regressor"),
+)
+UNIT_ITEMS = (
+    ("AUTO", "From File", "The file's unit (TRC 'Units'), else metres"),
+    ("M", "Metres", ""),
+    ("CM", "Centimetres", ""),
+    ("MM", "Millimetres", ""),
+)
+_METRES_PER_UNIT = {"AUTO": None, "M": 1.0, "CM": 0.01, "MM": 0.001}
+UP_AXIS_ITEMS = (
+    ("AUTO", "Automatic", "The axis along which the head is farthest from the feet"),
+    ("POS_Y", "+Y", "Y up (OpenSim, Pose2Sim)"),
+    ("NEG_Y", "-Y", "Y down (camera space: MediaPipe, MotionBERT)"),
+    ("POS_Z", "+Z", "Z up (Blender, most mocap labs)"),
+    ("NEG_Z", "-Z", ""),
+    ("POS_X", "+X", ""),
+    ("NEG_X", "-X", ""),
+)
+_UP_AXES = {"AUTO": "auto", "POS_Y": "+Y", "NEG_Y": "-Y", "POS_Z": "+Z", "NEG_Z": "-Z", "POS_X": "+X", "NEG_X": "-X"}
+FPS_ITEMS = (
+    ("FILE", "From File", "The file's frame rate (30 fps for files without one)"),
+    ("CUSTOM", "Custom", "The frame rate given below"),
+)
+FILTER_ITEMS = (
+    ("OFFLINE", "Offline", "Zero-phase smoothing over the whole take: no lag"),
+    ("ONLINE", "Online", "Causal One Euro filter, as a live solve would see it"),
+)
+TARGET_ITEMS = (
+    ("NEW", "New Armature", "A new armature with the performer's skeleton measured from the landmarks"),
+    ("ARMATURE", "Existing Armature", "An existing SMPL armature: the one named below, else the active or the "
+                                      "selected one"),
+)
+
+
+class _SolveMixin:
+    """The Solve IK options and helpers, shared by both operators (Blender reads a mixin's
+    property annotations, as it does ImportHelper's ``filepath``)."""
+
+    threshold: FloatProperty(name="Confidence Threshold", default=0.5, min=0.0, max=1.0,
+                             description="Points below this confidence count as missing")
+    strength: FloatProperty(name="Filter Strength", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
+                            description="Smoothing: 0 fills gaps only, 1 smooths heavily")
+    filter_mode: EnumProperty(name="Filter", items=FILTER_ITEMS, default="OFFLINE")
+    feet: BoolProperty(name="Feet on Ground", default=True,
+                       description="Find the ground and pin feet while they stand on it")
+    target: EnumProperty(name="Target", items=TARGET_ITEMS, default="NEW",
+                         description="The armature that receives the motion")
+    armature: StringProperty(name="Armature",
+                             description="The SMPL armature to solve onto (empty: the active or selected one)")
+    blend_subject: BoolProperty(name="Blend Subject Measurements", default=False,
+                                description="Blend the Subject panel's measurements into the skeleton measured "
+                                            "from the landmarks (new armature)")
+    with_body: BoolProperty(name="Body Mesh", default=True,
+                            description="Give a new armature a simple skinned body mesh")
+
+    def _fill_target(self, context):
+        if not self.properties.is_property_set("target"):
+            self.target = "ARMATURE" if _target_armature(context, "") is not None else "NEW"
+
+    def _solve_options(self) -> SolveOptions:
+        return SolveOptions(threshold=self.threshold, strength=self.strength, filter_mode=self.filter_mode.lower(),
+                            feet=self.feet)
+
+    def _target(self, context):
+        """(armature or None, error sentence or None)."""
+        if self.target == "NEW":
+            return None, None
+        armature = _target_armature(context, self.armature)
+        if armature is None:
+            if self.armature:
+                return None, f"'{self.armature}' is no SMPL armature; choose one made by Sparse Mocap"
+            return None, "No SMPL armature to solve onto: select one, name it, or choose Target: New Armature"
+        return armature, None
+
+    def _measurements(self, context):
+        return subject_source(context).to_measurements() if self.target == "NEW" and self.blend_subject else None
+
+    def _draw_solve(self, layout):
+        col = layout.column(heading="Solve")
+        col.prop(self, "threshold")
+        col.prop(self, "strength", slider=True)
+        col.prop(self, "filter_mode")
+        col.prop(self, "feet")
+        col = layout.column(heading="Target")
+        col.prop(self, "target", text="Armature")
+        if self.target == "ARMATURE":
+            col.prop_search(self, "armature", bpy.data, "objects", text="Name")
+        else:
+            col.prop(self, "blend_subject")
+            col.prop(self, "with_body")
+
+    @staticmethod
+    def _select(context, obj):
+        for other in context.selected_objects:
+            other.select_set(False)
+        obj.select_set(True)
+        context.view_layer.objects.active = obj
+
+
+def _target_armature(context, name):
+    if name:
+        obj = bpy.data.objects.get(name)
+        return obj if is_smpl_armature(obj) else None
+    found = active_smpl_armature(context)
+    if found is not None:
+        return found
+    candidates = [o for o in (context.selected_objects or ()) if is_smpl_armature(o)]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _message(exc, name):
+    text = str(exc).rstrip(".")
+    return text if not name or name in text else f"{name}: {text}"
+
+
+class SPARSE_MOCAP_OT_import_landmarks(_SolveMixin, bpy.types.Operator, ImportHelper):
+    """Import 3D landmarks (Pose2Sim/OpenSim TRC, MediaPipe JSON/CSV, AlphaPose JSON, MotionBERT .npy) \
+as animated empties, and solve them onto an SMPL armature"""
+
+    bl_idname = "sparse_mocap.import_landmarks"
+    bl_label = "Import Landmarks"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filename_ext = ".trc"
+    filter_glob: StringProperty(default=FILE_PATTERNS, options={"HIDDEN"})
+
+    layout_name: EnumProperty(name="Layout", items=LAYOUT_ITEMS, default="AUTO",
+                              description="Which point is which in files that do not name their points")
+    units: EnumProperty(name="Units", items=UNIT_ITEMS, default="AUTO")
+    up_axis: EnumProperty(name="Up Axis", items=UP_AXIS_ITEMS, default="AUTO",
+                          description="The file's axis that points up")
+    fps_source: EnumProperty(name="Frame Rate", items=FPS_ITEMS, default="FILE")
+    fps: FloatProperty(name="FPS", default=30.0, min=1.0, max=1000.0, description="Frame rate (Frame Rate: Custom)")
+    height: FloatProperty(name="Performer Height", default=0.0, min=0.0, max=2.5, subtype="DISTANCE",
+                          unit="LENGTH", description="Stature in metres; scales the landmarks to it (needed for "
+                                                      "Human3.6M-17, which is not metric). 0: keep the file's scale")
+    solve: BoolProperty(name="Solve IK Now", default=True,
+                        description="Solve the landmarks onto an armature and bake an action right away")
+
+    def invoke(self, context, event):
+        self._fill_target(context)
+        return ImportHelper.invoke(self, context, event)
+
+    def execute(self, context):
+        self._fill_target(context)
+        path = Path(bpy.path.abspath(self.filepath))
+        armature, error = self._target(context) if self.solve else (None, None)
+        if error:
+            self.report({"ERROR"}, error)
+            return {"CANCELLED"}
+        if context.mode != "OBJECT":
+            bpy.ops.object.mode_set(mode="OBJECT")
+        try:
+            with Progress(context) as progress:
+                result = import_landmarks(
+                    path, layout=self.layout_name.lower(), fps=self.fps if self.fps_source == "CUSTOM" else None,
+                    metres_per_unit=_METRES_PER_UNIT[self.units], height=self.height or None,
+                    up_axis=_UP_AXES[self.up_axis], threshold=self.threshold,
+                    solve=self._solve_options() if self.solve else None, armature=armature,
+                    measurements=self._measurements(context) if self.solve else None,
+                    with_body=self.with_body, context=context, progress=progress)
+        except (ValueError, OSError) as exc:   # the readers' and core's errors are ValueErrors
+            self.report({"ERROR"}, _message(exc, path.name))
+            return {"CANCELLED"}
+        seq, solved = result.sequence, result.solve
+        text = (f"Imported {len(seq.names)} landmarks x {seq.num_frames} frames ({seq.fps:g} fps) from "
+                f"{path.name} as '{result.parent.name}'")
+        if solved is None:
+            self._select(context, result.parent)
+            self.report({"INFO"}, text)
+        else:
+            self._select(context, solved.armature)
+            self.report({"INFO"}, f"{text}; solved onto {_armature_text(solved)} as action "
+                                  f"'{solved.action.name}': {summary(solved.report)}")
+        return {"FINISHED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        col = layout.column(heading="File")
+        col.prop(self, "layout_name")
+        col.prop(self, "units")
+        col.prop(self, "up_axis")
+        col.prop(self, "fps_source")
+        if self.fps_source == "CUSTOM":
+            col.prop(self, "fps")
+        col.prop(self, "height")
+        layout.prop(self, "solve")
+        if self.solve:
+            self._draw_solve(layout)
+        else:
+            layout.prop(self, "threshold")
+
+
+class SPARSE_MOCAP_OT_solve_landmarks(_SolveMixin, bpy.types.Operator):
+    """Solve the active landmark set (empties) onto an SMPL armature and bake it as a new action"""
+
+    bl_idname = "sparse_mocap.solve_landmarks"
+    bl_label = "Solve IK"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        if active_landmark_parent(context) is None:
+            cls.poll_message_set("Select a landmark set (the empties made by Import Landmarks)")
+            return False
+        return True
+
+    def invoke(self, context, event):
+        self._fill_target(context)
+        return context.window_manager.invoke_props_dialog(self)
+
+    def execute(self, context):
+        self._fill_target(context)
+        parent = active_landmark_parent(context)
+        armature, error = self._target(context)
+        if error:
+            self.report({"ERROR"}, error)
+            return {"CANCELLED"}
+        if context.mode != "OBJECT":
+            bpy.ops.object.mode_set(mode="OBJECT")
+        try:
+            with Progress(context) as progress:
+                seq = read_landmark_empties(parent, context=context)
+                progress(0.1)
+                start = int(seq.metadata.get("frame_start", context.scene.frame_start))
+                solved = solve_onto_armature(
+                    seq, self._solve_options(), armature=armature, measurements=self._measurements(context),
+                    name=_set_name(parent), frame_start=start, with_body=self.with_body, context=context,
+                    progress=lambda f: progress(0.1 + 0.9 * f))
+        except (ValueError, OSError) as exc:
+            self.report({"ERROR"}, _message(exc, parent.name))
+            return {"CANCELLED"}
+        self._select(context, solved.armature)
+        self.report({"INFO"}, f"Solved '{parent.name}' onto {_armature_text(solved)} as action "
+                              f"'{solved.action.name}': {summary(solved.report)}")
+        return {"FINISHED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        self._draw_solve(layout)
+
+
+def _set_name(parent) -> str:
+    name = parent.name
+    return name[: -len("_landmarks")] if name.endswith("_landmarks") and len(name) > 10 else name
+
+
+def _armature_text(solved) -> str:
+    if solved.created_armature:
+        return f"new armature '{solved.armature.name}'"
+    return f"'{solved.armature.name}'"
+
+
+CLASSES = (SPARSE_MOCAP_OT_import_landmarks, SPARSE_MOCAP_OT_solve_landmarks)

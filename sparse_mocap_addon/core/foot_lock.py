@@ -6,11 +6,13 @@ or sink. This pass works on the solved motion:
 1. the sole points (heel, ball, toe tip; ``feet.foot_floor_points``) give each foot's contact with
    the ground (``contact.detect_foot_contact``: low and slow), and the ground height
    (``contact.estimate_ground_height``); the root is shifted so the ground is y = 0;
-2. for each run of contact frames the ankle is pinned where it stood on average during the run,
+2. the whole body is lowered or raised a little (smoothly) so the feet in contact reach the ground
+   on average: far less visible than bending a straight leg to reach it;
+3. for each run of contact frames the ankle is pinned where it stood on average during the run,
    at the height that puts the sole on the ground, with a few frames of easing at both ends so
    nothing pops;
-3. outside contact, a foot whose sole would dip below the ground is lifted onto it;
-4. the leg is re-solved to the pinned ankle with an analytic two-bone IK (law of cosines, the knee
+4. outside contact, a foot whose sole would dip below the ground is lifted onto it;
+5. the leg is re-solved to the pinned ankle with an analytic two-bone IK (law of cosines, the knee
    kept on its side of the hip-ankle line), and the ankle keeps its world orientation, so the foot
    does not tilt.
 """
@@ -20,12 +22,14 @@ from __future__ import annotations
 import numpy as np
 
 from .contact import contact_runs, detect_foot_contact, estimate_ground_height
+from .filters import fill_gaps, filtfilt_padlen, zero_phase_lowpass
 from .feet import foot_floor_points
 from .rotations import matrix_to_quat
 from .skeleton import JOINT_INDEX, PARENTS, Skeleton, forward_kinematics
 
 J = JOINT_INDEX
 EASE_SECONDS = 0.1
+BODY_SHIFT_CUTOFF_HZ = 1.0
 _EPS = 1e-9
 
 
@@ -81,6 +85,30 @@ def _ease(contact: np.ndarray, frames: int) -> np.ndarray:
     return np.clip(1.0 - distance / (frames + 1.0), 0.0, 1.0)
 
 
+def _body_height_correction(lowest: np.ndarray, contact: np.ndarray, fps: float) -> np.ndarray:
+    """(T,) vertical shift of the whole body that puts feet in contact on the ground on average.
+
+    Moving the body a few centimetres is invisible, whereas raising or lowering a nearly straight
+    leg's ankle by the same amount swings its knee by several times that. Per contact run the
+    wanted shift is minus the run's median sole height; feet in contact together are averaged,
+    frames without contact are interpolated, and the result is low-passed (zero phase) so the
+    body never bobs.
+    """
+    wanted = np.full(contact.shape, np.nan)
+    for foot, start, stop in contact_runs(contact):
+        wanted[start:stop, foot] = -np.median(lowest[start:stop, foot])
+    count = contact.sum(axis=1)
+    known = count > 0
+    shift = np.where(contact, wanted, 0.0).sum(axis=1) / np.maximum(count, 1)
+    if not known.any():
+        return np.zeros(len(lowest))
+    shift, _ = fill_gaps(shift[:, None], known[:, None])
+    shift = shift[:, 0]
+    if len(shift) > 3 * filtfilt_padlen(2):
+        shift = zero_phase_lowpass(shift, fps, BODY_SHIFT_CUTOFF_HZ)
+    return shift
+
+
 def ground_and_lock(rotations: np.ndarray, translation: np.ndarray, skeleton: Skeleton, fps: float,
                     lock: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
     """(rotations, translation, report) with the ground at y = 0 and contact feet pinned."""
@@ -101,6 +129,12 @@ def ground_and_lock(rotations: np.ndarray, translation: np.ndarray, skeleton: Sk
               "pinned_runs": 0}
     if not lock:
         return rotations, translation, report
+
+    body_shift = _body_height_correction(lowest, contact, fps)
+    translation[:, 1] += body_shift
+    positions[..., 1] += body_shift[:, None]
+    lowest = lowest + body_shift[:, None]
+    report["body_height_correction_m"] = [float(body_shift.min()), float(body_shift.max())]
 
     ease = max(int(round(EASE_SECONDS * fps)), 1)
     lengths = skeleton.bone_lengths()

@@ -147,9 +147,9 @@ def summary(report: dict) -> str:
     parts = [f"{report.get('frames', 0)} frames", f"{100.0 * report.get('masked_fraction', 0.0):.1f}% masked"]
     missing = report.get("missing_joints") or []
     parts.append(f"missing joints: {', '.join(missing)}" if missing else "no missing joints")
-    held = report.get("held_frame_count", 0)
-    if held:
-        parts.append(f"{held} frames held over long gaps")
+    bridged = report.get("bridged_frame_count", 0)
+    if bridged:
+        parts.append(f"{bridged} frames bridged over long gaps")
     if "stature_m" in report:
         parts.append(f"stature {report['stature_m']:.2f} m")
     feet = report.get("feet")

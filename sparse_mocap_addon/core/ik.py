@@ -304,12 +304,9 @@ def _direction_cue(cues, tip: str, base: np.ndarray):
 
 
 def _line_cue(cues, start: str, end: str):
-    a, b = _cue(cues, start), _cue(cues, end)
-    if a is None or b is None:
-        return None
-    vec, length = _normalize(np.nan_to_num(b - a))
-    ok = np.isfinite(a).all(axis=-1) & np.isfinite(b).all(axis=-1) & (length > 1e-6)
-    return vec, ok.astype(np.float64)
+    """Unit vector between two cue points, with weight 1 where both exist."""
+    base = _cue(cues, start)
+    return None if base is None else _direction_cue(cues, end, base)
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,13 +8,13 @@ or sink. This pass works on the solved motion:
    (``contact.estimate_ground_height``); the root is shifted so the ground is y = 0;
 2. the whole body is lowered or raised a little (smoothly) so the feet in contact reach the ground
    on average: far less visible than bending a straight leg to reach it;
-3. for each run of contact frames the ankle is pinned where it stood on average during the run,
-   at the height that puts the sole on the ground, with a few frames of easing at both ends so
-   nothing pops;
+3. for each run of frames with the ball of the foot down, the ball is pinned on the ground where
+   it stood on average during the run (the foot may still roll about it), with a few frames of
+   easing at both ends so nothing pops;
 4. outside contact, a foot whose sole would dip below the ground is lifted onto it;
 5. the leg is re-solved to the pinned ankle with an analytic two-bone IK (law of cosines, the knee
-   kept on its side of the hip-ankle line), and the ankle keeps its world orientation, so the foot
-   does not tilt.
+   kept on its side of the hip-ankle line, or bent forwards when straight), and the ankle keeps its
+   world orientation.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .skeleton import JOINT_INDEX, PARENTS, Skeleton, forward_kinematics
 J = JOINT_INDEX
 EASE_SECONDS = 0.1
 BODY_SHIFT_CUTOFF_HZ = 1.0
+STRAIGHT_KNEE_OFFSET = 0.1   # knee closer than this share of the thigh to the hip-ankle line: "straight"
 _EPS = 1e-9
 
 
@@ -53,9 +54,13 @@ def _rotation_between(a, b):
     ), axis=-1).reshape(-1, 3, 3)
 
 
-def two_bone_ik(hip, knee, ankle, target, thigh_length, shin_length):
-    """New knee positions (T,3) putting the ankle on ``target`` (as near as the leg reaches), with the
-    knee on the same side of the hip-target line as before."""
+def two_bone_ik(hip, knee, ankle, target, thigh_length, shin_length, pole=None):
+    """New knee positions (T,3) putting the ankle on ``target`` (as near as the leg reaches).
+
+    The knee stays on its side of the hip-target line while the leg is clearly bent; a nearly
+    straight leg has no side to keep, so it bends towards ``pole`` (T,3; the direction the knee
+    flexes towards, e.g. the thigh's forward axis), or forwards (+Z) when none is given.
+    """
     to_target = target - hip
     reach = np.linalg.norm(to_target, axis=-1)
     reach = np.clip(reach, abs(thigh_length - shin_length) + 1e-6, thigh_length + shin_length - 1e-6)
@@ -63,10 +68,11 @@ def two_bone_ik(hip, knee, ankle, target, thigh_length, shin_length):
     cos_hip = (thigh_length ** 2 + reach ** 2 - shin_length ** 2) / (2.0 * thigh_length * reach)
     sin_hip = np.sqrt(np.clip(1.0 - cos_hip ** 2, 0.0, 1.0))
     side = (knee - hip) - np.sum((knee - hip) * u, axis=-1, keepdims=True) * u
-    # A straight leg gives no side: bend forwards, away from the body's back.
-    fallback = np.cross(u, np.cross(ankle - knee + 1e-6 * np.array([0.0, 0.0, 1.0]), u))
-    side = np.where((np.linalg.norm(side, axis=-1) < 1e-6)[:, None], fallback, side)
-    side = _unit(side)
+    if pole is None:
+        pole = np.broadcast_to([0.0, 0.0, 1.0], u.shape)
+    pole_side = pole - np.sum(pole * u, axis=-1, keepdims=True) * u
+    straight = np.linalg.norm(side, axis=-1) < STRAIGHT_KNEE_OFFSET * thigh_length
+    side = _unit(np.where(straight[:, None], pole_side, side))
     return hip + thigh_length * (cos_hip[:, None] * u + sin_hip[:, None] * side)
 
 
@@ -121,19 +127,22 @@ def ground_and_lock(rotations: np.ndarray, translation: np.ndarray, skeleton: Sk
     positions[..., 1] -= ground
     soles[..., 1] -= ground
     lowest = soles[..., 1].min(axis=2)                                   # (T, 2)
-    # A foot is in contact when any of its sole points is (each point tracked on its own, so the
-    # heel-to-toe roll is not mistaken for sliding).
-    contact = detect_foot_contact(soles.reshape(len(soles), 6, 3), fps, ground_height=0.0)
-    contact = contact.reshape(len(soles), 2, 3).any(axis=2)
-    report = {"ground_shift_m": float(-ground), "contact_fraction": contact.mean(axis=0).tolist(),
-              "pinned_runs": 0}
+    # Each sole point (heel, ball, toe tip) is tracked on its own, so the heel-to-toe roll is not
+    # mistaken for sliding. A foot touches when any point does; it is *planted* while the ball of
+    # the foot is down, and then the ball is what stays put (pinning the ankle would drag the leg
+    # back while the heel rises and the foot rolls over its toes).
+    points = detect_foot_contact(soles.reshape(len(soles), 6, 3), fps, ground_height=0.0).reshape(len(soles), 2, 3)
+    touching = points.any(axis=2)
+    contact = points[:, :, 1]
+    report = {"ground_shift_m": float(-ground), "contact_fraction": touching.mean(axis=0).tolist(),
+              "planted_fraction": contact.mean(axis=0).tolist(), "pinned_runs": 0}
     if not lock:
         return rotations, translation, report
 
     body_shift = _body_height_correction(lowest, contact, fps)
     translation[:, 1] += body_shift
     positions[..., 1] += body_shift[:, None]
-    lowest = lowest + body_shift[:, None]
+    soles[..., 1] += body_shift[:, None, None]
     report["body_height_correction_m"] = [float(body_shift.min()), float(body_shift.max())]
 
     ease = max(int(round(EASE_SECONDS * fps)), 1)
@@ -141,24 +150,27 @@ def ground_and_lock(rotations: np.ndarray, translation: np.ndarray, skeleton: Sk
     for f, side in enumerate(("left", "right")):
         hip, knee, ankle = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
         target = positions[:, ankle].copy()
+        # The sole points ride rigidly on the ankle's frame (the foot joint is a leaf at rest).
+        sole_offsets = np.einsum("ji,kj->ki", globals_[0, ankle], soles[0, f] - positions[0, ankle])
+        ankle_global = globals_[:, ankle]
+        ball = np.einsum("tij,j->ti", ankle_global, sole_offsets[1])      # ankle -> ball sole point
         runs = [(start, stop) for foot, start, stop in contact_runs(contact) if foot == f]
         for start, stop in runs:
-            pinned = positions[start:stop, ankle].mean(axis=0)
-            # Sole on the ground: the ankle at the height that puts the run's typical lowest sole
-            # point at y = 0 (neither floating nor sunk).
-            pinned[1] -= float(np.median(lowest[start:stop, f]))
+            # The ball of a planted foot stays where it stood on average, on the ground; the foot
+            # may still turn about it (the heel rises as it rolls), so the ankle follows its turn.
+            pinned = (positions[start:stop, ankle] + ball[start:stop]).mean(axis=0)
+            pinned[1] = 0.0
             lo, hi = max(start - ease, 0), min(stop + ease, len(target))
             run_mask = np.zeros(len(target), dtype=bool)
             run_mask[start:stop] = True
             w = _ease(run_mask, ease)[lo:hi, None]
-            target[lo:hi] = (1.0 - w) * target[lo:hi] + w * pinned
+            target[lo:hi] = (1.0 - w) * target[lo:hi] + w * (pinned - ball[lo:hi])
         report["pinned_runs"] += len(runs)
-        # No sinking anywhere: the sole moves rigidly with the ankle, so lift the ankle by any depth
-        # the sole would reach below the ground.
-        sole_after = lowest[:, f] + (target[:, 1] - positions[:, ankle, 1])
+        # No sinking anywhere: lift the ankle by any depth its sole would reach below the ground.
+        sole_after = target[:, 1] + np.einsum("tij,kj->tki", ankle_global, sole_offsets)[..., 1].min(axis=1)
         target[:, 1] += np.maximum(-sole_after, 0.0)
         new_knee = two_bone_ik(positions[:, hip], positions[:, knee], positions[:, ankle], target,
-                               lengths[knee], lengths[ankle])
+                               lengths[knee], lengths[ankle], pole=globals_[:, hip, :, 2])
         old_thigh = _unit(positions[:, knee] - positions[:, hip])
         new_thigh = _unit(new_knee - positions[:, hip])
         old_shin = _unit(positions[:, ankle] - positions[:, knee])
@@ -168,7 +180,6 @@ def ground_and_lock(rotations: np.ndarray, translation: np.ndarray, skeleton: Sk
         # The shin turns with the thigh first, then onto its new direction.
         shin_after_thigh = np.einsum("tij,tj->ti", thigh_turn, old_shin)
         knee_global = _rotation_between(shin_after_thigh, new_shin) @ thigh_turn @ globals_[:, knee]
-        ankle_global = globals_[:, ankle]
         pelvis_global = globals_[:, PARENTS[hip]]
         local = {
             hip: np.einsum("tji,tjk->tik", pelvis_global, hip_global),
@@ -177,5 +188,5 @@ def ground_and_lock(rotations: np.ndarray, translation: np.ndarray, skeleton: Sk
         }
         for joint, matrix in local.items():
             rotations[:, joint] = matrix_to_quat(matrix)
-    return rotations, translation, dict(report, contact=contact)
+    return rotations, translation, dict(report, contact=touching)
 

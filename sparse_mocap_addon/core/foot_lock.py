@@ -8,9 +8,9 @@ or sink. This pass works on the solved motion:
    (``contact.estimate_ground_height``); the root is shifted so the ground is y = 0;
 2. the whole body is lowered or raised a little (smoothly) so the feet in contact reach the ground
    on average: far less visible than bending a straight leg to reach it;
-3. for each run of frames with the ball of the foot down, the ball is pinned on the ground where
-   it stood on average during the run (the foot may still roll about it), with a few frames of
-   easing at both ends so nothing pops;
+3. for each run of frames with the ball of the foot down, the ball is pinned where it stood on
+   average during the run, not below the ground (the foot may still roll about it), with a few
+   frames of easing at both ends so nothing pops;
 4. outside contact, a foot whose sole would dip below the ground is lifted onto it;
 5. the leg is re-solved to the pinned ankle with an analytic two-bone IK (law of cosines, the knee
    kept on its side of the hip-ankle line, or bent forwards when straight), and the ankle keeps its
@@ -30,7 +30,7 @@ from .skeleton import JOINT_INDEX, PARENTS, Skeleton, forward_kinematics
 J = JOINT_INDEX
 EASE_SECONDS = 0.1
 BODY_SHIFT_CUTOFF_HZ = 1.0
-STRAIGHT_KNEE_OFFSET = 0.1   # knee closer than this share of the thigh to the hip-ankle line: "straight"
+POLE_PULL = 0.02   # share of the thigh: a knee nearer the hip-ankle line than this bends towards the pole
 _EPS = 1e-9
 
 
@@ -70,9 +70,10 @@ def two_bone_ik(hip, knee, ankle, target, thigh_length, shin_length, pole=None):
     side = (knee - hip) - np.sum((knee - hip) * u, axis=-1, keepdims=True) * u
     if pole is None:
         pole = np.broadcast_to([0.0, 0.0, 1.0], u.shape)
-    pole_side = pole - np.sum(pole * u, axis=-1, keepdims=True) * u
-    straight = np.linalg.norm(side, axis=-1) < STRAIGHT_KNEE_OFFSET * thigh_length
-    side = _unit(np.where(straight[:, None], pole_side, side))
+    pole_side = _unit(pole - np.sum(pole * u, axis=-1, keepdims=True) * u)
+    # A faint pull towards the pole: it decides only when the knee is (nearly) on the line, and the
+    # knee's side changes continuously with the pose.
+    side = _unit(side + POLE_PULL * thigh_length * pole_side)
     return hip + thigh_length * (cos_hip[:, None] * u + sin_hip[:, None] * side)
 
 
@@ -156,10 +157,11 @@ def ground_and_lock(rotations: np.ndarray, translation: np.ndarray, skeleton: Sk
         ball = np.einsum("tij,j->ti", ankle_global, sole_offsets[1])      # ankle -> ball sole point
         runs = [(start, stop) for foot, start, stop in contact_runs(contact) if foot == f]
         for start, stop in runs:
-            # The ball of a planted foot stays where it stood on average, on the ground; the foot
-            # may still turn about it (the heel rises as it rolls), so the ankle follows its turn.
+            # The ball of a planted foot stays where it stood on average (never below the ground;
+            # not pulled down either, as the heel may be what touches); the foot may still turn
+            # about it (the heel rises as it rolls), so the ankle follows its turn.
             pinned = (positions[start:stop, ankle] + ball[start:stop]).mean(axis=0)
-            pinned[1] = 0.0
+            pinned[1] = max(pinned[1], 0.0)
             lo, hi = max(start - ease, 0), min(stop + ease, len(target))
             run_mask = np.zeros(len(target), dtype=bool)
             run_mask[start:stop] = True

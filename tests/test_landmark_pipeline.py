@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import BodyMeasurements, default_measurements, skeleton_from_measurements
+from sparse_mocap_addon.core.body import BodyMeasurements
 from sparse_mocap_addon.core.contact import detect_foot_contact
 from sparse_mocap_addon.core.demo import demo_motion
 from sparse_mocap_addon.core.feet import foot_floor_points

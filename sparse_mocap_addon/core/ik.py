@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .rotations import matrix_to_quat, quat_to_axis_angle
-from .skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, Skeleton, children
+from .skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, Skeleton, children
 
 _EPS = 1e-9
 J = JOINT_INDEX
@@ -316,7 +316,7 @@ def _twist_cues(j: int, targets: np.ndarray, globals_: np.ndarray, cues: dict, s
     """The cues for joint j's twist: a list of (local vector, wanted world vector (T,3), weight (T,)).
 
     ``targets`` (24, T, 3) and ``globals_`` (24, T, 3, 3) are joint-major."""
-    name = JOINT_NAMES_LOCAL[j]
+    name = JOINT_NAMES[j]
     side = 1.0 if name.startswith("left") else -1.0
     out = []
     if name.endswith("_hip"):
@@ -369,8 +369,6 @@ def _twist_cues(j: int, targets: np.ndarray, globals_: np.ndarray, cues: dict, s
             out.append((np.array([0.0, 0.0, 1.0]), *knuckles))
     return out
 
-
-JOINT_NAMES_LOCAL = tuple(sorted(JOINT_INDEX, key=JOINT_INDEX.get))
 
 
 def estimate_hinge_axes(rotations: np.ndarray, min_angle_deg: float = 30.0) -> dict:
@@ -486,7 +484,7 @@ def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None =
                     sin_sum += w * np.sin(angle)
                     weight_sum += w
                 half = 0.5 * _fill_twist(cos_sum, sin_sum, weight_sum)
-                reliability[JOINT_NAMES_LOCAL[j]] = weight_sum
+                reliability[JOINT_NAMES[j]] = weight_sum
                 twist = np.concatenate((np.cos(half)[:, None], np.sin(half)[:, None] * bone), axis=1)
                 q = _quat_mul(twist, q)
             rotations[j] = q

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .body import BodyMeasurements, default_measurements, skeleton_from_measurements
-from .skeleton import JOINT_INDEX, JOINT_NAMES, MIRROR, NUM_JOINTS, PARENTS, Skeleton, children
+from .skeleton import JOINT_INDEX, JOINT_NAMES, MIRROR, NUM_JOINTS, PARENTS, Skeleton
 
 J = JOINT_INDEX
 LANDMARK_BIAS_M = 0.015

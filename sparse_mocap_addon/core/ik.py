@@ -158,20 +158,6 @@ def _quat_matrix(q: np.ndarray) -> np.ndarray:
     return m
 
 
-def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Shortest rotation (T,3,3) taking unit a (3,) onto unit b (T,3)."""
-    a = np.broadcast_to(a, b.shape)
-    axis = _cross(a, b)
-    sin = np.sqrt(_dot(axis, axis))
-    cos = _dot(a, b)
-    # Parallel: any axis works (the angle is 0); opposite: a half turn about an axis normal to a.
-    helper = np.where(np.abs(a[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
-    fallback = _cross(a, helper)
-    axis = np.where((sin < 1e-12)[:, None], fallback, axis)
-    axis, _ = _normalize(axis)
-    return _axis_angle_matrix(axis, cos, sin)
-
-
 def _procrustes_svd(h: np.ndarray) -> np.ndarray:
     """The rotation maximising tr(R^T h) for each (3,3) h: Kabsch by SVD, reflections excluded."""
     u, _, vt = np.linalg.svd(h)
@@ -403,8 +389,7 @@ def _leaf_rotation(j: int, targets: np.ndarray, parent_global: np.ndarray, cues:
     result = rest.copy()
     if up is not None:
         vec, ok = up
-        swing = _swing(np.array([0.0, 1.0, 0.0]), _apply_t(rest, vec))
-        turned = rest @ swing
+        turned = rest @ _quat_matrix(_swing_quat(np.array([0.0, 1.0, 0.0]), _apply_t(rest, vec)))
         result = np.where(ok[:, None, None] > 0, turned, result)
     if forward is not None:
         vec, ok = forward

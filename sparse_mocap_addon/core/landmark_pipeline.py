@@ -21,7 +21,7 @@ from .landmark_skeleton import skeleton_from_landmarks
 from .landmark_targets import JointTargets, joint_targets
 from .landmarks import LandmarkError, LandmarkSequence, orient
 from .motion import Motion
-from .skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, Skeleton
+from .skeleton import JOINT_NAMES, NUM_JOINTS, Skeleton
 
 
 @dataclass
@@ -143,7 +143,3 @@ def solve_landmarks(seq: LandmarkSequence, options: SolveOptions | None = None) 
     report["layout"] = seq.layout
     return motion, report
 
-
-def bone_pairs() -> list[tuple[int, int]]:
-    """(parent, child) joint pairs of the SMPL-24 bones, for bone-length statistics."""
-    return [(int(PARENTS[j]), j) for j in range(1, NUM_JOINTS)]

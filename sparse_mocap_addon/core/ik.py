@@ -305,22 +305,18 @@ def _twist_cues(j: int, targets: np.ndarray, globals_: np.ndarray, cues: dict, s
     name = JOINT_NAMES[j]
     side = 1.0 if name.startswith("left") else -1.0
     out = []
-    if name.endswith("_hip"):
-        knee, ankle = J[name.replace("hip", "knee")], J[name.replace("hip", "ankle")]
-        thigh, _ = _normalize(targets[knee] - targets[j])
-        shin, _ = _normalize(targets[ankle] - targets[knee])
-        normal, weight = _bend_weight(thigh, shin)
-        out.append((hinge_axes[name.replace("hip", "knee")], normal, weight))
-        foot = J[name.replace("hip", "foot")]
-        toes, _ = _normalize(targets[foot] - targets[ankle])
-        # With a straight leg, the foot's forward direction says where the leg faces.
-        out.append((np.array([0.0, 0.0, 1.0]), toes, 0.5 * (1.0 - weight)))
-    elif name.endswith("_shoulder"):
-        elbow, wrist = J[name.replace("shoulder", "elbow")], J[name.replace("shoulder", "wrist")]
-        upper, _ = _normalize(targets[elbow] - targets[j])
-        fore, _ = _normalize(targets[wrist] - targets[elbow])
-        normal, weight = _bend_weight(upper, fore)
-        out.append((hinge_axes[name.replace("shoulder", "elbow")], normal, weight))
+    if name.endswith("_hip") or name.endswith("_shoulder"):
+        # The limb's bend plane: the knee or elbow flexes about its hinge axis, one way only.
+        prefix = name.rsplit("_", 1)[0]
+        middle, end = (("knee", "ankle") if name.endswith("_hip") else ("elbow", "wrist"))
+        upper, _ = _normalize(targets[J[f"{prefix}_{middle}"]] - targets[j])
+        lower, _ = _normalize(targets[J[f"{prefix}_{end}"]] - targets[J[f"{prefix}_{middle}"]])
+        normal, weight = _bend_weight(upper, lower)
+        out.append((hinge_axes[f"{prefix}_{middle}"], normal, weight))
+        if middle == "knee":
+            # With a straight leg, the foot's forward direction says where the leg faces.
+            toes, _ = _normalize(targets[J[f"{prefix}_foot"]] - targets[J[f"{prefix}_ankle"]])
+            out.append((np.array([0.0, 0.0, 1.0]), toes, 0.5 * (1.0 - weight)))
     elif name in ("spine1", "spine2"):
         share = 1.0 / 3.0 if name == "spine1" else 2.0 / 3.0
         left = (1.0 - share) * globals_[0][:, :, 0] + share * spine3_frame[:, :, 0]

@@ -52,6 +52,7 @@ DEFAULT_HINGE_AXES = {
 }
 # A twist cue with less total weight than this is replaced by the interpolation over time.
 _RELIABLE = 0.5
+_BLOCK = 8192           # frames per block of per-frame work
 _PRIOR_WEIGHT = 1e-12  # pull of a Procrustes fit towards the parent's frame
 
 
@@ -438,40 +439,53 @@ def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None =
     spine3_fit = _procrustes(offsets[spine3_kids], (tgt[spine3_kids] - tgt[spine3]).transpose(1, 0, 2),
                              (ok[spine3_kids] & ok[spine3]).T.astype(np.float64), identity)
 
+    # Per-frame work runs in blocks of frames so that its temporaries stay in the cache; only the
+    # twist fill looks across frames, and it runs on whole joints between the two block passes.
+    blocks = [slice(start, min(start + _BLOCK, T)) for start in range(0, T, _BLOCK)]
     for j in range(NUM_JOINTS):
         parent = PARENTS[j]
         parent_global = identity if parent < 0 else globals_[parent]
-        if j > 0:
-            positions[j] = positions[parent] + _apply(parent_global, offsets[j])
         kids = children(j)
         if len(kids) == 1:
             # Work in the parent's frame: local = twist(about the bone) * swing(rest bone -> bone).
             child = kids[0]
             rest_dir, _ = _normalize(offsets[child])
-            wanted, length = _normalize(tgt[child] - positions[j])
-            usable = ok[child] & (length > 1e-9)
-            bone = np.where(usable[:, None], _apply_t(parent_global, wanted), rest_dir)
-            q = _swing_quat(rest_dir, bone)
-            cues_j = _twist_cues(j, tgt, globals_, cues, spine3_fit, axes)
-            if cues_j:
-                swing = _quat_matrix(q)
-                cos_sum = np.zeros(T)
-                sin_sum = np.zeros(T)
-                weight_sum = np.zeros(T)
+            bone = np.empty((T, 3))
+            sums = None                      # twist cue sums: cos, sin, weight
+            for sl in blocks:
+                frame = parent_global[sl]
+                if j > 0:
+                    positions[j, sl] = positions[parent, sl] + _apply(frame, offsets[j])
+                wanted, length = _normalize(tgt[child, sl] - positions[j, sl])
+                usable = ok[child, sl] & (length > 1e-9)
+                bone[sl] = np.where(usable[:, None], _apply_t(frame, wanted), rest_dir)
+                rotations[j, sl] = _swing_quat(rest_dir, bone[sl])
+                cues_j = _twist_cues(j, tgt[:, sl], globals_[:, sl], {k: v[sl] for k, v in cues.items()},
+                                     spine3_fit[sl], axes)
+                if not cues_j:
+                    continue
+                if sums is None:
+                    sums = np.zeros((3, T))
+                swing = _quat_matrix(rotations[j, sl])
                 for local_vec, wanted_vec, weight in cues_j:
-                    angle, strength = _twist_angle(bone, _apply(swing, local_vec), _apply_t(parent_global, wanted_vec))
+                    angle, strength = _twist_angle(bone[sl], _apply(swing, local_vec), _apply_t(frame, wanted_vec))
                     w = weight * strength
-                    cos_sum += w * np.cos(angle)
-                    sin_sum += w * np.sin(angle)
-                    weight_sum += w
-                half = 0.5 * _fill_twist(cos_sum, sin_sum, weight_sum)
-                reliability[JOINT_NAMES[j]] = weight_sum
-                twist = np.concatenate((np.cos(half)[:, None], np.sin(half)[:, None] * bone), axis=1)
-                q = _quat_mul(twist, q)
-            rotations[j] = q
-            global_quats[j] = q if parent < 0 else _quat_mul(global_quats[parent], q)
-            globals_[j] = _quat_matrix(global_quats[j])
+                    sums[0, sl] += w * np.cos(angle)
+                    sums[1, sl] += w * np.sin(angle)
+                    sums[2, sl] += w
+            if sums is not None:
+                half = 0.5 * _fill_twist(*sums)
+                reliability[JOINT_NAMES[j]] = sums[2]
+            for sl in blocks:
+                q = rotations[j, sl]
+                if sums is not None:
+                    twist = np.concatenate((np.cos(half[sl])[:, None], np.sin(half[sl])[:, None] * bone[sl]), axis=1)
+                    q = rotations[j, sl] = _quat_mul(twist, q)
+                global_quats[j, sl] = q if parent < 0 else _quat_mul(global_quats[parent, sl], q)
+                globals_[j, sl] = _quat_matrix(global_quats[j, sl])
             continue
+        if j > 0:
+            positions[j] = positions[parent] + _apply(parent_global, offsets[j])
         if j == spine3:
             globals_[j] = spine3_fit
         elif kids:

@@ -397,6 +397,10 @@ def _leaf_rotation(j: int, targets: np.ndarray, parent_global: np.ndarray, cues:
     return result
 
 
+def _blocks(frames: int) -> list[slice]:
+    return [slice(start, min(start + _BLOCK, frames)) for start in range(0, frames, _BLOCK)]
+
+
 def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None = None,
              cues: dict | None = None, hinge_axes: dict | None = None) -> IKResult:
     """Local rotations that put the skeleton's joints on ``targets`` (T, 24, 3).
@@ -436,12 +440,14 @@ def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None =
     # Spine3's frame from the targets alone: its rotation, and the twist reference of the spine.
     spine3 = J["spine3"]
     spine3_kids = children(spine3)
-    spine3_fit = _procrustes(offsets[spine3_kids], (tgt[spine3_kids] - tgt[spine3]).transpose(1, 0, 2),
-                             (ok[spine3_kids] & ok[spine3]).T.astype(np.float64), identity)
+    spine3_fit = np.empty((T, 3, 3))
+    for sl in _blocks(T):
+        spine3_fit[sl] = _procrustes(offsets[spine3_kids], (tgt[spine3_kids, sl] - tgt[spine3, sl]).transpose(1, 0, 2),
+                                     (ok[spine3_kids, sl] & ok[spine3, sl]).T.astype(np.float64), identity[sl])
 
     # Per-frame work runs in blocks of frames so that its temporaries stay in the cache; only the
     # twist fill looks across frames, and it runs on whole joints between the two block passes.
-    blocks = [slice(start, min(start + _BLOCK, T)) for start in range(0, T, _BLOCK)]
+    blocks = _blocks(T)
     for j in range(NUM_JOINTS):
         parent = PARENTS[j]
         parent_global = identity if parent < 0 else globals_[parent]
@@ -484,23 +490,26 @@ def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None =
                 global_quats[j, sl] = q if parent < 0 else _quat_mul(global_quats[parent, sl], q)
                 globals_[j, sl] = _quat_matrix(global_quats[j, sl])
             continue
-        if j > 0:
-            positions[j] = positions[parent] + _apply(parent_global, offsets[j])
-        if j == spine3:
-            globals_[j] = spine3_fit
-        elif kids:
-            observed = (tgt[kids] - positions[j]).transpose(1, 0, 2)
-            globals_[j] = _procrustes(offsets[kids], observed, ok[kids].T.astype(np.float64), parent_global)
-        else:
-            leaf = _leaf_rotation(j, tgt, parent_global, cues)
-            if leaf is None:
-                globals_[j] = parent_global
-                global_quats[j] = global_quats[parent]
-                rotations[j] = (1.0, 0.0, 0.0, 0.0)
-                continue
-            globals_[j] = leaf
-        global_quats[j] = matrix_to_quat(globals_[j])
-        rotations[j] = matrix_to_quat(globals_[j] if parent < 0 else parent_global.transpose(0, 2, 1) @ globals_[j])
+        for sl in blocks:
+            frame = parent_global[sl]
+            if j > 0:
+                positions[j, sl] = positions[parent, sl] + _apply(frame, offsets[j])
+            if j == spine3:
+                globals_[j, sl] = spine3_fit[sl]
+            elif kids:
+                observed = (tgt[kids, sl] - positions[j, sl]).transpose(1, 0, 2)
+                globals_[j, sl] = _procrustes(offsets[kids], observed, ok[kids, sl].T.astype(np.float64), frame)
+            else:
+                leaf = _leaf_rotation(j, tgt[:, sl], frame, {k: v[sl] for k, v in cues.items()})
+                if leaf is None:
+                    globals_[j, sl] = frame
+                    global_quats[j, sl] = global_quats[parent, sl]
+                    rotations[j, sl] = (1.0, 0.0, 0.0, 0.0)
+                    continue
+                globals_[j, sl] = leaf
+            global_quats[j, sl] = matrix_to_quat(globals_[j, sl])
+            rotations[j, sl] = matrix_to_quat(globals_[j, sl] if parent < 0 else
+                                              frame.transpose(0, 2, 1) @ globals_[j, sl])
 
     return IKResult(rotations=rotations.transpose(1, 0, 2), translation=targets[:, 0].copy(),
                     global_matrices=globals_.transpose(1, 0, 2, 3), positions=positions.transpose(1, 0, 2),

@@ -80,6 +80,7 @@ Errors: one sentence naming the file and line (or frame), raised as :class:`ImuE
 from __future__ import annotations
 
 import gzip
+import importlib
 import math
 import os
 import re
@@ -94,6 +95,7 @@ import numpy as np
 from ..imu import GRAVITY, SEGMENT_JOINTS, SIX_SENSORS, ImuError, ImuRecording
 from ..rotations import matrix_to_quat, quat_continuous, quat_slerp, quat_to_matrix
 from ..source import SourceFormatError
+from .names import side_and_key
 from .textio import read_text
 
 __all__ = ["read_imu", "write_imu_csv", "resample_imu", "segment_name", "IMU_KINDS", "CSV_MAGIC"]
@@ -124,7 +126,6 @@ def _rate_argument(fps) -> float:
 
 # --- segment names -------------------------------------------------------------------------------
 
-_SIDES = {"l": "left", "left": "left", "lt": "left", "r": "right", "right": "right", "rt": "right"}
 _SIDED_PARTS = {
     "upperleg": "upper_leg", "thigh": "upper_leg", "femur": "upper_leg", "upleg": "upper_leg",
     "lowerleg": "lower_leg", "shank": "lower_leg", "shin": "lower_leg", "tibia": "lower_leg",
@@ -150,17 +151,9 @@ def segment_name(text: str) -> str | None:
     left_lower_leg, right_upper_leg, right_upper_leg; "pelvis", "Pelvis", "pelvis_imu" -> pelvis;
     "torso_imu" -> chest; "calcn_r_imu" -> right_foot.
     """
-    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(text).strip())
-    text = re.sub(r"(?<=[A-Z])(?=[A-Z][a-z])", " ", text)
-    tokens = [t for t in re.split(r"[^0-9a-z]+", text.lower()) if t and t not in _NOISE_TOKENS]
-    if not tokens:
+    side, key = side_and_key(text, ignore=_NOISE_TOKENS)
+    if key is None:
         return None
-    side = None
-    if len(tokens) > 1 and tokens[0] in _SIDES:
-        side, tokens = _SIDES[tokens[0]], tokens[1:]
-    elif len(tokens) > 1 and tokens[-1] in _SIDES:
-        side, tokens = _SIDES[tokens[-1]], tokens[:-1]
-    key = "".join(tokens)
     if side is None:
         return _MIDLINE.get(key)
     part = _SIDED_PARTS.get(key)
@@ -404,7 +397,7 @@ def _check_rotations(where, matrices: np.ndarray, label) -> None:
 
 def _load_pt(path: Path):
     try:
-        import torch
+        torch = importlib.import_module("torch")     # optional: only .pt files need it
     except ImportError:
         raise _fail(path, "reading .pt files needs PyTorch, which is not installed; save the arrays as .npz "
                     "(acc, ori) instead.") from None

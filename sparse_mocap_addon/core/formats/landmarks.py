@@ -78,6 +78,7 @@ from ..landmark_scale import scale_to_height
 from ..landmarks import CANONICAL_NAMES, LAYOUTS, SMPL_LAYOUT, LandmarkError, LandmarkSequence
 from ..skeleton import JOINT_NAMES
 from ..source import SourceFormatError
+from .names import side_and_key
 from .textio import read_text
 
 __all__ = ["read_landmarks", "canonical_name", "LANDMARK_EXTENSIONS", "LAYOUT_NAMES", "DEFAULT_VIDEO_FPS"]
@@ -92,7 +93,6 @@ _CAMERA_SPACE_LAYOUTS = ("mediapipe33", "h36m17")         # y points down in the
 # --- names ---------------------------------------------------------------------------------------
 
 _KNOWN_NAMES = frozenset(CANONICAL_NAMES) | (frozenset(JOINT_NAMES) - {"head"})
-_SIDES = {"l": "left", "left": "left", "r": "right", "right": "right"}
 # Body parts that come in pairs, keyed by the part's letters without separators.
 _SIDED_PARTS = {
     "eyeinner": "eye_inner", "innereye": "eye_inner", "eyeouter": "eye_outer", "outereye": "eye_outer",
@@ -119,17 +119,9 @@ def canonical_name(name: str) -> str | None:
     "left_ankle"; "LBigToe" -> "left_big_toe"; "Head" (Pose2Sim, Halpe) -> "head_top"; "Hip" /
     "MidHip" -> "mid_hip". SMPL joint names other than "head" are returned as they are.
     """
-    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name).strip())
-    text = re.sub(r"(?<=[A-Z])(?=[A-Z][a-z])", "_", text)
-    tokens = [t for t in re.split(r"[^0-9a-z]+", text.lower()) if t]
-    if not tokens:
+    side, key = side_and_key(name)
+    if key is None:
         return None
-    side = None
-    if len(tokens) > 1 and tokens[0] in _SIDES:
-        side, tokens = _SIDES[tokens[0]], tokens[1:]
-    elif len(tokens) > 1 and tokens[-1] in _SIDES:
-        side, tokens = _SIDES[tokens[-1]], tokens[:-1]
-    key = "".join(tokens)
     if side is None:
         result = _MIDLINE.get(key)
     elif key in _SIDED_PARTS:

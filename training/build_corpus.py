@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
@@ -39,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from sparse_mocap_addon.core.atomic import atomic_open  # noqa: E402
 from sparse_mocap_addon.core.mirror import mirror_motion  # noqa: E402
 from sparse_mocap_addon.core.resample import resample_motion  # noqa: E402
 from sparse_mocap_addon.core.retarget import retarget  # noqa: E402
@@ -181,9 +181,8 @@ def format_summary(summary: dict) -> str:
 
 
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(data, indent=1) + "\n")
 
 
 def build(data: Path, out: Path, sources=SOURCES, mirror: bool = False, jobs: int = 2, log=print) -> dict:

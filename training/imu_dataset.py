@@ -92,7 +92,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -104,6 +103,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from sparse_mocap_addon.core.atomic import atomic_open  # noqa: E402
 from sparse_mocap_addon.core.body import (  # noqa: E402
     SEXES, BodyMeasurements, default_measurements, measure_skeleton, skeleton_from_measurements,
 )
@@ -469,15 +469,9 @@ def save_dataset(path, arrays: dict, metadata: dict, compress: bool = False) -> 
     if "metadata_json" in arrays:
         raise ValueError("'metadata_json' is reserved for the metadata")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            (np.savez_compressed if compress else np.savez)(
-                fh, metadata_json=np.array(json.dumps(metadata, default=_json_default)), **arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_open(path) as fh:
+        (np.savez_compressed if compress else np.savez)(
+            fh, metadata_json=np.array(json.dumps(metadata, default=_json_default)), **arrays)
     return path
 
 

@@ -8,12 +8,12 @@ positions (T, 3) in metres (core frame, Y up), the Skeleton they animate, and fr
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_open
 from .rotations import quat_continuous, quat_normalize
 from .skeleton import NUM_JOINTS, Skeleton, forward_kinematics
 
@@ -89,14 +89,8 @@ class Motion:
             "metadata_json": np.array(json.dumps(self.metadata, default=_json_default)),
             **self.skeleton.to_arrays(),
         }
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with atomic_open(path) as fh:
+            np.savez_compressed(fh, **arrays)
         return path
 
     @classmethod

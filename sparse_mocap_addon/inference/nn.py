@@ -34,12 +34,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..core.atomic import atomic_open
 
 __all__ = [
     "WeightError", "MissingWeightError", "WeightFileNotFoundError", "StateDict",
@@ -168,19 +169,8 @@ def save_state_dict(path: str | os.PathLike, state_dict: Mapping[str, Any], meta
     arrays[_FORMAT_KEY] = np.array(f"{FORMAT_NAME}/{FORMAT_VERSION}")
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            (np.savez_compressed if compress else np.savez)(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, fsync=True) as handle:
+        (np.savez_compressed if compress else np.savez)(handle, **arrays)
     return path
 
 

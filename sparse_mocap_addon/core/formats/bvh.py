@@ -39,13 +39,13 @@ import gzip
 import math
 import os
 import re
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_open
 from ..rotations import matrix_to_euler, quat_to_matrix
 from ..source import SourceFormatError, SourceMotion, SourceSkeleton
 from .textio import read_text
@@ -615,25 +615,6 @@ def _frame_values(motion: SourceMotion, written: list[int], order: str, with_pos
     return np.concatenate(blocks, axis=1) if blocks else np.zeros((T, 0))
 
 
-def _atomic_write(path: Path, payload: bytes):
-    """Write to a new temporary file in the same folder, then rename it over ``path``.
-
-    The temporary file is created with mode 0o666 minus the umask, like an ordinary new file.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_bvh(path, motion: SourceMotion, rotation_order: str = "ZXY", precision: int = 6) -> None:
     """Write ``motion`` as a standard BVH file.
 
@@ -664,4 +645,5 @@ def write_bvh(path, motion: SourceMotion, rotation_order: str = "ZXY", precision
     payload = ("\n".join(lines) + "\n").encode("utf-8")
     if path.name.lower().endswith(".gz"):
         payload = gzip.compress(payload, compresslevel=6, mtime=0)
-    _atomic_write(path, payload)
+    with atomic_open(path) as handle:
+        handle.write(payload)

@@ -82,9 +82,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import math
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ElementTree
 import zlib
 from dataclasses import dataclass
@@ -92,6 +90,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_open
 from ..imu import GRAVITY, SEGMENT_JOINTS, SIX_SENSORS, ImuError, ImuRecording
 from ..rotations import matrix_to_quat, quat_continuous, quat_slerp, quat_to_matrix
 from ..source import SourceFormatError
@@ -652,15 +651,8 @@ def write_imu_csv(recording: ImuRecording, path) -> Path:
     if path.suffix.lower() == ".gz":
         data = gzip.compress(data, mtime=0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    with atomic_open(path) as stream:
+        stream.write(data)
     return path
 
 

@@ -117,12 +117,12 @@ from sparse_mocap_addon.core.rotations import (  # noqa: E402
 )
 from sparse_mocap_addon.core.skeleton import JOINT_INDEX, forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
+from sparse_mocap_addon.inference.imu_poser import SEX_CODES  # noqa: E402  (shared with the runtime)
 
 SPLITS = ("train", "validation", "test")
 BUILD_COMMAND = ".venv/bin/python -m training.build_corpus --data ../shared/data --out build/corpus --mirror"
 DATASET_VERSION = 1
 
-SEX_CODES = {"male": 1.0, "female": -1.0, "neutral": 0.0}
 MEASUREMENT_NAMES = ("height", "arm_length", "leg_length", "sex_code")
 LEAF_NAMES = ("left_wrist", "right_wrist", "left_ankle", "right_ankle", "head")
 LEAF_JOINTS = tuple(JOINT_INDEX[n] for n in LEAF_NAMES)

@@ -1,0 +1,207 @@
+"""The six-IMU poser network in numpy (issue 5): offline (whole sequence) and streaming (one frame
+in, one pose out) APIs over the weights ``training/train_imu.py`` writes to ``assets/``.
+
+The architecture is described in ``training/imu_model.py`` (its torch twin; the parity test keeps
+the two within 1e-4): a leaf stage, a joint stage with foot-contact logits, and separate upper- and
+lower-body pose stages, each Linear -> ReLU -> LSTM -> Linear, all causal; so the streaming output
+equals the offline output frame for frame. Inputs are the 72 normalised IMU features of
+``core/synth.features`` (sensor order ``core/imu.SIX_SENSORS``), the six validity flags and, for
+the shape-aware model, the wearer's four measurements (:func:`shape_vector`).
+
+Outputs (:class:`PoserOutput`): the 17 ``POSE_JOINTS`` root-relative global rotations as 6D, the
+five leaf and 23 joint positions in the root frame (metres), and the two foot-contact
+probabilities. :func:`relative_globals` turns the 6D into all 24 root-relative rotations (feet,
+hands and the pelvis get identity locals) and :func:`local_quaternions` into the Motion's local
+rotations given the pelvis's world orientation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..core.body import BodyMeasurements, measure_skeleton, skeleton_from_measurements
+from ..core.rotations import matrix_to_quat, sixd_to_matrix
+from ..core.skeleton import PARENTS
+from .nn import LSTM, Linear, WeightError, load_state_dict, relu
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+WEIGHT_FILES = {"full": "imu_poser.npz", "no_shape": "imu_poser_no_shape.npz", "baseline": "imu_poser_baseline.npz"}
+KINDS = tuple(WEIGHT_FILES)
+
+IMU_FEATURES = 72
+SENSORS = 6
+MEASUREMENTS = 4
+LEAVES = 5
+ACC_FEATURES = 18        # the first 18 features are the six normalised accelerations
+UPPER_JOINTS = (3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19)   # spine, neck, collars, head, arms
+LOWER_JOINTS = (1, 2, 4, 5, 7, 8)                           # hips, knees, ankles
+POSE_JOINTS = tuple(sorted(UPPER_JOINTS + LOWER_JOINTS))    # the 17 joints the network rotates
+SEX_CODES = {"male": 1.0, "female": -1.0, "neutral": 0.0}   # unknown sits halfway
+
+
+def shape_vector(measurements) -> np.ndarray:
+    """(4,) float64 network shape input: height, arm length, leg length (metres, as
+    ``core/body.measure_skeleton`` measures the skeleton the measurements give) and a sex code.
+    ``measurements``: a :class:`BodyMeasurements` or an array already in that layout."""
+    if isinstance(measurements, BodyMeasurements):
+        m = measure_skeleton(skeleton_from_measurements(measurements))
+        sex = SEX_CODES[measurements.sex.strip().lower()]
+        return np.array((m["height"], m["arm_length"], m["leg_length"], sex))
+    vector = np.asarray(measurements, dtype=np.float64).reshape(-1)
+    if vector.shape != (MEASUREMENTS,) or not np.isfinite(vector).all():
+        raise ValueError(f"the shape input must be 4 finite numbers (height, arm, leg in metres, sex code), got {vector}")
+    return vector
+
+
+@dataclass
+class PoserOutput:
+    """Network outputs for T frames (or one frame without the T axis when streaming)."""
+
+    pose_6d: np.ndarray            # (T, 17, 6) root-relative globals of POSE_JOINTS
+    contact: np.ndarray | None     # (T, 2) left/right foot contact probability
+    leaf: np.ndarray | None        # (T, 5, 3) wrists, ankles, head in the root frame (m)
+    joints: np.ndarray | None      # (T, 23, 3) joints 1..23 in the root frame (m)
+
+
+class _Block:
+    """Linear -> ReLU -> LSTM -> Linear (``training/imu_model.RNNBlock``; dropout is training only)."""
+
+    def __init__(self, arrays, prefix: str, layers: int):
+        self.linear1 = Linear(arrays, prefix + "linear1.")
+        self.rnn = LSTM(arrays, prefix + "rnn.", num_layers=layers, batch_first=True)
+        self.linear2 = Linear(arrays, prefix + "linear2.")
+
+    def forward(self, x, state=None):
+        y, state = self.rnn(relu(self.linear1(x)), state)
+        return self.linear2(y), state
+
+    def step(self, x, state=None):
+        y, state = self.rnn.step(relu(self.linear1(x)), state)
+        return self.linear2(y), state
+
+
+class ImuPoser:
+    """A loaded poser network. ``ImuPoser.load()`` reads the shipped full model."""
+
+    def __init__(self, arrays, metadata: dict, source: str = "weights"):
+        if metadata.get("architecture") != "imu_poser":
+            raise WeightError(f"{source} is not an IMU poser weight file (architecture {metadata.get('architecture')!r})")
+        self.metadata, self.source = metadata, source
+        self.kind = metadata["kind"]
+        hyper = metadata["hyperparameters"]
+        if tuple(hyper["pose_joints"]) != POSE_JOINTS:
+            raise WeightError(f"{source} rotates joints {hyper['pose_joints']}, this runtime expects {list(POSE_JOINTS)}")
+        self.acc_clamp = float(hyper["acc_clamp"])
+        layers = int(hyper["layers"])
+        self.shape_mean = np.asarray(arrays["shape_mean"], dtype=np.float32)
+        self.shape_std = np.asarray(arrays["shape_std"], dtype=np.float32)
+        if self.kind == "baseline":
+            self.blocks = {"pose": _Block(arrays, "pose.", layers)}
+        else:
+            self.blocks = {name: _Block(arrays, name + ".", layers) for name in ("leaf", "joints", "upper", "lower")}
+            split = UPPER_JOINTS + LOWER_JOINTS
+            self._pose_order = np.array([split.index(j) for j in POSE_JOINTS])
+
+    @classmethod
+    def load(cls, path=None, kind: str = "full") -> "ImuPoser":
+        """Weights from ``path``, or the shipped file of ``kind`` ("full", "no_shape", "baseline")."""
+        if path is None:
+            if kind not in WEIGHT_FILES:
+                raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+            path = ASSETS / WEIGHT_FILES[kind]
+        arrays, metadata = load_state_dict(path)
+        return cls(arrays, metadata, source=str(path))
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    def _inputs(self, imu, valid, measurements) -> np.ndarray:
+        imu = np.asarray(imu, dtype=np.float32)
+        if imu.shape[-1] != IMU_FEATURES:
+            raise ValueError(f"IMU features must have {IMU_FEATURES} values per frame, got shape {imu.shape}")
+        lead = imu.shape[:-1]
+        valid = np.ones(lead + (SENSORS,), np.float32) if valid is None else np.asarray(valid, np.float32)
+        if valid.shape != lead + (SENSORS,):
+            raise ValueError(f"validity flags must be {lead + (SENSORS,)}, got {valid.shape}")
+        acc = np.clip(imu[..., :ACC_FEATURES], -self.acc_clamp, self.acc_clamp)
+        parts = [acc, imu[..., ACC_FEATURES:], valid]
+        if self.kind == "full":
+            shape = (shape_vector(measurements).astype(np.float32) - self.shape_mean) / self.shape_std
+            parts.append(np.broadcast_to(shape, lead + (MEASUREMENTS,)))
+        return np.concatenate(parts, axis=-1)
+
+    # --- offline and streaming ------------------------------------------------------------------
+
+    def run(self, imu, valid=None, measurements=None) -> PoserOutput:
+        """Whole sequence: ``imu`` (T, 72), ``valid`` (T, 6) or None (all valid), ``measurements``
+        (BodyMeasurements or the (4,) shape vector; ignored by the no-shape and baseline models)."""
+        x = self._inputs(imu, valid, measurements)
+        return self._forward(x, None, step=False)[0]
+
+    def stream(self, measurements=None) -> "PoserStream":
+        """A streaming session: ``.step(imu_t, valid_t)`` per frame, state kept between calls."""
+        return PoserStream(self, measurements)
+
+    def _forward(self, x, states, step: bool):
+        states = states or {}
+        call = (lambda b, v: self.blocks[b].step(v, states.get(b))) if step else \
+               (lambda b, v: self.blocks[b].forward(v, states.get(b)))
+        new = {}
+        lead = x.shape[:-1]
+        if self.kind == "baseline":
+            pose, new["pose"] = call("pose", x)
+            return PoserOutput(pose.reshape(lead + (len(POSE_JOINTS), 6)), None, None, None), new
+        leaf, new["leaf"] = call("leaf", x)
+        joints_out, new["joints"] = call("joints", np.concatenate((x, leaf), axis=-1))
+        joints, logits = joints_out[..., :69], joints_out[..., 69:]
+        body_in = np.concatenate((x, joints), axis=-1)
+        upper, new["upper"] = call("upper", body_in)
+        lower, new["lower"] = call("lower", body_in)
+        pose = np.concatenate((upper, lower), axis=-1).reshape(lead + (len(POSE_JOINTS), 6))[..., self._pose_order, :]
+        contact = 1.0 / (1.0 + np.exp(-logits))
+        return PoserOutput(pose, contact, leaf.reshape(lead + (LEAVES, 3)), joints.reshape(lead + (23, 3))), new
+
+
+class PoserStream:
+    """One frame in, one pose out; the recurrent states live here (one stream per wearer)."""
+
+    def __init__(self, poser: ImuPoser, measurements=None):
+        self.poser, self.measurements = poser, measurements
+        if poser.kind == "full":
+            shape_vector(measurements)                 # fail at construction, not on the first frame
+        self.states: dict = {}
+
+    def reset(self) -> None:
+        self.states = {}
+
+    def step(self, imu_t, valid_t=None) -> PoserOutput:
+        x = self.poser._inputs(np.asarray(imu_t, np.float32).reshape(IMU_FEATURES), valid_t, self.measurements)
+        out, self.states = self.poser._forward(x, self.states, step=True)
+        return out
+
+
+# --- rotations -----------------------------------------------------------------------------------
+
+def relative_globals(pose_6d: np.ndarray) -> np.ndarray:
+    """(..., 17, 6) network rotations -> (..., 24, 3, 3) root-relative globals: the pelvis is the
+    identity and joints the network does not rotate (feet, wrists, hands) keep their parent's
+    global rotation, i.e. an identity local rotation (TransPose's ``joint_set.ignored``)."""
+    posed = sixd_to_matrix(pose_6d)
+    out = np.empty(posed.shape[:-3] + (24, 3, 3))
+    out[..., 0, :, :] = np.eye(3)
+    index = {j: i for i, j in enumerate(POSE_JOINTS)}
+    for j in range(1, 24):
+        out[..., j, :, :] = posed[..., index[j], :, :] if j in index else out[..., PARENTS[j], :, :]
+    return out
+
+
+def local_quaternions(root_orientation: np.ndarray, relative: np.ndarray) -> np.ndarray:
+    """Local rotations (T, 24, 4) wxyz from the pelvis's world orientation (T, 3, 3) and the
+    root-relative globals (T, 24, 3, 3) of :func:`relative_globals`."""
+    parents = np.array(PARENTS[1:])
+    local = np.empty_like(relative)
+    local[:, 0] = root_orientation
+    local[:, 1:] = np.swapaxes(relative[:, parents], -1, -2) @ relative[:, 1:]
+    return matrix_to_quat(local)

@@ -1,0 +1,162 @@
+"""The IMU poser: numpy runtime (inference/imu_poser.py) against its torch twin (training/imu_model.py),
+streaming against offline, the shipped weights, and a tiny smoke training (training/train_imu.py).
+
+Torch runs single-threaded (see tests/test_nn_parity.py for the torch 2.13 two-thread tanh issue).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparse_mocap_addon.core.body import BodyMeasurements
+from sparse_mocap_addon.core.demo import demo_motion
+from sparse_mocap_addon.core.mirror import mirror_motion
+from sparse_mocap_addon.core.rotations import quat_to_matrix, sixd_to_matrix
+from sparse_mocap_addon.core.skeleton import forward_kinematics
+from sparse_mocap_addon.core.synth import features, virtual_imus
+from sparse_mocap_addon.inference.imu_poser import (
+    ASSETS, KINDS, POSE_JOINTS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals, shape_vector,
+)
+from sparse_mocap_addon.inference.nn import WeightError, load_state_dict
+
+from .test_imu_dataset import _turning_motion, _write_corpus
+
+torch = pytest.importorskip("torch", reason="torch is needed for the parity tests (it is in requirements.txt)")
+from training.export_weights import export  # noqa: E402
+from training.imu_model import ImuPoserNet  # noqa: E402
+
+MEASUREMENTS = BodyMeasurements(height=1.82, arm_length=0.60, leg_length=0.86, sex="male")
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _inputs(frames=150, seed=0):
+    """Real-looking inputs: the normalised features of a turning walk's virtual IMUs, a few drops."""
+    rec = virtual_imus(_turning_motion(seconds=frames / 60.0, seed=seed))
+    valid = np.ones((rec.num_frames, 6), np.float32)
+    valid[40:43, 2] = 0.0
+    return features(rec).astype(np.float32), valid
+
+
+def _torch_outputs(model, imu, valid, measurements):
+    with torch.no_grad():
+        out = model(torch.from_numpy(imu)[None], torch.from_numpy(valid)[None],
+                    torch.from_numpy(shape_vector(measurements).astype(np.float32))[None])
+    return {k: v[0].numpy().astype(np.float64) for k, v in out.items()}
+
+
+def _random_model(kind, tmp_path, hidden=24):
+    torch.manual_seed(7)
+    model = ImuPoserNet(kind, hidden=hidden).eval()
+    model.shape_mean.copy_(torch.tensor([1.7, 0.55, 0.8, 0.0]))
+    model.shape_std.copy_(torch.tensor([0.09, 0.03, 0.04, 0.9]))
+    path = export(model, tmp_path / f"{kind}.npz", {
+        "architecture": "imu_poser", "version": 1, "kind": kind,
+        "hyperparameters": {"hidden": hidden, "layers": 2, "pose_joints": list(POSE_JOINTS), "acc_clamp": 6.0}})
+    return model, ImuPoser.load(path)
+
+
+def _assert_parity(out, ref, tol=1e-4):
+    rot = np.abs(sixd_to_matrix(out.pose_6d) - sixd_to_matrix(ref["pose_6d"])).max()
+    assert rot <= tol, f"joint rotations differ by {rot:.2e}"
+    if "joints" in ref:
+        assert np.abs(out.joints - ref["joints"]).max() <= tol
+        assert np.abs(out.leaf - ref["leaf"]).max() <= tol
+        assert np.abs(out.contact - 1 / (1 + np.exp(-ref["contact_logit"]))).max() <= tol
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_numpy_runtime_matches_torch_and_streaming_matches_offline(kind, tmp_path):
+    model, poser = _random_model(kind, tmp_path)
+    imu, valid = _inputs()
+    imu[10, 0] = 40.0                               # a glitch: clamped the same way on both sides
+    ref = _torch_outputs(model, imu, valid, MEASUREMENTS)
+    offline = poser.run(imu, valid, MEASUREMENTS)
+    _assert_parity(offline, ref)
+    stream = poser.stream(MEASUREMENTS)
+    frames = [stream.step(imu[t], valid[t]) for t in range(len(imu))]
+    streamed = np.stack([f.pose_6d for f in frames])
+    assert np.abs(streamed - offline.pose_6d).max() <= 1e-5
+    stream.reset()
+    assert np.abs(stream.step(imu[0], valid[0]).pose_6d - offline.pose_6d[0]).max() <= 1e-5
+
+
+def test_shape_input_changes_only_the_full_model(tmp_path):
+    imu, valid = _inputs(60)
+    short = BodyMeasurements(height=1.55, sex="female")
+    for kind in KINDS:
+        _, poser = _random_model(kind, tmp_path)
+        a, b = poser.run(imu, valid, MEASUREMENTS).pose_6d, poser.run(imu, valid, short).pose_6d
+        assert (np.abs(a - b).max() > 1e-4) == (kind == "full")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shipped_weights_load_are_small_and_match_torch(kind):
+    path = ASSETS / WEIGHT_FILES[kind]
+    assert path.is_file(), f"{path} is not committed"
+    assert path.stat().st_size < 8e6
+    arrays, meta = load_state_dict(path)
+    assert meta["kind"] == kind and not meta["training"]["smoke"]
+    model = ImuPoserNet(kind, hidden=meta["hyperparameters"]["hidden"], layers=meta["hyperparameters"]["layers"])
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()})
+    model.eval()
+    imu, valid = _inputs(240, seed=5)
+    _assert_parity(ImuPoser.load(kind=kind).run(imu, valid, MEASUREMENTS), _torch_outputs(model, imu, valid, MEASUREMENTS))
+
+
+def test_relative_globals_and_local_quaternions_rebuild_the_posed_joints():
+    motion = _turning_motion(seconds=1.0)
+    _, glob = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
+    root = glob[:, 0]
+    rel = np.swapaxes(root, -1, -2)[:, None] @ glob
+    from sparse_mocap_addon.core.rotations import matrix_to_6d
+    full = relative_globals(matrix_to_6d(rel[:, list(POSE_JOINTS)]))
+    assert np.abs(full[:, list(POSE_JOINTS)] - rel[:, list(POSE_JOINTS)]).max() < 1e-9
+    assert np.allclose(full[:, 0], np.eye(3)) and np.allclose(full[:, 20], full[:, 18])   # wrist follows elbow
+    local = quat_to_matrix(local_quaternions(root, full))
+    truth = quat_to_matrix(motion.rotations)
+    for j in (0, 1, 4, 16, 18):                   # joints whose parents are posed too
+        assert np.abs(local[:, j] - truth[:, j]).max() < 1e-6
+
+
+def test_bad_inputs_say_what_was_expected(tmp_path):
+    _, poser = _random_model("full", tmp_path)
+    with pytest.raises(ValueError, match="72 values per frame"):
+        poser.run(np.zeros((5, 70)))
+    with pytest.raises(ValueError, match="4 finite numbers"):
+        poser.run(np.zeros((5, 72)), None, [1.7, np.nan, 0.8, 0])
+    with pytest.raises(ValueError, match="4 finite numbers"):
+        poser.stream(None)
+    _, baseline = _random_model("baseline", tmp_path)
+    assert baseline.run(np.zeros((5, 72))).pose_6d.shape == (5, 17, 6)   # no shape input needed
+
+
+def test_a_file_of_another_architecture_is_refused(tmp_path):
+    from sparse_mocap_addon.inference.nn import save_state_dict
+    path = save_state_dict(tmp_path / "other.npz", {"w": np.zeros(3, np.float32)}, {"architecture": "tracker"})
+    with pytest.raises(WeightError, match="not an IMU poser"):
+        ImuPoser.load(path)
+
+
+def test_smoke_training_writes_weights_the_runtime_reads(tmp_path, capsys):
+    from training import train_imu
+    walk = demo_motion(seconds=3.0)
+    corpus = _write_corpus(tmp_path / "corpus", [
+        ("train", "cmu_bvh", "07_01", walk), ("train", "cmu_bvh", "07_01_mirrored", mirror_motion(walk)),
+        ("validation", "cmu_bvh", "03_01", _turning_motion(seconds=2.0))])
+    out = tmp_path / "smoke.npz"
+    assert train_imu.main(["--kind", "full", "--smoke", "--corpus", str(corpus), "--out", str(out)]) == 0
+    arrays, meta = load_state_dict(out)
+    assert meta["training"]["smoke"] and len(meta["training"]["history"]) == 2
+    assert all(np.isfinite(h["total"]) for h in meta["training"]["history"])
+    assert 1.4 < arrays["shape_mean"][0] < 2.1        # the standardisation comes from the training bodies
+    pose = ImuPoser.load(out).run(*_inputs(30), MEASUREMENTS).pose_6d
+    assert pose.shape == (30, 17, 6) and np.isfinite(pose).all()
+    assert "validation rotation error" in capsys.readouterr().out

@@ -1,0 +1,194 @@
+"""Train the six-IMU poser (issue 5) on the corpus's train split; one command, fixed seed.
+
+    .venv/bin/python -m training.train_imu --kind full --out sparse_mocap_addon/assets/imu_poser.npz
+    .venv/bin/python -m training.train_imu --kind no_shape --out sparse_mocap_addon/assets/imu_poser_no_shape.npz
+    .venv/bin/python -m training.train_imu --kind baseline --out sparse_mocap_addon/assets/imu_poser_baseline.npz
+
+Every epoch draws a fresh augmented copy of every training clip (``training/imu_dataset``:
+mirroring, a random body on its own skeleton, a heading, the sensor corruption model), seeded by
+``(seed, epoch)``, so a run is reproducible and never sees the same sensors twice. The validation
+split (corrupted sensors, no augmentation, its own fixed seed) picks the epoch that is written.
+``--smoke`` trains a tiny model on a few clips for a few steps (what CI runs).
+
+Losses (masked over window padding), all models: the rotations' 6D MSE, the joint positions of
+those rotations put through forward kinematics on the true skeleton, and the same positions'
+frame-to-frame velocities (against jitter). The staged models add their leaf and joint position
+outputs and a binary cross-entropy on foot contact. The baseline gets the same rotation losses, so
+the comparison is "trained the same way".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sparse_mocap_addon.core.synth import CorruptionModel
+from training.export_weights import export
+from training.imu_dataset import ROOT, build_arrays, load_corpus
+from training.imu_model import (KINDS, LOWER_JOINTS, POSE_JOINTS, UPPER_JOINTS, ACC_CLAMP, ImuPoserNet,
+                                forward_kinematics, full_relative_globals, sixd_to_matrix)
+
+WEIGHT_VERSION = 1
+LOSS_WEIGHTS = {"rotation": 1.0, "fk": 10.0, "velocity": 300.0, "leaf": 10.0, "joints": 10.0, "contact": 0.1}
+ARRAY_KEYS = ("imu", "imu_valid", "measurements", "global_6d", "joints", "leaf", "tpose_joints", "contact", "mask")
+
+
+def tensors(arrays: dict) -> dict:
+    out = {k: torch.from_numpy(np.ascontiguousarray(arrays[k], dtype=np.float32)) for k in ARRAY_KEYS}
+    out["pose_6d"] = out.pop("global_6d")[:, :, list(POSE_JOINTS)]
+    return out
+
+
+def _masked_mean(value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over everything, padding frames (mask 0) excluded; ``value`` is (B, T, ...)."""
+    value = value.reshape(*value.shape[:2], -1).mean(-1)
+    return (value * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def losses(model: ImuPoserNet, batch: dict) -> dict:
+    out = model(batch["imu"], batch["imu_valid"], batch["measurements"])
+    mask = batch["mask"]
+    terms = {"rotation": _masked_mean((out["pose_6d"] - batch["pose_6d"]) ** 2, mask)}
+    fk_pred = forward_kinematics(full_relative_globals(sixd_to_matrix(out["pose_6d"])), batch["tpose_joints"])
+    with torch.no_grad():
+        fk_true = forward_kinematics(full_relative_globals(sixd_to_matrix(batch["pose_6d"])), batch["tpose_joints"])
+    terms["fk"] = _masked_mean((fk_pred - fk_true) ** 2, mask)
+    step_mask = mask[:, 1:] * mask[:, :-1]
+    terms["velocity"] = _masked_mean((torch.diff(fk_pred, dim=1) - torch.diff(fk_true, dim=1)) ** 2, step_mask)
+    if model.kind != "baseline":
+        terms["leaf"] = _masked_mean((out["leaf"] - batch["leaf"]) ** 2, mask)
+        terms["joints"] = _masked_mean((out["joints"] - batch["joints"][:, :, 1:]) ** 2, mask)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(out["contact_logit"], batch["contact"],
+                                                                   reduction="none")
+        terms["contact"] = _masked_mean(bce, mask)
+    terms["total"] = sum(LOSS_WEIGHTS[k] * v for k, v in terms.items())
+    return terms
+
+
+@torch.no_grad()
+def rotation_error_deg(model: ImuPoserNet, data: dict, batch_size: int = 64) -> float:
+    """Mean geodesic error (degrees) of the 17 posed joints' root-relative rotations."""
+    total, count = 0.0, 0.0
+    for start in range(0, len(data["imu"]), batch_size):
+        b = {k: v[start:start + batch_size] for k, v in data.items()}
+        pred = sixd_to_matrix(model(b["imu"], b["imu_valid"], b["measurements"])["pose_6d"])
+        true = sixd_to_matrix(b["pose_6d"])
+        cos = ((pred * true).sum((-1, -2)) - 1.0) / 2.0
+        angle = torch.rad2deg(torch.arccos(cos.clamp(-1.0, 1.0))).mean(-1)
+        total += float((angle * b["mask"]).sum())
+        count += float(b["mask"].sum())
+    return total / max(count, 1.0)
+
+
+def build_epoch(motions, seed: int, epoch: int, augment: bool, window: int, stride: int) -> dict:
+    rng = np.random.default_rng([seed, epoch])
+    return tensors(build_arrays(motions, rng, window=window, stride=stride, augment=augment,
+                                corruption=CorruptionModel()))
+
+
+def train(args) -> dict:
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    train_motions = load_corpus(args.corpus, "train")
+    val_motions = load_corpus(args.corpus, "validation")
+    if args.smoke:
+        train_motions, val_motions = train_motions[:4], val_motions[:2]
+    if not train_motions:
+        raise SystemExit(f"error: the corpus {args.corpus} has no training clips")
+    if not val_motions:
+        print("no validation clips: the epoch is picked on the training clips without augmentation", flush=True)
+        val_motions = train_motions
+    model = ImuPoserNet(args.kind, hidden=args.hidden, layers=args.layers)
+    first = build_epoch(train_motions, args.seed, 0, True, args.window, args.stride)
+    model.shape_mean.copy_(first["measurements"].mean(0))
+    model.shape_std.copy_(first["measurements"].std(0).clamp_min(1e-3))
+    val = build_epoch(val_motions, args.seed + 1, 0, False, args.window, args.window)
+
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    steps_per_epoch = math.ceil(len(first["imu"]) / args.batch)
+    total_steps = max(1, args.epochs * steps_per_epoch if args.max_steps is None else args.max_steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    best = {"val_rotation_deg": float("inf"), "epoch": -1, "state": None}
+    history, step, started = [], 0, time.perf_counter()
+    gen = torch.Generator().manual_seed(args.seed)
+    for epoch in range(args.epochs):
+        data = first if epoch == 0 else build_epoch(train_motions, args.seed, epoch, True, args.window, args.stride)
+        model.train()
+        order = torch.randperm(len(data["imu"]), generator=gen)
+        sums = {}
+        for start in range(0, len(order), args.batch):
+            idx = order[start:start + args.batch]
+            terms = losses(model, {k: v[idx] for k, v in data.items()})
+            opt.zero_grad()
+            terms["total"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            schedule.step()
+            step += 1
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v.item()
+            if args.max_steps is not None and step >= args.max_steps:
+                break
+        model.eval()
+        val_deg = rotation_error_deg(model, val)
+        n = max(1, math.ceil(len(order) / args.batch))
+        record = {"epoch": epoch, "seconds": round(time.perf_counter() - started, 1), "val_rotation_deg": round(val_deg, 3),
+                  **{k: round(v / n, 5) for k, v in sums.items()}}
+        history.append(record)
+        print(json.dumps(record), flush=True)
+        if val_deg < best["val_rotation_deg"]:
+            best = {"val_rotation_deg": val_deg, "epoch": epoch,
+                    "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+        if args.max_steps is not None and step >= args.max_steps:
+            break
+    model.load_state_dict(best["state"])
+    metadata = {
+        "architecture": "imu_poser", "version": WEIGHT_VERSION, "kind": args.kind,
+        "hyperparameters": {"hidden": args.hidden, "layers": args.layers, "pose_joints": list(POSE_JOINTS),
+                            "upper_joints": list(UPPER_JOINTS), "lower_joints": list(LOWER_JOINTS),
+                            "acc_clamp": ACC_CLAMP},
+        "training": {"seed": args.seed, "epochs": args.epochs, "best_epoch": best["epoch"],
+                     "val_rotation_deg": round(best["val_rotation_deg"], 3), "batch": args.batch, "lr": args.lr,
+                     "loss_weights": LOSS_WEIGHTS, "window": args.window, "stride": args.stride,
+                     "train_clips": len(train_motions), "seconds": round(time.perf_counter() - started, 1),
+                     "smoke": bool(args.smoke), "command": " ".join(["python -m training.train_imu"] + sys.argv[1:]),
+                     "history": history},
+    }
+    export(model, args.out, metadata)
+    return metadata
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kind", choices=KINDS, default="full")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "build" / "corpus")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    parser.add_argument("--hidden", type=int, default=192)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--window", type=int, default=200)
+    parser.add_argument("--stride", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true", help="a few clips, a tiny model, a few steps (CI)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.hidden, args.epochs, args.window, args.stride = min(args.hidden, 16), min(args.epochs, 2), 60, 60
+    meta = train(args)
+    print(f"{args.kind}: best epoch {meta['training']['best_epoch']}, validation rotation error "
+          f"{meta['training']['val_rotation_deg']:.2f} deg, {meta['training']['seconds']:.0f} s -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

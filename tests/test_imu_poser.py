@@ -84,6 +84,9 @@ def test_numpy_runtime_matches_torch_and_streaming_matches_offline(kind, tmp_pat
     frames = [stream.step(imu[t], valid[t]) for t in range(len(imu))]
     streamed = np.stack([f.pose_6d for f in frames])
     assert np.abs(streamed - offline.pose_6d).max() <= 1e-5
+    seen = []
+    chunked = poser.run(imu, valid, MEASUREMENTS, progress=seen.append, chunk=40)
+    assert np.abs(chunked.pose_6d - offline.pose_6d).max() <= 1e-5 and seen[-1] == 1.0 and len(seen) == 4
     stream.reset()
     assert np.abs(stream.step(imu[0], valid[0]).pose_6d - offline.pose_6d[0]).max() <= 1e-5
 

@@ -109,7 +109,7 @@ from sparse_mocap_addon.core.body import (  # noqa: E402
 )
 from sparse_mocap_addon.core.contact import detect_foot_contact  # noqa: E402
 from sparse_mocap_addon.core.feet import foot_floor_points  # noqa: E402
-from sparse_mocap_addon.core.imu import SIX_SENSORS, ImuRecording  # noqa: E402
+from sparse_mocap_addon.core.imu import SIX_SENSORS, ImuRecording, fill_dropped  # noqa: E402
 from sparse_mocap_addon.core.mirror import mirror_motion  # noqa: E402
 from sparse_mocap_addon.core.motion import Motion  # noqa: E402
 from sparse_mocap_addon.core.rotations import (  # noqa: E402
@@ -297,26 +297,6 @@ def measurement_vector(motion: Motion) -> np.ndarray:
 
 
 # --- IMU inputs --------------------------------------------------------------------------------------
-
-def fill_dropped(recording: ImuRecording) -> ImuRecording:
-    """A copy where each dropped sample holds its sensor's previous valid sample (samples before the
-    first valid one take the first valid one; a sensor that never arrived: identity, zero). The
-    returned recording's ``valid`` is all True; keep ``recording.valid`` for the mask."""
-    valid = recording.valid
-    T, S = valid.shape
-    frames = np.arange(T)[:, None]
-    last = np.maximum.accumulate(np.where(valid, frames, -1), axis=0)
-    first = np.argmax(valid, axis=0)                                   # 0 when never valid
-    index = np.where(last >= 0, last, first[None, :])
-    sensors = np.arange(S)[None, :]
-    acc = recording.acceleration[index, sensors]
-    ori = recording.orientation[index, sensors]
-    never = ~valid.any(axis=0)
-    acc[:, never] = 0.0
-    ori[:, never] = np.eye(3)
-    return ImuRecording(sensors=recording.sensors, orientation=ori, acceleration=acc, fps=recording.fps,
-                        world=recording.world, source=recording.source, metadata=dict(recording.metadata))
-
 
 # --- one sample --------------------------------------------------------------------------------------
 

@@ -85,3 +85,23 @@ class ImuRecording:
 
     def index(self, sensor: str) -> int:
         return self.sensors.index(sensor)
+
+
+def fill_dropped(recording: ImuRecording) -> ImuRecording:
+    """A copy where each dropped sample holds its sensor's previous valid sample (samples before the
+    first valid one take the first valid one; a sensor that never arrived: identity, zero). The
+    returned recording's ``valid`` is all True; keep ``recording.valid`` for the mask."""
+    valid = recording.valid
+    T, S = valid.shape
+    frames = np.arange(T)[:, None]
+    last = np.maximum.accumulate(np.where(valid, frames, -1), axis=0)
+    first = np.argmax(valid, axis=0)                                   # 0 when never valid
+    index = np.where(last >= 0, last, first[None, :])
+    sensors = np.arange(S)[None, :]
+    acc = recording.acceleration[index, sensors]
+    ori = recording.orientation[index, sensors]
+    never = ~valid.any(axis=0)
+    acc[:, never] = 0.0
+    ori[:, never] = np.eye(3)
+    return ImuRecording(sensors=recording.sensors, orientation=ori, acceleration=acc, fps=recording.fps,
+                        world=recording.world, source=recording.source, metadata=dict(recording.metadata))

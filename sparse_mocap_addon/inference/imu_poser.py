@@ -134,11 +134,25 @@ class ImuPoser:
 
     # --- offline and streaming ------------------------------------------------------------------
 
-    def run(self, imu, valid=None, measurements=None) -> PoserOutput:
+    def run(self, imu, valid=None, measurements=None, progress=None, chunk: int = 4096) -> PoserOutput:
         """Whole sequence: ``imu`` (T, 72), ``valid`` (T, 6) or None (all valid), ``measurements``
-        (BodyMeasurements or the (4,) shape vector; ignored by the no-shape and baseline models)."""
+        (BodyMeasurements or the (4,) shape vector; ignored by the no-shape and baseline models).
+        Long inputs run in chunks of ``chunk`` frames with the recurrent state carried over (the
+        same numbers as one call); ``progress(fraction)`` is called after each chunk."""
         x = self._inputs(imu, valid, measurements)
-        return self._forward(x, None, step=False)[0]
+        if x.ndim != 2:
+            raise ValueError(f"run takes one sequence (T, {IMU_FEATURES}); got shape {np.shape(imu)}")
+        parts, states = [], None
+        for start in range(0, max(len(x), 1), chunk):
+            out, states = self._forward(x[start:start + chunk], states, step=False)
+            parts.append(out)
+            if progress is not None:
+                progress(min(1.0, (start + chunk) / max(len(x), 1)))
+        if len(parts) == 1:
+            return parts[0]
+        join = (lambda name: None if getattr(parts[0], name) is None else
+                np.concatenate([getattr(p, name) for p in parts]))
+        return PoserOutput(join("pose_6d"), join("contact"), join("leaf"), join("joints"))
 
     def stream(self, measurements=None) -> "PoserStream":
         """A streaming session: ``.step(imu_t, valid_t)`` per frame, state kept between calls."""

@@ -1,0 +1,175 @@
+"""Accuracy of the six-IMU poser on the corpus's test split (issue 5), from the committed weights.
+
+Protocol: every test clip (held-out performers, 60 fps) gets six virtual IMUs (``core/synth``) on
+its own skeleton, once clean and once through the corruption model (``CorruptionModel()``, seeded
+per clip); the network gets the wearer's four measurements of that skeleton. Side by side in the
+same run: the full model, the no-shape ablation and the LSTM baseline (``assets/``).
+
+Metrics (TransPose / PIP / FIP conventions; ``joint_set.ignored`` = pelvis, wrists, hands, ankles,
+feet get identity local rotations in both prediction and truth, the root rotation too):
+
+- **SIP** (deg): root-relative global rotation error of the hips and shoulders (1, 2, 16, 17);
+- **angle** (deg): the same over the 15 body joints (TransPose's ``joint_set.reduced``);
+- **position** (cm): mean joint position error of all 24 joints, root at the origin, both poses on
+  the true skeleton;
+- **jitter** (km/s^3): mean third time derivative of the predicted root-relative joint positions
+  (the truth's is printed for reference);
+- **root drift 10 s** (m): ``core/imu_root.root_drift`` over 10-s windows every 1 s of clips at
+  least 10 s long: the distance between the predicted and true root displacement (translation by
+  ``core/imu_root.root_translation`` from the network's contact probabilities, or the pose-only
+  ``kinematic_contact`` for the baseline, fused with the pelvis acceleration).
+
+Prints one table per condition (rows: model x source, then all), then as the last stdout line the
+JSON of the full model on corrupted sensors: ``sip_deg``, ``angle_deg``, ``position_cm``,
+``jitter_km_s3``, ``root_drift_10s_m`` (plus every row under ``table``).
+
+    python benchmarks/imu_accuracy.py [--corpus build/corpus] [--split test] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from sparse_mocap_addon.core.imu import SIX_SENSORS, fill_dropped  # noqa: E402
+from sparse_mocap_addon.core.imu_root import kinematic_contact, root_drift_errors, root_translation  # noqa: E402
+from sparse_mocap_addon.core.metrics import geodesic_deg  # noqa: E402
+from sparse_mocap_addon.core.rotations import quat_to_matrix  # noqa: E402
+from sparse_mocap_addon.core.skeleton import PARENTS, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
+from sparse_mocap_addon.inference.imu_poser import KINDS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals  # noqa: E402
+from training.imu_dataset import ROOT, CorpusMissingError, load_corpus, measurement_vector  # noqa: E402
+
+SIP_JOINTS = (1, 2, 16, 17)
+BODY_JOINTS = (1, 2, 3, 4, 5, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19)     # TransPose joint_set.reduced
+IGNORED = (0, 7, 8, 10, 11, 20, 21, 22, 23)                           # TransPose joint_set.ignored
+TARGETS = {"sip_deg": 13.5, "angle_deg": 8.5, "position_cm": 4.7, "jitter_km_s3": 0.3}
+METRICS = ("sip_deg", "angle_deg", "position_cm", "jitter_km_s3", "root_drift_10s_m")
+
+
+def eval_pose(local: np.ndarray, skeleton) -> tuple[np.ndarray, np.ndarray]:
+    """Root-relative globals (T, 24, 3, 3) and joint positions (T, 24, 3) with the ignored joints'
+    (and the root's) local rotations set to identity."""
+    local = local.copy()
+    local[:, list(IGNORED)] = np.eye(3)
+    T = len(local)
+    glob = np.empty_like(local)
+    glob[:, 0] = local[:, 0]
+    for j in range(1, 24):
+        glob[:, j] = glob[:, PARENTS[j]] @ local[:, j]
+    offsets = skeleton.offsets
+    pos = np.zeros((T, 24, 3))
+    for j in range(1, 24):
+        pos[:, j] = pos[:, PARENTS[j]] + glob[:, PARENTS[j]] @ offsets[j]
+    return glob, pos
+
+
+def jitter_values(pos: np.ndarray, fps: float) -> np.ndarray:
+    third = pos[3:] - 3 * pos[2:-1] + 3 * pos[1:-2] - pos[:-3]
+    return np.linalg.norm(third, axis=-1).mean(axis=1) * fps ** 3 / 1000.0     # per window, km/s^3
+
+
+def evaluate_clip(poser: ImuPoser, motion, recording, vector) -> dict:
+    """Per-frame errors and the drift windows of one clip."""
+    held = fill_dropped(recording) if not recording.valid.all() else recording
+    out = poser.run(features(held), recording.valid, vector)
+    pelvis = SIX_SENSORS.index("pelvis")
+    pred_quat = local_quaternions(held.orientation[:, pelvis], relative_globals(out.pose_6d))
+    pred_local = quat_to_matrix(pred_quat)
+    true_local = quat_to_matrix(motion.rotations)
+    g_pred, p_pred = eval_pose(pred_local, motion.skeleton)
+    g_true, p_true = eval_pose(true_local, motion.skeleton)
+    err = geodesic_deg(g_pred, g_true)                                          # (T, 24)
+    result = {"frames": motion.num_frames,
+              "sip": err[:, list(SIP_JOINTS)].mean(1), "angle": err[:, list(BODY_JOINTS)].mean(1),
+              "position": np.linalg.norm(p_pred - p_true, axis=-1).mean(1) * 100.0,
+              "jitter": jitter_values(p_pred, motion.fps), "jitter_true": jitter_values(p_true, motion.fps),
+              "drift": np.zeros(0)}
+    if motion.duration >= 10.0:
+        world_rel, _ = forward_kinematics(pred_quat, np.zeros((motion.num_frames, 3)), motion.skeleton)
+        contact = out.contact if out.contact is not None else kinematic_contact(world_rel, motion.fps)
+        translation = root_translation(world_rel, contact, motion.fps, held.acceleration[:, pelvis])
+        result["drift"] = root_drift_errors(translation, motion.translation, motion.fps, seconds=10.0)
+    return result
+
+
+def summarise(results: list[dict]) -> dict:
+    cat = lambda key: np.concatenate([r[key] for r in results]) if results else np.zeros(0)  # noqa: E731
+    drift = cat("drift")
+    return {"sip_deg": float(cat("sip").mean()), "angle_deg": float(cat("angle").mean()),
+            "position_cm": float(cat("position").mean()), "jitter_km_s3": float(cat("jitter").mean()),
+            "root_drift_10s_m": float(drift.mean()) if drift.size else float("nan"),
+            "truth_jitter_km_s3": float(cat("jitter_true").mean()), "frames": int(sum(r["frames"] for r in results)),
+            "drift_windows": int(drift.size)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT / "build" / "corpus")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", nargs="+", default=list(KINDS))
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="a folder holding the weight files (default: the committed assets)")
+    args = parser.parse_args(argv)
+    try:
+        motions = load_corpus(args.corpus, args.split)
+    except CorpusMissingError as exc:
+        print(f"skipped: {exc}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    posers = {kind: ImuPoser.load(None if args.weights is None else args.weights / WEIGHT_FILES[kind], kind=kind)
+              for kind in args.models}
+    conditions = {"corrupted": CorruptionModel(), "clean": None}
+    table = {}
+    for cond, model in conditions.items():
+        per = {kind: {} for kind in posers}
+        for i, motion in enumerate(motions):
+            rec = virtual_imus(motion)
+            if model is not None:
+                rec = corrupt(rec, model, np.random.default_rng([args.seed, i]))
+            vector = measurement_vector(motion)
+            source = motion.metadata.get("corpus_source", "?")
+            for kind, poser in posers.items():
+                per[kind].setdefault(source, []).append(evaluate_clip(poser, motion, rec, vector))
+        for kind in posers:
+            rows = {src: summarise(res) for src, res in sorted(per[kind].items())}
+            rows["all"] = summarise([r for res in per[kind].values() for r in res])
+            table.setdefault(cond, {})[kind] = rows
+
+    for cond in conditions:
+        print(f"\n{args.split} split, {cond} sensors ({len(motions)} clips):", file=sys.stderr)
+        print(f"  {'model':<10} {'source':<12} {'frames':>7} {'SIP deg':>8} {'angle deg':>9} {'pos cm':>7} "
+              f"{'jitter':>7} {'drift10s m':>10} {'(truth jitter)':>14}", file=sys.stderr)
+        for kind in posers:
+            for src, row in table[cond][kind].items():
+                print(f"  {kind:<10} {src:<12} {row['frames']:>7} {row['sip_deg']:>8.2f} {row['angle_deg']:>9.2f} "
+                      f"{row['position_cm']:>7.2f} {row['jitter_km_s3']:>7.3f} {row['root_drift_10s_m']:>10.3f} "
+                      f"{row['truth_jitter_km_s3']:>14.3f}", file=sys.stderr)
+    full = table["corrupted"].get("full", {}).get("all")
+    if full is not None:
+        print("\nfull model, corrupted sensors, against the targets:", file=sys.stderr)
+        for key, target in TARGETS.items():
+            verdict = "met" if full[key] <= target else f"MISSED by {full[key] - target:.2f}"
+            print(f"  {key:<14} {full[key]:8.3f}  target <= {target}  {verdict}", file=sys.stderr)
+        for other in ("no_shape", "baseline"):
+            if other in table["corrupted"]:
+                ref = table["corrupted"][other]["all"]
+                worse = [k for k in METRICS if not full[k] < ref[k]]
+                print(f"  better than {other} on every metric: {'yes' if not worse else 'no (' + ', '.join(worse) + ')'}",
+                      file=sys.stderr)
+    print(f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    summary = {k: round(full[k], 4) for k in METRICS} if full is not None else {}
+    print(json.dumps({**summary, "table": table}, default=lambda v: round(float(v), 4)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

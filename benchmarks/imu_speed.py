@@ -1,0 +1,121 @@
+"""Speed of the six-IMU poser's numpy runtime (``inference/imu_poser.py``) on one CPU core.
+
+Offline: frames/s of ``ImuPoser.run`` on a long sequence (the network alone, and the whole
+``reconstruct_imu`` pipeline with rotations, forward kinematics and root translation). Streaming:
+milliseconds per frame of ``PoserStream.step`` (one frame in, one pose out; median and 99th
+percentile) plus the root tracker's step. Inputs are the virtual sensors of the demo walk, tiled.
+Targets (issue 5): at least 5,000 frames/s offline, at most 1 ms per streamed frame.
+Last stdout line: JSON with ``offline_frames_per_second`` and ``stream_ms_per_frame``.
+
+    python benchmarks/imu_speed.py [--frames 20000] [--stream-frames 2000] [--repeats 3] [--model full]
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core: must be set before numpy is imported.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from sparse_mocap_addon.core.body import BodyMeasurements  # noqa: E402
+from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.imu import ImuRecording  # noqa: E402
+from sparse_mocap_addon.core.imu_root import RootTracker  # noqa: E402
+from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
+from sparse_mocap_addon.inference.imu_pipeline import ImuSolveOptions, reconstruct_imu  # noqa: E402
+from sparse_mocap_addon.inference.imu_poser import ImuPoser  # noqa: E402
+
+MEASUREMENTS = BodyMeasurements(height=1.75, sex="male")
+
+
+def tiled_recording(frames: int) -> ImuRecording:
+    rec = corrupt(virtual_imus(demo_motion(seconds=10.0)), CorruptionModel(drop_rate=0.0), np.random.default_rng(0))
+    reps = -(-frames // rec.num_frames)
+    tile = lambda a: np.concatenate([a] * reps)[:frames]  # noqa: E731
+    return ImuRecording(sensors=rec.sensors, orientation=tile(rec.orientation), acceleration=tile(rec.acceleration),
+                        fps=rec.fps, valid=tile(rec.valid), world="core", source="demo walk (tiled)")
+
+
+def best_seconds(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=20000)
+    parser.add_argument("--stream-frames", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model", default="full")
+    args = parser.parse_args(argv)
+
+    poser = ImuPoser.load(kind=args.model)
+    rec = tiled_recording(args.frames)
+    x, valid = features(rec).astype(np.float32), rec.valid.astype(np.float32)
+    poser.run(x[:200], valid[:200], MEASUREMENTS)                                   # warm-up
+    net_s = best_seconds(lambda: poser.run(x, valid, MEASUREMENTS), args.repeats)
+    options = ImuSolveOptions(model=args.model)
+    pipe_s = best_seconds(lambda: reconstruct_imu(rec, MEASUREMENTS, options, poser=poser), args.repeats)
+
+    stream = poser.stream(MEASUREMENTS)
+    for t in range(50):                                                               # warm-up
+        stream.step(x[t], valid[t])
+    stream.reset()
+    n = min(args.stream_frames, len(x))
+    per_frame = np.empty(n)
+    for t in range(n):
+        t0 = time.perf_counter()
+        stream.step(x[t], valid[t])
+        per_frame[t] = time.perf_counter() - t0
+    motion, _ = reconstruct_imu(rec, MEASUREMENTS, options, poser=poser)
+    from sparse_mocap_addon.core.skeleton import forward_kinematics
+    rel, _ = forward_kinematics(motion.rotations[:n], np.zeros((n, 3)), motion.skeleton)
+    tracker = RootTracker(60.0)
+    root_ms = np.empty(n)
+    for t in range(n):
+        t0 = time.perf_counter()
+        tracker.step(rel[t], np.array([0.9, 0.1]), rec.acceleration[t, 5])
+        root_ms[t] = time.perf_counter() - t0
+
+    offline_fps = args.frames / net_s
+    pipeline_fps = args.frames / pipe_s
+    stream_ms = float(np.median(per_frame) * 1e3)
+    rows = [
+        ("offline network, frames/s", f"{offline_fps:,.0f}", ">= 5,000"),
+        ("offline whole pipeline (pose + translation), frames/s", f"{pipeline_fps:,.0f}", ""),
+        ("stream network step, ms/frame (median)", f"{stream_ms:.3f}", "<= 1"),
+        ("stream network step, ms/frame (p99)", f"{np.percentile(per_frame, 99) * 1e3:.3f}", ""),
+        ("stream root tracker step, ms/frame (median)", f"{np.median(root_ms) * 1e3:.3f}", ""),
+    ]
+    print(f"IMU poser '{args.model}' (hidden {poser.metadata['hyperparameters']['hidden']}), numpy {np.__version__}, "
+          f"one core, {platform.processor() or platform.machine()}; {args.frames} frames offline, {n} streamed",
+          file=sys.stderr)
+    for name, value, target in rows:
+        print(f"  {name:<56} {value:>10}  {target}", file=sys.stderr)
+    print(json.dumps({"offline_frames_per_second": round(offline_fps, 1), "stream_ms_per_frame": round(stream_ms, 4),
+                      "pipeline_frames_per_second": round(pipeline_fps, 1),
+                      "stream_ms_per_frame_p99": round(float(np.percentile(per_frame, 99) * 1e3), 4),
+                      "root_tracker_ms_per_frame": round(float(np.median(root_ms) * 1e3), 4),
+                      "model": args.model, "frames": args.frames}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Calibrated IMU recording + body measurements -> a Motion on the wearer's own skeleton (issue 5).
+
+Two modes (``ImuSolveOptions.mode``; "auto" picks):
+
+- **network**: the six sensors of ``core/imu.SIX_SENSORS`` (forearms, lower legs, head, pelvis)
+  drive the poser network (``inference/imu_poser.py``): normalised features -> the 17 posed
+  joints' root-relative rotations and the foot-contact probabilities; the pelvis's world
+  orientation is its sensor's; the root translation comes from the contacts and the pelvis
+  acceleration (``core/imu_root.py``).
+- **direct**: every leg segment carries a sensor (``core/imu_direct.is_dense_lower_body``): those
+  bones take the calibrated orientations directly (``core/imu_direct.direct_motion``).
+
+The recording must already be calibrated into the core frame (``world == "core"``: each
+orientation is its bone's world orientation, accelerations are core-frame free accelerations):
+``core/imu_calibration.calibrate`` + ``apply_calibration`` do that for raw device recordings.
+It is resampled to 60 fps (the network's rate) first when it is at another rate.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.body import BodyMeasurements, skeleton_from_measurements
+from ..core.imu import SIX_SENSORS, ImuError, ImuRecording, fill_dropped
+from ..core.motion import Motion
+from ..core.skeleton import forward_kinematics
+from ..core.synth import features
+from .imu_poser import KINDS, ImuPoser, local_quaternions, relative_globals
+
+NETWORK_FPS = 60.0
+MODES = ("auto", "network", "direct")
+
+
+@dataclass
+class ImuSolveOptions:
+    """``mode``: "auto" (network when the six sensors are there, else direct when the legs are
+    dense), "network" or "direct"; ``model``: "full", "no_shape" or "baseline" (shipped weights);
+    ``translation``: root translation from contacts + pelvis acceleration (off: the pelvis stays
+    over the origin at standing height)."""
+
+    mode: str = "auto"
+    model: str = "full"
+    translation: bool = True
+
+    def validate(self) -> "ImuSolveOptions":
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.model not in KINDS:
+            raise ValueError(f"model must be one of {', '.join(KINDS)}, got {self.model!r}")
+        return self
+
+
+_POSERS: dict = {}
+
+
+def load_poser(model: str = "full") -> ImuPoser:
+    """The shipped network of ``model``, loaded once per process."""
+    if model not in _POSERS:
+        _POSERS[model] = ImuPoser.load(kind=model)
+    return _POSERS[model]
+
+
+def choose_mode(sensors, mode: str = "auto") -> str:
+    """The mode to run: ``mode`` checked against the sensors, or the one "auto" picks."""
+    names = set(sensors)
+    six = set(SIX_SENSORS) <= names
+    if mode == "network" and not six:
+        missing = ", ".join(s for s in SIX_SENSORS if s not in names)
+        raise ImuError(f"the network needs the six sensors {', '.join(SIX_SENSORS)}; this recording lacks {missing}")
+    if mode == "network" or (mode == "auto" and six):
+        return "network"
+    from ..core.imu_direct import is_dense_lower_body
+    if is_dense_lower_body(sensors):
+        return "direct"
+    if mode == "direct":
+        raise ImuError("direct mode needs a sensor on the pelvis and on every upper and lower leg; "
+                       f"this recording has {', '.join(sensors)}")
+    raise ImuError(f"sensors {', '.join(sensors)} are neither the six of the network ({', '.join(SIX_SENSORS)}) "
+                   "nor a full lower-body set (pelvis, upper and lower legs) for direct mode")
+
+
+def _sixes(recording: ImuRecording) -> ImuRecording:
+    """The six network sensors in ``SIX_SENSORS`` order."""
+    index = [recording.sensors.index(s) for s in SIX_SENSORS]
+    return ImuRecording(sensors=SIX_SENSORS, orientation=recording.orientation[:, index],
+                        acceleration=recording.acceleration[:, index], fps=recording.fps,
+                        valid=recording.valid[:, index], world=recording.world, source=recording.source,
+                        metadata=dict(recording.metadata))
+
+
+def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, options: ImuSolveOptions = None,
+                    progress=None, poser: ImuPoser | None = None) -> tuple[Motion, dict]:
+    """The Motion (60 fps, on ``skeleton_from_measurements(measurements)``) and a report dict.
+
+    ``progress(fraction)`` is called as the work goes (network chunks, then translation);
+    ``poser`` overrides the shipped network of ``options.model``.
+    """
+    options = (options or ImuSolveOptions()).validate()
+    where = recording.source or "the recording"
+    if recording.world != "core":
+        raise ImuError(f"{where} is in the device world {recording.world!r}: calibrate it first "
+                       "(core/imu_calibration.calibrate, or the Calibrate operator)")
+    if recording.num_frames < 2:
+        raise ImuError(f"{where} has {recording.num_frames} frame(s); at least 2 are needed")
+    started = time.perf_counter()
+    report = progress or (lambda fraction: None)
+    mode = choose_mode(recording.sensors, options.mode)
+    skeleton = skeleton_from_measurements(measurements)
+    if abs(recording.fps - NETWORK_FPS) > 1e-6:
+        from ..core.formats.imu import resample_imu
+        recording = resample_imu(recording, NETWORK_FPS)
+    if mode == "direct":
+        from ..core.imu_direct import direct_motion
+        motion, info = direct_motion(recording, skeleton)
+        report(1.0)
+        return motion, {"mode": "direct", "frames": motion.num_frames, "fps": motion.fps,
+                        "seconds": round(time.perf_counter() - started, 3), **info}
+
+    six = _sixes(recording)
+    dropped = int((~six.valid).sum())
+    held = fill_dropped(six) if dropped else six
+    poser = poser or load_poser(options.model)
+    out = poser.run(features(held), six.valid, measurements, progress=lambda f: report(0.8 * f))
+    relative = relative_globals(out.pose_6d)
+    rotations = local_quaternions(held.orientation[:, SIX_SENSORS.index("pelvis")], relative)
+    T = len(rotations)
+    positions, _ = forward_kinematics(rotations, np.zeros((T, 3)), skeleton)
+    contact = out.contact if out.contact is not None else _kinematic_contact(positions, NETWORK_FPS)
+    if options.translation:
+        from ..core.imu_root import root_translation
+        translation = root_translation(positions, contact, NETWORK_FPS,
+                                       held.acceleration[:, SIX_SENSORS.index("pelvis")])
+    else:
+        translation = np.zeros((T, 3))
+        translation[:, 1] = -positions[:, :, 1].min()           # lowest joint of the whole take on the floor
+    report(1.0)
+    metadata = {"source": recording.source, "imu": {"mode": "network", "model": poser.kind,
+                                                     "sensors": list(SIX_SENSORS)}}
+    motion = Motion(NETWORK_FPS, rotations, translation, skeleton, metadata)
+    return motion, {
+        "mode": "network", "model": poser.kind, "frames": T, "fps": NETWORK_FPS, "dropped_samples": dropped,
+        "contact_fraction": [round(float(v), 3) for v in (contact > 0.5).mean(axis=0)],
+        "translation": bool(options.translation), "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _kinematic_contact(positions, fps):
+    from ..core.imu_root import kinematic_contact
+    return kinematic_contact(positions, fps)

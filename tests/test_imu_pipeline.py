@@ -1,0 +1,90 @@
+"""IMU recording + measurements -> Motion (inference/imu_pipeline.py) with the shipped weights, on
+synthetic sensors and on the real TransPose example recording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sparse_mocap_addon.core.body import BodyMeasurements, measure_skeleton, skeleton_from_measurements
+from sparse_mocap_addon.core.demo import demo_motion
+from sparse_mocap_addon.core.feet import foot_floor_points
+from sparse_mocap_addon.core.formats.imu import read_imu, resample_imu
+from sparse_mocap_addon.core.imu import ImuError, ImuRecording
+from sparse_mocap_addon.core.skeleton import forward_kinematics
+from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, virtual_imus
+from sparse_mocap_addon.inference.imu_pipeline import ImuSolveOptions, choose_mode, reconstruct_imu
+
+TRANSPOSE = Path(__file__).resolve().parents[2] / "shared" / "data" / "imu_real" / "transpose_example"
+BODY = BodyMeasurements(height=1.75, sex="male")
+
+
+def _walk_recording(seconds=6.0, seed=0):
+    walk = demo_motion(skeleton_from_measurements(BODY), seconds=seconds)
+    return walk, corrupt(virtual_imus(walk), CorruptionModel(), np.random.default_rng(seed))
+
+
+def _lowest_sole(motion):
+    pos, rot = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
+    return foot_floor_points(pos, rot, motion.skeleton)[..., 1].min()
+
+
+def test_a_synthetic_walk_becomes_a_walking_motion_on_the_wearers_skeleton():
+    walk, rec = _walk_recording()
+    progress = []
+    motion, report = reconstruct_imu(rec, BODY, progress=progress.append)
+    assert report["mode"] == "network" and report["model"] == "full" and report["frames"] == walk.num_frames
+    assert motion.fps == 60.0 and np.isfinite(motion.rotations).all() and np.isfinite(motion.translation).all()
+    assert progress[-1] == 1.0 and progress == sorted(progress)
+    assert abs(measure_skeleton(motion.skeleton)["height"] - 1.75) < 0.01
+    assert _lowest_sole(motion) > -0.02                                   # nothing sinks into the floor
+    true_step = walk.translation[-1] - walk.translation[0]
+    step = motion.translation[-1] - motion.translation[0]
+    horizontal = [0, 2]
+    cosine = step[horizontal] @ true_step[horizontal] / np.linalg.norm(step[horizontal]) / np.linalg.norm(true_step[horizontal])
+    assert cosine > 0.9, f"walked {step} for a true {true_step}"
+    assert 0.5 < np.linalg.norm(step[horizontal]) / np.linalg.norm(true_step[horizontal]) < 1.5
+    assert 0.1 < report["contact_fraction"][0] < 1.0 and 0.1 < report["contact_fraction"][1] < 1.0
+
+
+def test_other_rates_are_resampled_and_translation_can_be_off():
+    _, rec = _walk_recording(seconds=3.0)
+    rec100 = resample_imu(rec, 100.0)
+    motion, _ = reconstruct_imu(rec100, BODY, ImuSolveOptions(translation=False))
+    assert motion.fps == 60.0 and abs(motion.num_frames - rec.num_frames) <= 1
+    assert np.ptp(motion.translation[:, [0, 2]]) == 0.0
+
+
+@pytest.mark.parametrize("model", ["no_shape", "baseline"])
+def test_the_comparison_models_run_through_the_pipeline(model):
+    _, rec = _walk_recording(seconds=3.0)
+    motion, report = reconstruct_imu(rec, BODY, ImuSolveOptions(model=model))
+    assert report["model"] == model and np.isfinite(motion.translation).all()
+
+
+def test_bad_recordings_and_options_are_refused_with_one_sentence():
+    _, rec = _walk_recording(seconds=1.0)
+    device = ImuRecording(sensors=rec.sensors, orientation=rec.orientation, acceleration=rec.acceleration,
+                          fps=rec.fps, world="xsens_z_up", source="take.txt")
+    with pytest.raises(ImuError, match="take.txt is in the device world 'xsens_z_up': calibrate it first"):
+        reconstruct_imu(device, BODY)
+    with pytest.raises(ImuError, match="lacks head"):
+        choose_mode(("left_forearm", "right_forearm", "left_lower_leg", "right_lower_leg", "pelvis"), "network")
+    with pytest.raises(ImuError, match="neither the six"):
+        choose_mode(("left_forearm", "head"))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        reconstruct_imu(rec, BODY, ImuSolveOptions(mode="magic"))
+    with pytest.raises(ValueError, match="model must be one of"):
+        reconstruct_imu(rec, BODY, ImuSolveOptions(model="huge"))
+
+
+@pytest.mark.skipif(not TRANSPOSE.exists(), reason=f"the TransPose example recording is absent ({TRANSPOSE})")
+def test_the_real_transpose_recording_end_to_end():
+    rec = read_imu(TRANSPOSE)
+    motion, report = reconstruct_imu(rec, BODY)
+    assert motion.num_frames == rec.num_frames == 1760
+    assert np.isfinite(motion.rotations).all() and np.isfinite(motion.translation).all()
+    assert _lowest_sole(motion) > -0.02
+    assert report["dropped_samples"] == 0

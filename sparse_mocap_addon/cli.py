@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--demo", action="store_true", help="use the built-in demo walk (the default)")
     src.add_argument("--landmarks", type=Path, help="a 3D landmark file (.trc, .json, .csv, .npy, .npz), solved "
                                                     "onto the performer's skeleton measured from it")
+    src.add_argument("--imu", type=Path, help="an IMU recording (TransPose .pt/.npz, generic CSV, Xsens MT, Movella "
+                     "DOT, x-io folder), calibrated and reconstructed by the IMU poser or, for dense leg sets, directly")
     p.add_argument("--demo-seconds", type=float, default=4.0, help="length of the demo walk (default 4 s)")
     lm = p.add_argument_group("landmarks (with --landmarks)")
     lm.add_argument("--landmark-layout", default="auto",
@@ -56,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                                 "(default 0.5)")
     lm.add_argument("--blend-measurements", action="store_true",
                     help="blend the body measurements below into the skeleton measured from the landmarks")
+    imu = p.add_argument_group("IMU recordings (with --imu)")
+    imu.add_argument("--imu-format", default="auto", help="reader to use (default: from the file)")
+    imu.add_argument("--calibration-pose", choices=("t", "n"), default="t",
+                     help="the pose held at the start of a device-world recording (default t)")
+    imu.add_argument("--calibration-start", type=float, default=0.0, help="start of the held pose, seconds")
+    imu.add_argument("--calibration-seconds", type=float, default=2.0, help="length of the held pose, seconds")
+    imu.add_argument("--imu-mode", choices=("auto", "network", "direct"), default="auto")
     body = p.add_argument_group("body measurements (metres)")
     body.add_argument("--height", type=float, default=1.75, help="standing height (default 1.75)")
     body.add_argument("--arm-length", type=float, help="armpit to wrist (default: from the table)")
@@ -112,7 +121,9 @@ def run(args) -> list[Path]:
         raise CliError(str(exc)) from None
     if args.landmarks:
         return _run_landmarks(args, say, outputs, measurements)
-    if args.motion:
+    if args.imu:
+        motion = _imu_motion(args, say, measurements)
+    elif args.motion:
         try:
             motion = Motion.load(args.motion)
         except MotionFileError as exc:
@@ -154,6 +165,29 @@ def run(args) -> list[Path]:
 
     _write_outputs(obj, outputs, args, say)
     return [path for _, path in outputs]
+
+
+def _imu_motion(args, say, measurements) -> Motion:
+    """--imu: read, calibrate (unless already in the core frame) and reconstruct."""
+    from .core.formats.imu import read_imu
+    from .core.imu import ImuError
+    from .core.imu_calibration import apply_calibration, calibrate
+    from .inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
+    try:
+        recording = read_imu(args.imu, kind=args.imu_format)
+        say(f"read {len(recording.sensors)} sensors x {recording.num_frames} frames ({recording.fps:g} fps) from {args.imu}")
+        if recording.world != "core":
+            calibration = calibrate(recording, pose=args.calibration_pose, start_s=args.calibration_start,
+                                    duration_s=args.calibration_seconds)
+            recording = apply_calibration(recording, calibration)
+            heading = calibration.heading_deg
+            say(f"calibrated on the {args.calibration_pose}-pose held from {args.calibration_start:g} s"
+                + ("" if heading is None else f" (heading {heading:.1f} deg)"))
+        motion, report = reconstruct_imu(recording, measurements, ImuSolveOptions(mode=args.imu_mode))
+    except (ImuError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    say(f"reconstructed {report['frames']} frames ({report['mode']} mode) in {report['seconds']:.2f} s")
+    return motion
 
 
 def _run_landmarks(args, say, outputs, measurements) -> list[Path]:

@@ -91,3 +91,25 @@ def test_a_failed_output_leaves_no_other_output(tmp_path, monkeypatch, capsys):
     assert code == 1
     assert "error: simulated exporter failure" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_imu_recording_to_bvh(tmp_path):
+    """--imu: a six-sensor recording in the core frame (a generic CSV of virtual sensors) goes
+    through the shipped network straight to a BVH."""
+    from sparse_mocap_addon.core.demo import demo_motion
+    from sparse_mocap_addon.core.formats.imu import write_imu_csv
+    from sparse_mocap_addon.core.synth import virtual_imus
+    csv, bvh = tmp_path / "take.csv", tmp_path / "take.bvh"
+    write_imu_csv(virtual_imus(demo_motion(seconds=2.0)), csv)
+    result = run_cli("--imu", str(csv), "--height", "1.8", "--bvh", str(bvh))
+    assert result.returncode == 0, result.stderr
+    assert "reconstructed 120 frames (network mode)" in result.stderr
+    assert "Frames: 120" in bvh.read_text()
+
+
+def test_an_uncalibratable_imu_recording_is_one_line(tmp_path):
+    csv = tmp_path / "bad.csv"
+    csv.write_text("time,nothing\n0,1\n")
+    result = run_cli("--imu", str(csv), "--quiet", "--bvh", str(tmp_path / "x.bvh"))
+    assert result.returncode != 0 and not (tmp_path / "x.bvh").exists()
+    assert len(result.stderr.strip().splitlines()) == 1 and "bad.csv" in result.stderr

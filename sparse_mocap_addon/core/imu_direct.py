@@ -27,7 +27,7 @@ import numpy as np
 
 from .feet import foot_floor_points
 from .imu import ImuError, ImuRecording
-from .imu_root import RootOptions, kinematic_contact, root_translation
+from .imu_root import RootOptions, kinematic_contact, lift_soles_above_floor, root_translation
 from .motion import Motion
 from .rotations import matrix_to_quat, quat_continuous, quat_slerp, quat_to_matrix
 from .skeleton import JOINT_INDEX, NUM_JOINTS, Skeleton, forward_kinematics
@@ -121,10 +121,8 @@ def direct_motion(recording: ImuRecording, skeleton: Skeleton, *, use_accelerati
     contact = kinematic_contact(relative, fps, options)
     pelvis_acc = recording.acceleration[:, recording.index("pelvis")] if use_acceleration else None
     translation = root_translation(relative, contact, fps, pelvis_acc, options)
+    translation, lifted = lift_soles_above_floor(translation, relative, global_rot, skeleton)
     soles = foot_floor_points(relative, global_rot, skeleton)                      # (T, 2, 3, 3)
-    floor_root = -soles[..., 1].min(axis=(1, 2))          # the root height putting the lowest sole point on y = 0
-    lifted = translation[:, 1] < floor_root
-    translation[:, 1] = np.maximum(translation[:, 1], floor_root)
 
     flexion = {side: knee_flexion_deg(local[:, JOINT_INDEX[f"{side}_knee"]]) for side in ("left", "right")}
     travel = translation[-1] - translation[0]

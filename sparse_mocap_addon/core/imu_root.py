@@ -533,3 +533,17 @@ def pose_inputs(motion):
     T = len(positions)
     contact = detect_foot_contact(points.reshape(T, 6, 3), motion.fps).reshape(T, 2, 3).any(axis=2)
     return positions - positions[:, :1], contact.astype(np.float64)
+
+
+def lift_soles_above_floor(translation, relative_positions, global_rotations, skeleton) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of ``translation`` (T, 3) raised, frame by frame, just enough that no sole point
+    (heel, ball, toe of ``feet.foot_floor_points``) of the pose is below the floor (y = 0), and the
+    (T,) bool mask of the frames that were raised. ``root_translation`` keeps the ankle and ball
+    joints up; the heel and toe tips can still dip by a few centimetres when the foot is tilted."""
+    from .feet import foot_floor_points
+    soles = foot_floor_points(relative_positions, global_rotations, skeleton)       # (T, 2, 3, 3)
+    floor_root = -soles[..., 1].min(axis=(1, 2))          # the root height putting the lowest sole point on y = 0
+    out = np.array(translation, dtype=np.float64, copy=True)
+    lifted = out[:, 1] < floor_root
+    out[:, 1] = np.maximum(out[:, 1], floor_root)
+    return out, lifted

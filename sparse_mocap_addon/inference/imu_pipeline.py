@@ -25,6 +25,7 @@ import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
 from ..core.imu import SIX_SENSORS, ImuError, ImuRecording, fill_dropped
+from ..core.imu_root import RootOptions, kinematic_contact, lift_soles_above_floor, root_translation
 from ..core.motion import Motion
 from ..core.skeleton import forward_kinematics
 from ..core.synth import features
@@ -39,7 +40,7 @@ class ImuSolveOptions:
     """``mode``: "auto" (network when the six sensors are there, else direct when the legs are
     dense), "network" or "direct"; ``model``: "full", "no_shape" or "baseline" (shipped weights);
     ``translation``: root translation from contacts + pelvis acceleration (off: the pelvis stays
-    over the origin at standing height)."""
+    over the origin, at the height that puts the lowest sole point on the floor in each frame)."""
 
     mode: str = "auto"
     model: str = "full"
@@ -127,15 +128,14 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     relative = relative_globals(out.pose_6d)
     rotations = local_quaternions(held.orientation[:, SIX_SENSORS.index("pelvis")], relative)
     T = len(rotations)
-    positions, _ = forward_kinematics(rotations, np.zeros((T, 3)), skeleton)
-    contact = out.contact if out.contact is not None else _kinematic_contact(positions, NETWORK_FPS)
+    positions, global_rot = forward_kinematics(rotations, np.zeros((T, 3)), skeleton)
+    root_options = RootOptions.for_skeleton(skeleton)
+    contact = out.contact if out.contact is not None else kinematic_contact(positions, NETWORK_FPS, root_options)
+    translation = np.zeros((T, 3))
     if options.translation:
-        from ..core.imu_root import root_translation
         translation = root_translation(positions, contact, NETWORK_FPS,
-                                       held.acceleration[:, SIX_SENSORS.index("pelvis")])
-    else:
-        translation = np.zeros((T, 3))
-        translation[:, 1] = -positions[:, :, 1].min()           # lowest joint of the whole take on the floor
+                                       held.acceleration[:, SIX_SENSORS.index("pelvis")], root_options)
+    translation, lifted = lift_soles_above_floor(translation, positions, global_rot, skeleton)
     report(1.0)
     metadata = {"source": recording.source, "imu": {"mode": "network", "model": poser.kind,
                                                      "sensors": list(SIX_SENSORS)}}
@@ -143,10 +143,5 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     return motion, {
         "mode": "network", "model": poser.kind, "frames": T, "fps": NETWORK_FPS, "dropped_samples": dropped,
         "contact_fraction": [round(float(v), 3) for v in (contact > 0.5).mean(axis=0)],
-        "translation": bool(options.translation), "seconds": round(time.perf_counter() - started, 3),
+        "translation": bool(options.translation), "frames_lifted_to_floor": int(lifted.sum()), "seconds": round(time.perf_counter() - started, 3),
     }
-
-
-def _kinematic_contact(positions, fps):
-    from ..core.imu_root import kinematic_contact
-    return kinematic_contact(positions, fps)

@@ -2,8 +2,8 @@
 
 import bpy
 
-from . import bake, export, import_mocap, landmarks, subject
+from . import bake, export, imu, import_mocap, landmarks, subject
 
-CLASSES = subject.CLASSES + bake.CLASSES + import_mocap.CLASSES + landmarks.CLASSES + export.CLASSES
+CLASSES = subject.CLASSES + bake.CLASSES + import_mocap.CLASSES + landmarks.CLASSES + imu.CLASSES + export.CLASSES
 
 register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -2,6 +2,7 @@
 
 import bpy
 
+from ..blender.imu_objects import active_imu_parent
 from ..blender.landmark_objects import active_landmark_parent
 from ..operators.common import active_smpl_armature, subject_source
 
@@ -78,10 +79,33 @@ class SPARSE_MOCAP_PT_landmarks(_SidebarPanel, bpy.types.Panel):
         layout.operator("sparse_mocap.solve_landmarks", icon="CON_KINEMATIC")
 
 
+class SPARSE_MOCAP_PT_imu(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "SPARSE_MOCAP_PT_imu"
+    bl_label = "IMU"
+
+    def draw(self, context):
+        layout = self.layout
+        layout.operator("sparse_mocap.import_imu", icon="IMPORT")
+        parent = active_imu_parent(context)
+        if parent is not None:
+            frames, fps = parent.get("frame_count"), parent.get("fps")
+            layout.label(text=f"{parent.name} ({frames} frames, {fps:g} fps)", icon="EMPTY_AXIS")
+            calibrated = bool(parent.get("calibration"))
+            state = ("Calibrated" if calibrated else
+                     "Core frame, uncalibrated" if parent.get("world") == "core" else "Not calibrated")
+            layout.label(text=state, icon="CHECKMARK" if calibrated else "INFO")
+        else:
+            layout.label(text="Select an IMU set to calibrate", icon="INFO")
+        col = layout.column(align=True)
+        col.operator("sparse_mocap.calibrate_imu", icon="ORIENTATION_GIMBAL")
+        col.operator("sparse_mocap.reconstruct_imu", icon="ARMATURE_DATA")
+
+
 def menu_file_import(self, context):
     """File > Import entries (appended to TOPBAR_MT_file_import by the add-on's register())."""
     self.layout.operator("sparse_mocap.import_mocap", text="Mocap to SMPL Armature (.bvh/.amc/.fbx)")
     self.layout.operator("sparse_mocap.import_landmarks", text="Landmarks (Sparse Mocap)")
+    self.layout.operator("sparse_mocap.import_imu", text="IMU Recording (Sparse Mocap)")
 
 
-CLASSES = (SPARSE_MOCAP_PT_subject, SPARSE_MOCAP_PT_bake_export, SPARSE_MOCAP_PT_landmarks)
+CLASSES = (SPARSE_MOCAP_PT_subject, SPARSE_MOCAP_PT_bake_export, SPARSE_MOCAP_PT_landmarks, SPARSE_MOCAP_PT_imu)

@@ -1,0 +1,327 @@
+"""IMU recordings to a baked SMPL armature: import into an IMU set, calibrate, reconstruct, bake.
+
+The steps, each a core, inference or blender function: :func:`~..core.formats.imu.read_imu` (and
+:func:`~..core.formats.imu.resample_imu`), :func:`.imu_objects.create_imu_empties`,
+:func:`~..core.imu_calibration.calibrate` (its dict kept on the set as JSON),
+:func:`~..core.imu_calibration.apply_calibration`,
+:func:`~..inference.imu_pipeline.reconstruct_imu` (onto the skeleton of the Subject panel's
+measurements, or of an existing SMPL armature), :func:`.armature.create_armature` when a new
+armature is wanted, and :func:`.bake.bake_motion` (always a new action).
+
+Everything that can fail on the data (reading, sensor names, calibration, the reconstruction, the
+measurements) runs before anything is created; if a later step still fails, everything the call
+created is removed and the target armature gets its previous action back
+(``mocap_import.removed_on_failure``). Calibrating changes only the set's ``calibration`` property,
+and only when calibration succeeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from ..core.body import BodyMeasurements, measure_skeleton
+from ..core.formats.imu import read_imu, resample_imu, segment_name
+from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
+from ..core.imu_calibration import ImuCalibration, apply_calibration, calibrate
+from ..core.motion import Motion
+from ..inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
+from .armature import create_armature, skeleton_from_armature
+from .bake import bake_motion
+from .imu_objects import CALIBRATION, create_imu_empties, read_imu_empties, stored_calibration
+from .mocap_import import removed_on_failure, store_measurements, take_name
+
+# What the import dialog lists (a folder is picked by opening it and importing with no file chosen).
+FILE_PATTERNS = "*.pt;*.npz;*.csv;*.csv.gz;*.txt;*.txt.gz"
+SET_SUFFIX = "_imu"
+
+# Share of the progress bar per step.
+_READ, _EMPTIES = 0.4, 1.0
+_SET, _SOLVE = 0.05, 0.8
+
+
+@dataclass
+class ImuImport:
+    """What :func:`import_imu` did."""
+
+    parent: bpy.types.Object
+    recording: ImuRecording             # as the set holds it (renamed, resampled)
+    resampled_from: float | None = None
+
+
+# --- sensor names --------------------------------------------------------------------------------
+
+def parse_sensor_names(text: str) -> dict:
+    """``"00B421E6=pelvis, 00B421ED = left thigh"`` -> {"00B421E6": "pelvis", "00B421ED": "left_upper_leg"}.
+
+    Pairs are separated by commas or semicolons; each new name is a body segment (a key of
+    ``SEGMENT_JOINTS``, or a label :func:`~..core.formats.imu.segment_name` recognises). Raises
+    :class:`ImuError` with one sentence on a malformed pair or an unknown segment.
+    """
+    mapping = {}
+    for item in (p.strip() for p in text.replace(";", ",").split(",")):
+        if not item:
+            continue
+        if item.count("=") != 1:
+            raise ImuError(f"sensor names: {item!r} is not of the form 'sensor=segment' "
+                           "(e.g. '00B421E6=pelvis, 00B421ED=left_upper_leg').")
+        old, new = (part.strip() for part in item.split("="))
+        segment = new if new in SEGMENT_JOINTS else segment_name(new)
+        if not old or segment is None:
+            raise ImuError(f"sensor names: {new!r} is no body segment; use one of {', '.join(SEGMENT_JOINTS)}.")
+        mapping[old] = segment
+    return mapping
+
+
+def rename_sensors(recording: ImuRecording, mapping: dict) -> ImuRecording:
+    """The recording with its sensors renamed by ``mapping`` (exact names, else ignoring case)."""
+    if not mapping:
+        return recording
+    lower = {s.lower(): s for s in recording.sensors}
+    renamed = dict(zip(recording.sensors, recording.sensors))
+    for old, new in mapping.items():
+        found = old if old in renamed else lower.get(old.lower())
+        if found is None:
+            raise ImuError(f"{recording.source or 'the recording'}: there is no sensor {old!r} to rename; it has "
+                           f"{', '.join(recording.sensors)}.")
+        renamed[found] = new
+    names = tuple(renamed[s] for s in recording.sensors)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ImuError(f"{recording.source or 'the recording'}: after renaming, {', '.join(twice)} would name "
+                       "two sensors; each sensor needs its own segment.")
+    return dataclasses.replace(recording, sensors=names)
+
+
+# --- import --------------------------------------------------------------------------------------
+
+_XIO_FILES = ("inertial.csv", "quaternion.csv", "command.json")
+
+
+def recording_path(path, whole_folder: bool = False) -> Path:
+    """The file or folder to read: ``path``, or with ``whole_folder`` the recording folder holding
+    the file (for an x-io sensor file, the folder above its sensor's folder)."""
+    path = Path(path)
+    if not whole_folder or path.is_dir():
+        return path
+    folder = path.parent
+    if path.name.lower() in _XIO_FILES and folder.parent != folder:
+        return folder.parent
+    return folder
+
+
+def read_recording(path, *, kind: str = "auto", fps: float | None = 60.0, source_fps: float | None = None,
+                   sensor_names: str | dict = "") -> tuple[ImuRecording, float | None]:
+    """Read, rename and resample; returns (recording, the rate it was resampled from or None).
+
+    ``source_fps`` is the rate of recordings without time stamps (TransPose/PIP tensors; default 60
+    or the .npz's own); ``fps`` the rate of the result (None keeps the recording's).
+    """
+    recording = read_imu(path, kind=kind)
+    if source_fps and recording.metadata.get("format") == "tensors" and abs(recording.fps - source_fps) > 1e-9:
+        recording = read_imu(path, fps=source_fps, kind="tensors")
+    mapping = parse_sensor_names(sensor_names) if isinstance(sensor_names, str) else dict(sensor_names)
+    recording = rename_sensors(recording, mapping)
+    resampled_from = None
+    if fps is not None and abs(recording.fps - float(fps)) > 1e-9:
+        resampled_from = recording.fps
+        recording = resample_imu(recording, float(fps))
+    if recording.num_frames < 2:
+        raise ImuError(f"{recording.source or path}: the recording has {recording.num_frames} frame(s); "
+                       "at least two are needed.")
+    return recording, resampled_from
+
+
+def import_imu(path, *, kind: str = "auto", fps: float | None = 60.0, source_fps: float | None = None,
+               sensor_names: str | dict = "", frame_start: int | None = None, context=None,
+               progress=None) -> ImuImport:
+    """Read an IMU recording (file or folder) into a new IMU set (parent + child empties).
+
+    Reading options as :func:`read_recording`. The scene's frame rate and range are set to the
+    recording's; its first frame lands on ``frame_start`` (default: the scene's start frame).
+    Either everything is made or, on an error, nothing is left behind.
+    """
+    context = context or bpy.context
+    tick = progress or (lambda fraction: None)
+    scene = context.scene
+    tick(0.0)
+    recording, resampled_from = read_recording(path, kind=kind, fps=fps, source_fps=source_fps,
+                                               sensor_names=sensor_names)
+    tick(_READ)
+    frame_start = int(scene.frame_start if frame_start is None else frame_start)
+    with removed_on_failure():
+        parent = create_imu_empties(recording, recording_name(path) + SET_SUFFIX, context.collection,
+                                    frame_start=frame_start, context=context,
+                                    progress=lambda f: tick(_READ + (_EMPTIES - _READ) * f))
+        match_scene(scene, recording.fps, recording.num_frames, frame_start)
+    tick(1.0)
+    return ImuImport(parent, recording, resampled_from)
+
+
+def recording_name(path) -> str:
+    """The take's name: the file's, or the folder's for the files of a pair or of a sensor folder
+    (TransPose ``acc.pt``/``ori.pt``, x-io ``Inertial.csv``)."""
+    path = Path(path)
+    name = take_name(path)
+    if path.is_file() and name.lower() in ("acc", "ori", "inertial", "quaternion") and path.parent.name:
+        return path.parent.name
+    return name
+
+
+def match_scene(scene, fps: float, frames: int, frame_start: int) -> None:
+    """The scene plays the recording's frames at their own rate over their range."""
+    scene.render.fps = max(1, int(round(fps)))
+    scene.render.fps_base = scene.render.fps / fps
+    scene.frame_start = frame_start
+    scene.frame_end = frame_start + frames - 1
+
+
+def set_name(parent) -> str:
+    """The take's name: the set's without the ``_imu`` suffix."""
+    name = parent.name
+    return name[: -len(SET_SUFFIX)] if name.endswith(SET_SUFFIX) and len(name) > len(SET_SUFFIX) else name
+
+
+def import_summary(result: ImuImport) -> str:
+    rec = result.recording
+    text = (f"{len(rec.sensors)} sensors ({', '.join(rec.sensors)}) x {rec.num_frames} frames at {rec.fps:g} fps"
+            f" ({rec.num_frames / rec.fps:.1f} s)")
+    if result.resampled_from is not None:
+        text += f", resampled from {result.resampled_from:g} fps"
+    missing = 1.0 - float(np.mean(rec.valid)) if rec.valid.size else 0.0
+    if missing > 0:
+        text += f", {100.0 * missing:.1f}% samples missing"
+    if rec.world == "core":
+        text += "; in the core frame (Y up), shown in Blender's axes"
+    else:
+        text += (f"; device world '{rec.world}' (up {rec.metadata.get('up_axis', '+Z')}), shown as it is: "
+                 "calibrate before reconstructing")
+    return text
+
+
+
+
+# --- calibrate -------------------------------------------------------------------------------------
+
+def calibrate_set(parent, pose: str = "t", start_s: float = 0.0, duration_s: float = 2.0, heading="auto",
+                  max_motion_deg: float | None = None) -> ImuCalibration:
+    """Calibrate the IMU set ``parent`` on the pose held in ``[start_s, start_s + duration_s)``
+    (seconds from the set's first frame) and keep the calibration on the set as JSON.
+
+    The arguments are those of :func:`~..core.imu_calibration.calibrate` (``max_motion_deg`` None:
+    its default limit). Raises its ``CalibrationError`` (one sentence) before changing anything.
+    """
+    recording = read_imu_empties(parent)
+    limits = {} if max_motion_deg is None else {"max_motion_deg": max_motion_deg}
+    calibration = calibrate(recording, pose=pose, start_s=start_s, duration_s=duration_s, heading=heading, **limits)
+    parent[CALIBRATION] = json.dumps(calibration.to_dict(), sort_keys=True)
+    return calibration
+
+
+def stillness_text(calibration: ImuCalibration) -> str:
+    """Each sensor's largest turn during the window: "pelvis 0.3 deg, head 0.8 deg, ..."."""
+    return ", ".join(f"{s} {m:.1f} deg" for s, m in zip(calibration.sensors, calibration.motion_deg))
+
+
+# --- reconstruct -----------------------------------------------------------------------------------
+
+@dataclass
+class ImuSolve:
+    """What :func:`reconstruct_onto_armature` did."""
+
+    armature: bpy.types.Object
+    action: bpy.types.Action
+    motion: Motion
+    report: dict
+    created_armature: bool
+
+
+def calibrated_recording(parent) -> tuple[ImuRecording, str]:
+    """The set's recording in the core frame and a note on how it got there: the stored calibration
+    applied, or (uncalibrated, already in the core frame) the recording as it is. Raises
+    :class:`ImuError` for an uncalibrated device-world recording."""
+    recording = read_imu_empties(parent)
+    stored = stored_calibration(parent)
+    if stored is not None:
+        return apply_calibration(recording, ImuCalibration.from_dict(stored)), "stored calibration applied"
+    if recording.world == "core":
+        return recording, "not calibrated: already in the core frame, used as it is"
+    raise ImuError(f"'{parent.name}' is in the device world '{recording.world}' and not calibrated; run "
+                   "Calibrate first (the wearer standing still in a known pose).")
+
+
+def armature_measurements(armature) -> BodyMeasurements:
+    """The measurements of an SMPL armature's own skeleton (its stored sex picks the table)."""
+    subject = getattr(armature, "sparse_mocap_subject", None)
+    sex = subject.sex if subject is not None else "neutral"
+    return BodyMeasurements(**measure_skeleton(skeleton_from_armature(armature)), sex=sex)
+
+
+def reconstruct_onto_armature(parent, options=None, *, armature=None, measurements: BodyMeasurements | None = None,
+                              name: str | None = None, with_body: bool = True, context=None,
+                              progress=None) -> ImuSolve:
+    """Reconstruct the IMU set ``parent`` and bake the motion into a new action.
+
+    Target: ``armature`` (an existing SMPL armature: reconstructed on its own proportions) when
+    given, else a new armature named ``name`` built from ``measurements``. The motion's first frame
+    lands on the set's first frame; when the motion has the set's frame rate the scene takes it,
+    otherwise the keys are spaced to keep real time at the scene's rate. ``options`` is an
+    ``ImuSolveOptions``. Raises the core's errors (``ImuError``, ``MeasurementError``: ValueErrors)
+    before anything is created; a later failure removes what was created.
+    """
+    context = context or bpy.context
+    tick = progress or (lambda fraction: None)
+    options = options or ImuSolveOptions()
+    tick(0.0)
+    recording, note = calibrated_recording(parent)
+    if armature is not None:
+        measurements = armature_measurements(armature)
+    elif measurements is None:
+        raise ImuError("Reconstruct needs the wearer's body measurements or an SMPL armature to reconstruct onto.")
+    tick(_SET)
+    motion, report = reconstruct_imu(recording, measurements, options,
+                                     progress=lambda f: tick(_SET + (_SOLVE - _SET) * f))
+    bad = ~(np.isfinite(motion.rotations).all(axis=(1, 2)) & np.isfinite(motion.translation).all(axis=1))
+    if bad.any():
+        raise ImuError(f"'{parent.name}': the reconstruction gave no pose on {int(bad.sum())} frame(s) "
+                       f"(first: frame {int(np.flatnonzero(bad)[0])}).")
+    report = dict(report, calibration=note, stature_m=float(motion.skeleton.stature()))
+    name = name or set_name(parent)
+    frame_start = int(parent.get("frame_start", context.scene.frame_start))
+    same_rate = abs(motion.fps - recording.fps) < 1e-6
+
+    created = armature is None
+    with removed_on_failure(armature):
+        if created:
+            armature = create_armature(motion.skeleton, name=name, collection=context.collection,
+                                       with_mesh=with_body, context=context)
+            store_measurements(armature, measurements)
+        action = bake_motion(armature, motion, action_name=name, frame_start=frame_start, match_scene=same_rate,
+                             scene=context.scene, progress=lambda f: tick(_SOLVE + (1.0 - _SOLVE) * f))
+    tick(1.0)
+    return ImuSolve(armature, action, motion, report, created)
+
+
+def solve_summary(report: dict) -> str:
+    """One line for the user: mode, frames, dropped samples, contacts, calibration."""
+    parts = [f"{report.get('mode', '?')} mode"]
+    if report.get("model"):
+        parts[0] += f" ({report['model']} model)"
+    parts.append(f"{report.get('frames', 0)} frames")
+    if report.get("dropped_samples"):
+        parts.append(f"{report['dropped_samples']} dropped samples held")
+    contact = report.get("contact_fraction")
+    if contact and len(contact) == 2:
+        parts.append(f"foot contact L {100.0 * contact[0]:.0f}% R {100.0 * contact[1]:.0f}%")
+    if "translation" in report:
+        parts.append("root translation" if report["translation"] else "no root translation")
+    if "stature_m" in report:
+        parts.append(f"stature {report['stature_m']:.2f} m")
+    if report.get("calibration"):
+        parts.append(report["calibration"])
+    return "; ".join(parts)

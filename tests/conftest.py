@@ -36,6 +36,12 @@ def blank_scene():
 
 
 @pytest.fixture
+def addon(registered_addon, blank_scene):
+    """The registered add-on, over a fresh empty scene."""
+    return registered_addon
+
+
+@pytest.fixture
 def skeleton():
     from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
 

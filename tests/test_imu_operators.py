@@ -13,6 +13,7 @@ import pytest
 bpy = pytest.importorskip("bpy", reason="the bpy module is installed by scripts/setup.sh")
 
 from sparse_mocap_addon.blender import compat, imu_solve  # noqa: E402
+from sparse_mocap_addon.blender.bake import set_scene_timing  # noqa: E402
 from sparse_mocap_addon.blender.coords import CORE_TO_BLENDER  # noqa: E402
 from sparse_mocap_addon.blender.imu_objects import (  # noqa: E402
     create_imu_empties, find_imu_parent, read_imu_empties, sensor_children)
@@ -20,6 +21,7 @@ from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
 from sparse_mocap_addon.core.formats.imu import read_imu, resample_imu, write_imu_csv  # noqa: E402
 from sparse_mocap_addon.core.imu import SIX_SENSORS, ImuError, ImuRecording  # noqa: E402
 from sparse_mocap_addon.core.synth import virtual_imus  # noqa: E402
+from tests.blender_helpers import counts, key_frames, select_only  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
 
 IMU_REAL = SHARED_DATA / "imu_real"
@@ -30,30 +32,6 @@ needs_transpose = pytest.mark.skipif(not (TRANSPOSE / "acc.pt").is_file(),
                                      reason=f"the TransPose example recording is not in {TRANSPOSE}")
 needs_xio = pytest.mark.skipif(not XIO.is_dir(), reason=f"the x-io lower-body recording is not in {XIO}")
 needs_xsens = pytest.mark.skipif(not XSENS.is_dir(), reason=f"the Xsens OpenSense recording is not in {XSENS}")
-
-
-@pytest.fixture
-def addon(registered_addon, blank_scene):
-    return registered_addon
-
-
-def counts():
-    return {kind: len(getattr(bpy.data, kind)) for kind in ("objects", "armatures", "meshes", "actions")}
-
-
-def key_frames(obj, data_path, index=0):
-    curve = next(c for c in compat.action_fcurves(obj) if c.data_path == data_path and c.array_index == index)
-    co = np.empty(2 * len(curve.keyframe_points), dtype=np.float32)
-    curve.keyframe_points.foreach_get("co", co)
-    return co[0::2], co[1::2]
-
-
-def select_only(*objects, active):
-    for obj in bpy.context.selected_objects:
-        obj.select_set(False)
-    for obj in objects:
-        obj.select_set(True)
-    bpy.context.view_layer.objects.active = active
 
 
 def imu_set():
@@ -581,7 +559,7 @@ def test_a_set_at_another_rate_is_baked_in_real_time(addon):
     half = ImuRecording(rec.sensors, rec.orientation[::2], rec.acceleration[::2], 30.0, world="core", source="half")
     scene = bpy.context.scene
     parent = create_imu_empties(half, "half_imu", frame_start=1)
-    imu_solve.match_scene(scene, 30.0, half.num_frames, 1)
+    set_scene_timing(scene, 30.0, half.num_frames, 1)
     select_only(parent, active=parent)
     assert bpy.ops.sparse_mocap.reconstruct_imu(with_body=False) == {"FINISHED"}
     obj = bpy.context.active_object

@@ -22,27 +22,12 @@ from sparse_mocap_addon.core.landmark_pipeline import SolveOptions, solve_landma
 from sparse_mocap_addon.core.landmark_targets import joint_targets  # noqa: E402
 from sparse_mocap_addon.core.landmarks import LAYOUTS, LandmarkError, LandmarkSequence, orient  # noqa: E402
 from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics  # noqa: E402
+from tests.blender_helpers import counts, key_frames, select_only  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
 
 TRC = SHARED_DATA / "landmarks_real" / "pose2sim" / "trc" / "S00_P00_T01_BalancingTrial_0-100.trc"
 needs_trc = pytest.mark.skipif(not TRC.is_file(), reason=f"the Pose2Sim TRC take is not in {TRC.parent}")
 LEG_JOINTS = ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
-
-
-@pytest.fixture
-def addon(registered_addon, blank_scene):
-    return registered_addon
-
-
-def counts():
-    return {kind: len(getattr(bpy.data, kind)) for kind in ("objects", "armatures", "meshes", "actions")}
-
-
-def key_frames(obj, data_path="location", index=0):
-    curve = next(c for c in compat.action_fcurves(obj) if c.data_path == data_path and c.array_index == index)
-    co = np.empty(2 * len(curve.keyframe_points), dtype=np.float32)
-    curve.keyframe_points.foreach_get("co", co)
-    return co[0::2], co[1::2]
 
 
 def world_heads(obj, frame):
@@ -53,14 +38,6 @@ def world_heads(obj, frame):
 def baked_positions(obj, frames):
     """(len(frames), 24, 3) evaluated joint positions of the armature, in Blender's axes."""
     return np.stack([world_heads(obj, int(f)) for f in frames])
-
-
-def select_only(*objects, active):
-    for obj in bpy.context.selected_objects:
-        obj.select_set(False)
-    for obj in objects:
-        obj.select_set(True)
-    bpy.context.view_layer.objects.active = active
 
 
 def landmark_set():

@@ -11,11 +11,6 @@ from sparse_mocap_addon.blender import compat  # noqa: E402
 OPERATORS = ("create_armature", "bake_demo", "bake_motion_file", "export_fbx", "export_bvh")
 
 
-@pytest.fixture
-def addon(registered_addon, blank_scene):
-    return registered_addon
-
-
 def create(height=1.80, **fields):
     subject = bpy.context.scene.sparse_mocap_new_subject
     subject.height = height

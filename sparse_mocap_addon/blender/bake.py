@@ -43,6 +43,16 @@ def pose_channels(obj, motion: Motion) -> tuple[np.ndarray, np.ndarray]:
     return quats, location
 
 
+def set_scene_timing(scene, fps: float, frames: int, frame_start: int) -> None:
+    """The scene plays ``frames`` frames at ``fps`` (fractional rates through ``fps_base``) from
+    ``frame_start``."""
+    fps = float(fps)
+    scene.render.fps = max(1, int(round(fps)))
+    scene.render.fps_base = scene.render.fps / fps
+    scene.frame_start = frame_start
+    scene.frame_end = frame_start + frames - 1
+
+
 def bake_motion(obj, motion: Motion, action_name: str | None = None, frame_start: int = 1,
                 match_scene: bool = True, scene=None, progress=None):
     """Bake ``motion`` into a **new** Action assigned to ``obj``; returns the Action.
@@ -57,11 +67,7 @@ def bake_motion(obj, motion: Motion, action_name: str | None = None, frame_start
     frames_count = motion.num_frames
 
     if match_scene:
-        fps = float(motion.fps)
-        scene.render.fps = max(1, int(round(fps)))
-        scene.render.fps_base = scene.render.fps / fps
-        scene.frame_start = frame_start
-        scene.frame_end = frame_start + frames_count - 1
+        set_scene_timing(scene, motion.fps, frames_count, frame_start)
     scene_fps = scene.render.fps / scene.render.fps_base
     frames = frame_start + np.arange(frames_count) * (scene_fps / motion.fps)
 

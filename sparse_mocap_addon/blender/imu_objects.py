@@ -30,7 +30,6 @@ not change the recording it holds.
 from __future__ import annotations
 
 import json
-import re
 
 import bpy
 import numpy as np
@@ -40,6 +39,7 @@ from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
 from ..core.rotations import matrix_to_quat, quat_continuous, quat_normalize, quat_to_matrix
 from . import compat
 from .coords import CORE_TO_BLENDER, core_to_blender_vectors
+from .empty_sets import CONSTANT, active_set, keyed_values, write_keys
 
 MARKER = "sparse_mocap_imu"
 SENSOR_KEY = "sensor"
@@ -50,9 +50,6 @@ VALID = "valid"
 VALID_PATH = f'["{VALID}"]'
 CALIBRATION = "calibration"
 
-_LINEAR = 1        # Keyframe.interpolation enum values (foreach_set takes the integers)
-_CONSTANT = 0
-_SUFFIX = re.compile(r"\.\d{3,}$")
 _AXES = {"+X": (1, 0, 0), "-X": (-1, 0, 0), "+Y": (0, 1, 0), "-Y": (0, -1, 0), "+Z": (0, 0, 1), "-Z": (0, 0, -1)}
 
 
@@ -75,11 +72,7 @@ def find_imu_parent(obj):
 
 def active_imu_parent(context):
     """The IMU set of the active object, else the one IMU set among the selected objects."""
-    found = find_imu_parent(context.active_object)
-    if found is not None:
-        return found
-    sets = {p.name: p for p in (find_imu_parent(o) for o in (context.selected_objects or ())) if p}
-    return next(iter(sets.values())) if len(sets) == 1 else None
+    return active_set(context, find_imu_parent)
 
 
 def stored_calibration(parent) -> dict | None:
@@ -197,12 +190,12 @@ def create_imu_empties(recording: ImuRecording, name: str, collection=None, *, f
             child.rotation_quaternion = q[0]
         fcurves = compat.assign_new_action(child, action or bpy.data.actions.new(f"{name}_{sensor}"))
         for i in range(4):
-            _write_keys(compat.new_fcurve(fcurves, "rotation_quaternion", i, "Orientation"), frames[keyed], q[:, i])
+            write_keys(compat.new_fcurve(fcurves, "rotation_quaternion", i, "Orientation"), frames[keyed], q[:, i])
         for i in range(3):
-            _write_keys(compat.new_fcurve(fcurves, ACCELERATION_PATH, i, "Acceleration"), frames[keyed],
+            write_keys(compat.new_fcurve(fcurves, ACCELERATION_PATH, i, "Acceleration"), frames[keyed],
                         acceleration[keyed, s, i])
-        _write_keys(compat.new_fcurve(fcurves, VALID_PATH, 0, "Valid"), frames, valid[:, s].astype(np.float64),
-                    _CONSTANT)
+        write_keys(compat.new_fcurve(fcurves, VALID_PATH, 0, "Valid"), frames, valid[:, s].astype(np.float64),
+                    CONSTANT)
         tick((s + 1) / S)
     return parent
 
@@ -220,18 +213,6 @@ def _small_metadata(metadata: dict) -> dict:
         if len(text) <= 2000:
             out[key] = value
     return out
-
-
-def _write_keys(fcurve, frames: np.ndarray, values: np.ndarray, interpolation: int = _LINEAR) -> None:
-    if not len(frames):
-        return
-    coords = np.empty((len(frames), 2), dtype=np.float32)
-    coords[:, 0] = frames
-    coords[:, 1] = values
-    fcurve.keyframe_points.add(len(frames))
-    fcurve.keyframe_points.foreach_set("co", coords.ravel())
-    fcurve.keyframe_points.foreach_set("interpolation", np.full(len(frames), interpolation, dtype=np.int8))
-    fcurve.update()
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -267,10 +248,10 @@ def read_imu_empties(parent) -> ImuRecording:
     for s, child in enumerate(children):
         curves = {(c.data_path, c.array_index): c for c in compat.action_fcurves(child)}
         for i in range(4):
-            quats[:, s, i] = _keyed(curves.get(("rotation_quaternion", i)), start, count)
+            quats[:, s, i] = keyed_values(curves.get(("rotation_quaternion", i)), start, count)
         for i in range(3):
-            acceleration[:, s, i] = _keyed(curves.get((ACCELERATION_PATH, i)), start, count)
-        flag = _keyed(curves.get((VALID_PATH, 0)), start, count)
+            acceleration[:, s, i] = keyed_values(curves.get((ACCELERATION_PATH, i)), start, count)
+        flag = keyed_values(curves.get((VALID_PATH, 0)), start, count)
         valid[:, s] = np.nan_to_num(flag, nan=1.0) > 0.5
     valid &= np.isfinite(quats).all(axis=-1) & np.isfinite(acceleration).all(axis=-1)
     to_blender = np.asarray(parent.get("world_to_blender", list(np.eye(3).ravel())), dtype=np.float64).reshape(3, 3)
@@ -291,16 +272,3 @@ def read_imu_empties(parent) -> ImuRecording:
     return ImuRecording(sensors=tuple(names), orientation=orientation, acceleration=acceleration, fps=fps,
                         valid=valid, world=str(parent.get("world", "core")),
                         source=str(parent.get("source", "")) or parent.name, metadata=metadata)
-
-
-def _keyed(fcurve, start: int, count: int) -> np.ndarray:
-    """(count,) key values at frames start .. start+count-1 (NaN where the curve has no key)."""
-    values = np.full(count, np.nan)
-    if fcurve is None or len(fcurve.keyframe_points) == 0:
-        return values
-    co = np.empty(2 * len(fcurve.keyframe_points), dtype=np.float32)
-    fcurve.keyframe_points.foreach_get("co", co)
-    frames = np.rint(co[0::2].astype(np.float64)).astype(np.int64) - start
-    inside = (frames >= 0) & (frames < count)
-    values[frames[inside]] = co[1::2][inside].astype(np.float64)
-    return values

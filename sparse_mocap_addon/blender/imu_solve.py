@@ -32,7 +32,8 @@ from ..core.imu_calibration import ImuCalibration, apply_calibration, calibrate
 from ..core.motion import Motion
 from ..inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
 from .armature import create_armature, skeleton_from_armature
-from .bake import bake_motion
+from .bake import bake_motion, set_scene_timing
+from .empty_sets import take_name as set_take_name
 from .imu_objects import CALIBRATION, create_imu_empties, read_imu_empties, stored_calibration
 from .mocap_import import removed_on_failure, store_measurements, take_name
 
@@ -158,7 +159,7 @@ def import_imu(path, *, kind: str = "auto", fps: float | None = 60.0, source_fps
         parent = create_imu_empties(recording, recording_name(path) + SET_SUFFIX, context.collection,
                                     frame_start=frame_start, context=context,
                                     progress=lambda f: tick(_READ + (_EMPTIES - _READ) * f))
-        match_scene(scene, recording.fps, recording.num_frames, frame_start)
+        set_scene_timing(scene, recording.fps, recording.num_frames, frame_start)
     tick(1.0)
     return ImuImport(parent, recording, resampled_from)
 
@@ -173,18 +174,9 @@ def recording_name(path) -> str:
     return name
 
 
-def match_scene(scene, fps: float, frames: int, frame_start: int) -> None:
-    """The scene plays the recording's frames at their own rate over their range."""
-    scene.render.fps = max(1, int(round(fps)))
-    scene.render.fps_base = scene.render.fps / fps
-    scene.frame_start = frame_start
-    scene.frame_end = frame_start + frames - 1
-
-
 def set_name(parent) -> str:
     """The take's name: the set's without the ``_imu`` suffix."""
-    name = parent.name
-    return name[: -len(SET_SUFFIX)] if name.endswith(SET_SUFFIX) and len(name) > len(SET_SUFFIX) else name
+    return set_take_name(parent, SET_SUFFIX)
 
 
 def import_summary(result: ImuImport) -> str:

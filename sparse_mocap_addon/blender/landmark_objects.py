@@ -28,6 +28,7 @@ from ..core.formats.landmarks import canonical_name
 from ..core.landmarks import LandmarkError, LandmarkSequence, orient
 from . import compat
 from .coords import blender_to_core_vectors, core_to_blender_vectors
+from .empty_sets import active_set, keyed_values, write_keys
 
 MARKER = "sparse_mocap_landmarks"
 LANDMARK_KEY = "landmark"
@@ -37,7 +38,6 @@ CONFIDENCE_PATH = f'["{CONFIDENCE}"]'
 # Recognised children a user-made empty needs before it counts as a landmark set.
 MIN_RECOGNISED_CHILDREN = 4
 
-_LINEAR = 1        # Keyframe.interpolation enum value of 'LINEAR' (foreach_set takes the integer)
 _SUFFIX = re.compile(r"\.\d{3,}$")
 
 
@@ -88,11 +88,7 @@ def find_landmark_parent(obj):
 
 def active_landmark_parent(context):
     """The landmark set of the active object, else the one landmark set among the selected objects."""
-    found = find_landmark_parent(context.active_object)
-    if found is not None:
-        return found
-    sets = {p.name: p for p in (find_landmark_parent(o) for o in (context.selected_objects or ())) if p}
-    return next(iter(sets.values())) if len(sets) == 1 else None
+    return active_set(context, find_landmark_parent)
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -152,19 +148,9 @@ def create_landmark_empties(seq: LandmarkSequence, name: str, collection=None, *
             channels = [("location", i, "Location", points[keyed, k, i]) for i in range(3)]
             channels.append((CONFIDENCE_PATH, 0, "Confidence", seq.confidence[keyed, k]))
             for path, index, group, values in channels:
-                _write_keys(compat.new_fcurve(fcurves, path, index, group), frames[keyed], values)
+                write_keys(compat.new_fcurve(fcurves, path, index, group), frames[keyed], values)
         tick((k + 1) / len(seq.names))
     return parent
-
-
-def _write_keys(fcurve, frames: np.ndarray, values: np.ndarray) -> None:
-    coords = np.empty((len(frames), 2), dtype=np.float32)
-    coords[:, 0] = frames
-    coords[:, 1] = values
-    fcurve.keyframe_points.add(len(frames))
-    fcurve.keyframe_points.foreach_set("co", coords.ravel())
-    fcurve.keyframe_points.foreach_set("interpolation", np.full(len(frames), _LINEAR, dtype=np.int8))
-    fcurve.update()
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -212,7 +198,7 @@ def _read_own(parent, frame_range) -> LandmarkSequence:
         curves = compat.action_fcurves(child)
         location = {c.array_index: c for c in curves if c.data_path == "location"}
         conf_curve = next((c for c in curves if c.data_path == CONFIDENCE_PATH), None)
-        channels = [_keyed(location.get(i), start, count) for i in range(3)]
+        channels = [keyed_values(location.get(i), start, count) for i in range(3)]
         keyed = np.zeros(count, dtype=bool)
         for values in channels:
             keyed |= np.isfinite(values)
@@ -221,7 +207,7 @@ def _read_own(parent, frame_range) -> LandmarkSequence:
             if gap.any():
                 values[gap] = _evaluate(location.get(i), start, gap, child.location[i])
             points[:, k, i] = values
-        conf = _keyed(conf_curve, start, count)
+        conf = keyed_values(conf_curve, start, count)
         gap = keyed & ~np.isfinite(conf)
         if gap.any():
             conf[gap] = _evaluate(conf_curve, start, gap, float(child.get(CONFIDENCE, 1.0)))
@@ -234,19 +220,6 @@ def _read_own(parent, frame_range) -> LandmarkSequence:
         up_axis="+Y",
         metadata={"file_up_axis": str(parent.get("file_up_axis", "+Y")), "frame_start": start,
                   "empties": parent.name})
-
-
-def _keyed(fcurve, start: int, count: int) -> np.ndarray:
-    """(count,) key values at frames start .. start+count-1 (NaN where the curve has no key)."""
-    values = np.full(count, np.nan)
-    if fcurve is None or len(fcurve.keyframe_points) == 0:
-        return values
-    co = np.empty(2 * len(fcurve.keyframe_points), dtype=np.float32)
-    fcurve.keyframe_points.foreach_get("co", co)
-    frames = np.rint(co[0::2].astype(np.float64)).astype(np.int64) - start
-    inside = (frames >= 0) & (frames < count)
-    values[frames[inside]] = co[1::2][inside].astype(np.float64)
-    return values
 
 
 def _evaluate(fcurve, start: int, where: np.ndarray, static: float) -> np.ndarray:

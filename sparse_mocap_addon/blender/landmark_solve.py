@@ -25,12 +25,14 @@ from ..core.landmark_pipeline import SolveOptions, solve_landmarks
 from ..core.landmarks import LandmarkSequence, orient
 from ..core.motion import Motion
 from .armature import create_armature, skeleton_from_armature
-from .bake import bake_motion
+from .bake import bake_motion, set_scene_timing
+from .empty_sets import take_name as set_take_name
 from .landmark_objects import create_landmark_empties
 from .mocap_import import removed_on_failure, store_measurements, take_name
 
 # What the import dialog lists (text files may be gzipped).
 FILE_PATTERNS = "*.trc;*.json;*.csv;*.npy;*.npz;*.trc.gz;*.json.gz;*.csv.gz"
+SET_SUFFIX = "_landmarks"
 
 # Share of the progress bar per step.
 _READ, _EMPTIES, _SOLVE = 0.15, 0.35, 0.6
@@ -120,10 +122,10 @@ def import_landmarks(path, *, layout: str = "auto", fps: float | None = None, me
     name = take_name(path)
     frame_start = int(scene.frame_start if frame_start is None else frame_start)
     with removed_on_failure(armature):
-        parent = create_landmark_empties(seq, f"{name}_landmarks", context.collection, frame_start=frame_start,
+        parent = create_landmark_empties(seq, name + SET_SUFFIX, context.collection, frame_start=frame_start,
                                          context=context,
                                          progress=lambda f: tick(_READ + (_EMPTIES - _READ) * f))
-        _match_scene(scene, seq, frame_start)
+        set_scene_timing(scene, seq.fps, seq.num_frames, frame_start)
         result = LandmarkImport(parent, seq)
         if solve is not None:
             result.solve = solve_onto_armature(
@@ -134,12 +136,9 @@ def import_landmarks(path, *, layout: str = "auto", fps: float | None = None, me
     return result
 
 
-def _match_scene(scene, seq: LandmarkSequence, frame_start: int) -> None:
-    """The scene plays the landmark frames at their own rate over their range."""
-    scene.render.fps = max(1, int(round(seq.fps)))
-    scene.render.fps_base = scene.render.fps / seq.fps
-    scene.frame_start = frame_start
-    scene.frame_end = frame_start + seq.num_frames - 1
+def set_name(parent) -> str:
+    """The take's name: the set's without the ``_landmarks`` suffix."""
+    return set_take_name(parent, SET_SUFFIX)
 
 
 def summary(report: dict) -> str:

@@ -8,7 +8,7 @@ from ..blender.armature import skeleton_from_armature
 from ..blender.bake import bake_motion
 from ..core.demo import demo_motion
 from ..core.motion import Motion, MotionFileError
-from .common import Progress, active_smpl_armature
+from .common import Progress, active_smpl_armature, object_mode
 
 _MATCH_SCENE = dict(name="Match Scene Rate and Range", default=True,
                     description="Set the scene's frame rate and range to the motion's")
@@ -26,8 +26,7 @@ class _BakeBase:
 
     def bake(self, context, motion, action_name):
         obj = active_smpl_armature(context)
-        if context.mode != "OBJECT":
-            bpy.ops.object.mode_set(mode="OBJECT")
+        object_mode(context)
         with Progress(context) as progress:
             action = bake_motion(obj, motion, action_name=action_name, match_scene=self.match_scene,
                                  scene=context.scene, progress=progress)

@@ -1,5 +1,7 @@
 """Small helpers shared by the operators (no operator calls another)."""
 
+import bpy
+
 from ..blender.armature import is_smpl_armature
 
 
@@ -12,6 +14,86 @@ def subject_source(context):
     """The measurements the UI shows: the active SMPL armature's, else the scene's for a new one."""
     obj = active_smpl_armature(context)
     return obj.sparse_mocap_subject if obj else context.scene.sparse_mocap_new_subject
+
+
+def object_mode(context) -> None:
+    """Leave edit/pose mode: the operators create and key objects."""
+    if context.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+
+
+def select_only(context, obj) -> None:
+    """``obj`` becomes the one selected and the active object."""
+    for other in context.selected_objects:
+        other.select_set(False)
+    obj.select_set(True)
+    context.view_layer.objects.active = obj
+
+
+def error_text(exc, name) -> str:
+    """An error for the report, naming ``name`` (the file or set) unless the message already does."""
+    text = str(exc).rstrip(".")
+    return text if not name or name in text else f"{name}: {text}"
+
+
+def armature_text(solved) -> str:
+    """How a report names the armature a solve baked onto (``solved.armature``, ``.created_armature``)."""
+    if solved.created_armature:
+        return f"new armature '{solved.armature.name}'"
+    return f"'{solved.armature.name}'"
+
+
+def target_items(new_description: str) -> tuple:
+    """The items of a ``target`` property: a new armature (described by the caller) or an existing one."""
+    return (
+        ("NEW", "New Armature", new_description),
+        ("ARMATURE", "Existing Armature", "An existing SMPL armature: the one named below, else the active or the "
+                                          "selected one"),
+    )
+
+
+def target_armature(context, name):
+    """The SMPL armature named ``name``; with no name the active one, else the one selected (or None)."""
+    if name:
+        obj = bpy.data.objects.get(name)
+        return obj if is_smpl_armature(obj) else None
+    found = active_smpl_armature(context)
+    if found is not None:
+        return found
+    candidates = [o for o in (context.selected_objects or ()) if is_smpl_armature(o)]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+class ArmatureTarget:
+    """For operators with a ``target`` property (:func:`target_items`) and an ``armature`` name:
+    the existing armature as default target when there is one, the armature chosen, the Target box."""
+
+    target_verb = "bake"       # "No SMPL armature to <verb> onto"
+
+    def _fill_target(self, context):
+        if not self.properties.is_property_set("target"):
+            self.target = "ARMATURE" if target_armature(context, "") is not None else "NEW"
+
+    def _target(self, context):
+        """(armature or None for a new one, error sentence or None)."""
+        if self.target == "NEW":
+            return None, None
+        armature = target_armature(context, self.armature)
+        if armature is None:
+            if self.armature:
+                return None, f"'{self.armature}' is no SMPL armature; choose one made by Sparse Mocap"
+            return None, (f"No SMPL armature to {self.target_verb} onto: select one, name it, or choose "
+                          "Target: New Armature")
+        return armature, None
+
+    def _draw_target(self, layout):
+        """The Target box; returns its column for the new armature's options, or None (existing armature)."""
+        col = layout.column(heading="Target")
+        col.prop(self, "target", text="Armature")
+        if self.target == "ARMATURE":
+            col.prop_search(self, "armature", bpy.data, "objects", text="Name")
+            return None
+        return col
 
 
 class Progress:

@@ -5,7 +5,7 @@ from bpy.props import EnumProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper
 
 from ..blender.export import ExportError, export_bvh, export_fbx
-from .common import active_smpl_armature
+from .common import active_smpl_armature, object_mode
 
 
 class _ExportBase:
@@ -21,8 +21,7 @@ class _ExportBase:
         return True
 
     def run(self, context, writer, **kwargs):
-        if context.mode != "OBJECT":
-            bpy.ops.object.mode_set(mode="OBJECT")
+        object_mode(context)
         try:
             path = writer(active_smpl_armature(context), self.filepath, context=context, **kwargs)
         except ExportError as exc:

@@ -8,7 +8,7 @@ from bpy_extras.io_utils import ImportHelper
 
 from ..blender.mocap_import import FILE_PATTERNS, import_mocap
 from ..core.joint_maps import BUILTIN_MAPS, load_joint_map
-from .common import Progress, active_smpl_armature, subject_source
+from .common import Progress, active_smpl_armature, object_mode, select_only, subject_source
 
 _MAP_KEYS = {key.upper(): key for key in BUILTIN_MAPS}
 JOINT_MAP_ITEMS = (
@@ -86,8 +86,7 @@ and bake it as a new action"""
             self.report({"ERROR"}, "No active SMPL armature: select one, or import onto a new armature "
                                    "(Target: New)")
             return {"CANCELLED"}
-        if context.mode != "OBJECT":
-            bpy.ops.object.mode_set(mode="OBJECT")
+        object_mode(context)
         try:
             joint_map = self._joint_map()
             measurements = subject_source(context).to_measurements() if self.target == "SUBJECT" else None
@@ -107,10 +106,7 @@ and bake it as a new action"""
         obj = result.armature
         target_text = f"'{obj.name}'"
         if result.created_armature:
-            for other in context.selected_objects:
-                other.select_set(False)
-            obj.select_set(True)
-            context.view_layer.objects.active = obj
+            select_only(context, obj)
             target_text = f"new armature '{obj.name}' ({result.measurements.height:.2f} m)"
         self.report({"INFO"}, f"Imported {result.motion.num_frames} frames ({result.motion.fps:g} fps) from "
                               f"{path.name} (joint map {result.joint_map.name}, reference {result.reference}) "

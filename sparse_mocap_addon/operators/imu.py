@@ -9,12 +9,12 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from ..blender.armature import is_smpl_armature
 from ..blender.imu_objects import active_imu_parent
 from ..blender.imu_solve import (FILE_PATTERNS, calibrate_set, import_imu, import_summary, reconstruct_onto_armature,
                                  recording_path, solve_summary, stillness_text)
 from ..inference.imu_pipeline import ImuSolveOptions
-from .common import Progress, active_smpl_armature, subject_source
+from .common import (ArmatureTarget, Progress, armature_text, error_text, object_mode, select_only, subject_source,
+                     target_items)
 
 FORMAT_ITEMS = (
     ("AUTO", "Automatic", "From the path and the first lines"),
@@ -24,18 +24,6 @@ FORMAT_ITEMS = (
     ("DOT", "Movella DOT", "Movella DOT CSV exports, one per sensor"),
     ("XIO", "x-io x-IMU3", "x-io IMU-Mocap folder (one sub-folder per sensor)"),
 )
-
-
-def _message(exc, name):
-    text = str(exc).rstrip(".")
-    return text if not name or name in text else f"{name}: {text}"
-
-
-def _select(context, obj):
-    for other in context.selected_objects:
-        other.select_set(False)
-    obj.select_set(True)
-    context.view_layer.objects.active = obj
 
 
 class SPARSE_MOCAP_OT_import_imu(bpy.types.Operator, ImportHelper):
@@ -68,17 +56,16 @@ folder) as an IMU set: one animated empty per sensor"""
     def execute(self, context):
         chosen = self.filepath if Path(self.filepath).name else (self.directory or self.filepath)
         path = recording_path(bpy.path.abspath(chosen), self.whole_folder)
-        if context.mode != "OBJECT":
-            bpy.ops.object.mode_set(mode="OBJECT")
+        object_mode(context)
         try:
             with Progress(context) as progress:
                 result = import_imu(path, kind=self.kind.lower(), fps=self.fps if self.resample else None,
                                     source_fps=self.source_fps, sensor_names=self.sensor_names,
                                     context=context, progress=progress)
         except (ValueError, OSError) as exc:     # the readers' errors are ImuErrors (ValueErrors)
-            self.report({"ERROR"}, _message(exc, path.name))
+            self.report({"ERROR"}, error_text(exc, path.name))
             return {"CANCELLED"}
-        _select(context, result.parent)
+        select_only(context, result.parent)
         self.report({"INFO"}, f"Imported {path.name} as '{result.parent.name}': {import_summary(result)}")
         return {"FINISHED"}
 
@@ -113,7 +100,18 @@ HEADING_ITEMS = (
 )
 
 
-class SPARSE_MOCAP_OT_calibrate_imu(bpy.types.Operator):
+class _ImuSetOperator:
+    """An operator on the active IMU set: greyed out until there is one."""
+
+    @classmethod
+    def poll(cls, context):
+        if active_imu_parent(context) is None:
+            cls.poll_message_set("Select an IMU set (the empties made by Import IMU Recording)")
+            return False
+        return True
+
+
+class SPARSE_MOCAP_OT_calibrate_imu(_ImuSetOperator, bpy.types.Operator):
     """Calibrate the active IMU set from a pose the wearer held still: each sensor's mounting on its \
 bone and the heading, kept on the set for Reconstruct"""
 
@@ -133,13 +131,6 @@ bone and the heading, kept on the set for Reconstruct"""
     max_motion: FloatProperty(name="Stillness Limit (deg)", default=5.0, min=0.1, max=90.0,
                               description="Largest turn (degrees) a sensor may make during the window")
 
-    @classmethod
-    def poll(cls, context):
-        if active_imu_parent(context) is None:
-            cls.poll_message_set("Select an IMU set (the empties made by Import IMU Recording)")
-            return False
-        return True
-
     def invoke(self, context, event):
         return context.window_manager.invoke_props_dialog(self)
 
@@ -150,7 +141,7 @@ bone and the heading, kept on the set for Reconstruct"""
             calibration = calibrate_set(parent, pose=self.pose.lower(), start_s=self.start,
                                         duration_s=self.duration, heading=heading, max_motion_deg=self.max_motion)
         except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, _message(exc, parent.name))
+            self.report({"ERROR"}, error_text(exc, parent.name))
             return {"CANCELLED"}
         self.report({"INFO"}, f"Calibrated '{parent.name}': {calibration.summary().rstrip('.')}; largest turn "
                               f"per sensor: {stillness_text(calibration)}")
@@ -180,24 +171,10 @@ MODEL_ITEMS = (
     ("NO_SHAPE", "Without Shape", "The same network without the measurements (the FIP ablation)"),
     ("BASELINE", "Baseline", "A plain recurrent network"),
 )
-TARGET_ITEMS = (
-    ("NEW", "New Armature", "A new armature built from the Subject panel's measurements"),
-    ("ARMATURE", "Existing Armature", "An existing SMPL armature: the one named below, else the selected one"),
-)
+TARGET_ITEMS = target_items("A new armature built from the Subject panel's measurements")
 
 
-def _target_armature(context, name):
-    if name:
-        obj = bpy.data.objects.get(name)
-        return obj if is_smpl_armature(obj) else None
-    found = active_smpl_armature(context)
-    if found is not None:
-        return found
-    candidates = [o for o in (context.selected_objects or ()) if is_smpl_armature(o)]
-    return candidates[0] if len(candidates) == 1 else None
-
-
-class SPARSE_MOCAP_OT_reconstruct_imu(bpy.types.Operator):
+class SPARSE_MOCAP_OT_reconstruct_imu(_ImuSetOperator, ArmatureTarget, bpy.types.Operator):
     """Reconstruct full-body motion from the active IMU set (calibrated, or already in the core frame) \
 and bake it onto an SMPL armature as a new action"""
 
@@ -218,17 +195,6 @@ and bake it onto an SMPL armature as a new action"""
     with_body: BoolProperty(name="Body Mesh", default=True,
                             description="Give a new armature a simple skinned body mesh")
 
-    @classmethod
-    def poll(cls, context):
-        if active_imu_parent(context) is None:
-            cls.poll_message_set("Select an IMU set (the empties made by Import IMU Recording)")
-            return False
-        return True
-
-    def _fill_target(self, context):
-        if not self.properties.is_property_set("target"):
-            self.target = "ARMATURE" if _target_armature(context, "") is not None else "NEW"
-
     def invoke(self, context, event):
         self._fill_target(context)
         return context.window_manager.invoke_props_dialog(self)
@@ -236,31 +202,23 @@ and bake it onto an SMPL armature as a new action"""
     def execute(self, context):
         self._fill_target(context)
         parent = active_imu_parent(context)
-        armature, measurements = None, None
-        if self.target == "ARMATURE":
-            armature = _target_armature(context, self.armature)
-            if armature is None:
-                self.report({"ERROR"}, f"'{self.armature}' is no SMPL armature; choose one made by Sparse Mocap"
-                            if self.armature else "No SMPL armature to bake onto: select one, name it, or choose "
-                                                  "Target: New Armature")
-                return {"CANCELLED"}
-        else:
-            measurements = subject_source(context).to_measurements()
-        if context.mode != "OBJECT":
-            bpy.ops.object.mode_set(mode="OBJECT")
+        armature, error = self._target(context)
+        if error:
+            self.report({"ERROR"}, error)
+            return {"CANCELLED"}
+        measurements = subject_source(context).to_measurements() if armature is None else None
+        object_mode(context)
         options = ImuSolveOptions(mode=self.mode.lower(), model=self.model.lower(), translation=self.translation)
         try:
             with Progress(context) as progress:
                 solved = reconstruct_onto_armature(parent, options, armature=armature, measurements=measurements,
                                                    with_body=self.with_body, context=context, progress=progress)
         except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, _message(exc, parent.name))
+            self.report({"ERROR"}, error_text(exc, parent.name))
             return {"CANCELLED"}
-        _select(context, solved.armature)
-        where = (f"new armature '{solved.armature.name}'" if solved.created_armature
-                 else f"'{solved.armature.name}'")
-        self.report({"INFO"}, f"Reconstructed '{parent.name}' onto {where} as action '{solved.action.name}': "
-                              f"{solve_summary(solved.report)}")
+        select_only(context, solved.armature)
+        self.report({"INFO"}, f"Reconstructed '{parent.name}' onto {armature_text(solved)} as action "
+                              f"'{solved.action.name}': {solve_summary(solved.report)}")
         return {"FINISHED"}
 
     def draw(self, context):
@@ -273,11 +231,8 @@ and bake it onto an SMPL armature as a new action"""
         sub.active = self.mode != "DIRECT"
         sub.prop(self, "model")
         col.prop(self, "translation")
-        col = layout.column(heading="Target")
-        col.prop(self, "target", text="Armature")
-        if self.target == "ARMATURE":
-            col.prop_search(self, "armature", bpy.data, "objects", text="Name")
-        else:
+        col = self._draw_target(layout)
+        if col is not None:
             subject = subject_source(context)
             col.label(text=f"Subject: {subject.height:.2f} m, {subject.sex} (Subject panel)")
             col.prop(self, "with_body")

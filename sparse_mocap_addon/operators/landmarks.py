@@ -7,11 +7,11 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from ..blender.armature import is_smpl_armature
 from ..blender.landmark_objects import active_landmark_parent, read_landmark_empties
-from ..blender.landmark_solve import FILE_PATTERNS, import_landmarks, solve_onto_armature, summary
+from ..blender.landmark_solve import FILE_PATTERNS, import_landmarks, set_name, solve_onto_armature, summary
 from ..core.landmark_pipeline import SolveOptions
-from .common import Progress, active_smpl_armature, subject_source
+from .common import (ArmatureTarget, Progress, armature_text, error_text, object_mode, select_only, subject_source,
+                     target_items)
 
 LAYOUT_ITEMS = (
     ("AUTO", "Automatic", "From the file: point names, or the number of points (33 MediaPipe, 26 Halpe, "
@@ -47,14 +47,10 @@ FILTER_ITEMS = (
     ("OFFLINE", "Offline", "Zero-phase smoothing over the whole take: no lag"),
     ("ONLINE", "Online", "Causal One Euro filter, as a live solve would see it"),
 )
-TARGET_ITEMS = (
-    ("NEW", "New Armature", "A new armature with the performer's skeleton measured from the landmarks"),
-    ("ARMATURE", "Existing Armature", "An existing SMPL armature: the one named below, else the active or the "
-                                      "selected one"),
-)
+TARGET_ITEMS = target_items("A new armature with the performer's skeleton measured from the landmarks")
 
 
-class _SolveMixin:
+class _SolveMixin(ArmatureTarget):
     """The Solve IK options and helpers, shared by both operators (Blender reads a mixin's
     property annotations, as it does ImportHelper's ``filepath``)."""
 
@@ -75,24 +71,11 @@ class _SolveMixin:
     with_body: BoolProperty(name="Body Mesh", default=True,
                             description="Give a new armature a simple skinned body mesh")
 
-    def _fill_target(self, context):
-        if not self.properties.is_property_set("target"):
-            self.target = "ARMATURE" if _target_armature(context, "") is not None else "NEW"
+    target_verb = "solve"
 
     def _solve_options(self) -> SolveOptions:
         return SolveOptions(threshold=self.threshold, strength=self.strength, filter_mode=self.filter_mode.lower(),
                             feet=self.feet)
-
-    def _target(self, context):
-        """(armature or None, error sentence or None)."""
-        if self.target == "NEW":
-            return None, None
-        armature = _target_armature(context, self.armature)
-        if armature is None:
-            if self.armature:
-                return None, f"'{self.armature}' is no SMPL armature; choose one made by Sparse Mocap"
-            return None, "No SMPL armature to solve onto: select one, name it, or choose Target: New Armature"
-        return armature, None
 
     def _measurements(self, context):
         return subject_source(context).to_measurements() if self.target == "NEW" and self.blend_subject else None
@@ -103,36 +86,10 @@ class _SolveMixin:
         col.prop(self, "strength", slider=True)
         col.prop(self, "filter_mode")
         col.prop(self, "feet")
-        col = layout.column(heading="Target")
-        col.prop(self, "target", text="Armature")
-        if self.target == "ARMATURE":
-            col.prop_search(self, "armature", bpy.data, "objects", text="Name")
-        else:
+        col = self._draw_target(layout)
+        if col is not None:
             col.prop(self, "blend_subject")
             col.prop(self, "with_body")
-
-    @staticmethod
-    def _select(context, obj):
-        for other in context.selected_objects:
-            other.select_set(False)
-        obj.select_set(True)
-        context.view_layer.objects.active = obj
-
-
-def _target_armature(context, name):
-    if name:
-        obj = bpy.data.objects.get(name)
-        return obj if is_smpl_armature(obj) else None
-    found = active_smpl_armature(context)
-    if found is not None:
-        return found
-    candidates = [o for o in (context.selected_objects or ()) if is_smpl_armature(o)]
-    return candidates[0] if len(candidates) == 1 else None
-
-
-def _message(exc, name):
-    text = str(exc).rstrip(".")
-    return text if not name or name in text else f"{name}: {text}"
 
 
 class SPARSE_MOCAP_OT_import_landmarks(_SolveMixin, bpy.types.Operator, ImportHelper):
@@ -170,8 +127,7 @@ as animated empties, and solve them onto an SMPL armature"""
         if error:
             self.report({"ERROR"}, error)
             return {"CANCELLED"}
-        if context.mode != "OBJECT":
-            bpy.ops.object.mode_set(mode="OBJECT")
+        object_mode(context)
         try:
             with Progress(context) as progress:
                 result = import_landmarks(
@@ -182,17 +138,17 @@ as animated empties, and solve them onto an SMPL armature"""
                     measurements=self._measurements(context) if self.solve else None,
                     with_body=self.with_body, context=context, progress=progress)
         except (ValueError, OSError) as exc:   # the readers' and core's errors are ValueErrors
-            self.report({"ERROR"}, _message(exc, path.name))
+            self.report({"ERROR"}, error_text(exc, path.name))
             return {"CANCELLED"}
         seq, solved = result.sequence, result.solve
         text = (f"Imported {len(seq.names)} landmarks x {seq.num_frames} frames ({seq.fps:g} fps) from "
                 f"{path.name} as '{result.parent.name}'")
         if solved is None:
-            self._select(context, result.parent)
+            select_only(context, result.parent)
             self.report({"INFO"}, text)
         else:
-            self._select(context, solved.armature)
-            self.report({"INFO"}, f"{text}; solved onto {_armature_text(solved)} as action "
+            select_only(context, solved.armature)
+            self.report({"INFO"}, f"{text}; solved onto {armature_text(solved)} as action "
                                   f"'{solved.action.name}': {summary(solved.report)}")
         return {"FINISHED"}
 
@@ -240,8 +196,7 @@ class SPARSE_MOCAP_OT_solve_landmarks(_SolveMixin, bpy.types.Operator):
         if error:
             self.report({"ERROR"}, error)
             return {"CANCELLED"}
-        if context.mode != "OBJECT":
-            bpy.ops.object.mode_set(mode="OBJECT")
+        object_mode(context)
         try:
             with Progress(context) as progress:
                 seq = read_landmark_empties(parent, context=context)
@@ -249,13 +204,13 @@ class SPARSE_MOCAP_OT_solve_landmarks(_SolveMixin, bpy.types.Operator):
                 start = int(seq.metadata.get("frame_start", context.scene.frame_start))
                 solved = solve_onto_armature(
                     seq, self._solve_options(), armature=armature, measurements=self._measurements(context),
-                    name=_set_name(parent), frame_start=start, with_body=self.with_body, context=context,
+                    name=set_name(parent), frame_start=start, with_body=self.with_body, context=context,
                     progress=lambda f: progress(0.1 + 0.9 * f))
         except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, _message(exc, parent.name))
+            self.report({"ERROR"}, error_text(exc, parent.name))
             return {"CANCELLED"}
-        self._select(context, solved.armature)
-        self.report({"INFO"}, f"Solved '{parent.name}' onto {_armature_text(solved)} as action "
+        select_only(context, solved.armature)
+        self.report({"INFO"}, f"Solved '{parent.name}' onto {armature_text(solved)} as action "
                               f"'{solved.action.name}': {summary(solved.report)}")
         return {"FINISHED"}
 
@@ -264,17 +219,6 @@ class SPARSE_MOCAP_OT_solve_landmarks(_SolveMixin, bpy.types.Operator):
         layout.use_property_split = True
         layout.use_property_decorate = False
         self._draw_solve(layout)
-
-
-def _set_name(parent) -> str:
-    name = parent.name
-    return name[: -len("_landmarks")] if name.endswith("_landmarks") and len(name) > 10 else name
-
-
-def _armature_text(solved) -> str:
-    if solved.created_armature:
-        return f"new armature '{solved.armature.name}'"
-    return f"'{solved.armature.name}'"
 
 
 CLASSES = (SPARSE_MOCAP_OT_import_landmarks, SPARSE_MOCAP_OT_solve_landmarks)

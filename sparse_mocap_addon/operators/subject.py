@@ -6,7 +6,7 @@ from bpy.props import BoolProperty, PointerProperty, StringProperty
 from ..blender.armature import create_armature
 from ..core.body import MeasurementError, skeleton_from_measurements
 from ..properties import SPARSE_MOCAP_PG_subject
-from .common import subject_source
+from .common import object_mode, select_only, subject_source
 
 
 class SPARSE_MOCAP_OT_create_armature(bpy.types.Operator):
@@ -33,15 +33,11 @@ class SPARSE_MOCAP_OT_create_armature(bpy.types.Operator):
         except MeasurementError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        if context.mode != "OBJECT":
-            bpy.ops.object.mode_set(mode="OBJECT")
+        object_mode(context)
         obj = create_armature(skeleton, name=self.name, collection=context.collection,
                               with_mesh=self.with_body, context=context)
         obj.sparse_mocap_subject.set_from(self.subject)
-        for other in context.selected_objects:
-            other.select_set(False)
-        obj.select_set(True)
-        context.view_layer.objects.active = obj
+        select_only(context, obj)
         self.report({"INFO"}, f"Created '{obj.name}' ({self.subject.height:.2f} m)")
         return {"FINISHED"}
 

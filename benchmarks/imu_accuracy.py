@@ -28,22 +28,30 @@ JSON of the full model on corrupted sensors: ``sip_deg``, ``angle_deg``, ``posit
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
-from pathlib import Path
+import os
+
+# One BLAS thread: the work is small matrices per frame, and multi-threaded OpenBLAS starves next
+# to other busy processes (a 6 s run took over 10 minutes beside two training jobs).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
 from sparse_mocap_addon.core.imu import SIX_SENSORS, fill_dropped  # noqa: E402
-from sparse_mocap_addon.core.imu_root import kinematic_contact, root_drift_errors, root_translation  # noqa: E402
+from sparse_mocap_addon.core.imu_root import RootOptions, kinematic_contact, root_drift_errors, root_translation  # noqa: E402
 from sparse_mocap_addon.core.metrics import geodesic_deg  # noqa: E402
 from sparse_mocap_addon.core.rotations import quat_to_matrix  # noqa: E402
 from sparse_mocap_addon.core.skeleton import PARENTS, forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
+from sparse_mocap_addon.inference.imu_pipeline import DEFAULT_SMOOTHING_HZ, smooth_rotations  # noqa: E402
 from sparse_mocap_addon.inference.imu_poser import KINDS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals  # noqa: E402
 from training.imu_dataset import ROOT, CorpusMissingError, load_corpus, measurement_vector  # noqa: E402
 
@@ -76,12 +84,13 @@ def jitter_values(pos: np.ndarray, fps: float) -> np.ndarray:
     return np.linalg.norm(third, axis=-1).mean(axis=1) * fps ** 3 / 1000.0     # per window, km/s^3
 
 
-def evaluate_clip(poser: ImuPoser, motion, recording, vector) -> dict:
+def evaluate_clip(poser: ImuPoser, motion, recording, vector, smoothing_hz: float) -> dict:
     """Per-frame errors and the drift windows of one clip."""
     held = fill_dropped(recording) if not recording.valid.all() else recording
     out = poser.run(features(held), recording.valid, vector)
     pelvis = SIX_SENSORS.index("pelvis")
-    pred_quat = local_quaternions(held.orientation[:, pelvis], relative_globals(out.pose_6d))
+    pose_6d = smooth_rotations(out.pose_6d, motion.fps, smoothing_hz)
+    pred_quat = local_quaternions(held.orientation[:, pelvis], relative_globals(pose_6d))
     pred_local = quat_to_matrix(pred_quat)
     true_local = quat_to_matrix(motion.rotations)
     g_pred, p_pred = eval_pose(pred_local, motion.skeleton)
@@ -94,8 +103,9 @@ def evaluate_clip(poser: ImuPoser, motion, recording, vector) -> dict:
               "drift": np.zeros(0)}
     if motion.duration >= 10.0:
         world_rel, _ = forward_kinematics(pred_quat, np.zeros((motion.num_frames, 3)), motion.skeleton)
-        contact = out.contact if out.contact is not None else kinematic_contact(world_rel, motion.fps)
-        translation = root_translation(world_rel, contact, motion.fps, held.acceleration[:, pelvis])
+        options = RootOptions.for_skeleton(motion.skeleton)
+        contact = out.contact if out.contact is not None else kinematic_contact(world_rel, motion.fps, options)
+        translation = root_translation(world_rel, contact, motion.fps, held.acceleration[:, pelvis], options)
         result["drift"] = root_drift_errors(translation, motion.translation, motion.fps, seconds=10.0)
     return result
 
@@ -116,6 +126,9 @@ def main(argv=None) -> int:
     parser.add_argument("--split", default="test")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=list(KINDS))
+    parser.add_argument("--smoothing-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
+                        help="offline zero-phase low-pass of the rotations, as reconstruct_imu does (0: the raw "
+                             "streaming output)")
     parser.add_argument("--weights", type=Path, default=None,
                         help="a folder holding the weight files (default: the committed assets)")
     args = parser.parse_args(argv)
@@ -138,14 +151,16 @@ def main(argv=None) -> int:
             vector = measurement_vector(motion)
             source = motion.metadata.get("corpus_source", "?")
             for kind, poser in posers.items():
-                per[kind].setdefault(source, []).append(evaluate_clip(poser, motion, rec, vector))
+                per[kind].setdefault(source, []).append(evaluate_clip(poser, motion, rec, vector, args.smoothing_hz))
         for kind in posers:
             rows = {src: summarise(res) for src, res in sorted(per[kind].items())}
             rows["all"] = summarise([r for res in per[kind].values() for r in res])
             table.setdefault(cond, {})[kind] = rows
 
     for cond in conditions:
-        print(f"\n{args.split} split, {cond} sensors ({len(motions)} clips):", file=sys.stderr)
+        print(f"\n{args.split} split, {cond} sensors ({len(motions)} clips), "
+              f"{'rotations low-passed at %g Hz (offline)' % args.smoothing_hz if args.smoothing_hz else 'raw streaming output'}:",
+              file=sys.stderr)
         print(f"  {'model':<10} {'source':<12} {'frames':>7} {'SIP deg':>8} {'angle deg':>9} {'pos cm':>7} "
               f"{'jitter':>7} {'drift10s m':>10} {'(truth jitter)':>14}", file=sys.stderr)
         for kind in posers:
@@ -167,7 +182,7 @@ def main(argv=None) -> int:
                       file=sys.stderr)
     print(f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     summary = {k: round(full[k], 4) for k in METRICS} if full is not None else {}
-    print(json.dumps({**summary, "table": table}, default=lambda v: round(float(v), 4)))
+    print(json.dumps({**summary, "smoothing_hz": args.smoothing_hz, "table": table}, default=lambda v: round(float(v), 4)))
     return 0
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
+from ..core.filters import zero_phase_lowpass
 from ..core.imu import SIX_SENSORS, ImuError, ImuRecording, fill_dropped
 from ..core.imu_root import RootOptions, kinematic_contact, lift_soles_above_floor, root_translation
 from ..core.motion import Motion
@@ -32,6 +33,7 @@ from ..core.synth import features
 from .imu_poser import KINDS, ImuPoser, local_quaternions, relative_globals
 
 NETWORK_FPS = 60.0
+DEFAULT_SMOOTHING_HZ = 6.0   # offline only; see smooth_rotations
 MODES = ("auto", "network", "direct")
 
 
@@ -40,18 +42,33 @@ class ImuSolveOptions:
     """``mode``: "auto" (network when the six sensors are there, else direct when the legs are
     dense), "network" or "direct"; ``model``: "full", "no_shape" or "baseline" (shipped weights);
     ``translation``: root translation from contacts + pelvis acceleration (off: the pelvis stays
-    over the origin, at the height that puts the lowest sole point on the floor in each frame)."""
+    over the origin, at the height that puts the lowest sole point on the floor in each frame);
+    ``smoothing_hz``: cut-off of the zero-phase low-pass on the network's rotations (0: none, the
+    streaming output as it is)."""
 
     mode: str = "auto"
     model: str = "full"
     translation: bool = True
+    smoothing_hz: float = DEFAULT_SMOOTHING_HZ
 
     def validate(self) -> "ImuSolveOptions":
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.model not in KINDS:
             raise ValueError(f"model must be one of {', '.join(KINDS)}, got {self.model!r}")
+        if not (np.isfinite(self.smoothing_hz) and 0.0 <= self.smoothing_hz < NETWORK_FPS / 2):
+            raise ValueError(f"smoothing_hz must be 0 (off) or a cut-off below {NETWORK_FPS / 2:g} Hz, "
+                             f"got {self.smoothing_hz}")
         return self
+
+
+def smooth_rotations(pose_6d: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
+    """Offline smoothing of the network's 6D rotations (T, J, 6): a zero-phase Butterworth
+    low-pass (no lag) over time, re-orthonormalised later by ``sixd_to_matrix``. Sensor noise
+    reaches the unidirectional network's output as jitter; human motion has little above 6 Hz."""
+    if cutoff_hz <= 0.0 or len(pose_6d) < 3:
+        return pose_6d
+    return zero_phase_lowpass(pose_6d, fps, cutoff_hz, axis=0)
 
 
 _POSERS: dict = {}
@@ -125,7 +142,7 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     held = fill_dropped(six) if dropped else six
     poser = poser or load_poser(options.model)
     out = poser.run(features(held), six.valid, measurements, progress=lambda f: report(0.8 * f))
-    relative = relative_globals(out.pose_6d)
+    relative = relative_globals(smooth_rotations(out.pose_6d, NETWORK_FPS, options.smoothing_hz))
     rotations = local_quaternions(held.orientation[:, SIX_SENSORS.index("pelvis")], relative)
     T = len(rotations)
     positions, global_rot = forward_kinematics(rotations, np.zeros((T, 3)), skeleton)
@@ -141,7 +158,7 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
                                                      "sensors": list(SIX_SENSORS)}}
     motion = Motion(NETWORK_FPS, rotations, translation, skeleton, metadata)
     return motion, {
-        "mode": "network", "model": poser.kind, "frames": T, "fps": NETWORK_FPS, "dropped_samples": dropped,
+        "mode": "network", "model": poser.kind, "frames": T, "smoothing_hz": options.smoothing_hz, "fps": NETWORK_FPS, "dropped_samples": dropped,
         "contact_fraction": [round(float(v), 3) for v in (contact > 0.5).mean(axis=0)],
         "translation": bool(options.translation), "frames_lifted_to_floor": int(lifted.sum()), "seconds": round(time.perf_counter() - started, 3),
     }

@@ -51,7 +51,8 @@ from sparse_mocap_addon.core.metrics import geodesic_deg  # noqa: E402
 from sparse_mocap_addon.core.rotations import quat_to_matrix  # noqa: E402
 from sparse_mocap_addon.core.skeleton import PARENTS, forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
-from sparse_mocap_addon.inference.imu_pipeline import DEFAULT_SMOOTHING_HZ, smooth_rotations  # noqa: E402
+from sparse_mocap_addon.inference.imu_pipeline import (DEFAULT_SMOOTHING_HZ, sensor_bone_rotations,  # noqa: E402
+                                                       smooth_rotations)
 from sparse_mocap_addon.inference.imu_poser import KINDS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals  # noqa: E402
 from training.imu_dataset import ROOT, CorpusMissingError, load_corpus, measurement_vector  # noqa: E402
 
@@ -84,12 +85,13 @@ def jitter_values(pos: np.ndarray, fps: float) -> np.ndarray:
     return np.linalg.norm(third, axis=-1).mean(axis=1) * fps ** 3 / 1000.0     # per window, km/s^3
 
 
-def evaluate_clip(poser: ImuPoser, motion, recording, vector, smoothing_hz: float) -> dict:
+def evaluate_clip(poser: ImuPoser, motion, recording, vector, smoothing_hz: float, sensor_bones: bool) -> dict:
     """Per-frame errors and the drift windows of one clip."""
     held = fill_dropped(recording) if not recording.valid.all() else recording
     out = poser.run(features(held), recording.valid, vector)
     pelvis = SIX_SENSORS.index("pelvis")
-    pose_6d = smooth_rotations(out.pose_6d, motion.fps, smoothing_hz)
+    pose_6d = sensor_bone_rotations(out.pose_6d, held.orientation) if sensor_bones else out.pose_6d
+    pose_6d = smooth_rotations(pose_6d, motion.fps, smoothing_hz)
     pred_quat = local_quaternions(held.orientation[:, pelvis], relative_globals(pose_6d))
     pred_local = quat_to_matrix(pred_quat)
     true_local = quat_to_matrix(motion.rotations)
@@ -129,6 +131,8 @@ def main(argv=None) -> int:
     parser.add_argument("--smoothing-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
                         help="offline zero-phase low-pass of the rotations, as reconstruct_imu does (0: the raw "
                              "streaming output)")
+    parser.add_argument("--network-bones", action="store_true",
+                        help="keep the network's elbows, knees and head instead of the sensors' orientations")
     parser.add_argument("--weights", type=Path, default=None,
                         help="a folder holding the weight files (default: the committed assets)")
     args = parser.parse_args(argv)
@@ -151,7 +155,8 @@ def main(argv=None) -> int:
             vector = measurement_vector(motion)
             source = motion.metadata.get("corpus_source", "?")
             for kind, poser in posers.items():
-                per[kind].setdefault(source, []).append(evaluate_clip(poser, motion, rec, vector, args.smoothing_hz))
+                per[kind].setdefault(source, []).append(evaluate_clip(poser, motion, rec, vector, args.smoothing_hz,
+                                                                               not args.network_bones))
         for kind in posers:
             rows = {src: summarise(res) for src, res in sorted(per[kind].items())}
             rows["all"] = summarise([r for res in per[kind].values() for r in res])

@@ -25,12 +25,13 @@ import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
 from ..core.filters import zero_phase_lowpass
-from ..core.imu import SIX_SENSORS, ImuError, ImuRecording, fill_dropped
+from ..core.imu import SIX_SENSOR_JOINTS, SIX_SENSORS, ImuError, ImuRecording, fill_dropped
 from ..core.imu_root import RootOptions, kinematic_contact, lift_soles_above_floor, root_translation
 from ..core.motion import Motion
 from ..core.skeleton import forward_kinematics
 from ..core.synth import features
-from .imu_poser import KINDS, ImuPoser, local_quaternions, relative_globals
+from ..core.rotations import matrix_to_6d
+from .imu_poser import KINDS, POSE_JOINTS, ImuPoser, local_quaternions, relative_globals
 
 NETWORK_FPS = 60.0
 DEFAULT_SMOOTHING_HZ = 6.0   # offline only; see smooth_rotations
@@ -44,12 +45,14 @@ class ImuSolveOptions:
     ``translation``: root translation from contacts + pelvis acceleration (off: the pelvis stays
     over the origin, at the height that puts the lowest sole point on the floor in each frame);
     ``smoothing_hz``: cut-off of the zero-phase low-pass on the network's rotations (0: none, the
-    streaming output as it is)."""
+    streaming output as it is); ``sensor_bones``: the bones the sensors ride (forearms, shins, head)
+    take their calibrated sensor orientations instead of the network's estimate."""
 
     mode: str = "auto"
     model: str = "full"
     translation: bool = True
     smoothing_hz: float = DEFAULT_SMOOTHING_HZ
+    sensor_bones: bool = True
 
     def validate(self) -> "ImuSolveOptions":
         if self.mode not in MODES:
@@ -60,6 +63,19 @@ class ImuSolveOptions:
             raise ValueError(f"smoothing_hz must be 0 (off) or a cut-off below {NETWORK_FPS / 2:g} Hz, "
                              f"got {self.smoothing_hz}")
         return self
+
+
+def sensor_bone_rotations(pose_6d: np.ndarray, orientation: np.ndarray) -> np.ndarray:
+    """``pose_6d`` (T, 17, 6) with the elbows, knees and head replaced by their sensors' root-relative
+    orientations ``R_pelvis^T R_sensor`` (``orientation`` (T, 6, 3, 3) in ``SIX_SENSORS`` order,
+    calibrated: each is its bone's world orientation). After calibration a sensor *is* its bone's
+    orientation, up to strap slip and sensor noise; the network only estimates it."""
+    out = np.array(pose_6d, dtype=np.float64, copy=True)
+    root_t = np.swapaxes(orientation[:, SIX_SENSORS.index("pelvis")], -1, -2)
+    for s, joint in enumerate(SIX_SENSOR_JOINTS):
+        if joint in POSE_JOINTS:
+            out[:, POSE_JOINTS.index(joint)] = matrix_to_6d(root_t @ orientation[:, s])
+    return out
 
 
 def smooth_rotations(pose_6d: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
@@ -142,7 +158,8 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     held = fill_dropped(six) if dropped else six
     poser = poser or load_poser(options.model)
     out = poser.run(features(held), six.valid, measurements, progress=lambda f: report(0.8 * f))
-    relative = relative_globals(smooth_rotations(out.pose_6d, NETWORK_FPS, options.smoothing_hz))
+    pose_6d = sensor_bone_rotations(out.pose_6d, held.orientation) if options.sensor_bones else out.pose_6d
+    relative = relative_globals(smooth_rotations(pose_6d, NETWORK_FPS, options.smoothing_hz))
     rotations = local_quaternions(held.orientation[:, SIX_SENSORS.index("pelvis")], relative)
     T = len(rotations)
     positions, global_rot = forward_kinematics(rotations, np.zeros((T, 3)), skeleton)

@@ -19,16 +19,16 @@ It is resampled to 60 fps (the network's rate) first when it is at another rate.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
 from ..core.filters import zero_phase_lowpass
 from ..core.imu import SIX_SENSOR_JOINTS, SIX_SENSORS, ImuError, ImuRecording, fill_dropped
-from ..core.imu_root import RootOptions, kinematic_contact, lift_soles_above_floor, root_translation
+from ..core.imu_root import FOOT_POINTS, RootOptions, kinematic_contact, lift_soles_above_floor, root_translation
 from ..core.motion import Motion
-from ..core.skeleton import forward_kinematics
+from ..core.skeleton import PARENTS, forward_kinematics
 from ..core.synth import features
 from ..core.rotations import matrix_to_6d
 from .imu_poser import KINDS, POSE_JOINTS, ImuPoser, local_quaternions, relative_globals
@@ -179,3 +179,77 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
         "contact_fraction": [round(float(v), 3) for v in (contact > 0.5).mean(axis=0)],
         "translation": bool(options.translation), "frames_lifted_to_floor": int(lifted.sum()), "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+class ImuStream:
+    """Live reconstruction, one frame in, one pose out: calibrated six-sensor samples at 60 fps ->
+    local rotations (24, 4) wxyz, the root translation (3,) and the foot contacts (2,).
+
+    The same maths as :func:`reconstruct_imu` with ``smoothing_hz=0`` (a zero-phase filter needs
+    the future): the network's recurrent state and the root tracker's filter live here; a dropped
+    sample (``valid`` False or NaN values) holds that sensor's last sample. ``sensors`` names the
+    columns of the samples (default ``SIX_SENSORS`` order)."""
+
+    def __init__(self, measurements: BodyMeasurements, options: ImuSolveOptions = None, poser: ImuPoser | None = None,
+                 sensors=SIX_SENSORS):
+        from ..core.imu_root import RootTracker
+        self.options = replace(options or ImuSolveOptions(), smoothing_hz=0.0).validate()
+        missing = [s for s in SIX_SENSORS if s not in tuple(sensors)]
+        if missing:
+            raise ImuError(f"the network needs the six sensors {', '.join(SIX_SENSORS)}; the stream lacks "
+                           f"{', '.join(missing)}")
+        self._order = [tuple(sensors).index(s) for s in SIX_SENSORS]
+        self.skeleton = skeleton_from_measurements(measurements)
+        self._parents = list(PARENTS[1:])
+        self._offsets = self.skeleton.offsets[1:]
+        self.poser = poser or load_poser(self.options.model)
+        self._net = self.poser.stream(measurements)
+        self._root_options = RootOptions.for_skeleton(self.skeleton)
+        self._tracker = RootTracker(NETWORK_FPS, self._root_options)
+        self.reset()
+
+    def reset(self) -> None:
+        self._net.reset()
+        self._tracker.reset()
+        self._last_orientation = np.broadcast_to(np.eye(3), (6, 3, 3)).copy()
+        self._last_acceleration = np.zeros((6, 3))
+        self._seen = np.zeros(6, bool)
+
+    def step(self, orientation, acceleration, valid=None):
+        """``orientation`` (S, 3, 3) bone world orientations, ``acceleration`` (S, 3) core-frame free
+        accelerations, ``valid`` (S,) or None -> ``(rotations (24, 4), translation (3,), contact (2,))``."""
+        ori = np.asarray(orientation, np.float64)[self._order]
+        acc = np.asarray(acceleration, np.float64)[self._order]
+        ok = (np.ones(6, bool) if valid is None else np.asarray(valid, bool)[self._order])
+        ok &= np.isfinite(ori).all(axis=(1, 2)) & np.isfinite(acc).all(axis=1)
+        self._last_orientation[ok], self._last_acceleration[ok] = ori[ok], acc[ok]
+        self._seen |= ok
+        frame = ImuRecording(sensors=SIX_SENSORS, orientation=self._last_orientation[None],
+                             acceleration=self._last_acceleration[None], fps=NETWORK_FPS)
+        out = self._net.step(features(frame)[0], ok.astype(np.float32))
+        pose_6d = out.pose_6d[None]
+        if self.options.sensor_bones:
+            pose_6d = sensor_bone_rotations(pose_6d, self._last_orientation[None])
+        pelvis = self._last_orientation[None, SIX_SENSORS.index("pelvis")]
+        relative = relative_globals(pose_6d)
+        rotations = local_quaternions(pelvis, relative)
+        # Forward kinematics of one frame straight from the globals (the batched FK is built for
+        # many frames and costs more than the network here).
+        global_rot = pelvis[:, None] @ relative                                     # (1, 24, 3, 3)
+        bones = (global_rot[0, self._parents] @ self._offsets[:, :, None])[..., 0]  # (23, 3)
+        positions = np.zeros((1, 24, 3))
+        for j, parent in enumerate(self._parents, start=1):
+            positions[0, j] = positions[0, parent] + bones[j - 1]
+        contact = out.contact if out.contact is not None else _lower_foot_contact(positions[0])
+        translation = np.zeros((1, 3))
+        if self.options.translation:
+            translation[0] = self._tracker.step(positions[0], contact, self._last_acceleration[SIX_SENSORS.index("pelvis")])
+        translation, _ = lift_soles_above_floor(translation, positions, global_rot, self.skeleton)
+        return rotations[0], translation[0], contact
+
+
+def _lower_foot_contact(relative_positions: np.ndarray, tie_m: float = 0.04) -> np.ndarray:
+    """Streaming stand-in for the contacts of a model without a contact head (the baseline): the
+    lower foot is planted, both when their lowest points are within ``tie_m``."""
+    lowest = np.array([relative_positions[list(points), 1].min() for points in FOOT_POINTS])
+    return (lowest <= lowest.min() + tie_m).astype(np.float64)

@@ -182,9 +182,9 @@ class PoserStream:
     """One frame in, one pose out; the recurrent states live here (one stream per wearer)."""
 
     def __init__(self, poser: ImuPoser, measurements=None):
-        self.poser, self.measurements = poser, measurements
-        if poser.kind == "full":
-            shape_vector(measurements)                 # fail at construction, not on the first frame
+        self.poser = poser
+        # The shape vector once (and any error at construction, not on the first frame).
+        self.measurements = shape_vector(measurements) if poser.kind == "full" else measurements
         self.states: dict = {}
 
     def reset(self) -> None:
@@ -198,17 +198,25 @@ class PoserStream:
 
 # --- rotations -----------------------------------------------------------------------------------
 
+def _global_sources() -> np.ndarray:
+    """For each of the 24 joints, where its root-relative global comes from in ``[identity] +
+    POSE_JOINTS``: itself when posed, else its nearest posed ancestor (0 = the identity)."""
+    source = np.zeros(24, dtype=np.intp)
+    for j in range(1, 24):
+        source[j] = POSE_JOINTS.index(j) + 1 if j in POSE_JOINTS else source[PARENTS[j]]
+    return source
+
+
+_GLOBAL_SOURCES = _global_sources()
+
+
 def relative_globals(pose_6d: np.ndarray) -> np.ndarray:
     """(..., 17, 6) network rotations -> (..., 24, 3, 3) root-relative globals: the pelvis is the
     identity and joints the network does not rotate (feet, wrists, hands) keep their parent's
     global rotation, i.e. an identity local rotation (TransPose's ``joint_set.ignored``)."""
     posed = sixd_to_matrix(pose_6d)
-    out = np.empty(posed.shape[:-3] + (24, 3, 3))
-    out[..., 0, :, :] = np.eye(3)
-    index = {j: i for i, j in enumerate(POSE_JOINTS)}
-    for j in range(1, 24):
-        out[..., j, :, :] = posed[..., index[j], :, :] if j in index else out[..., PARENTS[j], :, :]
-    return out
+    eye = np.broadcast_to(np.eye(3), posed.shape[:-3] + (1, 3, 3))
+    return np.concatenate((eye, posed), axis=-3)[..., _GLOBAL_SOURCES, :, :]
 
 
 def local_quaternions(root_orientation: np.ndarray, relative: np.ndarray) -> np.ndarray:

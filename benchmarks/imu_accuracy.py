@@ -52,7 +52,7 @@ from sparse_mocap_addon.core.rotations import quat_to_matrix  # noqa: E402
 from sparse_mocap_addon.core.skeleton import PARENTS, forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
 from sparse_mocap_addon.inference.imu_pipeline import (DEFAULT_SMOOTHING_HZ, sensor_bone_rotations,  # noqa: E402
-                                                       smooth_rotations)
+                                                       smooth_rotations, smooth_rotations_online)
 from sparse_mocap_addon.inference.imu_poser import KINDS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals  # noqa: E402
 from training.imu_dataset import ROOT, CorpusMissingError, load_corpus, measurement_vector  # noqa: E402
 
@@ -60,6 +60,7 @@ SIP_JOINTS = (1, 2, 16, 17)
 BODY_JOINTS = (1, 2, 3, 4, 5, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19)     # TransPose joint_set.reduced
 IGNORED = (0, 7, 8, 10, 11, 20, 21, 22, 23)                           # TransPose joint_set.ignored
 TARGETS = {"sip_deg": 13.5, "angle_deg": 8.5, "position_cm": 4.7, "jitter_km_s3": 0.3}
+ONLINE_ARGS: list = []
 METRICS = ("sip_deg", "angle_deg", "position_cm", "jitter_km_s3", "root_drift_10s_m")
 
 
@@ -85,13 +86,17 @@ def jitter_values(pos: np.ndarray, fps: float) -> np.ndarray:
     return np.linalg.norm(third, axis=-1).mean(axis=1) * fps ** 3 / 1000.0     # per window, km/s^3
 
 
-def evaluate_clip(poser: ImuPoser, motion, recording, vector, smoothing_hz: float, sensor_bones: bool) -> dict:
+def evaluate_clip(poser: ImuPoser, motion, recording, vector, smoothing_hz: float, sensor_bones: bool,
+                  use_acceleration: bool = True) -> dict:
     """Per-frame errors and the drift windows of one clip."""
     held = fill_dropped(recording) if not recording.valid.all() else recording
     out = poser.run(features(held), recording.valid, vector)
     pelvis = SIX_SENSORS.index("pelvis")
     pose_6d = sensor_bone_rotations(out.pose_6d, held.orientation) if sensor_bones else out.pose_6d
-    pose_6d = smooth_rotations(pose_6d, motion.fps, smoothing_hz)
+    if smoothing_hz < 0:                          # the live stream's causal filter
+        pose_6d = smooth_rotations_online(pose_6d, motion.fps, *ONLINE_ARGS)
+    else:
+        pose_6d = smooth_rotations(pose_6d, motion.fps, smoothing_hz)
     pred_quat = local_quaternions(held.orientation[:, pelvis], relative_globals(pose_6d))
     pred_local = quat_to_matrix(pred_quat)
     true_local = quat_to_matrix(motion.rotations)
@@ -107,7 +112,8 @@ def evaluate_clip(poser: ImuPoser, motion, recording, vector, smoothing_hz: floa
         world_rel, _ = forward_kinematics(pred_quat, np.zeros((motion.num_frames, 3)), motion.skeleton)
         options = RootOptions.for_skeleton(motion.skeleton)
         contact = out.contact if out.contact is not None else kinematic_contact(world_rel, motion.fps, options)
-        translation = root_translation(world_rel, contact, motion.fps, held.acceleration[:, pelvis], options)
+        acc = held.acceleration[:, pelvis] if use_acceleration else None
+        translation = root_translation(world_rel, contact, motion.fps, acc, options)
         result["drift"] = root_drift_errors(translation, motion.translation, motion.fps, seconds=10.0)
     return result
 
@@ -122,6 +128,12 @@ def summarise(results: list[dict]) -> dict:
             "drift_windows": int(drift.size)}
 
 
+def _smoothing_text(hz: float) -> str:
+    if hz < 0:
+        return "live stream's causal One Euro filter"
+    return f"rotations low-passed at {hz:g} Hz (offline)" if hz else "raw network output"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "build" / "corpus")
@@ -130,12 +142,17 @@ def main(argv=None) -> int:
     parser.add_argument("--models", nargs="+", default=list(KINDS))
     parser.add_argument("--smoothing-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
                         help="offline zero-phase low-pass of the rotations, as reconstruct_imu does (0: the raw "
-                             "streaming output)")
+                             "network output; -1: the live stream's causal One Euro filter, as ImuStream does)")
+    parser.add_argument("--online-filter", type=float, nargs=2, default=None, metavar=("MIN_CUTOFF", "BETA"),
+                        help="One Euro parameters for --smoothing-hz -1 (default: the pipeline's)")
     parser.add_argument("--network-bones", action="store_true",
                         help="keep the network's elbows, knees and head instead of the sensors' orientations")
+    parser.add_argument("--no-acceleration", action="store_true",
+                        help="root translation from the contacts alone (no pelvis acceleration)")
     parser.add_argument("--weights", type=Path, default=None,
                         help="a folder holding the weight files (default: the committed assets)")
     args = parser.parse_args(argv)
+    ONLINE_ARGS[:] = args.online_filter or []
     try:
         motions = load_corpus(args.corpus, args.split)
     except CorpusMissingError as exc:
@@ -156,7 +173,8 @@ def main(argv=None) -> int:
             source = motion.metadata.get("corpus_source", "?")
             for kind, poser in posers.items():
                 per[kind].setdefault(source, []).append(evaluate_clip(poser, motion, rec, vector, args.smoothing_hz,
-                                                                               not args.network_bones))
+                                                                               not args.network_bones,
+                                                                               not args.no_acceleration))
         for kind in posers:
             rows = {src: summarise(res) for src, res in sorted(per[kind].items())}
             rows["all"] = summarise([r for res in per[kind].values() for r in res])
@@ -164,7 +182,7 @@ def main(argv=None) -> int:
 
     for cond in conditions:
         print(f"\n{args.split} split, {cond} sensors ({len(motions)} clips), "
-              f"{'rotations low-passed at %g Hz (offline)' % args.smoothing_hz if args.smoothing_hz else 'raw streaming output'}:",
+              f"{_smoothing_text(args.smoothing_hz)}:",
               file=sys.stderr)
         print(f"  {'model':<10} {'source':<12} {'frames':>7} {'SIP deg':>8} {'angle deg':>9} {'pos cm':>7} "
               f"{'jitter':>7} {'drift10s m':>10} {'(truth jitter)':>14}", file=sys.stderr)

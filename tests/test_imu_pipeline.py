@@ -96,7 +96,7 @@ def test_the_live_stream_equals_the_offline_reconstruction_without_smoothing():
     assert not rec.valid.all()                                            # drops are held the same way
     offline, _ = reconstruct_imu(rec, BODY, ImuSolveOptions(smoothing_hz=0.0))
     order = [4, 0, 1, 2, 3, 5]                                           # any column order, named
-    stream = ImuStream(BODY, sensors=tuple(rec.sensors[i] for i in order))
+    stream = ImuStream(BODY, sensors=tuple(rec.sensors[i] for i in order), smoothing=False)
     frames = [stream.step(rec.orientation[t, order], rec.acceleration[t, order], rec.valid[t, order])
               for t in range(rec.num_frames)]
     rotations = np.stack([f[0] for f in frames])
@@ -105,3 +105,17 @@ def test_the_live_stream_equals_the_offline_reconstruction_without_smoothing():
     assert np.abs(translation - offline.translation).max() < 1e-4
     with pytest.raises(ImuError, match="lacks head"):
         ImuStream(BODY, sensors=rec.sensors[:4] + ("pelvis",))
+
+
+def test_the_live_stream_smooths_causally_like_smooth_rotations_online():
+    from sparse_mocap_addon.core.metrics import jitter_km_s3
+    from sparse_mocap_addon.inference.imu_pipeline import ImuStream
+    _, rec = _walk_recording(seconds=2.0, seed=4)
+    streams = {smooth: ImuStream(BODY, smoothing=smooth) for smooth in (False, True)}
+    joints = {}
+    for smooth, stream in streams.items():
+        rotations = np.stack([stream.step(rec.orientation[t], rec.acceleration[t], rec.valid[t])[0]
+                              for t in range(rec.num_frames)])
+        joints[smooth] = forward_kinematics(rotations, np.zeros((len(rotations), 3)), stream.skeleton)[0]
+    assert jitter_km_s3(joints[True], 60.0) < 0.5 * jitter_km_s3(joints[False], 60.0)
+    assert np.abs(joints[True] - joints[False]).max() < 0.15             # smoothing, not another pose

@@ -24,17 +24,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
-from ..core.filters import zero_phase_lowpass
+from ..core.filters import OneEuroFilter, one_euro, zero_phase_lowpass
 from ..core.imu import SIX_SENSOR_JOINTS, SIX_SENSORS, ImuError, ImuRecording, fill_dropped
 from ..core.imu_root import FOOT_POINTS, RootOptions, kinematic_contact, lift_soles_above_floor, root_translation
 from ..core.motion import Motion
 from ..core.skeleton import PARENTS, forward_kinematics
 from ..core.synth import features
-from ..core.rotations import matrix_to_6d
+from ..core.rotations import matrix_to_6d, sixd_to_matrix
 from .imu_poser import KINDS, POSE_JOINTS, ImuPoser, local_quaternions, relative_globals
 
 NETWORK_FPS = 60.0
 DEFAULT_SMOOTHING_HZ = 6.0   # offline only; see smooth_rotations
+ONLINE_FILTER = (3.0, 1.0)   # One Euro (min cut-off Hz, beta) of the live stream; see smooth_rotations_online
 MODES = ("auto", "network", "direct")
 
 
@@ -76,6 +77,14 @@ def sensor_bone_rotations(pose_6d: np.ndarray, orientation: np.ndarray) -> np.nd
         if joint in POSE_JOINTS:
             out[:, POSE_JOINTS.index(joint)] = matrix_to_6d(root_t @ orientation[:, s])
     return out
+
+
+def smooth_rotations_online(pose_6d: np.ndarray, fps: float, min_cutoff: float = None, beta: float = None) -> np.ndarray:
+    """What :class:`ImuStream` does frame by frame, on a whole take: a causal One Euro filter on the
+    6D rotations (``ONLINE_FILTER``: still joints get a low cut-off, fast ones a high one, so the
+    sensor noise that reaches the live output is damped with little lag)."""
+    lo, b = ONLINE_FILTER if min_cutoff is None else (min_cutoff, beta)
+    return one_euro(pose_6d, fps, lo, b)
 
 
 def smooth_rotations(pose_6d: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
@@ -159,8 +168,11 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     poser = poser or load_poser(options.model)
     out = poser.run(features(held), six.valid, measurements, progress=lambda f: report(0.8 * f))
     pose_6d = sensor_bone_rotations(out.pose_6d, held.orientation) if options.sensor_bones else out.pose_6d
-    relative = relative_globals(smooth_rotations(pose_6d, NETWORK_FPS, options.smoothing_hz))
-    rotations = local_quaternions(held.orientation[:, SIX_SENSORS.index("pelvis")], relative)
+    # The pelvis's world orientation is smoothed with the pose (its sensor noise moves the whole body).
+    pelvis_6d = matrix_to_6d(held.orientation[:, SIX_SENSORS.index("pelvis")])[:, None]
+    smoothed = smooth_rotations(np.concatenate((pose_6d, pelvis_6d), axis=1), NETWORK_FPS, options.smoothing_hz)
+    relative = relative_globals(smoothed[:, :-1])
+    rotations = local_quaternions(sixd_to_matrix(smoothed[:, -1]), relative)
     T = len(rotations)
     positions, global_rot = forward_kinematics(rotations, np.zeros((T, 3)), skeleton)
     root_options = RootOptions.for_skeleton(skeleton)
@@ -185,13 +197,15 @@ class ImuStream:
     """Live reconstruction, one frame in, one pose out: calibrated six-sensor samples at 60 fps ->
     local rotations (24, 4) wxyz, the root translation (3,) and the foot contacts (2,).
 
-    The same maths as :func:`reconstruct_imu` with ``smoothing_hz=0`` (a zero-phase filter needs
-    the future): the network's recurrent state and the root tracker's filter live here; a dropped
-    sample (``valid`` False or NaN values) holds that sensor's last sample. ``sensors`` names the
-    columns of the samples (default ``SIX_SENSORS`` order)."""
+    The same maths as :func:`reconstruct_imu`, except the smoothing: a zero-phase filter needs the
+    future, so with ``smoothing`` the rotations go through the causal One Euro filter of
+    :func:`smooth_rotations_online` instead (``smoothing=False``: exactly ``reconstruct_imu`` with
+    ``smoothing_hz=0``). The network's recurrent state and the root tracker's filter live here; a
+    dropped sample (``valid`` False or NaN values) holds that sensor's last sample. ``sensors``
+    names the columns of the samples (default ``SIX_SENSORS`` order)."""
 
     def __init__(self, measurements: BodyMeasurements, options: ImuSolveOptions = None, poser: ImuPoser | None = None,
-                 sensors=SIX_SENSORS):
+                 sensors=SIX_SENSORS, smoothing: bool = True):
         from ..core.imu_root import RootTracker
         self.options = replace(options or ImuSolveOptions(), smoothing_hz=0.0).validate()
         missing = [s for s in SIX_SENSORS if s not in tuple(sensors)]
@@ -206,11 +220,14 @@ class ImuStream:
         self._net = self.poser.stream(measurements)
         self._root_options = RootOptions.for_skeleton(self.skeleton)
         self._tracker = RootTracker(NETWORK_FPS, self._root_options)
+        self._filter = OneEuroFilter(*ONLINE_FILTER) if smoothing else None
         self.reset()
 
     def reset(self) -> None:
         self._net.reset()
         self._tracker.reset()
+        if self._filter is not None:
+            self._filter.reset()
         self._last_orientation = np.broadcast_to(np.eye(3), (6, 3, 3)).copy()
         self._last_acceleration = np.zeros((6, 3))
         self._seen = np.zeros(6, bool)
@@ -230,7 +247,11 @@ class ImuStream:
         pose_6d = out.pose_6d[None]
         if self.options.sensor_bones:
             pose_6d = sensor_bone_rotations(pose_6d, self._last_orientation[None])
-        pelvis = self._last_orientation[None, SIX_SENSORS.index("pelvis")]
+        pelvis_6d = matrix_to_6d(self._last_orientation[None, SIX_SENSORS.index("pelvis")])[:, None]
+        both = np.concatenate((pose_6d, pelvis_6d), axis=1)
+        if self._filter is not None:
+            both = self._filter(both, 1.0 / NETWORK_FPS)
+        pose_6d, pelvis = both[:, :-1], sixd_to_matrix(both[:, -1])
         relative = relative_globals(pose_6d)
         rotations = local_quaternions(pelvis, relative)
         # Forward kinematics of one frame straight from the globals (the batched FK is built for

@@ -8,7 +8,7 @@ rotations, forward kinematics, root tracker, floor). Inputs are the virtual sens
 Targets (issue 5): at least 5,000 frames/s offline, at most 1 ms per streamed frame.
 Last stdout line: JSON with ``offline_frames_per_second`` and ``stream_ms_per_frame``.
 
-    python benchmarks/imu_speed.py [--frames 20000] [--stream-frames 2000] [--repeats 3] [--model full]
+    python benchmarks/imu_speed.py [--frames 20000] [--stream-frames 2000] [--repeats 5] [--model full]
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=20000)
     parser.add_argument("--stream-frames", type=int, default=2000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--model", default="full")
     args = parser.parse_args(argv)
 

@@ -30,15 +30,17 @@ from torch import nn
 from sparse_mocap_addon.core.skeleton import PARENTS
 
 # One definition of the layout, shared with the numpy runtime.
-from sparse_mocap_addon.inference.imu_poser import (IMU_FEATURES, KINDS, LEAVES, LOWER_JOINTS, MEASUREMENTS,  # noqa: E402
-                                                    POSE_JOINTS, SENSORS, UPPER_JOINTS)
+from sparse_mocap_addon.inference.imu_poser import (ACC_FEATURES, IMU_FEATURES, KINDS, LEAVES,  # noqa: E402
+                                                    LOWER_JOINTS, MEASUREMENTS, POSE_JOINTS, SENSORS,
+                                                    UPPER_JOINTS)
 
 ACC_CLAMP = 6.0          # normalised acceleration units (x 30 m/s^2 = 180 m/s^2)
 
 
 def clamp_imu(imu: torch.Tensor) -> torch.Tensor:
-    """Accelerations (the first 18 features) clamped; orientations pass unchanged."""
-    return torch.cat((imu[..., :18].clamp(-ACC_CLAMP, ACC_CLAMP), imu[..., 18:]), dim=-1)
+    """Accelerations (the first ACC_FEATURES features) clamped; orientations pass unchanged."""
+    acc = imu[..., :ACC_FEATURES].clamp(-ACC_CLAMP, ACC_CLAMP)
+    return torch.cat((acc, imu[..., ACC_FEATURES:]), dim=-1)
 
 
 class RNNBlock(nn.Module):

@@ -25,12 +25,15 @@ import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
 from ..core.filters import OneEuroFilter, one_euro, zero_phase_lowpass
+from ..core.formats.imu import resample_imu
 from ..core.imu import SIX_SENSOR_JOINTS, SIX_SENSORS, ImuError, ImuRecording, fill_dropped
-from ..core.imu_root import FOOT_POINTS, RootOptions, kinematic_contact, lift_soles_above_floor, root_translation
+from ..core.imu_direct import direct_motion, is_dense_lower_body
+from ..core.imu_root import (FOOT_POINTS, RootOptions, RootTracker, kinematic_contact, lift_soles_above_floor,
+                             root_translation)
 from ..core.motion import Motion
+from ..core.rotations import matrix_to_6d, sixd_to_matrix
 from ..core.skeleton import PARENTS, forward_kinematics
 from ..core.synth import features
-from ..core.rotations import matrix_to_6d, sixd_to_matrix
 from .imu_poser import KINDS, POSE_JOINTS, ImuPoser, local_quaternions, relative_globals
 
 NETWORK_FPS = 60.0
@@ -115,7 +118,6 @@ def choose_mode(sensors, mode: str = "auto") -> str:
         raise ImuError(f"the network needs the six sensors {', '.join(SIX_SENSORS)}; this recording lacks {missing}")
     if mode == "network" or (mode == "auto" and six):
         return "network"
-    from ..core.imu_direct import is_dense_lower_body
     if is_dense_lower_body(sensors):
         return "direct"
     if mode == "direct":
@@ -153,10 +155,8 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     mode = choose_mode(recording.sensors, options.mode)
     skeleton = skeleton_from_measurements(measurements)
     if abs(recording.fps - NETWORK_FPS) > 1e-6:
-        from ..core.formats.imu import resample_imu
         recording = resample_imu(recording, NETWORK_FPS)
     if mode == "direct":
-        from ..core.imu_direct import direct_motion
         motion, info = direct_motion(recording, skeleton)
         report(1.0)
         return motion, {"mode": "direct", "frames": motion.num_frames, "fps": motion.fps,
@@ -206,7 +206,6 @@ class ImuStream:
 
     def __init__(self, measurements: BodyMeasurements, options: ImuSolveOptions = None, poser: ImuPoser | None = None,
                  sensors=SIX_SENSORS, smoothing: bool = True):
-        from ..core.imu_root import RootTracker
         self.options = replace(options or ImuSolveOptions(), smoothing_hz=0.0).validate()
         missing = [s for s in SIX_SENSORS if s not in tuple(sensors)]
         if missing:

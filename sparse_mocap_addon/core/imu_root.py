@@ -380,18 +380,25 @@ def root_translation(relative_positions, contact_prob, fps, pelvis_acc=None, opt
 
 class RootTracker:
     """Streaming :func:`root_translation`: ``step`` takes one frame, returns the root (3,); the
-    results equal the offline function's on the same frames."""
+    results equal the offline function's on the same frames.
+
+    A frame is measured in plain float arithmetic (:meth:`_measure`, the same operations in the same
+    order as the vectorised ``_measurements``), not with the (T, ...) array machinery on one frame,
+    whose call overhead would dominate; the previous frame's foot points and sensor point are kept.
+    """
 
     def __init__(self, fps, options: RootOptions = RootOptions()):
         self.fps = _check_fps(fps)
         if not isinstance(options, RootOptions):
             raise TypeError(f"options must be RootOptions, got {type(options).__name__}")
         self.options = options
+        self._span = options.contact_high - options.contact_low
         self.reset()
 
     def reset(self):
         """Forget everything: the next frame is a new start."""
-        self._prev = None
+        self._prev = None           # previous frame's foot points [[ankle, ball] left, [ankle, ball] right]
+        self._prev_sensor = None    # previous frame's pelvis sensor point relative to the root (hip frame @ offset)
         self._filter = None
         self._uses_acc = None
 
@@ -399,30 +406,91 @@ class RootTracker:
         rel = np.asarray(relative_positions_t, dtype=np.float64)
         if rel.shape != (NUM_JOINTS, 3):
             raise ValueError(f"relative_positions_t must be shaped (24, 3), got {rel.shape}")
-        rel = _check_positions(rel[None])
-        prob = _check_contact(np.asarray(contact_prob_t, dtype=np.float64).reshape(1, -1)
-                              if np.size(contact_prob_t) == 2 else contact_prob_t, 1)
+        if not np.isfinite(rel).all():
+            raise ValueError("relative_positions must be finite (found NaN or infinity)")
+        prob = np.asarray(contact_prob_t, dtype=np.float64)
+        if prob.size != 2:
+            _check_contact(prob, 1)                                        # raises: the shape
+        p_left, p_right = prob.reshape(2).tolist()
+        if not (0.0 <= p_left <= 1.0 and 0.0 <= p_right <= 1.0):
+            raise ValueError("contact_prob must hold probabilities in [0, 1] (no NaN)")
         acc = None
         if pelvis_acc_t is not None:
             acc = np.asarray(pelvis_acc_t, dtype=np.float64)
             if acc.shape != (3,):
                 raise ValueError(f"pelvis_acc_t must be shaped (3,), got {acc.shape}")
-            acc = _check_acc(acc[None], 1)[0]
+            acc = acc.tolist()
+            if math.isinf(acc[0]) or math.isinf(acc[1]) or math.isinf(acc[2]):
+                raise ValueError("pelvis_acc must not contain infinity (NaN marks a dropped sample)")
         if self._filter is None:
             self._uses_acc = acc is not None
             self._filter = _Filter(self.fps, self.options, self._uses_acc)
         elif self._uses_acc != (acc is not None):
             raise ValueError("pelvis_acc_t must be given on every frame or on none (NaN marks a dropped sample)")
-        prev = rel if self._prev is None else self._prev
-        velocity, sensor, confidence, target, floor = _measurements(prev, rel, prob, self.fps, self.options,
-                                                                    self._uses_acc)
+        rows = rel[_TRACKED_ROWS].tolist()
+        feet = [[rows[3], rows[4]], [rows[5], rows[6]]]                    # [side][ankle, ball] (x, y, z)
+        sensor_point = _sensor_point(rows[0], rows[1], rows[2], self.options.sensor_offset) if self._uses_acc else None
         if self._prev is None:
-            out = self._filter.start(float(floor[0]))
+            out = self._filter.start(self._measure(feet, feet, p_left, p_right)[3])
         else:
-            out = self._filter.step(acc.tolist() if acc is not None else None, velocity[0].tolist(),
-                                    sensor[0].tolist(), float(confidence[0]), float(target[0]), float(floor[0]))
-        self._prev = rel
+            velocity, confidence, target, floor = self._measure(self._prev, feet, p_left, p_right)
+            if sensor_point is None:
+                sensor = (0.0, 0.0, 0.0)
+            else:
+                fps, last = self.fps, self._prev_sensor
+                sensor = (fps * (sensor_point[0] - last[0]), fps * (sensor_point[1] - last[1]),
+                          fps * (sensor_point[2] - last[2]))
+            out = self._filter.step(acc, velocity, sensor, confidence, target, floor)
+        self._prev, self._prev_sensor = feet, sensor_point
         return np.array(out)
+
+    def _measure(self, prev, feet, p_left: float, p_right: float):
+        """One frame of ``_measurements`` in floats, from the previous and current foot points: the
+        root's contact velocity (3-tuple), the confidence, the root height target and the floor
+        bound (the sensor term is done by ``step``)."""
+        o, fps = self.options, self.fps
+        elevations, velocities = [], []
+        for side in (0, 1):
+            (ankle, ball), (ankle0, ball0) = feet[side], prev[side]
+            e_ankle, e_ball = ankle[1] - o.ankle_height, ball[1] - o.foot_height
+            z = min(max((e_ankle - e_ball) / o.pivot_sharpness, -50.0), 50.0)
+            w_ball = 1.0 / (1.0 + math.exp(-z))
+            w_ankle = 1.0 - w_ball
+            velocities.append(tuple(-fps * (w_ankle * (ankle[c] - ankle0[c]) + w_ball * (ball[c] - ball0[c]))
+                                    for c in range(3)))
+            elevations.append((e_ankle, e_ball))
+        w_left = min(max((p_left - o.contact_low) / self._span, 0.0), 1.0)
+        w_right = min(max((p_right - o.contact_low) / self._span, 0.0), 1.0)
+        total = w_left + w_right
+        safe = total if total > 0 else 1.0
+        left, right = velocities
+        velocity = tuple((w_left * left[c] + w_right * right[c]) / safe for c in range(3))
+        (a_left, b_left), (a_right, b_right) = elevations
+        target = -(w_left * min(a_left, b_left) + w_right * min(a_right, b_right)) / safe
+        floor = -min(a_left, b_left, a_right, b_right)
+        return velocity, max(w_left, w_right), target, floor
+
+
+# Rows of a (24, 3) pose that RootTracker reads: the hip-frame joints, then left ankle, left ball,
+# right ankle, right ball.
+_TRACKED_ROWS = np.array(_HIPS + FOOT_POINTS[0] + FOOT_POINTS[1])
+
+
+def _sensor_point(left, right, spine, offset) -> tuple:
+    """``hip_frames`` of one frame applied to ``offset``, in floats (same operations, same order)."""
+    x0, x1, x2 = left[0] - right[0], left[1] - right[1], left[2] - right[2]
+    n = max(math.sqrt(x0 * x0 + x1 * x1 + x2 * x2), 1e-12)
+    x0, x1, x2 = x0 / n, x1 / n, x2 / n
+    y0 = spine[0] - 0.5 * (left[0] + right[0])
+    y1 = spine[1] - 0.5 * (left[1] + right[1])
+    y2 = spine[2] - 0.5 * (left[2] + right[2])
+    d = y0 * x0 + y1 * x1 + y2 * x2
+    y0, y1, y2 = y0 - d * x0, y1 - d * x1, y2 - d * x2
+    n = max(math.sqrt(y0 * y0 + y1 * y1 + y2 * y2), 1e-12)
+    y0, y1, y2 = y0 / n, y1 / n, y2 / n
+    z0, z1, z2 = x1 * y2 - x2 * y1, x2 * y0 - x0 * y2, x0 * y1 - x1 * y0
+    o0, o1, o2 = offset
+    return (x0 * o0 + y0 * o1 + z0 * o2, x1 * o0 + y1 * o1 + z1 * o2, x2 * o0 + y2 * o1 + z2 * o2)
 
 
 def integrate_acceleration(pelvis_acc, fps, initial_velocity=(0.0, 0.0, 0.0)) -> np.ndarray:
@@ -539,7 +607,8 @@ def lift_soles_above_floor(translation, relative_positions, global_rotations, sk
     """A copy of ``translation`` (T, 3) raised, frame by frame, just enough that no sole point
     (heel, ball, toe of ``feet.foot_floor_points``) of the pose is below the floor (y = 0), and the
     (T,) bool mask of the frames that were raised. ``root_translation`` keeps the ankle and ball
-    joints up; the heel and toe tips can still dip by a few centimetres when the foot is tilted."""
+    joints up; the heel and toe tips can still dip by a few centimetres when the foot is tilted.
+    :class:`SoleLift` does the same one frame at a time (the live stream)."""
     from .feet import foot_floor_points
     soles = foot_floor_points(relative_positions, global_rotations, skeleton)       # (T, 2, 3, 3)
     floor_root = -soles[..., 1].min(axis=(1, 2))          # the root height putting the lowest sole point on y = 0
@@ -547,3 +616,33 @@ def lift_soles_above_floor(translation, relative_positions, global_rotations, sk
     lifted = out[:, 1] < floor_root
     out[:, 1] = np.maximum(out[:, 1], floor_root)
     return out, lifted
+
+
+class SoleLift:
+    """:func:`lift_soles_above_floor` for one frame at a time (the live stream): the sole points'
+    offsets in their segments are computed once for ``skeleton``, so a frame costs a few small array
+    operations instead of the batched ``foot_floor_points``."""
+
+    def __init__(self, skeleton):
+        from .feet import foot_floor_points
+        # The points of the identity pose at the origin are the points' offsets in their segments.
+        local = foot_floor_points(np.zeros((1, NUM_JOINTS, 3)), np.broadcast_to(np.eye(3), (1, NUM_JOINTS, 3, 3)),
+                                  skeleton)[0]                                    # (2 sides, 3 points, 3)
+        self._joints = np.array([p for ankle, foot in FOOT_POINTS for p in (ankle, foot, foot)])   # heel, ball, toe
+        self._local = local.reshape(6, 3)
+
+    def floor_root(self, relative_positions_t, global_rotations_t) -> float:
+        """The root height putting the lowest sole point of the pose ((24, 3) root-relative joints,
+        (24, 3, 3) global rotations) on the floor."""
+        j = self._joints
+        heights = relative_positions_t[j, 1] + (global_rotations_t[j, 1] * self._local).sum(axis=1)
+        return -float(heights.min())
+
+    def lift(self, translation_t, relative_positions_t, global_rotations_t) -> tuple[np.ndarray, bool]:
+        """A copy of ``translation_t`` (3,) raised just enough that no sole point is below the floor,
+        and whether it was raised (one frame of :func:`lift_soles_above_floor`)."""
+        out = np.array(translation_t, dtype=np.float64, copy=True)
+        floor_root = self.floor_root(relative_positions_t, global_rotations_t)
+        lifted = bool(out[1] < floor_root)
+        out[1] = max(out[1], floor_root)
+        return out, lifted

@@ -28,8 +28,8 @@ from ..core.filters import OneEuroFilter, one_euro, zero_phase_lowpass
 from ..core.formats.imu import resample_imu
 from ..core.imu import SIX_SENSOR_JOINTS, SIX_SENSORS, ImuError, ImuRecording, fill_dropped
 from ..core.imu_direct import direct_motion, is_dense_lower_body
-from ..core.imu_root import (FOOT_POINTS, RootOptions, RootTracker, kinematic_contact, lift_soles_above_floor,
-                             root_translation)
+from ..core.imu_root import (FOOT_POINTS, RootOptions, RootTracker, SoleLift, kinematic_contact,
+                             lift_soles_above_floor, root_translation)
 from ..core.motion import Motion
 from ..core.rotations import matrix_to_6d, sixd_to_matrix
 from ..core.skeleton import PARENTS, forward_kinematics
@@ -219,6 +219,7 @@ class ImuStream:
         self._net = self.poser.stream(measurements)
         self._root_options = RootOptions.for_skeleton(self.skeleton)
         self._tracker = RootTracker(NETWORK_FPS, self._root_options)
+        self._soles = SoleLift(self.skeleton)      # lift_soles_above_floor, one frame
         self._filter = OneEuroFilter(*ONLINE_FILTER) if smoothing else None
         self.reset()
 
@@ -261,11 +262,11 @@ class ImuStream:
         for j, parent in enumerate(self._parents, start=1):
             positions[0, j] = positions[0, parent] + bones[j - 1]
         contact = out.contact if out.contact is not None else _lower_foot_contact(positions[0])
-        translation = np.zeros((1, 3))
+        translation = np.zeros(3)
         if self.options.translation:
-            translation[0] = self._tracker.step(positions[0], contact, self._last_acceleration[SIX_SENSORS.index("pelvis")])
-        translation, _ = lift_soles_above_floor(translation, positions, global_rot, self.skeleton)
-        return rotations[0], translation[0], contact
+            translation = self._tracker.step(positions[0], contact, self._last_acceleration[SIX_SENSORS.index("pelvis")])
+        translation, _ = self._soles.lift(translation, positions[0], global_rot[0])
+        return rotations[0], translation, contact
 
 
 def _lower_foot_contact(relative_positions: np.ndarray, tie_m: float = 0.04) -> np.ndarray:

@@ -1,0 +1,153 @@
+"""Per-sensor sample streams and the time grid: time-stamp checks, counter unwrapping, interpolation
+onto a uniform grid, and :func:`_assemble`, which cuts several streams to the span they all cover.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...imu import ImuRecording
+from ...rotations import quat_continuous, quat_slerp, quat_to_matrix
+from .common import _fail
+from .segments import _sensor_order
+
+
+MAX_BRIDGED_PERIODS = 3.5       # samples further apart than this many nominal periods leave a gap
+
+
+@dataclass
+class _Stream:
+    """One sensor's samples as read: sensor-to-world quaternions, free world acceleration."""
+
+    name: str
+    times: np.ndarray           # (N,) seconds, strictly increasing
+    quat: np.ndarray            # (N, 4) wxyz
+    acc: np.ndarray             # (N, 3) m/s^2
+    valid: np.ndarray           # (N,) bool
+    where: str                  # the file, for messages
+    rate: float | None = None   # nominal rate from the file's header
+    serial: str = ""
+
+
+def _snap_rate(rate: float) -> float:
+    """A rate within 1 % of a whole number becomes that number (device clocks drift a little)."""
+    whole = round(rate)
+    return float(whole) if whole > 0 and abs(rate - whole) <= 0.01 * rate else float(rate)
+
+
+def _check_times(where, times: np.ndarray, lines) -> None:
+    """Time stamps must be finite and strictly increasing; ``lines`` gives each row's line number."""
+    bad = np.flatnonzero(~np.isfinite(times))
+    if len(bad):
+        raise _fail(f"{where}, line {lines[bad[0]]}", "the time stamp is missing or not a number.")
+    steps = np.diff(times)
+    bad = np.flatnonzero(~(steps > 0))
+    if len(bad):
+        k = bad[0] + 1
+        raise _fail(f"{where}, line {lines[k]}", f"the time stamp {times[k]:.6f} s does not come after the "
+                    f"previous one ({times[k - 1]:.6f} s); time stamps must increase.")
+
+
+def _interpolate(times, quat, acc, valid, grid, max_gap):
+    """Values at ``grid`` from samples at ``times``: slerp for (N, ..., 4) quaternions, linear for
+    (N, ..., 3) accelerations. A grid time on a sample takes it; between two samples it is valid
+    only when both are and they are at most ``max_gap`` apart; outside the samples it is invalid."""
+    n = len(times)
+    batch = quat.shape[1:-1]
+    if n == 1:
+        hit = np.abs(grid - times[0]) <= 1e-9 * max(1.0, abs(times[0]))
+        ok = hit.reshape((-1,) + (1,) * len(batch)) & valid[:1]
+        return (np.broadcast_to(quat[:1], (len(grid),) + quat.shape[1:]).copy(),
+                np.broadcast_to(acc[:1], (len(grid),) + acc.shape[1:]).copy(), ok)
+    quat = np.where(valid[..., None], quat, np.array([1.0, 0.0, 0.0, 0.0]))
+    acc = np.where(valid[..., None], acc, 0.0)
+    quat = quat_continuous(quat, axis=0)
+    i = np.clip(np.searchsorted(times, grid, side="right") - 1, 0, n - 2)
+    t0, t1 = times[i], times[i + 1]
+    u = (grid - t0) / (t1 - t0)
+    eps = 1e-6
+    on_left, on_right = np.abs(u) <= eps, np.abs(u - 1.0) <= eps
+    inside = (u >= -eps) & (u <= 1.0 + eps)
+    u = np.clip(np.where(on_left, 0.0, np.where(on_right, 1.0, u)), 0.0, 1.0)
+    shape = (-1,) + (1,) * len(batch)
+    between = valid[i] & valid[i + 1] & ((t1 - t0) <= max_gap).reshape(shape)
+    ok = np.where(on_left.reshape(shape), valid[i], np.where(on_right.reshape(shape), valid[i + 1], between))
+    ok &= inside.reshape(shape)
+    uq = np.broadcast_to(u.reshape(shape), (len(grid),) + batch)
+    q = quat_slerp(quat[i], quat[i + 1], uq)
+    ua = uq[..., None]
+    a = (1.0 - ua) * acc[i] + ua * acc[i + 1]
+    return q, a, ok
+
+
+def _grid(start: float, end: float, fps: float) -> np.ndarray:
+    count = int(math.floor((end - start) * fps + 1e-6)) + 1
+    return start + np.arange(count) / fps
+
+
+def _assemble(streams: list, fps, world: str, up_axis: str, source, fmt: str, metadata=None) -> ImuRecording:
+    """One recording from per-sensor streams on a common clock: cut to the span all cover and put on
+    a uniform grid at ``fps`` (default: the streams' nominal rate)."""
+    names = [s.name for s in streams]
+    for k, s in enumerate(streams):
+        if s.name in names[:k]:
+            other = streams[names.index(s.name)]
+            raise _fail(s.where, f"the sensor name {s.name!r} is also used by {other.where}; each sensor needs "
+                        "its own name.")
+    order = _sensor_order(names)
+    streams = [streams[k] for k in order]
+    header_rates = {s.rate for s in streams if s.rate}
+    if len(header_rates) == 1:
+        nominal = header_rates.pop()
+    else:
+        steps = [np.median(np.diff(s.times)) for s in streams if len(s.times) > 1]
+        if not steps:
+            raise _fail(source, "every sensor has a single sample; a recording needs at least two.")
+        nominal = _snap_rate(1.0 / float(np.median(steps)))
+    rate = float(fps) if fps is not None else nominal
+    start = max(s.times[0] for s in streams)
+    end = min(s.times[-1] for s in streams)
+    if not end >= start:
+        late = max(streams, key=lambda s: s.times[0])
+        early = min(streams, key=lambda s: s.times[-1])
+        raise _fail(source, f"the sensors share no common time: {early.where} ends at {early.times[-1]:.3f} s "
+                    f"before {late.where} starts at {late.times[0]:.3f} s.")
+    grid = _grid(start, end, rate)
+    tol = 1e-6 / nominal
+    max_gap = MAX_BRIDGED_PERIODS / nominal
+    quats, accs, valids, cut, dropped = [], [], [], {}, {}
+    for s in streams:
+        q, a, ok = _interpolate(s.times, s.quat, s.acc, s.valid, grid, max_gap)
+        quats.append(q)
+        accs.append(a)
+        valids.append(ok)
+        cut[s.name] = int(np.sum(s.times < start - tol) + np.sum(s.times > end + tol))
+        if len(s.times) > 1:
+            missing = np.rint(np.diff(s.times) * nominal) - 1
+            dropped[s.name] = int(np.sum(np.clip(missing, 0, None)))
+    meta = dict(metadata or {})
+    meta.update({
+        "format": fmt, "times": grid, "native_fps": nominal, "up_axis": up_axis, "frames_cut": cut,
+        "dropped_samples": dropped,
+        "alignment": (f"{len(streams)} sensor(s) cut to the {end - start:.3f} s they all cover "
+                      f"({sum(cut.values())} samples cut: "
+                      + ", ".join(f"{k} {v}" for k, v in cut.items()) + ")"),
+    })
+    serials = {s.name: s.serial for s in streams if s.serial}
+    if serials:
+        meta["serials"] = serials
+    quat = np.stack(quats, axis=1)
+    return ImuRecording(
+        sensors=tuple(s.name for s in streams), orientation=quat_to_matrix(quat),
+        acceleration=np.stack(accs, axis=1), fps=rate, valid=np.stack(valids, axis=1), world=world,
+        source=str(source), metadata=meta)
+
+
+def _unwrap(values: np.ndarray, modulus: float) -> np.ndarray:
+    """Counter values that wrap at ``modulus`` made monotonic (a drop by more than half a turn is a wrap)."""
+    steps = np.diff(values)
+    steps = np.where(steps < -modulus / 2, steps + modulus, steps)
+    return np.concatenate([values[:1], values[0] + np.cumsum(steps)])

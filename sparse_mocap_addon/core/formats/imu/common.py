@@ -1,0 +1,95 @@
+"""Helpers every IMU reader shares: error construction, the ``fps`` argument check, reading text
+(plain or gzipped), number tables, unit-quaternion and rotation-matrix checks.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ...imu import ImuError
+from ...source import SourceFormatError
+from ..textio import read_text
+
+
+_QUAT_NORM_TOLERANCE = 0.1
+_ROTATION_TOLERANCE = 0.05
+
+
+def _fail(where, reason: str) -> ImuError:
+    return ImuError(f"{where}: {reason}")
+
+
+def _rate_argument(fps) -> float:
+    """``fps`` as a positive float, or an ImuError."""
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(fps, bool) or not (math.isfinite(value) and value > 0):
+        raise ImuError(f"fps must be a positive number, got {fps!r}.")
+    return value
+
+
+def _text(path: Path) -> str:
+    try:
+        text = read_text(path)
+    except SourceFormatError as exc:
+        raise ImuError(str(exc)) from None
+    return text.lstrip("\ufeff")
+
+
+def _table(where, rows: list, line_numbers: list, columns: list, labels: list) -> np.ndarray:
+    """The cells at ``columns`` of each row (lists of text cells) as floats; empty cells are NaN.
+    A short row or a cell that is not a number raises naming the line and the column label."""
+    need = max(columns) + 1
+    picked = []
+    for cells, number in zip(rows, line_numbers):
+        if len(cells) < need:
+            raise _fail(f"{where}, line {number}", f"{len(cells)} values but the header has a column "
+                        f"{labels[int(np.argmax(columns))]!r} at position {need}.")
+        picked.append([cells[c].strip() or "nan" for c in columns])
+    try:
+        return np.array(picked, dtype=np.float64).reshape(len(rows), len(columns))
+    except ValueError:
+        pass
+    for r, row in enumerate(picked):
+        for c, cell in enumerate(row):
+            try:
+                float(cell)
+            except ValueError:
+                raise _fail(f"{where}, line {line_numbers[r]}", f"{cell!r} in column {labels[c]} is not a "
+                            "number.") from None
+    raise _fail(where, "the table could not be read as numbers.")     # not reached
+
+
+def _unit_quaternions(where, quat: np.ndarray, line_numbers, names=None) -> tuple[np.ndarray, np.ndarray]:
+    """(normalised quaternions, valid) for (N, 4) or (N, S, 4); NaN rows are missing samples,
+    zero-length or clearly non-unit ones raise naming the line."""
+    present = np.isfinite(quat).all(axis=-1)
+    norm = np.linalg.norm(np.where(present[..., None], quat, 1.0), axis=-1)
+    bad = present & (np.abs(norm - 1.0) > _QUAT_NORM_TOLERANCE)
+    if bad.any():
+        flat = np.argwhere(bad)[0]
+        who = f" of sensor {names[flat[1]]}" if names is not None and len(flat) > 1 else ""
+        length = norm[tuple(flat)]
+        what = "zero length" if length < 1e-6 else f"length {length:.3g}"
+        raise _fail(f"{where}, line {line_numbers[flat[0]]}", f"the quaternion{who} has {what}; expected a unit "
+                    "quaternion (w, x, y, z).")
+    return quat / norm[..., None], present
+
+
+def _check_rotations(where, matrices: np.ndarray, label) -> None:
+    """Raise when a finite matrix of (N, ..., 3, 3) is not a rotation; ``label(index)`` names it."""
+    finite = np.isfinite(matrices).all(axis=(-2, -1))
+    m = np.where(finite[..., None, None], matrices, np.eye(3))
+    error = np.abs(np.swapaxes(m, -1, -2) @ m - np.eye(3)).max(axis=(-2, -1))
+    det = np.linalg.det(m)
+    bad = finite & ((error > _ROTATION_TOLERANCE) | (det < 0))
+    if bad.any():
+        index = tuple(np.argwhere(bad)[0])
+        why = ("a reflection (determinant -1)" if det[index] < 0
+               else f"not orthonormal (R^T R - I up to {error[index]:.3g})")
+        raise _fail(f"{where}, {label(index)}", f"the orientation matrix is {why}; expected a rotation matrix.")

@@ -77,3 +77,16 @@ def test_no_performer_is_in_two_splits_of_the_real_data():
     assert salsa and all(len(s) == 1 for s in salsa.values())
     assert {t.split for t in takes if t.performer == "hdm05:mm"} == {"test"}
     assert {t.split for t in takes if t.source == "cmu_expmap"} == {"train", "test"}
+
+
+def test_leading_reference_frames_are_dropped():
+    """A rest frame before the take (CMU exp-map, CMU BVH conversions) is cut; a take starting
+    straight away keeps every frame."""
+    from training.build_corpus import drop_leading_reference_frames
+    walk = demo_motion(seconds=1.0, fps=120.0)
+    kept, dropped = drop_leading_reference_frames(walk)
+    assert dropped == 0 and kept.num_frames == walk.num_frames
+    rest = Motion(walk.fps, np.concatenate(([[1.0, 0, 0, 0]] * 24 * np.ones((1, 24, 1)), walk.rotations)),
+                  np.concatenate((walk.translation[:1] + [0.0, 0.0, 0.6], walk.translation)), walk.skeleton)
+    kept, dropped = drop_leading_reference_frames(rest)
+    assert dropped == 1 and np.allclose(kept.rotations, walk.rotations)

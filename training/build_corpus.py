@@ -34,12 +34,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sparse_mocap_addon.core.atomic import atomic_open  # noqa: E402
 from sparse_mocap_addon.core.mirror import mirror_motion  # noqa: E402
+from sparse_mocap_addon.core.motion import Motion  # noqa: E402
 from sparse_mocap_addon.core.resample import resample_motion  # noqa: E402
 from sparse_mocap_addon.core.retarget import retarget  # noqa: E402
 from sparse_mocap_addon.core.rig_body import skeleton_from_rig  # noqa: E402
@@ -129,13 +132,40 @@ def read_take(take: Take):
     return source
 
 
+MAX_LEADING_DROPPED = 6          # source frames at most
+TELEPORT_SPEED_M_S = 8.0         # a joint faster than this between two of the first frames ...
+TELEPORT_RATIO = 5.0             # ... and this many times the take's median top joint speed
+
+
+def drop_leading_reference_frames(motion):
+    """The motion without the reference frames some sources put first (CMU exp-map clips, the
+    CMU BVH conversions and the salsa takes start with a rest or T-pose frame, then jump 0.3-1.1 m
+    into the take), and how many were dropped: every frame up to the last jump among the first
+    ``MAX_LEADING_DROPPED`` in which some joint moves faster than ``TELEPORT_SPEED_M_S`` and
+    ``TELEPORT_RATIO`` times the take's median top joint speed. Such jumps turn into huge
+    synthetic accelerations and fake root motion in everything trained on the corpus."""
+    if motion.num_frames < 2 * MAX_LEADING_DROPPED + 4:
+        return motion, 0
+    positions = motion.joint_positions()
+    speed = np.linalg.norm(np.diff(positions, axis=0), axis=-1).max(axis=1) * motion.fps     # (T-1,) m/s
+    typical = float(np.median(speed[MAX_LEADING_DROPPED:]))
+    jumps = np.flatnonzero(speed[:MAX_LEADING_DROPPED] > max(TELEPORT_SPEED_M_S, TELEPORT_RATIO * typical))
+    dropped = int(jumps[-1]) + 1 if jumps.size else 0      # everything up to the last early jump
+    if not dropped:
+        return motion, 0
+    trimmed = Motion(motion.fps, motion.rotations[dropped:], motion.translation[dropped:], motion.skeleton,
+                     dict(motion.metadata))
+    return trimmed, dropped
+
+
 def convert(take: Take, out: Path, mirror: bool) -> list[dict]:
     """Read, retarget, resample and save one take (and its mirror); the manifest entries."""
     source = read_take(take)
     skeleton, body = skeleton_from_rig(source)
-    motion = resample_motion(retarget(source, skeleton), TARGET_FPS)
+    motion, dropped = drop_leading_reference_frames(retarget(source, skeleton))
+    motion = resample_motion(motion, TARGET_FPS)
     motion.metadata.update({"corpus_source": take.source, "performer": take.performer, "split": take.split,
-                            "body": body})
+                            "body": body, "leading_frames_dropped": dropped})
     variants = [(take.name, motion)]
     if mirror and take.split == "train":
         variants.append((take.name + "_mirrored", mirror_motion(motion)))

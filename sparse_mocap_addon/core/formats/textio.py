@@ -29,3 +29,23 @@ def read_text(path, label: str = "") -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def comment_preamble(lines) -> tuple[dict, int | None]:
+    """The ``# key: value`` lines before a CSV's header row, and that row's index.
+
+    Returns ``({key (lower case): (value, 1-based line number)}, header_index)``; blank lines and
+    comments without a colon are skipped; ``header_index`` is None when no non-comment line exists.
+    """
+    meta = {}
+    for k, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            key, sep, value = stripped.lstrip("#").partition(":")
+            if sep:
+                meta[key.strip().lower()] = (value.strip(), k + 1)
+            continue
+        return meta, k
+    return meta, None

@@ -12,6 +12,7 @@ import numpy as np
 from ...atomic import atomic_open
 from ...imu import GRAVITY, ImuError, ImuRecording
 from ...rotations import matrix_to_quat
+from ..textio import comment_preamble
 from .align import _assemble, _check_times, _Stream
 from .common import _fail, _table, _text, _unit_quaternions
 
@@ -32,18 +33,7 @@ def _up_vector(where, text: str) -> np.ndarray:
 
 def _read_csv(path: Path, fps) -> ImuRecording:
     lines = _text(path).splitlines()
-    meta_lines, header_index = {}, None
-    for k, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if stripped.startswith("#"):
-            key, sep, value = stripped.lstrip("#").partition(":")
-            if sep:
-                meta_lines[key.strip().lower()] = (value.strip(), k + 1)
-            continue
-        header_index = k
-        break
+    meta_lines, header_index = comment_preamble(lines)
     if header_index is None:
         raise _fail(path, "no header line; expected time,<sensor>_qw,<sensor>_qx,... (see the generic IMU CSV layout).")
     header_no = header_index + 1

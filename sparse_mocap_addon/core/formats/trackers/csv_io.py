@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..textio import comment_preamble
 from .common import Stream, assign_names, check_times, fail, text_of, unit_quats
 
 CSV_MAGIC = "# sparse_mocap trackers CSV 1"
@@ -54,18 +55,7 @@ def read_csv(path: Path):
     """(streams, header, ignored labels) of a tracker CSV; ``header`` maps "convention", "units", "fps",
     "quaternion_order" to (value, line)."""
     lines = text_of(path).splitlines()
-    header, header_index = {}, None
-    for k, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if stripped.startswith("#"):
-            key, sep, value = stripped.lstrip("#").partition(":")
-            if sep:
-                header[key.strip().lower()] = (value.strip(), k + 1)
-            continue
-        header_index = k
-        break
+    header, header_index = comment_preamble(lines)
     if header_index is None:
         raise fail(path, "no header line; expected time,<tracker>_px,<tracker>_py,...,<tracker>_qw (or "
                    "time,tracker,px,py,pz,qx,qy,qz,qw).")

@@ -49,3 +49,24 @@ def comment_preamble(lines) -> tuple[dict, int | None]:
             continue
         return meta, k
     return meta, None
+
+
+def csv_rows(lines, header_index: int, width: int, path, fail) -> tuple[list, list]:
+    """The data rows after a CSV header (comma-split cells) and their 1-based line numbers.
+
+    Blank and ``#`` lines are skipped; a row whose cell count differs from the header's ``width``,
+    or no row at all, raises ``fail(where, message)`` (the caller's error type).
+    """
+    rows, numbers = [], []
+    for k in range(header_index + 1, len(lines)):
+        if not lines[k].strip() or lines[k].lstrip().startswith("#"):
+            continue
+        cells = lines[k].split(",")
+        if len(cells) != width:
+            raise fail(f"{path}, line {k + 1}", f"{len(cells)} values but the header (line {header_index + 1}) "
+                       f"has {width} columns.")
+        rows.append(cells)
+        numbers.append(k + 1)
+    if not rows:
+        raise fail(path, "the file has a header but no rows.")
+    return rows, numbers

@@ -12,7 +12,7 @@ import numpy as np
 from ...atomic import atomic_open
 from ...imu import GRAVITY, ImuError, ImuRecording
 from ...rotations import matrix_to_quat
-from ..textio import comment_preamble
+from ..textio import comment_preamble, csv_rows
 from .align import _assemble, _check_times, _Stream
 from .common import _fail, _table, _text, _unit_quaternions
 
@@ -72,18 +72,7 @@ def _read_csv(path: Path, fps) -> ImuRecording:
             raise _fail(where_header, f"sensor {sensor} has no {sensor}_{lacking[0]} column; each sensor needs "
                         "_qw, _qx, _qy, _qz, _ax, _ay and _az.")
 
-    rows, numbers = [], []
-    for k in range(header_index + 1, len(lines)):
-        if not lines[k].strip() or lines[k].lstrip().startswith("#"):
-            continue
-        cells = lines[k].split(",")
-        if len(cells) != len(columns):
-            raise _fail(f"{path}, line {k + 1}", f"{len(cells)} values but the header (line {header_no}) has "
-                        f"{len(columns)} columns.")
-        rows.append(cells)
-        numbers.append(k + 1)
-    if not rows:
-        raise _fail(path, "the file has a header but no rows.")
+    rows, numbers = csv_rows(lines, header_index, len(columns), path, _fail)
     wanted = [time_col] + [slots[s][p] for s in sensors for p in _CSV_COMPONENTS]
     if gravity_col is not None:
         wanted.append(gravity_col)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..textio import comment_preamble
+from ..textio import comment_preamble, csv_rows
 from .common import Stream, assign_names, check_times, fail, text_of, unit_quats
 
 CSV_MAGIC = "# sparse_mocap trackers CSV 1"
@@ -66,18 +66,7 @@ def read_csv(path: Path):
     for c, name in enumerate(lowered):
         if name in lowered[:c]:
             raise fail(where_header, f"the column {columns[c]!r} appears twice.")
-    rows, numbers = [], []
-    for k in range(header_index + 1, len(lines)):
-        if not lines[k].strip() or lines[k].lstrip().startswith("#"):
-            continue
-        cells = lines[k].split(",")
-        if len(cells) != len(columns):
-            raise fail(f"{path}, line {k + 1}", f"{len(cells)} values but the header (line {header_no}) has "
-                       f"{len(columns)} columns.")
-        rows.append(cells)
-        numbers.append(k + 1)
-    if not rows:
-        raise fail(path, "the file has a header but no rows.")
+    rows, numbers = csv_rows(lines, header_index, len(columns), path, fail)
     time_col = lowered.index("time") if "time" in lowered else None
     name_col = next((lowered.index(n) for n in _NAME_COLUMNS if n in lowered), None)
     if name_col is not None:

@@ -100,8 +100,10 @@ def _frames_from(primary: np.ndarray, secondary: np.ndarray, rest_primary: np.nd
     return world @ rest.T
 
 
-def _fill_target(pos: np.ndarray, rot: np.ndarray):
-    """Interpolate missing frames; returns (pos, rot, n_filled, all_missing)."""
+def fill_target(pos: np.ndarray, rot: np.ndarray):
+    """Interpolate a target's missing (non-finite) frames: positions linearly, rotations by
+    normalised linear quaternion interpolation, held at the ends. Returns (pos, rot, n_filled,
+    all_missing); pos and rot are None when no frame is valid."""
     valid = np.isfinite(pos).all(-1) & np.isfinite(rot).reshape(len(rot), -1).all(-1)
     n_missing = int((~valid).sum())
     if not valid.any():
@@ -282,6 +284,24 @@ def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, offsets, opts: SixP
     return locals_, glob, pos, residual
 
 
+def stack_targets(targets: dict, names) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``targets`` ({name: (positions (T, 3), rotations (T, 3, 3))}, NaN where lost) as arrays in
+    ``names`` order with gaps filled (:func:`fill_target`): positions (T, K, 3), rotations
+    (T, K, 3, 3), valid (T, K) saying which samples were measured. A target with no valid frame
+    raises ValueError naming it."""
+    pos_out, rot_out, valid_out = [], [], []
+    for name in names:
+        pos, rot = (np.asarray(a, dtype=np.float64) for a in targets[name])
+        valid = np.isfinite(pos).all(-1) & np.isfinite(rot).reshape(len(rot), -1).all(-1)
+        pos, rot, _, all_missing = fill_target(pos, rot)
+        if all_missing:
+            raise ValueError(f"the {name} tracker has no valid frame")
+        pos_out.append(pos)
+        rot_out.append(rot)
+        valid_out.append(valid)
+    return np.stack(pos_out, axis=1), np.stack(rot_out, axis=1), np.stack(valid_out, axis=1)
+
+
 # --------------------------------------------------------------------------------------------
 
 def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixPointOptions | None = None):
@@ -305,7 +325,7 @@ def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixP
             T = len(pos)
         elif len(pos) != T:
             raise ValueError(f"target {name!r} has {len(pos)} frames, the others {T}")
-        pos, rot, n_missing, all_missing = _fill_target(pos, rot)
+        pos, rot, n_missing, all_missing = fill_target(pos, rot)
         report["filled_frames"][name] = n_missing
         if all_missing:
             report["missing_targets"].append(name)

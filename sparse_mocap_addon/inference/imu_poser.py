@@ -25,7 +25,7 @@ import numpy as np
 from ..core.body import BodyMeasurements, measure_skeleton, skeleton_from_measurements
 from ..core.rotations import matrix_to_quat, sixd_to_matrix
 from ..core.skeleton import PARENTS
-from .nn import LSTM, Linear, WeightError, load_state_dict, relu
+from .nn import RNNBlock, WeightError, load_state_dict
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 WEIGHT_FILES = {"full": "imu_poser.npz", "no_shape": "imu_poser_no_shape.npz", "baseline": "imu_poser_baseline.npz"}
@@ -66,23 +66,6 @@ class PoserOutput:
     joints: np.ndarray | None      # (T, 23, 3) joints 1..23 in the root frame (m)
 
 
-class _Block:
-    """Linear -> ReLU -> LSTM -> Linear (``training/imu_model.RNNBlock``; dropout is training only)."""
-
-    def __init__(self, arrays, prefix: str, layers: int):
-        self.linear1 = Linear(arrays, prefix + "linear1.")
-        self.rnn = LSTM(arrays, prefix + "rnn.", num_layers=layers, batch_first=True)
-        self.linear2 = Linear(arrays, prefix + "linear2.")
-
-    def forward(self, x, state=None):
-        y, state = self.rnn(relu(self.linear1(x)), state)
-        return self.linear2(y), state
-
-    def step(self, x, state=None):
-        y, state = self.rnn.step(relu(self.linear1(x)), state)
-        return self.linear2(y), state
-
-
 class ImuPoser:
     """A loaded poser network. ``ImuPoser.load()`` reads the shipped full model."""
 
@@ -99,9 +82,9 @@ class ImuPoser:
         self.shape_mean = np.asarray(arrays["shape_mean"], dtype=np.float32)
         self.shape_std = np.asarray(arrays["shape_std"], dtype=np.float32)
         if self.kind == "baseline":
-            self.blocks = {"pose": _Block(arrays, "pose.", layers)}
+            self.blocks = {"pose": RNNBlock(arrays, "pose.", layers)}
         else:
-            self.blocks = {name: _Block(arrays, name + ".", layers) for name in ("leaf", "joints", "upper", "lower")}
+            self.blocks = {name: RNNBlock(arrays, name + ".", layers) for name in ("leaf", "joints", "upper", "lower")}
             split = UPPER_JOINTS + LOWER_JOINTS
             self._pose_order = np.array([split.index(j) for j in POSE_JOINTS])
 

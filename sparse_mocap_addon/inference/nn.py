@@ -47,7 +47,7 @@ __all__ = [
     "save_state_dict", "load_state_dict", "sub_state_dict",
     "erf", "erfc", "relu", "gelu", "tanh", "sigmoid", "leaky_relu",
     "Module", "Identity", "ReLU", "GELU", "Tanh", "Sigmoid", "LeakyReLU", "Linear", "LayerNorm",
-    "Sequential", "Conv1d", "LSTM", "GRU",
+    "Sequential", "Conv1d", "LSTM", "GRU", "RNNBlock",
 ]
 
 FORMAT_NAME = "sparse_mocap-weights"
@@ -937,3 +937,21 @@ class GRU(_Recurrent):
         np.subtract(old[0], n, out=out)
         out *= rz[:, h:]
         out += n
+
+
+class RNNBlock:
+    """Linear -> ReLU -> LSTM -> Linear: TransPose's ``RNN`` (torch twin ``training/imu_model.RNNBlock``,
+    whose dropout is training only). ``forward`` takes a sequence, ``step`` one frame."""
+
+    def __init__(self, arrays, prefix: str, layers: int):
+        self.linear1 = Linear(arrays, prefix + "linear1.")
+        self.rnn = LSTM(arrays, prefix + "rnn.", num_layers=layers, batch_first=True)
+        self.linear2 = Linear(arrays, prefix + "linear2.")
+
+    def forward(self, x, state=None):
+        y, state = self.rnn(relu(self.linear1(x)), state)
+        return self.linear2(y), state
+
+    def step(self, x, state=None):
+        y, state = self.rnn.step(relu(self.linear1(x)), state)
+        return self.linear2(y), state

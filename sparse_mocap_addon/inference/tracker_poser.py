@@ -1,0 +1,230 @@
+"""The tracker poser network in numpy (issue 6): joint-level tracker targets + the wearer's skeleton
+-> every joint's world rotation, the pelvis position and foot contact, offline and streaming.
+
+Two models, one layout (``KINDS``): **three_point** (head + hands: the lower body and the torso
+are *guessed* from how the head and hands move, AvatarPoser / HMD-Poser's problem) and
+**six_point** (pelvis, head, hands, feet: the network only proposes what the trackers leave open:
+how the spine bends between pelvis and head, where the elbows and knees point; the analytic solver
+``core/tracker_ik`` then reaches every target exactly, using the network's pose as its prior).
+
+Inputs, per frame (:func:`tracker_features`), in the **heading frame** of the reference tracker
+(head for three-point, pelvis for six-point): its position is the origin and its yaw (heading
+about +Y, :func:`heading_yaw`) is removed, so the network sees the same numbers wherever the wearer
+stands and whichever way they face. Per tracker (``PER_TRACKER`` = 14): position relative to the
+reference (3), height above the floor (1), orientation as 6D (6), velocity (3, m/s, backward
+difference), a validity flag (1); then the reference's yaw rate (rad/s) and the skeleton's
+height, arm and leg length (``MEASUREMENTS``: the skeleton-aware input). The network standardises
+them with the training set's mean and deviation (buffers in the weight file).
+
+The network (``training/tracker_model.py`` is its torch twin; the parity test keeps them within
+1e-4) is one ``RNNBlock`` (Linear -> ReLU -> 2-layer LSTM -> Linear), causal, so streaming equals
+offline frame for frame. Outputs (:class:`TrackerPoserOutput`): heading-frame global rotations of
+``POSE_JOINTS`` (6D), the pelvis position relative to the reference (3) and two foot-contact
+logits; :func:`decode` turns them into world rotations of all 24 joints, the world pelvis
+position and contact probabilities.
+
+Targets are *joint-level* (a tracker's mounting already applied: ``core/tracker_calibration``),
+60 fps (``NETWORK_FPS``), core frame with the floor at y = 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..core.body import measure_skeleton
+from ..core.rotations import matrix_to_6d, sixd_to_matrix
+from ..core.skeleton import Skeleton
+from ..core.trackers import SIX_POINT, THREE_POINT
+from .nn import RNNBlock, WeightError, load_state_dict, sigmoid
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+KINDS = {"three_point": THREE_POINT, "six_point": SIX_POINT}
+WEIGHT_FILES = {"three_point": "tracker_three_point.npz", "six_point": "tracker_six_point.npz"}
+REFERENCE = {"three_point": "head", "six_point": "pelvis"}
+NETWORK_FPS = 60.0
+PER_TRACKER = 14
+MEASUREMENTS = 3
+# Joints the network rotates: everything but the toes (10, 11) and the hands (22, 23), which keep
+# their parent's global rotation (identity locals), as in the corpus.
+POSE_JOINTS = tuple(j for j in range(22) if j not in (10, 11))
+_GLOBAL_SOURCES = np.array([POSE_JOINTS.index({10: 7, 11: 8, 22: 20, 23: 21}.get(j, j)) for j in range(24)])
+OUTPUTS = 6 * len(POSE_JOINTS) + 3 + 2
+
+
+def input_size(kind: str) -> int:
+    return len(KINDS[kind]) * PER_TRACKER + 1 + MEASUREMENTS
+
+
+def heading_yaw(rotations: np.ndarray) -> np.ndarray:
+    """Yaw (radians about +Y, 0 = facing +Z) of rotations (..., 3, 3) whose +Z is the wearer's
+    forward. The forward axis is flattened onto the floor with the up axis's help, so a head
+    looking straight down or up still has a heading: h = z_h - z_y * y_h (for a pure pitch this is
+    forward with length cos + sin^2 > 0)."""
+    z = rotations[..., :, 2]
+    y = rotations[..., :, 1]
+    hx = z[..., 0] - z[..., 1] * y[..., 0]
+    hz = z[..., 2] - z[..., 1] * y[..., 2]
+    return np.arctan2(hx, hz)
+
+
+def yaw_matrix(yaw: np.ndarray) -> np.ndarray:
+    """Rotations (..., 3, 3) about +Y by ``yaw`` (positive turns +Z towards +X)."""
+    yaw = np.asarray(yaw, dtype=np.float64)
+    c, s = np.cos(yaw), np.sin(yaw)
+    m = np.zeros(yaw.shape + (3, 3))
+    m[..., 0, 0] = c
+    m[..., 0, 2] = s
+    m[..., 1, 1] = 1.0
+    m[..., 2, 0] = -s
+    m[..., 2, 2] = c
+    return m
+
+
+def shape_measurements(skeleton: Skeleton) -> np.ndarray:
+    """(3,) the skeleton's height, arm and leg length (metres, ``core/body.measure_skeleton``)."""
+    m = measure_skeleton(skeleton)
+    return np.array((m["height"], m["arm_length"], m["leg_length"]))
+
+
+@dataclass
+class FeatureState:
+    """What the features of the next streamed frame need from the last one."""
+
+    positions: np.ndarray      # (K, 3)
+    yaw: float
+
+
+def tracker_features(positions, rotations, valid, fps: float, kind: str, skeleton: Skeleton,
+                     previous: FeatureState | None = None):
+    """Network inputs of T frames (module docstring).
+
+    positions (T, K, 3), rotations (T, K, 3, 3), valid (T, K) in ``KINDS[kind]`` order, gaps already
+    filled (the flags say where); ``skeleton``: the wearer's Skeleton (or its precomputed
+    :func:`shape_measurements`); ``previous``: the frame before the first (streaming), else the
+    first frame's velocity is zero. Returns (features (T, F) float64, heading (T, 3, 3), origin
+    (T, 3), state for the next call)."""
+    positions = np.asarray(positions, dtype=np.float64)
+    rotations = np.asarray(rotations, dtype=np.float64)
+    T, K = positions.shape[:2]
+    names = KINDS[kind]
+    if K != len(names) or rotations.shape != (T, K, 3, 3):
+        raise ValueError(f"the {kind} poser takes {len(names)} trackers ({', '.join(names)}): positions "
+                         f"(T, {len(names)}, 3) and rotations (T, {len(names)}, 3, 3), got {positions.shape} "
+                         f"and {rotations.shape}")
+    ref = names.index(REFERENCE[kind])
+    yaw = heading_yaw(rotations[:, ref])
+    heading = yaw_matrix(yaw)
+    heading_t = np.swapaxes(heading, -1, -2)
+    origin = positions[:, ref]
+    if previous is None:
+        prev_pos = np.concatenate((positions[:1], positions[:-1]))
+        prev_yaw = np.concatenate((yaw[:1], yaw[:-1]))
+    else:
+        prev_pos = np.concatenate((previous.positions[None], positions[:-1]))
+        prev_yaw = np.concatenate(([previous.yaw], yaw[:-1]))
+    rel = np.einsum("tij,tkj->tki", heading_t, positions - origin[:, None])
+    vel = np.einsum("tij,tkj->tki", heading_t, positions - prev_pos) * fps
+    orient = matrix_to_6d(heading_t[:, None] @ rotations)
+    yaw_rate = (np.mod(yaw - prev_yaw + np.pi, 2.0 * np.pi) - np.pi) * fps
+    shape = skeleton if isinstance(skeleton, np.ndarray) else shape_measurements(skeleton)
+    per_tracker = np.concatenate((rel, positions[..., 1:2], orient, vel,
+                                  np.asarray(valid, dtype=np.float64)[..., None]), axis=-1)
+    features = np.concatenate((per_tracker.reshape(T, K * PER_TRACKER), yaw_rate[:, None],
+                               np.broadcast_to(shape, (T, MEASUREMENTS))), axis=-1)
+    state = FeatureState(positions[-1].copy(), float(yaw[-1])) if T else previous
+    return features, heading, origin, state
+
+
+@dataclass
+class TrackerPoserOutput:
+    """Decoded network outputs for T frames."""
+
+    globals: np.ndarray        # (T, 24, 3, 3) world rotations of every joint
+    pelvis: np.ndarray         # (T, 3) world pelvis position
+    contact: np.ndarray        # (T, 2) left/right foot contact probability
+
+
+def decode(raw: np.ndarray, heading: np.ndarray, origin: np.ndarray) -> TrackerPoserOutput:
+    """Raw outputs (T, OUTPUTS) + the heading frames and origins of :func:`tracker_features`."""
+    raw = np.asarray(raw, dtype=np.float64)
+    T = len(raw)
+    pose = sixd_to_matrix(raw[:, :6 * len(POSE_JOINTS)].reshape(T, len(POSE_JOINTS), 6))
+    world = heading[:, None] @ pose
+    pelvis = origin + np.einsum("tij,tj->ti", heading, raw[:, 6 * len(POSE_JOINTS):6 * len(POSE_JOINTS) + 3])
+    return TrackerPoserOutput(world[:, _GLOBAL_SOURCES], pelvis, sigmoid(raw[:, -2:]))
+
+
+class TrackerPoser:
+    """A loaded tracker poser. ``TrackerPoser.load("three_point")`` reads the shipped model."""
+
+    def __init__(self, arrays, metadata: dict, source: str = "weights"):
+        if metadata.get("architecture") != "tracker_poser":
+            raise WeightError(f"{source} is not a tracker poser weight file (architecture "
+                              f"{metadata.get('architecture')!r})")
+        self.metadata, self.source = metadata, source
+        self.kind = metadata["kind"]
+        if self.kind not in KINDS:
+            raise WeightError(f"{source}: unknown tracker poser kind {self.kind!r}")
+        hyper = metadata["hyperparameters"]
+        if tuple(hyper["pose_joints"]) != POSE_JOINTS:
+            raise WeightError(f"{source} rotates joints {hyper['pose_joints']}, this runtime expects {list(POSE_JOINTS)}")
+        self.names = KINDS[self.kind]
+        self.input_mean = np.asarray(arrays["input_mean"], dtype=np.float32)
+        self.input_std = np.asarray(arrays["input_std"], dtype=np.float32)
+        if self.input_mean.shape != (input_size(self.kind),):
+            raise WeightError(f"{source} expects {self.input_mean.shape[0]} inputs, this runtime makes "
+                              f"{input_size(self.kind)} for {self.kind}")
+        self.block = RNNBlock(arrays, "net.", int(hyper["layers"]))
+
+    @classmethod
+    def load(cls, kind: str = "three_point", path=None) -> "TrackerPoser":
+        """Weights from ``path``, or the shipped file of ``kind`` ("three_point" or "six_point")."""
+        if path is None:
+            if kind not in WEIGHT_FILES:
+                raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+            path = ASSETS / WEIGHT_FILES[kind]
+        arrays, metadata = load_state_dict(path)
+        return cls(arrays, metadata, source=str(path))
+
+    def _normalise(self, features: np.ndarray) -> np.ndarray:
+        return (np.asarray(features, dtype=np.float32) - self.input_mean) / self.input_std
+
+    def run(self, positions, rotations, valid, skeleton: Skeleton, fps: float = NETWORK_FPS,
+            progress=None, chunk: int = 4096) -> TrackerPoserOutput:
+        """Whole sequence (arguments of :func:`tracker_features`, trackers in ``self.names`` order).
+        Long inputs run in chunks with the recurrent state carried over (the same numbers as one
+        call); ``progress(fraction)`` after each chunk."""
+        features, heading, origin, _ = tracker_features(positions, rotations, valid, fps, self.kind, skeleton)
+        x = self._normalise(features)
+        parts, state = [], None
+        for start in range(0, max(len(x), 1), chunk):
+            y, state = self.block.forward(x[start:start + chunk], state)
+            parts.append(y)
+            if progress is not None:
+                progress(min(1.0, (start + chunk) / max(len(x), 1)))
+        raw = np.concatenate(parts) if parts else np.zeros((0, OUTPUTS), np.float32)
+        return decode(raw, heading, origin)
+
+    def stream(self, skeleton: Skeleton, fps: float = NETWORK_FPS) -> "TrackerPoserStream":
+        return TrackerPoserStream(self, skeleton, fps)
+
+
+class TrackerPoserStream:
+    """One frame in, one pose out; equal to :meth:`TrackerPoser.run` frame for frame."""
+
+    def __init__(self, poser: TrackerPoser, skeleton: Skeleton, fps: float):
+        self.poser, self.fps = poser, float(fps)
+        self.shape = shape_measurements(skeleton)
+        self.state = None
+        self.features = None
+
+    def step(self, positions, rotations, valid) -> TrackerPoserOutput:
+        """positions (K, 3), rotations (K, 3, 3), valid (K,) -> an output with T = 1."""
+        features, heading, origin, self.features = tracker_features(
+            np.asarray(positions)[None], np.asarray(rotations)[None], np.asarray(valid)[None], self.fps,
+            self.poser.kind, self.shape, self.features)
+        y, self.state = self.poser.block.step(self.poser._normalise(features[0]), self.state)
+        return decode(y[None], heading, origin)

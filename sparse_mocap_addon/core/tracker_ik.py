@@ -43,8 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .filters import fill_gaps
-from .foot_lock import two_bone_ik
-from .ik import DEFAULT_HINGE_AXES, _apply, _apply_t, _cross, _dot, _normalize, _solve_spd3
+from .ik import DEFAULT_HINGE_AXES, _apply, _apply_t, _axis_angle_matrix, _cross, _dot, _normalize, _solve_spd3
 from .motion import Motion
 from .rotations import axis_angle_to_matrix, matrix_to_quat, quat_to_matrix
 from .skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, Skeleton
@@ -80,6 +79,11 @@ class SixPointOptions:
     # Soft reach: beyond (1 - soft_reach) of the limb length the reach eases towards full length
     # (no knee/elbow snap at full extension; the end then falls a little short). 0 = exact IK.
     soft_reach: float = 0.0
+    # With a prior pose (``solve_six_point(..., prior=)``): the weight of the prior's knee/elbow
+    # direction in the swivel objective (it replaces the body pole), and the spine iterations
+    # (the prior starts close to the head, so fewer are needed).
+    prior_pole_weight: float = 4.0
+    prior_spine_iterations: int = 4
     hinge_axes: dict = field(default_factory=lambda: dict(DEFAULT_HINGE_AXES))
 
 
@@ -88,16 +92,16 @@ class SixPointOptions:
 
 def _frames_from(primary: np.ndarray, secondary: np.ndarray, rest_primary: np.ndarray,
                  rest_secondary: np.ndarray) -> np.ndarray:
-    """Rotations (T,3,3) taking unit ``rest_primary`` (3,) exactly onto ``primary`` (T,3) and
-    ``rest_secondary`` (made normal to it) onto ``secondary`` (made normal to ``primary``)."""
-    a_r = rest_primary / np.linalg.norm(rest_primary)
-    b_r = rest_secondary - (rest_secondary @ a_r) * a_r
-    b_r /= np.linalg.norm(b_r)
-    rest = np.stack((a_r, b_r, np.cross(a_r, b_r)), axis=1)          # columns
+    """Rotations (N,3,3) taking unit ``rest_primary`` ((3,) or one per row (N,3)) exactly onto
+    ``primary`` (N,3) and ``rest_secondary`` (made normal to it) onto ``secondary`` (made normal to
+    ``primary``)."""
+    a_r, _ = _normalize(rest_primary)
+    b_r, _ = _normalize(rest_secondary - _dot(rest_secondary, a_r)[..., None] * a_r)
+    rest = np.stack((a_r, b_r, _cross(a_r, b_r)), axis=-1)          # columns
     a, _ = _normalize(primary)
     b, _ = _normalize(secondary - _dot(secondary, a)[:, None] * a)
     world = np.stack((a, b, _cross(a, b)), axis=2)
-    return world @ rest.T
+    return world @ np.swapaxes(rest, -1, -2)
 
 
 def fill_target(pos: np.ndarray, rot: np.ndarray):
@@ -127,14 +131,26 @@ def _perpendicular(v: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return _normalize(v - _dot(v, u)[:, None] * u)
 
 
+def _bend(root, u, side, reach, l1, l2):
+    """Mid joint (N,3) of a two-bone chain from ``root`` towards unit ``u`` over ``reach``, bent
+    towards the unit ``side`` normal to ``u`` (law of cosines, reach clipped to what the bones span)."""
+    reach = np.clip(reach, np.abs(l1 - l2) + 1e-6, l1 + l2 - 1e-6)
+    cos = (l1 * l1 + reach * reach - l2 * l2) / (2.0 * l1 * reach)
+    sin = np.sqrt(np.clip(1.0 - cos * cos, 0.0, 1.0))
+    return root + np.reshape(l1, (-1, 1)) * (cos[:, None] * u + sin[:, None] * side)
+
+
 def _swivel_limb(root: np.ndarray, end: np.ndarray, end_rot: np.ndarray, upper_rest: np.ndarray,
                  lower_rest: np.ndarray, hinge: np.ndarray, axis_weights, pole: np.ndarray,
-                 pole_weight: float, soft: float):
+                 pole_weight, soft: float):
     """Two-bone IK root -> mid -> end with the swivel picked in closed form (module docstring).
+    Rows may be different limbs: the rest vectors, hinge axes and axis weights may be (3,) or one
+    per row (N,3), ``pole_weight`` a number or (N,).
 
-    Returns (upper global (T,3,3), mid global (T,3,3), mid position (T,3), reached end (T,3),
-    unreachable mask (T,))."""
-    l1, l2 = float(np.linalg.norm(upper_rest)), float(np.linalg.norm(lower_rest))
+    Returns (upper global (N,3,3), mid global (N,3,3), mid position (N,3), reached end (N,3),
+    unreachable mask (N,))."""
+    l1 = np.sqrt(_dot(upper_rest, upper_rest))
+    l2 = np.sqrt(_dot(lower_rest, lower_rest))
     full = l1 + l2
     u, reach = _normalize(end - root)
     unreachable = reach > full - 1e-9
@@ -152,12 +168,13 @@ def _swivel_limb(root: np.ndarray, end: np.ndarray, end_rot: np.ndarray, upper_r
     if weak.any():
         helper = np.where(np.abs(u[weak, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
         s0[weak] = _perpendicular(helper, u[weak])[0]
-    mid0 = two_bone_ik(root, root + s0, target, target, l1, l2, pole=s0)
+    mid0 = _bend(root, u, s0, reach_eff, l1, l2)
     lower0, _ = _normalize(target - mid0)
     normal0 = _cross(s0, u)
     mid_rot0 = _frames_from(lower0, normal0, lower_rest, hinge)
     # Objective A cos(phi) + B sin(phi) + const over the swivel phi about u.
-    m = (end_rot * np.asarray(axis_weights, dtype=np.float64)[None, None, :]) @ mid_rot0.transpose(0, 2, 1)
+    weights = np.broadcast_to(np.asarray(axis_weights, dtype=np.float64), u.shape)
+    m = (end_rot * weights[:, None, :]) @ mid_rot0.transpose(0, 2, 1)
     trace = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
     a = trace - _dot(u, _apply(m, u))
     b = (u[:, 2] * (m[:, 1, 0] - m[:, 0, 1]) + u[:, 1] * (m[:, 0, 2] - m[:, 2, 0])
@@ -168,7 +185,7 @@ def _swivel_limb(root: np.ndarray, end: np.ndarray, end_rot: np.ndarray, upper_r
     norm = np.maximum(np.hypot(a, b), 1e-300)
     cos, sin = np.where(norm > 1e-12, a / norm, 1.0), np.where(norm > 1e-12, b / norm, 0.0)
     side = cos[:, None] * s0 + sin[:, None] * us0
-    mid = two_bone_ik(root, root + side, target, target, l1, l2, pole=side)
+    mid = _bend(root, u, side, reach_eff, l1, l2)
     upper, _ = _normalize(mid - root)
     lower, _ = _normalize(target - mid)
     normal = _cross(side, u)
@@ -178,9 +195,10 @@ def _swivel_limb(root: np.ndarray, end: np.ndarray, end_rot: np.ndarray, upper_r
 
 
 def _collar_reach(collar_rot, collar_pos, wrist, shoulder_offset, arm_length):
-    """Turn the collars (T,3,3) towards the wrist just enough that the shoulder comes within the
-    arm's reach of it (so the wrist is hit exactly whenever any collar pose allows it)."""
-    lc = float(np.linalg.norm(shoulder_offset))
+    """Turn the collars (N,3,3) towards the wrist just enough that the shoulder comes within the
+    arm's reach of it (so the wrist is hit exactly whenever any collar pose allows it).
+    ``shoulder_offset`` (3,) or (N,3), ``arm_length`` a number or (N,)."""
+    lc = np.sqrt(_dot(shoulder_offset, shoulder_offset))
     c, _ = _normalize(_apply(collar_rot, shoulder_offset))
     w, dist = _normalize(wrist - collar_pos)
     reach = arm_length
@@ -192,7 +210,7 @@ def _collar_reach(collar_rot, collar_pos, wrist, shoulder_offset, arm_length):
     axis, sin_now = _normalize(_cross(c[short], w[short]))
     turn = np.arctan2(sin_now, cos_now[short]) - np.arccos(cos_needed[short])
     out = collar_rot.copy()
-    out[short] = axis_angle_to_matrix(axis * turn[:, None]) @ collar_rot[short]
+    out[short] = _axis_angle_matrix(axis, np.cos(turn), np.sin(turn)) @ collar_rot[short]
     return out
 
 
@@ -225,14 +243,24 @@ def _rot_y(angle: np.ndarray) -> np.ndarray:
     return m
 
 
-def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, offsets, opts: SixPointOptions):
+def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, offsets, opts: SixPointOptions, prior=None):
     """Local rotations (5, T, 3, 3) of spine1, spine2, spine3, neck, head; globals (5, T, 3, 3);
-    positions (5, T, 3); head position residual (T,)."""
+    positions (5, T, 3); head position residual (T,). ``prior``: (T, 24, 3, 3) world rotations
+    to start from instead of the twist/swing shares."""
     T = len(pelvis_pos)
-    twist, swing = _twist_swing_y(pelvis_rot.transpose(0, 2, 1) @ head_rot)
     locals_ = np.empty((5, T, 3, 3))
-    for i, (ts, ss) in enumerate(zip(opts.spine_twist_shares, opts.spine_swing_shares)):
-        locals_[i] = axis_angle_to_matrix(ss * swing) @ _rot_y(ts * twist)
+    iterations = opts.spine_iterations
+    if prior is None:
+        twist, swing = _twist_swing_y(pelvis_rot.transpose(0, 2, 1) @ head_rot)
+        for i, (ts, ss) in enumerate(zip(opts.spine_twist_shares, opts.spine_swing_shares)):
+            locals_[i] = axis_angle_to_matrix(ss * swing) @ _rot_y(ts * twist)
+    else:
+        parent = pelvis_rot
+        for i, j in enumerate(SPINE[:4]):
+            locals_[i] = parent.transpose(0, 2, 1) @ prior[:, j]
+            parent = prior[:, j]
+        locals_[4] = parent.transpose(0, 2, 1) @ head_rot
+        iterations = opts.prior_spine_iterations
     chain_len = float(sum(np.linalg.norm(offsets[j]) for j in SPINE[1:]))
 
     def chain(locals_):
@@ -248,34 +276,31 @@ def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, offsets, opts: SixP
     glob, pos = chain(locals_)
     compliance = np.asarray(opts.spine_bend_shares, dtype=np.float64)
     damping = (1e-6 * chain_len) ** 2
-    for iteration in range(opts.spine_iterations):
+    for iteration in range(iterations):
         err = head_pos - pos[4]
         # Each of spine1..neck may turn by its own world rotation vector delta_i (moving the head by
         # delta_i x r_i, r_i = head - p_i); the step of least weighted norm sum_i |delta_i|^2 / c_i
         # reaching the head: delta_i = c_i [r_i]x y with (sum_i c_i (|r_i|^2 I - r_i r_i^T)) y = err
         # (a 3x3 solve per frame; the compliances c_i are the torso-drift weights).
-        normal = np.zeros((T, 3, 3))
-        levers = []
-        for i in range(4):
-            r = pos[4] - pos[i]
-            levers.append(r)
-            c = compliance[i]
-            normal -= c * r[:, :, None] * r[:, None, :]
-            rr = c * _dot(r, r)
-            normal[:, 0, 0] += rr
-            normal[:, 1, 1] += rr
-            normal[:, 2, 2] += rr
+        levers = pos[4][None] - pos[:4]                                        # (4, T, 3)
+        weighted = compliance[:, None, None] * levers
+        normal = -np.einsum("itj,itk->tjk", weighted, levers)
+        rr = np.einsum("itj,itj->t", weighted, levers)
         # Levenberg-style damping: the lever arms are nearly collinear along the spine, so the
         # error along the chain is reached only slowly (and never by a huge step).
-        scale = (normal[:, 0, 0] + normal[:, 1, 1] + normal[:, 2, 2]) / 3.0
-        normal[:, [0, 1, 2], [0, 1, 2]] += (1e-2 * 0.1 ** iteration * scale + damping)[:, None]
+        scale = (normal[:, 0, 0] + normal[:, 1, 1] + normal[:, 2, 2]) / 3.0 + rr
+        normal[:, [0, 1, 2], [0, 1, 2]] += (rr + 1e-2 * 0.1 ** iteration * scale + damping)[:, None]
         y, _ = _solve_spd3(normal, err)
-        parents = [pelvis_rot] + [glob[i] for i in range(3)]
-        for i in range(4):
-            delta = compliance[i] * _cross(levers[i], y)
-            angle = np.sqrt(_dot(delta, delta))
-            delta *= (np.minimum(angle, _MAX_STEP) / np.maximum(angle, 1e-300))[:, None]
-            locals_[i] = axis_angle_to_matrix(_apply_t(parents[i], delta)) @ locals_[i]
+        parents = np.concatenate((pelvis_rot[None], glob[:3]))                  # (4, T, 3, 3)
+        delta = _cross(weighted, y[None])
+        angle = np.sqrt(_dot(delta, delta))
+        # Joint by joint step limit, in the parent's frame.
+        delta = np.einsum("itjk,itj->itk", parents, delta) * (
+            np.minimum(angle, _MAX_STEP) / np.maximum(angle, 1e-300))[..., None]
+        delta = delta.reshape(4 * T, 3)
+        size = np.sqrt(_dot(delta, delta))
+        axis = delta / np.maximum(size, 1e-300)[:, None]
+        locals_[:4] = (_axis_angle_matrix(axis, np.cos(size), np.sin(size)).reshape(4, T, 3, 3) @ locals_[:4])
         # The head keeps its exact global rotation: its local takes the remainder.
         glob, pos = chain(locals_)
         locals_[4] = glob[3].transpose(0, 2, 1) @ head_rot
@@ -304,8 +329,15 @@ def stack_targets(targets: dict, names) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 # --------------------------------------------------------------------------------------------
 
-def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixPointOptions | None = None):
-    """Full SMPL-24 Motion from six joint-level targets (module docstring). Returns (Motion, report)."""
+def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixPointOptions | None = None,
+                    prior: np.ndarray | None = None):
+    """Full SMPL-24 Motion from six joint-level targets (module docstring). Returns (Motion, report).
+
+    ``prior``: optional (T, 24, 3, 3) world rotations of a guessed pose (the tracker poser's): the
+    spine starts from it instead of the twist/swing shares, the collars take its rotations (then
+    just enough reach), the knees and elbows swivel towards its thigh/upper-arm directions
+    (``prior_pole_weight``), and limbs without a target keep its rotations. The targets are still
+    reached exactly; the prior only decides what they leave open."""
     opts = options or SixPointOptions()
     offsets = skeleton.offsets
     report = {"filled_frames": {}, "missing_targets": [], "unreachable_frames": {}}
@@ -336,7 +368,16 @@ def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixP
             raise ValueError(f"the six-point solver needs the {required} target with at least one valid frame")
 
     pelvis_pos, pelvis_rot = filled["pelvis"]
-    locals_ = np.broadcast_to(np.eye(3), (T, NUM_JOINTS, 3, 3)).copy()
+    if prior is not None:
+        prior = np.asarray(prior, dtype=np.float64)
+        if prior.shape != (T, NUM_JOINTS, 3, 3):
+            raise ValueError(f"prior must be (T, {NUM_JOINTS}, 3, 3) world rotations for {T} frames, got {prior.shape}")
+        locals_ = np.empty((T, NUM_JOINTS, 3, 3))
+        locals_[:, 1:] = prior[:, list(PARENTS[1:])].transpose(0, 1, 3, 2) @ prior[:, 1:]
+        # Toes and hands have no target: identity locals, as in the corpus.
+        locals_[:, [J["left_foot"], J["right_foot"], J["left_hand"], J["right_hand"]]] = np.eye(3)
+    else:
+        locals_ = np.broadcast_to(np.eye(3), (T, NUM_JOINTS, 3, 3)).copy()
     glob = np.empty((T, NUM_JOINTS, 3, 3))
     locals_[:, 0] = pelvis_rot
     glob[:, 0] = pelvis_rot
@@ -344,7 +385,7 @@ def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixP
     # Spine to the head.
     head_pos, head_rot = filled["head"]
     spine_locals, spine_glob, spine_pos, residual = _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot,
-                                                                 offsets, opts)
+                                                                 offsets, opts, prior)
     for i, j in enumerate(SPINE):
         locals_[:, j] = spine_locals[i]
         glob[:, j] = spine_glob[i]
@@ -353,50 +394,73 @@ def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixP
 
     rest = skeleton.rest_positions()
     hinge_axes = {k: np.asarray(v, dtype=np.float64) for k, v in opts.hinge_axes.items()}
-    for side in ("left", "right"):
-        # Leg: hip (rigid on the pelvis) -> knee -> ankle.
-        hip, knee, ankle = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
-        glob[:, hip] = pelvis_rot            # provisional (rest leg) unless solved below
-        foot = filled.get(f"{side}_foot")
-        if foot is not None:
-            hip_pos = pelvis_pos + _apply(pelvis_rot, offsets[hip])
-            end_pos, end_rot = foot
-            upper_rot, mid_rot, _, _, unreachable = _swivel_limb(
-                hip_pos, end_pos, end_rot, offsets[knee], offsets[ankle], hinge_axes[f"{side}_knee"],
-                opts.knee_axis_weights, pelvis_rot[:, :, 2], opts.knee_pole_weight, opts.soft_reach)
-            locals_[:, hip] = pelvis_rot.transpose(0, 2, 1) @ upper_rot
-            locals_[:, knee] = upper_rot.transpose(0, 2, 1) @ mid_rot
-            locals_[:, ankle] = mid_rot.transpose(0, 2, 1) @ end_rot
-            report["unreachable_frames"][f"{side}_foot"] = int(unreachable.sum())
 
-        # Arm: collar (a share of the reach) -> shoulder -> elbow -> wrist.
-        collar, shoulder, elbow, wrist = (J[f"{side}_collar"], J[f"{side}_shoulder"], J[f"{side}_elbow"],
-                                          J[f"{side}_wrist"])
-        hand = filled.get(f"{side}_hand")
-        if hand is None:
-            continue
-        end_pos, end_rot = hand
-        collar_pos = spine3_pos + _apply(spine3_rot, offsets[collar])
-        rest_dir = rest[wrist] - rest[collar]
-        rest_dir /= np.linalg.norm(rest_dir)
-        reach_dir, _ = _normalize(_apply_t(spine3_rot, end_pos - collar_pos))
-        swing = _cross(np.broadcast_to(rest_dir, reach_dir.shape), reach_dir)
-        collar_local = axis_angle_to_matrix(swing * np.asarray(opts.collar_shares, dtype=np.float64))
-        collar_rot = spine3_rot @ collar_local
-        collar_rot = _collar_reach(collar_rot, collar_pos, end_pos, offsets[shoulder],
-                                   float(np.linalg.norm(offsets[elbow]) + np.linalg.norm(offsets[wrist])) - 2e-6)
-        collar_local = spine3_rot.transpose(0, 2, 1) @ collar_rot
-        shoulder_pos = collar_pos + _apply(collar_rot, offsets[shoulder])
-        # Body pole for the elbow: behind and below, in spine3's frame.
-        pole = _apply(spine3_rot, np.array([0.0, -0.7071067811865476, -0.7071067811865476]))
+    # Collars (both arms at once): a share of the reach (or the prior's), then just enough reach.
+    arms = [side for side in ("left", "right") if f"{side}_hand" in filled]
+    collar_rot = {}
+    if arms:
+        collars = [J[f"{side}_collar"] for side in arms]
+        shoulders = [J[f"{side}_shoulder"] for side in arms]
+        wrists = [J[f"{side}_wrist"] for side in arms]
+        hands = np.concatenate([filled[f"{side}_hand"][0] for side in arms])
+        spine3_rows = np.concatenate([spine3_rot] * len(arms))
+        collar_pos = np.concatenate([spine3_pos + _apply(spine3_rot, offsets[c]) for c in collars])
+        if prior is None:
+            rest_dir, _ = _normalize(rest[wrists] - rest[collars])
+            reach_dir, _ = _normalize(_apply_t(spine3_rows, hands - collar_pos))
+            swing = _cross(np.repeat(rest_dir, T, axis=0), reach_dir)
+            rows = spine3_rows @ axis_angle_to_matrix(swing * np.asarray(opts.collar_shares, dtype=np.float64))
+        else:
+            rows = np.concatenate([prior[:, c] for c in collars])
+        arm_length = np.linalg.norm(offsets[[J[f"{side}_elbow"] for side in arms]], axis=-1) \
+            + np.linalg.norm(offsets[wrists], axis=-1) - 2e-6
+        rows = _collar_reach(rows, collar_pos, hands, np.repeat(offsets[shoulders], T, axis=0),
+                             np.repeat(arm_length, T))
+        shoulder_pos = collar_pos + _apply(rows, np.repeat(offsets[shoulders], T, axis=0))
+        for i, side in enumerate(arms):
+            collar_rot[side] = rows[i * T:(i + 1) * T]
+            locals_[:, collars[i]] = spine3_rot.transpose(0, 2, 1) @ collar_rot[side]
+
+    # Limbs (every tracked leg and arm in one batch): two-bone IK with the closed-form swivel.
+    limbs = []      # (target name, root joint, mid joint, end joint, parent rotation, root position, pole, weights)
+    for side in ("left", "right"):
+        if f"{side}_foot" in filled:
+            hip, knee, ankle = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
+            if prior is None:
+                pole, pole_weight = pelvis_rot[:, :, 2], opts.knee_pole_weight
+            else:
+                pole, pole_weight = _apply(prior[:, hip], offsets[knee]), opts.prior_pole_weight
+            limbs.append((f"{side}_foot", hip, knee, ankle, pelvis_rot, pelvis_pos + _apply(pelvis_rot, offsets[hip]),
+                          pole, pole_weight, opts.knee_axis_weights, f"{side}_knee"))
+    for i, side in enumerate(arms):
+        shoulder, elbow, wrist = J[f"{side}_shoulder"], J[f"{side}_elbow"], J[f"{side}_wrist"]
+        if prior is None:
+            # Body pole for the elbow: behind and below, in spine3's frame.
+            pole = _apply(spine3_rot, np.array([0.0, -0.7071067811865476, -0.7071067811865476]))
+            pole_weight = opts.elbow_pole_weight
+        else:
+            pole, pole_weight = _apply(prior[:, shoulder], offsets[elbow]), opts.prior_pole_weight
+        limbs.append((f"{side}_hand", shoulder, elbow, wrist, collar_rot[side], shoulder_pos[i * T:(i + 1) * T],
+                      pole, pole_weight, opts.elbow_axis_weights, f"{side}_elbow"))
+    if limbs:
+        def rows(values):
+            return np.concatenate(values) if len(values) > 1 else values[0]
+
+        def per_row(values):
+            return np.repeat(np.asarray(values, dtype=np.float64), T, axis=0)
+
         upper_rot, mid_rot, _, _, unreachable = _swivel_limb(
-            shoulder_pos, end_pos, end_rot, offsets[elbow], offsets[wrist], hinge_axes[f"{side}_elbow"],
-            opts.elbow_axis_weights, pole, opts.elbow_pole_weight, opts.soft_reach)
-        locals_[:, collar] = collar_local
-        locals_[:, shoulder] = collar_rot.transpose(0, 2, 1) @ upper_rot
-        locals_[:, elbow] = upper_rot.transpose(0, 2, 1) @ mid_rot
-        locals_[:, wrist] = mid_rot.transpose(0, 2, 1) @ end_rot
-        report["unreachable_frames"][f"{side}_hand"] = int(unreachable.sum())
+            rows([limb[5] for limb in limbs]),
+            rows([filled[limb[0]][0] for limb in limbs]), rows([filled[limb[0]][1] for limb in limbs]),
+            per_row([offsets[limb[2]] for limb in limbs]), per_row([offsets[limb[3]] for limb in limbs]),
+            per_row([hinge_axes[limb[9]] for limb in limbs]), per_row([limb[8] for limb in limbs]),
+            rows([limb[6] for limb in limbs]), per_row([limb[7] for limb in limbs]), opts.soft_reach)
+        for i, (name, root, mid, end, parent_rot, *_rest) in enumerate(limbs):
+            part = slice(i * T, (i + 1) * T)
+            locals_[:, root] = parent_rot.transpose(0, 2, 1) @ upper_rot[part]
+            locals_[:, mid] = upper_rot[part].transpose(0, 2, 1) @ mid_rot[part]
+            locals_[:, end] = mid_rot[part].transpose(0, 2, 1) @ filled[name][1]
+            report["unreachable_frames"][name] = int(unreachable[part].sum())
 
     motion = Motion(fps, matrix_to_quat(locals_), pelvis_pos.copy(), skeleton,
                     {"source": "six_point_trackers", "solver": "tracker_ik"})

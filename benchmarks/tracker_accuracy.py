@@ -1,0 +1,160 @@
+"""Accuracy of the tracker solvers (issue 6) on the corpus's test split, from the committed weights.
+
+Every test clip (its performer's own skeleton, the solver gets that skeleton: the personalised
+case) gets virtual trackers at the default mountings (``core/tracker_synth``); the solver receives
+the joint-level targets the nominal mountings give back:
+
+- **clean**: exact devices, so the targets are the true joints;
+- **noisy**: ``TrackerNoise()`` consumer-VR errors (jitter, speed-dependent noise, orientation
+  noise, a mounting error per tracker, dropout bursts; seed per clip);
+- **bodies**: the clean case on the same motions put on bodies 15 % shorter and 15 % taller than
+  the corpus average (1.70 m; default proportions; ``training/imu_dataset.retarget_to_body``), the
+  solver given that body's skeleton.
+
+Solvers: ``six_point`` (network prior + analytic IK, the product's default with six trackers),
+``analytic`` (the six-point IK alone), ``three_point`` (head + hands: network + IK + planted feet).
+
+Metrics (world frame, all 24 joints unless said): MPJPE; end-effector error (head, wrists, ankles:
+the tracked joints); MPJRE (mean geodesic error of the 22 body joints' local rotations, the
+pelvis's being its global one; hands excluded as in AvatarPoser); MPJVE (joint velocity error,
+cm/s); jitter (km/s^3, truth alongside); per source.
+
+Targets (issue 6): six-point MPJPE <= 5 mm and end-effector <= 3 mm on clean trackers;
+three-point MPJPE <= 3.5 cm. The last stdout line is JSON with ``six_point`` (``mpjpe_mm``,
+``end_effector_mm``) and ``three_point`` (``mpjpe_cm``, ``mpjre_deg``) on clean test trackers,
+plus the other cases.
+
+    python benchmarks/tracker_accuracy.py [--corpus build/corpus] [--split test] [--max-clips N]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from sparse_mocap_addon.core.body import default_measurements  # noqa: E402
+from sparse_mocap_addon.core.metrics import geodesic_deg, jitter_km_s3  # noqa: E402
+from sparse_mocap_addon.core.rotations import quat_to_matrix  # noqa: E402
+from sparse_mocap_addon.core.skeleton import forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.tracker_synth import (TrackerNoise, corrupt_trackers, default_mountings,  # noqa: E402
+                                                   joint_targets, virtual_trackers)
+from sparse_mocap_addon.core.trackers import SIX_POINT, THREE_POINT, TRACKER_JOINTS  # noqa: E402
+from sparse_mocap_addon.inference.tracker_pipeline import TrackerSolveOptions, solve_targets  # noqa: E402
+from training.imu_dataset import CorpusMissingError, load_corpus, retarget_to_body  # noqa: E402
+
+END_EFFECTORS = [TRACKER_JOINTS[n] for n in ("head", "left_hand", "right_hand", "left_foot", "right_foot")]
+BODY_JOINTS = list(range(22))
+TARGETS = {"six_point": {"mpjpe_mm": 5.0, "end_effector_mm": 3.0}, "three_point": {"mpjpe_cm": 3.5}}
+SOLVERS = {"six_point": SIX_POINT, "analytic": SIX_POINT, "three_point": THREE_POINT}
+AVERAGE_HEIGHT_M = 1.70
+
+
+def targets_for(motion, names, noisy: bool, seed: int) -> dict:
+    mountings = default_mountings(motion.skeleton, names)
+    recording = virtual_trackers(motion, names, mountings)
+    if noisy:
+        recording = corrupt_trackers(recording, TrackerNoise(), np.random.default_rng(seed))
+    return joint_targets(recording, mountings)
+
+
+def evaluate(motion, solver: str, noisy: bool = False, seed: int = 0) -> dict:
+    truth_pos, _ = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
+    targets = targets_for(motion, SOLVERS[solver], noisy, seed)
+    solved, _ = solve_targets(targets, motion.skeleton, motion.fps, TrackerSolveOptions(mode=solver))
+    pos, _ = forward_kinematics(solved.rotations, solved.translation, motion.skeleton)
+    err = np.linalg.norm(pos - truth_pos, axis=-1)
+    rot = geodesic_deg(quat_to_matrix(solved.rotations[:, BODY_JOINTS]), quat_to_matrix(motion.rotations[:, BODY_JOINTS]))
+    vel = np.linalg.norm(np.diff(pos, axis=0) - np.diff(truth_pos, axis=0), axis=-1) * motion.fps
+    return {"err": err, "rot": rot, "vel": vel, "frames": len(err), "jitter": jitter_km_s3(pos, motion.fps),
+            "jitter_true": jitter_km_s3(truth_pos, motion.fps)}
+
+
+def summarise(rows) -> dict:
+    err = np.concatenate([r["err"] for r in rows])
+    rot = np.concatenate([r["rot"] for r in rows])
+    vel = np.concatenate([r["vel"] for r in rows])
+    frames = np.array([r["frames"] for r in rows], dtype=np.float64)
+    return {"clips": len(rows), "frames": int(frames.sum()),
+            "mpjpe_mm": float(1000 * err.mean()), "mpjpe_cm": float(100 * err.mean()),
+            "end_effector_mm": float(1000 * err[:, END_EFFECTORS].mean()),
+            "mpjre_deg": float(rot.mean()), "mpjve_cm_s": float(100 * vel.mean()),
+            "jitter_km_s3": float(np.average([r["jitter"] for r in rows], weights=frames)),
+            "jitter_true_km_s3": float(np.average([r["jitter_true"] for r in rows], weights=frames)),
+            "per_joint_mm": [round(float(v), 1) for v in 1000 * err.mean(axis=0)]}
+
+
+def on_body(motion, scale: float):
+    return retarget_to_body(motion, default_measurements("neutral", AVERAGE_HEIGHT_M * scale))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default="build/corpus")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--max-clips", type=int, default=None, help="only the first N clips (a quick look)")
+    parser.add_argument("--solvers", default="six_point,analytic,three_point")
+    args = parser.parse_args(argv)
+    try:
+        motions = load_corpus(args.corpus, args.split)[:args.max_clips]
+    except CorpusMissingError as exc:
+        print(f"skipped: {exc}")
+        print(json.dumps({"skipped": str(exc)}))
+        return 0
+    solvers = args.solvers.split(",")
+    results: dict = {}
+    header = (f"{'solver':<12} {'case':<9} {'source':<11} {'clips':>5} {'MPJPE mm':>9} {'EE mm':>7} {'MPJRE':>6} "
+              f"{'MPJVE cm/s':>10} {'jitter':>7} {'(true)':>7}")
+    print(header)
+    for solver in solvers:
+        cases = {
+            "clean": [(m, evaluate(m, solver)) for m in motions],
+            "noisy": [(m, evaluate(m, solver, noisy=True, seed=i)) for i, m in enumerate(motions)],
+        }
+        for name, scale in (("short", 0.85), ("tall", 1.15)):
+            cases[name] = [(m, evaluate(on_body(m, scale), solver)) for m in motions]
+        results[solver] = {}
+        for case, rows in cases.items():
+            by_source: dict = {}
+            for m, row in rows:
+                by_source.setdefault(m.metadata.get("corpus_source", "?"), []).append(row)
+            table = {src: summarise(r) for src, r in sorted(by_source.items())}
+            table["all"] = summarise([r for _, r in rows])
+            results[solver][case] = table
+            for src, s in table.items():
+                if case != "clean" and src != "all":
+                    continue
+                print(f"{solver:<12} {case:<9} {src:<11} {s['clips']:>5} {s['mpjpe_mm']:>9.2f} {s['end_effector_mm']:>7.2f} "
+                      f"{s['mpjre_deg']:>6.2f} {s['mpjve_cm_s']:>10.2f} {s['jitter_km_s3']:>7.3f} {s['jitter_true_km_s3']:>7.3f}")
+        print(f"{solver} per-joint MPJPE (mm, clean):", results[solver]["clean"]["all"]["per_joint_mm"])
+
+    keys = ("mpjpe_mm", "mpjpe_cm", "end_effector_mm", "mpjre_deg", "mpjve_cm_s", "jitter_km_s3")
+    summary = {}
+    for solver in solvers:
+        res = results[solver]
+        entry = {k: round(res["clean"]["all"][k], 3) for k in keys}
+        entry["per_source"] = {src: {k: round(v[k], 3) for k in keys} for src, v in res["clean"].items() if src != "all"}
+        for case in ("noisy", "short", "tall"):
+            entry[case] = {k: round(res[case]["all"][k], 3) for k in keys}
+        summary[solver] = entry
+    gaps = {}
+    for solver, target in TARGETS.items():
+        if solver in summary:
+            gaps[solver] = {k: round(summary[solver][k] - v, 3) for k, v in target.items()}
+    print("gap to targets (positive = missed by):", gaps)
+    print(json.dumps({**summary, "targets": TARGETS, "gaps": gaps, "split": args.split, "clips": len(motions)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

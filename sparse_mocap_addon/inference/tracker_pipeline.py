@@ -1,0 +1,223 @@
+"""Tracker recording (or joint-level targets) + the wearer's skeleton -> a Motion (issue 6), offline
+(:func:`reconstruct_trackers`, :func:`solve_targets`) and live (:class:`TrackerStream`).
+
+Modes (``TrackerSolveOptions.mode``; "auto" picks from the trackers present):
+
+- **six_point** (pelvis, head, hands, feet): the six-point poser network guesses the pose
+  (``inference/tracker_poser``), and the analytic solver (``core/tracker_ik.solve_six_point``)
+  reaches every target exactly with that guess as its prior: the network decides what six points
+  leave open (how the spine bends, where the elbows and knees point).
+- **three_point** (head + hands; extra pelvis/feet trackers are used when present): the
+  three-point network guesses the pelvis, torso and legs; the head and hands are then reached
+  exactly by the same solver, and the guessed feet are planted while in contact and kept above the
+  floor (``core/foot_plant``).
+- **analytic**: the six-point solver alone, without a network (its closed-form defaults).
+
+Targets are joint-level (``core/tracker_calibration.apply_calibration`` or ``apply_mountings``),
+core frame, floor at y = 0. The networks run at 60 fps: other rates are resampled first and the
+Motion comes out at 60 fps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.foot_plant import ANKLES, FootPlanter
+from ..core.motion import Motion
+from ..core.resample import resample_times
+from ..core.rotations import quat_slerp
+from ..core.skeleton import PARENTS, Skeleton
+from ..core.tracker_calibration import TrackerCalibration, apply_calibration, apply_mountings
+from ..core.tracker_ik import SixPointOptions, solve_six_point, stack_targets
+from ..core.trackers import SIX_POINT, THREE_POINT, TrackerError, TrackerRecording
+from .tracker_poser import KINDS, NETWORK_FPS, TrackerPoser
+
+MODES = ("auto", "six_point", "three_point", "analytic")
+_POSERS: dict = {}
+
+
+@dataclass
+class TrackerSolveOptions:
+    """``mode``: see the module docstring; ``plant_feet``: pin guessed feet in contact and keep
+    them above the floor (three-point); ``ik``: the analytic solver's options."""
+
+    mode: str = "auto"
+    plant_feet: bool = True
+    ik: SixPointOptions = field(default_factory=lambda: SixPointOptions(prior_pole_weight=20.0))
+
+    def validate(self) -> "TrackerSolveOptions":
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        return self
+
+
+def load_tracker_poser(kind: str) -> TrackerPoser:
+    """The shipped poser of ``kind``, loaded once per session."""
+    if kind not in _POSERS:
+        _POSERS[kind] = TrackerPoser.load(kind)
+    return _POSERS[kind]
+
+
+def choose_mode(names, mode: str = "auto") -> str:
+    """The mode for trackers ``names`` (one sentence naming what is missing when none fits)."""
+    present = set(names)
+    if mode == "auto":
+        if set(SIX_POINT) <= present:
+            return "six_point"
+        if set(THREE_POINT) <= present:
+            return "three_point"
+        raise TrackerError(f"trackers {', '.join(sorted(present)) or 'none'} are not enough: the solvers need "
+                           f"at least the head and both hands ({', '.join(THREE_POINT)})")
+    needed = SIX_POINT if mode in ("six_point", "analytic") else THREE_POINT
+    missing = [n for n in needed if n not in present]
+    if missing:
+        raise TrackerError(f"the {mode.replace('_', '-')} solver needs the {', '.join(missing)} tracker(s), "
+                           f"which the recording lacks")
+    return mode
+
+
+def resample_targets(targets: dict, fps: float, new_fps: float) -> dict:
+    """Joint-level targets at ``new_fps`` (positions linearly, rotations by slerp; a new frame is
+    missing when either neighbour is)."""
+    from ..core.rotations import matrix_to_quat, quat_to_matrix
+
+    T = len(next(iter(targets.values()))[0])
+    times = resample_times(T, fps, new_fps)
+    lo = np.minimum(np.floor(times).astype(np.int64), T - 1)
+    hi = np.minimum(lo + 1, T - 1)
+    w = (times - lo)[:, None]
+    out = {}
+    for name, (pos, rot) in targets.items():
+        pos = np.asarray(pos, dtype=np.float64)
+        q = matrix_to_quat(np.nan_to_num(np.asarray(rot, dtype=np.float64)))
+        ok = np.isfinite(pos).all(-1) & np.isfinite(rot).reshape(T, -1).all(-1)
+        p = pos[lo] + w * (pos[hi] - pos[lo])
+        r = quat_to_matrix(quat_slerp(q[lo], q[hi], w))
+        bad = ~(ok[lo] & (ok[hi] | (w[:, 0] == 0)))
+        p[bad] = np.nan
+        r[bad] = np.nan
+        out[name] = (p, r)
+    return out
+
+
+def _guessed_targets(guess, skeleton: Skeleton, planter: FootPlanter | None) -> dict:
+    """Pelvis and feet targets from the network's guess (the feet planted when ``planter``)."""
+    g, offsets = guess.globals, skeleton.offsets
+    feet = {}
+    for side, ankle in zip(("left", "right"), ANKLES):
+        knee = PARENTS[ankle]
+        hip = PARENTS[knee]
+        # Forward kinematics down the leg from the guessed pelvis.
+        feet[side] = (guess.pelvis + g[:, 0] @ offsets[hip] + g[:, hip] @ offsets[knee] + g[:, knee] @ offsets[ankle])
+    ankle_pos = np.stack((feet["left"], feet["right"]), axis=1)
+    ankle_rot = g[:, list(ANKLES)]
+    if planter is not None:
+        ankle_pos = planter.run(ankle_pos, ankle_rot, guess.contact)
+    return {"pelvis": (guess.pelvis, g[:, 0]),
+            "left_foot": (ankle_pos[:, 0], ankle_rot[:, 0]), "right_foot": (ankle_pos[:, 1], ankle_rot[:, 1])}
+
+
+def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: TrackerSolveOptions | None = None,
+                  poser: TrackerPoser | None = None, progress=None) -> tuple[Motion, dict]:
+    """Joint-level targets ({name: (positions (T, 3), rotations (T, 3, 3))}, NaN where lost) ->
+    (Motion at 60 fps for the network modes, else at ``fps``; report)."""
+    options = (options or TrackerSolveOptions()).validate()
+    present = [n for n, (p, _) in targets.items() if np.isfinite(np.asarray(p, dtype=np.float64)).all(-1).any()]
+    mode = choose_mode(present, options.mode)
+    report = {"mode": mode, "trackers": sorted(present)}
+    if mode == "analytic":
+        motion, ik_report = solve_six_point(targets, skeleton, fps, options.ik)
+        report.update(ik_report)
+        return motion, report
+    if abs(fps - NETWORK_FPS) > 1e-6:
+        targets = resample_targets(targets, fps, NETWORK_FPS)
+        report["resampled_from_fps"] = float(fps)
+    poser = poser or load_tracker_poser(mode)
+    positions, rotations, valid = stack_targets(targets, KINDS[mode])
+    guess = poser.run(positions, rotations, valid, skeleton, NETWORK_FPS, progress=progress)
+    report["lost_samples"] = {n: int((~valid[:, k]).sum()) for k, n in enumerate(KINDS[mode])}
+    full = dict(targets)
+    if mode == "three_point":
+        planter = FootPlanter(skeleton, NETWORK_FPS) if options.plant_feet else None
+        for name, value in _guessed_targets(guess, skeleton, planter).items():
+            if name not in present:
+                full[name] = value
+        report["guessed"] = [n for n in ("pelvis", "left_foot", "right_foot") if n not in present]
+    motion, ik_report = solve_six_point(full, skeleton, NETWORK_FPS, options.ik, prior=guess.globals)
+    report.update(ik_report)
+    report["contact"] = guess.contact
+    motion.metadata.update(source=f"{mode}_trackers", solver=f"tracker_poser+tracker_ik ({mode})")
+    return motion, report
+
+
+def reconstruct_trackers(recording: TrackerRecording, skeleton: Skeleton, calibration: TrackerCalibration | None = None,
+                         mountings: dict | None = None, options: TrackerSolveOptions | None = None,
+                         progress=None) -> tuple[Motion, dict]:
+    """A tracker recording -> (Motion, report). ``calibration`` (from ``calibrate_trackers``) aligns
+    the heading and applies the mountings; else ``mountings`` ({name: TrackerMounting}) are applied
+    as they are; with neither the devices are taken to sit exactly on their joints (identity
+    mountings: right for recordings of joint poses, e.g. Blender empties on a rig)."""
+    if calibration is not None:
+        targets = apply_calibration(recording, calibration)
+    else:
+        targets = apply_mountings(recording, mountings)
+    motion, report = solve_targets(targets, skeleton, recording.fps, options, progress=progress)
+    motion.metadata.setdefault("recording", recording.source)
+    return motion, report
+
+
+class TrackerStream:
+    """Live reconstruction: one frame of joint-level targets in, one pose out, at 60 fps.
+
+    ``names``: the trackers of each frame, in order. ``step(positions (K, 3), rotations (K, 3, 3),
+    valid (K,) or None)`` returns ``(local rotations (24, 4) wxyz, root translation (3,))``. A lost
+    sample (``valid`` False or NaN) holds that tracker's last pose. The same maths as
+    :func:`solve_targets` frame by frame (equal to it where no sample is lost)."""
+
+    def __init__(self, skeleton: Skeleton, names, options: TrackerSolveOptions | None = None,
+                 poser: TrackerPoser | None = None):
+        self.options = (options or TrackerSolveOptions()).validate()
+        self.names = tuple(names)
+        self.mode = choose_mode(self.names, self.options.mode)
+        self.skeleton = skeleton
+        self._columns = None
+        if self.mode != "analytic":
+            self.poser = poser or load_tracker_poser(self.mode)
+            self._columns = [self.names.index(n) for n in KINDS[self.mode]]
+        self._planter = FootPlanter(skeleton, NETWORK_FPS) if self.mode == "three_point" and self.options.plant_feet else None
+        self.reset()
+
+    def reset(self) -> None:
+        self._net = self.poser.stream(self.skeleton, NETWORK_FPS) if self.mode != "analytic" else None
+        if self._planter is not None:
+            self._planter.reset()
+        self._last_pos = np.full((len(self.names), 3), np.nan)
+        self._last_rot = np.full((len(self.names), 3, 3), np.nan)
+
+    def step(self, positions, rotations, valid=None):
+        pos = np.asarray(positions, dtype=np.float64)
+        rot = np.asarray(rotations, dtype=np.float64)
+        ok = np.ones(len(self.names), bool) if valid is None else np.asarray(valid, bool).copy()
+        ok &= np.isfinite(pos).all(-1) & np.isfinite(rot).all(axis=(1, 2))
+        self._last_pos[ok], self._last_rot[ok] = pos[ok], rot[ok]
+        seen = np.isfinite(self._last_pos).all(-1)
+        targets = {n: (self._last_pos[k][None], self._last_rot[k][None]) for k, n in enumerate(self.names) if seen[k]}
+        prior = None
+        if self._net is not None:
+            c = self._columns
+            if not seen[c].all():
+                raise TrackerError("the stream's first frame must hold every tracker the network needs")
+            guess = self._net.step(self._last_pos[c], self._last_rot[c], ok[c])
+            prior = guess.globals
+            if self.mode == "three_point":
+                for name, value in _guessed_targets(guess, self.skeleton, self._planter).items():
+                    if name not in targets:
+                        targets[name] = value
+        motion, _ = solve_six_point(targets, self.skeleton, NETWORK_FPS, self.options.ik, prior=prior)
+        return motion.rotations[0], motion.translation[0]
+
+
+__all__ = ["MODES", "TrackerSolveOptions", "TrackerStream", "choose_mode", "load_tracker_poser", "reconstruct_trackers",
+           "resample_targets", "solve_targets"]

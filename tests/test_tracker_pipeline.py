@@ -1,0 +1,147 @@
+"""Tracker reconstruction (inference/tracker_pipeline.py) and causal foot planting (core/foot_plant.py),
+with the shipped tracker poser weights."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from sparse_mocap_addon.core.feet import foot_floor_points
+from sparse_mocap_addon.core.foot_plant import FootPlanter, sole_offsets
+from sparse_mocap_addon.core.skeleton import forward_kinematics
+from sparse_mocap_addon.core.tracker_ik import solve_six_point
+from sparse_mocap_addon.core.tracker_synth import default_mountings, joint_targets, virtual_trackers
+from sparse_mocap_addon.core.trackers import SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError
+from sparse_mocap_addon.inference.tracker_pipeline import (TrackerSolveOptions, TrackerStream, choose_mode,
+                                                           reconstruct_trackers, resample_targets, solve_targets)
+
+from .test_imu_dataset import _turning_motion
+
+
+def _recording(names, seconds=2.0, seed=0):
+    motion = _turning_motion(seconds=seconds, seed=seed)
+    mountings = default_mountings(motion.skeleton, names)
+    return motion, virtual_trackers(motion, names, mountings), mountings
+
+
+def _positions(motion):
+    return forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
+
+
+def test_choose_mode_names_what_is_missing():
+    assert choose_mode(SIX_POINT) == "six_point"
+    assert choose_mode(THREE_POINT + ("pelvis",)) == "three_point"
+    with pytest.raises(TrackerError, match="at least the head and both hands"):
+        choose_mode(("head", "left_hand"))
+    with pytest.raises(TrackerError, match="left_foot, right_foot"):
+        choose_mode(("pelvis", "head", "left_hand", "right_hand"), "six_point")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        TrackerSolveOptions(mode="magic").validate()
+
+
+@pytest.mark.parametrize("mode", ["six_point", "analytic"])
+def test_six_point_reaches_every_tracked_joint(mode):
+    motion, recording, mountings = _recording(SIX_POINT)
+    solved, report = reconstruct_trackers(recording, motion.skeleton, mountings=mountings,
+                                          options=TrackerSolveOptions(mode=mode))
+    assert report["mode"] == mode and solved.num_frames == motion.num_frames
+    truth, _ = _positions(motion)
+    pos, _ = _positions(solved)
+    tracked = [TRACKER_JOINTS[n] for n in SIX_POINT]
+    assert np.abs(pos[:, tracked] - truth[:, tracked]).max() < 1e-3
+    # The untracked joints are guessed, but sensibly.
+    assert np.linalg.norm(pos - truth, axis=-1).mean() < 0.05
+
+
+def test_the_network_prior_is_only_a_prior():
+    """With the true pose as a fully trusted prior the six-point solver gives the truth back; with
+    the default trust the end orientations still have their say."""
+    motion = _turning_motion(seconds=1.0)
+    pos, glob = _positions(motion)
+    targets = {n: (pos[:, TRACKER_JOINTS[n]], glob[:, TRACKER_JOINTS[n]]) for n in SIX_POINT}
+    trusted = replace(TrackerSolveOptions().ik, prior_pole_weight=1e6)
+    solved, _ = solve_six_point(targets, motion.skeleton, motion.fps, trusted, prior=glob)
+    out, _ = _positions(solved)
+    assert np.linalg.norm(out - pos, axis=-1).max() < 1e-3
+    solved, _ = solve_six_point(targets, motion.skeleton, motion.fps, TrackerSolveOptions().ik, prior=glob)
+    out, _ = _positions(solved)
+    assert np.linalg.norm(out - pos, axis=-1).mean() < 0.01
+
+
+def test_three_point_reaches_head_and_hands_and_keeps_feet_on_the_floor():
+    motion, recording, mountings = _recording(THREE_POINT, seconds=3.0)
+    solved, report = reconstruct_trackers(recording, motion.skeleton, mountings=mountings)
+    assert report["mode"] == "three_point" and report["guessed"] == ["pelvis", "left_foot", "right_foot"]
+    truth, _ = _positions(motion)
+    pos, glob = _positions(solved)
+    tracked = [TRACKER_JOINTS[n] for n in THREE_POINT]
+    assert np.abs(pos[:, tracked] - truth[:, tracked]).max() < 1e-3
+    soles = foot_floor_points(pos, glob, motion.skeleton)
+    assert soles[..., 1].min() > -0.005          # never below the floor (a few mm of unreachable slack)
+    assert np.linalg.norm(pos - truth, axis=-1).mean() < 0.15
+
+
+def test_stream_equals_offline_without_losses():
+    motion, recording, mountings = _recording(THREE_POINT, seconds=1.0)
+    targets = joint_targets(recording, mountings)
+    offline, _ = solve_targets(targets, motion.skeleton, motion.fps)
+    stream = TrackerStream(motion.skeleton, THREE_POINT)
+    rotations, translation = [], []
+    for t in range(motion.num_frames):
+        r, x = stream.step(np.stack([targets[n][0][t] for n in THREE_POINT]),
+                           np.stack([targets[n][1][t] for n in THREE_POINT]))
+        rotations.append(r)
+        translation.append(x)
+    rotations = np.stack(rotations)
+    same_sign = np.sign(np.sum(rotations * offline.rotations, axis=-1, keepdims=True))
+    assert np.abs(rotations * same_sign - offline.rotations).max() < 1e-4
+    assert np.abs(np.stack(translation) - offline.translation).max() < 1e-5
+
+
+def test_stream_holds_a_lost_tracker():
+    motion, recording, mountings = _recording(SIX_POINT, seconds=0.5)
+    targets = joint_targets(recording, mountings)
+    stream = TrackerStream(motion.skeleton, SIX_POINT)
+    pos = np.stack([targets[n][0][0] for n in SIX_POINT])
+    rot = np.stack([targets[n][1][0] for n in SIX_POINT])
+    stream.step(pos, rot)
+    lost = pos.copy()
+    lost[2] = np.nan
+    r, x = stream.step(lost, rot, valid=[True, True, False, True, True, True])
+    assert np.isfinite(r).all() and np.isfinite(x).all()
+
+
+def test_other_frame_rates_are_resampled_to_the_network_rate():
+    motion, recording, mountings = _recording(SIX_POINT, seconds=1.0)
+    targets = joint_targets(recording, mountings)
+    at_30 = {n: (p[::2], r[::2]) for n, (p, r) in targets.items()}
+    back = resample_targets(at_30, 30.0, 60.0)
+    assert len(back["head"][0]) == 2 * len(at_30["head"][0]) - 1
+    assert np.abs(back["head"][0][::2] - at_30["head"][0]).max() < 1e-12
+    solved, report = solve_targets(at_30, motion.skeleton, 30.0)
+    assert solved.fps == 60.0 and report["resampled_from_fps"] == 30.0
+
+
+def test_foot_planter_pins_contact_feet_on_the_floor_and_never_below():
+    motion = _turning_motion(seconds=1.0)
+    T = 40
+    rot = np.broadcast_to(np.eye(3), (T, 2, 3, 3)).copy()
+    rest = motion.skeleton.rest_positions()
+    floor = -sole_offsets(motion.skeleton)[..., 1].min(axis=1)      # ankle height with the sole on the floor
+    ankle = np.zeros((T, 2, 3))
+    ankle[:, :, 0] = rest[[7, 8], 0]
+    ankle[:, :, 2] = np.linspace(0.0, 0.2, T)[:, None]               # sliding forward
+    ankle[:, :, 1] = floor + 0.03                                     # floating 3 cm
+    ankle[:10, 1, 1] = floor[1] - 0.05                                  # right foot sinking at first
+    contact = np.zeros((T, 2))
+    contact[10:30, 0] = 1.0
+    planter = FootPlanter(motion.skeleton, 60.0, ease_s=0.05)
+    out = planter.run(ankle, rot, contact)
+    assert np.ptp(out[10:30, 0, [0, 2]], axis=0).max() < 1e-12       # pinned while in contact
+    assert np.abs(out[16:30, 0, 1] - floor[0]).max() < 1e-12         # on the floor after the ease
+    assert (out[..., 1] >= floor - 1e-12).all()                       # never below it
+    assert np.abs(out[36:, 0] - ankle[36:, 0]).max() < 1e-12          # released and eased back
+    again = FootPlanter(motion.skeleton, 60.0, ease_s=0.05)
+    assert np.array_equal(np.stack([again.step(ankle[t], rot[t], contact[t]) for t in range(T)]), out)

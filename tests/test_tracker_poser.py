@@ -1,0 +1,133 @@
+"""The tracker poser (inference/tracker_poser.py) against its torch twin (training/tracker_model.py),
+its heading-frame features, streaming against offline, the shipped weights, and a smoke training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparse_mocap_addon.core.rotations import axis_angle_to_matrix
+from sparse_mocap_addon.core.tracker_ik import stack_targets
+from sparse_mocap_addon.core.tracker_synth import default_mountings, joint_targets, virtual_trackers
+from sparse_mocap_addon.inference.nn import WeightError, load_state_dict
+from sparse_mocap_addon.inference.tracker_poser import (ASSETS, KINDS, OUTPUTS, WEIGHT_FILES, TrackerPoser,
+                                                        heading_yaw, input_size, tracker_features, yaw_matrix)
+
+from .test_imu_dataset import _turning_motion, _write_corpus
+
+torch = pytest.importorskip("torch", reason="torch is needed for the parity tests (it is in requirements.txt)")
+from training.export_weights import export  # noqa: E402
+from training.tracker_model import TrackerPoserNet  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _targets(kind, seconds=2.0, seed=0):
+    motion = _turning_motion(seconds=seconds, seed=seed)
+    names = KINDS[kind]
+    mountings = default_mountings(motion.skeleton, names)
+    pos, rot, valid = stack_targets(joint_targets(virtual_trackers(motion, names, mountings), mountings), names)
+    return motion, pos, rot, valid
+
+
+def _random_weights(tmp_path, kind, hidden=24):
+    torch.manual_seed(0)
+    net = TrackerPoserNet(kind, hidden=hidden, layers=2)
+    with torch.no_grad():
+        net.input_mean.normal_()
+        net.input_std.uniform_(0.5, 2.0)
+    net.eval()
+    path = export(net, tmp_path / f"{kind}.npz", {"architecture": "tracker_poser", "kind": kind, "version": 1,
+                                                  "hyperparameters": {"hidden": hidden, "layers": 2,
+                                                                      "pose_joints": list(range(10)) + list(range(12, 22))}})
+    return net, path
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_numpy_runtime_matches_torch(tmp_path, kind):
+    net, path = _random_weights(tmp_path, kind)
+    poser = TrackerPoser.load(path=path)
+    motion, pos, rot, valid = _targets(kind)
+    features, _, _, _ = tracker_features(pos, rot, valid, motion.fps, kind, motion.skeleton)
+    with torch.no_grad():
+        raw = net(torch.from_numpy(features.astype(np.float32))[None])["raw"][0].numpy()
+    ours, _ = poser.block.forward(poser._normalise(features))
+    assert raw.shape == (len(pos), OUTPUTS)
+    assert np.abs(ours - raw).max() < 1e-4
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_stream_equals_offline(tmp_path, kind):
+    _, path = _random_weights(tmp_path, kind)
+    poser = TrackerPoser.load(path=path)
+    motion, pos, rot, valid = _targets(kind, seconds=1.0)
+    offline = poser.run(pos, rot, valid, motion.skeleton, motion.fps, chunk=17)
+    stream = poser.stream(motion.skeleton, motion.fps)
+    steps = [stream.step(pos[t], rot[t], valid[t]) for t in range(len(pos))]
+    assert np.abs(np.concatenate([s.globals for s in steps]) - offline.globals).max() < 1e-5
+    assert np.abs(np.concatenate([s.pelvis for s in steps]) - offline.pelvis).max() < 1e-5
+    assert np.abs(np.concatenate([s.contact for s in steps]) - offline.contact).max() < 1e-5
+
+
+def test_features_do_not_depend_on_where_the_wearer_stands_or_faces():
+    motion, pos, rot, valid = _targets("three_point", seconds=1.0)
+    base, heading, origin, _ = tracker_features(pos, rot, valid, motion.fps, "three_point", motion.skeleton)
+    turn = axis_angle_to_matrix(np.array((0.0, 1.3, 0.0)))
+    shift = np.array((2.0, 0.0, -1.5))       # horizontal: the floor stays at y = 0
+    moved, heading2, origin2, _ = tracker_features(pos @ turn.T + shift, turn @ rot, valid, motion.fps, "three_point",
+                                                   motion.skeleton)
+    assert np.abs(moved - base).max() < 1e-9
+    assert np.abs(heading2 - turn @ heading).max() < 1e-9
+    assert np.abs(origin2 - (origin @ turn.T + shift)).max() < 1e-9
+    assert input_size("three_point") == base.shape[1]
+
+
+def test_heading_survives_looking_straight_down_and_up():
+    for pitch in (np.pi / 2, -np.pi / 2, 0.3):
+        for yaw in (0.0, 1.0, -2.5):
+            R = yaw_matrix(np.array(yaw)) @ axis_angle_to_matrix(np.array((pitch, 0.0, 0.0)))
+            assert abs(np.angle(np.exp(1j * (heading_yaw(R) - yaw)))) < 1e-9
+
+
+def test_wrong_weight_file_is_refused(tmp_path):
+    path = export(torch.nn.Linear(2, 2), tmp_path / "other.npz", {"architecture": "imu_poser"})
+    with pytest.raises(WeightError, match="not a tracker poser"):
+        TrackerPoser.load(path=path)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_shipped_weights_load_and_match_their_torch_twin(kind):
+    path = ASSETS / WEIGHT_FILES[kind]
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: train it with python -m training.train_trackers --kind {kind} --out {path}")
+    arrays, meta = load_state_dict(path)
+    assert meta["kind"] == kind and not meta["training"]["smoke"]
+    net = TrackerPoserNet(kind, hidden=meta["hyperparameters"]["hidden"], layers=meta["hyperparameters"]["layers"])
+    net.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in arrays.items()})
+    net.eval()
+    poser = TrackerPoser.load(kind)
+    motion, pos, rot, valid = _targets(kind, seconds=1.0)
+    features, _, _, _ = tracker_features(pos, rot, valid, motion.fps, kind, motion.skeleton)
+    with torch.no_grad():
+        raw = net(torch.from_numpy(features.astype(np.float32))[None])["raw"][0].numpy()
+    assert np.abs(poser.block.forward(poser._normalise(features))[0] - raw).max() < 1e-4
+
+
+def test_smoke_training_writes_a_loadable_model(tmp_path):
+    from training.train_trackers import main
+
+    motion = _turning_motion(seconds=1.5)
+    corpus = _write_corpus(tmp_path / "corpus", [("train", "demo", f"c{i}", motion) for i in range(3)]
+                           + [("validation", "demo", "v0", motion)])
+    out = tmp_path / "tiny.npz"
+    assert main(["--kind", "six_point", "--smoke", "--corpus", str(corpus), "--out", str(out)]) == 0
+    poser = TrackerPoser.load(path=out)
+    _, pos, rot, valid = _targets("six_point", seconds=0.5)
+    result = poser.run(pos, rot, valid, motion.skeleton)
+    assert np.isfinite(result.globals).all() and result.globals.shape == (len(pos), 24, 3, 3)

@@ -86,7 +86,7 @@ def test_three_point_reaches_head_and_hands_and_keeps_feet_on_the_floor():
 def test_stream_equals_offline_without_losses():
     motion, recording, mountings = _recording(THREE_POINT, seconds=1.0)
     targets = joint_targets(recording, mountings)
-    offline, _ = solve_targets(targets, motion.skeleton, motion.fps)
+    offline, _ = solve_targets(targets, motion.skeleton, motion.fps, TrackerSolveOptions(offline_model=False))
     stream = TrackerStream(motion.skeleton, THREE_POINT)
     rotations, translation = [], []
     for t in range(motion.num_frames):

@@ -44,14 +44,16 @@ def clamp_imu(imu: torch.Tensor) -> torch.Tensor:
 
 
 class RNNBlock(nn.Module):
-    """Linear -> ReLU -> dropout -> unidirectional LSTM -> Linear (TransPose's ``RNN``)."""
+    """Linear -> ReLU -> dropout -> LSTM -> Linear (TransPose's ``RNN``); unidirectional (causal)
+    unless ``bidirectional`` (offline-only models that see the future)."""
 
-    def __init__(self, n_in: int, n_out: int, hidden: int, layers: int = 2, dropout: float = 0.2):
+    def __init__(self, n_in: int, n_out: int, hidden: int, layers: int = 2, dropout: float = 0.2,
+                 bidirectional: bool = False):
         super().__init__()
         self.linear1 = nn.Linear(n_in, hidden)
         self.dropout = nn.Dropout(dropout)
-        self.rnn = nn.LSTM(hidden, hidden, layers, batch_first=True)
-        self.linear2 = nn.Linear(hidden, n_out)
+        self.rnn = nn.LSTM(hidden, hidden, layers, batch_first=True, bidirectional=bidirectional)
+        self.linear2 = nn.Linear(hidden * (2 if bidirectional else 1), n_out)
 
     def forward(self, x, state=None):
         y, state = self.rnn(self.dropout(torch.relu(self.linear1(x))), state)

@@ -2,7 +2,8 @@
 mirror ``sparse_mocap_addon/inference/tracker_poser.py`` (inputs, outputs and the heading frame
 are described there), which reads the same ``state_dict`` names.
 
-One ``RNNBlock`` (Linear -> ReLU -> dropout -> 2-layer LSTM -> Linear, causal) from the
+One ``RNNBlock`` (Linear -> ReLU -> dropout -> 2-layer LSTM -> Linear; causal, or bidirectional
+for the offline-only variant) from the
 standardised tracker features to the heading-frame rotations of ``POSE_JOINTS`` (6D), the pelvis
 position relative to the reference tracker and two foot-contact logits.
 """
@@ -23,15 +24,16 @@ _SOURCES = [POSE_JOINTS.index({10: 7, 11: 8, 22: 20, 23: 21}.get(j, j)) for j in
 
 
 class TrackerPoserNet(nn.Module):
-    def __init__(self, kind: str = "three_point", hidden: int = 256, layers: int = 2, dropout: float = 0.1):
+    def __init__(self, kind: str = "three_point", hidden: int = 256, layers: int = 2, dropout: float = 0.1,
+                 bidirectional: bool = False):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {tuple(KINDS)}, got {kind!r}")
-        self.kind, self.hidden, self.layers = kind, hidden, layers
+        self.kind, self.hidden, self.layers, self.bidirectional = kind, hidden, layers, bidirectional
         n_in = input_size(kind)
         self.register_buffer("input_mean", torch.zeros(n_in))
         self.register_buffer("input_std", torch.ones(n_in))
-        self.net = RNNBlock(n_in, OUTPUTS, hidden, layers, dropout)
+        self.net = RNNBlock(n_in, OUTPUTS, hidden, layers, dropout, bidirectional)
 
     def forward(self, features: torch.Tensor, state=None):
         """(B, T, F) raw features -> dict: ``pose_6d`` (B, T, P, 6), ``root`` (B, T, 3),

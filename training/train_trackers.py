@@ -2,6 +2,8 @@
 
     .venv/bin/python -m training.train_trackers --kind three_point --out sparse_mocap_addon/assets/tracker_three_point.npz
     .venv/bin/python -m training.train_trackers --kind six_point --out sparse_mocap_addon/assets/tracker_six_point.npz
+    .venv/bin/python -m training.train_trackers --kind three_point --bidirectional \
+        --out sparse_mocap_addon/assets/tracker_three_point_offline.npz
 
 Every epoch draws a fresh augmented copy of every training clip (``training/tracker_dataset``:
 mirroring, a random body, a heading, consumer-VR tracking errors on half the clips), seeded by
@@ -91,7 +93,7 @@ def train(args) -> dict:
         raise SystemExit(f"error: the corpus {args.corpus} has no training clips")
     if not val_motions:
         val_motions = train_motions
-    model = TrackerPoserNet(args.kind, hidden=args.hidden, layers=args.layers)
+    model = TrackerPoserNet(args.kind, hidden=args.hidden, layers=args.layers, bidirectional=args.bidirectional)
     first = build_epoch(train_motions, args.kind, args.seed, 0, True, args.window, args.stride)
     flat = first["features"][first["mask"] > 0]
     model.input_mean.copy_(flat.mean(0))
@@ -140,7 +142,8 @@ def train(args) -> dict:
     model.load_state_dict(best["state"])
     metadata = {
         "architecture": "tracker_poser", "version": WEIGHT_VERSION, "kind": args.kind,
-        "hyperparameters": {"hidden": args.hidden, "layers": args.layers, "pose_joints": list(POSE_JOINTS)},
+        "hyperparameters": {"hidden": args.hidden, "layers": args.layers, "pose_joints": list(POSE_JOINTS),
+                            "bidirectional": bool(args.bidirectional)},
         "training": {"seed": args.seed, "epochs": args.epochs, "best_epoch": best["epoch"],
                      "val_mpjpe_cm": round(best["val_mpjpe_cm"], 3), "batch": args.batch, "lr": args.lr,
                      "loss_weights": LOSS_WEIGHTS, "window": args.window, "stride": args.stride,
@@ -167,6 +170,8 @@ def main(argv=None) -> int:
     parser.add_argument("--window", type=int, default=200)
     parser.add_argument("--stride", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--bidirectional", action="store_true",
+                        help="an offline-only model that also sees the future (not streamable)")
     parser.add_argument("--smoke", action="store_true", help="a few clips, a tiny model, a few steps (CI)")
     args = parser.parse_args(argv)
     if args.smoke:

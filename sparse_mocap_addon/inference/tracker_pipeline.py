@@ -32,7 +32,7 @@ from ..core.skeleton import PARENTS, Skeleton
 from ..core.tracker_calibration import TrackerCalibration, apply_calibration, apply_mountings
 from ..core.tracker_ik import SixPointOptions, solve_six_point, stack_targets
 from ..core.trackers import SIX_POINT, THREE_POINT, TrackerError, TrackerRecording
-from .tracker_poser import KINDS, NETWORK_FPS, TrackerPoser
+from .tracker_poser import KINDS, NETWORK_FPS, TrackerPoser, has_offline_model
 
 MODES = ("auto", "six_point", "three_point", "analytic")
 _POSERS: dict = {}
@@ -41,10 +41,13 @@ _POSERS: dict = {}
 @dataclass
 class TrackerSolveOptions:
     """``mode``: see the module docstring; ``plant_feet``: pin guessed feet in contact and keep
-    them above the floor (three-point); ``ik``: the analytic solver's options."""
+    them above the floor (three-point); ``offline_model``: offline reconstruction uses the mode's
+    bidirectional model where one is shipped (it sees the future; the stream always uses the
+    causal one); ``ik``: the analytic solver's options."""
 
     mode: str = "auto"
     plant_feet: bool = True
+    offline_model: bool = True
     ik: SixPointOptions = field(default_factory=lambda: SixPointOptions(prior_pole_weight=20.0))
 
     def validate(self) -> "TrackerSolveOptions":
@@ -53,11 +56,13 @@ class TrackerSolveOptions:
         return self
 
 
-def load_tracker_poser(kind: str) -> TrackerPoser:
-    """The shipped poser of ``kind``, loaded once per session."""
-    if kind not in _POSERS:
-        _POSERS[kind] = TrackerPoser.load(kind)
-    return _POSERS[kind]
+def load_tracker_poser(kind: str, offline: bool = False) -> TrackerPoser:
+    """The shipped poser of ``kind`` (its offline variant when ``offline`` and one is shipped),
+    loaded once per session."""
+    offline = offline and has_offline_model(kind)
+    if (kind, offline) not in _POSERS:
+        _POSERS[kind, offline] = TrackerPoser.load(kind, offline=offline)
+    return _POSERS[kind, offline]
 
 
 def choose_mode(names, mode: str = "auto") -> str:
@@ -134,7 +139,8 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
     if abs(fps - NETWORK_FPS) > 1e-6:
         targets = resample_targets(targets, fps, NETWORK_FPS)
         report["resampled_from_fps"] = float(fps)
-    poser = poser or load_tracker_poser(mode)
+    poser = poser or load_tracker_poser(mode, offline=options.offline_model)
+    report["network"] = "bidirectional (offline)" if poser.bidirectional else "causal"
     positions, rotations, valid = stack_targets(targets, KINDS[mode])
     guess = poser.run(positions, rotations, valid, skeleton, NETWORK_FPS, progress=progress)
     report["lost_samples"] = {n: int((~valid[:, k]).sum()) for k, n in enumerate(KINDS[mode])}

@@ -18,7 +18,8 @@ them with the training set's mean and deviation (buffers in the weight file).
 
 The network (``training/tracker_model.py`` is its torch twin; the parity test keeps them within
 1e-4) is one ``RNNBlock`` (Linear -> ReLU -> 2-layer LSTM -> Linear), causal, so streaming equals
-offline frame for frame. Outputs (:class:`TrackerPoserOutput`): heading-frame global rotations of
+offline frame for frame. Where ``OFFLINE_WEIGHT_FILES`` ships one, a bidirectional variant (each
+frame also sees the future, so it cannot stream) serves offline reconstruction. Outputs (:class:`TrackerPoserOutput`): heading-frame global rotations of
 ``POSE_JOINTS`` (6D), the pelvis position relative to the reference (3) and two foot-contact
 logits; :func:`decode` turns them into world rotations of all 24 joints, the world pelvis
 position and contact probabilities.
@@ -43,6 +44,8 @@ from .nn import RNNBlock, WeightError, load_state_dict, sigmoid
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 KINDS = {"three_point": THREE_POINT, "six_point": SIX_POINT}
 WEIGHT_FILES = {"three_point": "tracker_three_point.npz", "six_point": "tracker_six_point.npz"}
+# Offline-only (bidirectional: each frame also sees the future) variants, where one is shipped.
+OFFLINE_WEIGHT_FILES = {"three_point": "tracker_three_point_offline.npz"}
 REFERENCE = {"three_point": "head", "six_point": "pelvis"}
 NETWORK_FPS = 60.0
 PER_TRACKER = 14
@@ -178,14 +181,18 @@ class TrackerPoser:
             raise WeightError(f"{source} expects {self.input_mean.shape[0]} inputs, this runtime makes "
                               f"{input_size(self.kind)} for {self.kind}")
         self.block = RNNBlock(arrays, "net.", int(hyper["layers"]))
+        self.bidirectional = bool(self.block.rnn.bidirectional)
 
     @classmethod
-    def load(cls, kind: str = "three_point", path=None) -> "TrackerPoser":
-        """Weights from ``path``, or the shipped file of ``kind`` ("three_point" or "six_point")."""
+    def load(cls, kind: str = "three_point", path=None, offline: bool = False) -> "TrackerPoser":
+        """Weights from ``path``, or the shipped file of ``kind`` ("three_point" or "six_point");
+        ``offline``: its bidirectional offline-only variant (:func:`has_offline_model`)."""
         if path is None:
             if kind not in WEIGHT_FILES:
                 raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-            path = ASSETS / WEIGHT_FILES[kind]
+            if offline and kind not in OFFLINE_WEIGHT_FILES:
+                raise ValueError(f"no offline model is shipped for {kind}")
+            path = ASSETS / (OFFLINE_WEIGHT_FILES[kind] if offline else WEIGHT_FILES[kind])
         arrays, metadata = load_state_dict(path)
         return cls(arrays, metadata, source=str(path))
 
@@ -196,9 +203,12 @@ class TrackerPoser:
             progress=None, chunk: int = 4096) -> TrackerPoserOutput:
         """Whole sequence (arguments of :func:`tracker_features`, trackers in ``self.names`` order).
         Long inputs run in chunks with the recurrent state carried over (the same numbers as one
-        call); ``progress(fraction)`` after each chunk."""
+        call; a bidirectional model takes the whole sequence at once); ``progress(fraction)`` after
+        each chunk."""
         features, heading, origin, _ = tracker_features(positions, rotations, valid, fps, self.kind, skeleton)
         x = self._normalise(features)
+        if self.bidirectional:
+            chunk = max(len(x), 1)
         parts, state = [], None
         for start in range(0, max(len(x), 1), chunk):
             y, state = self.block.forward(x[start:start + chunk], state)
@@ -209,7 +219,14 @@ class TrackerPoser:
         return decode(raw, heading, origin)
 
     def stream(self, skeleton: Skeleton, fps: float = NETWORK_FPS) -> "TrackerPoserStream":
+        if self.bidirectional:
+            raise ValueError(f"{self.source} is an offline (bidirectional) model: it needs the future and cannot stream")
         return TrackerPoserStream(self, skeleton, fps)
+
+
+def has_offline_model(kind: str) -> bool:
+    """Whether a bidirectional offline-only model is shipped for ``kind``."""
+    return kind in OFFLINE_WEIGHT_FILES and (ASSETS / OFFLINE_WEIGHT_FILES[kind]).is_file()
 
 
 class TrackerPoserStream:

@@ -10,8 +10,9 @@ from sparse_mocap_addon.core.rotations import axis_angle_to_matrix
 from sparse_mocap_addon.core.tracker_ik import stack_targets
 from sparse_mocap_addon.core.tracker_synth import default_mountings, joint_targets, virtual_trackers
 from sparse_mocap_addon.inference.nn import WeightError, load_state_dict
-from sparse_mocap_addon.inference.tracker_poser import (ASSETS, KINDS, OUTPUTS, WEIGHT_FILES, TrackerPoser,
-                                                        heading_yaw, input_size, tracker_features, yaw_matrix)
+from sparse_mocap_addon.inference.tracker_poser import (ASSETS, KINDS, OFFLINE_WEIGHT_FILES, OUTPUTS, WEIGHT_FILES,
+                                                        TrackerPoser, heading_yaw, input_size, tracker_features,
+                                                        yaw_matrix)
 
 from .test_imu_dataset import _turning_motion, _write_corpus
 
@@ -36,9 +37,9 @@ def _targets(kind, seconds=2.0, seed=0):
     return motion, pos, rot, valid
 
 
-def _random_weights(tmp_path, kind, hidden=24):
+def _random_weights(tmp_path, kind, hidden=24, bidirectional=False):
     torch.manual_seed(0)
-    net = TrackerPoserNet(kind, hidden=hidden, layers=2)
+    net = TrackerPoserNet(kind, hidden=hidden, layers=2, bidirectional=bidirectional)
     with torch.no_grad():
         net.input_mean.normal_()
         net.input_std.uniform_(0.5, 2.0)
@@ -49,9 +50,9 @@ def _random_weights(tmp_path, kind, hidden=24):
     return net, path
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_numpy_runtime_matches_torch(tmp_path, kind):
-    net, path = _random_weights(tmp_path, kind)
+@pytest.mark.parametrize("kind,bidirectional", [("three_point", False), ("six_point", False), ("three_point", True)])
+def test_numpy_runtime_matches_torch(tmp_path, kind, bidirectional):
+    net, path = _random_weights(tmp_path, kind, bidirectional=bidirectional)
     poser = TrackerPoser.load(path=path)
     motion, pos, rot, valid = _targets(kind)
     features, _, _, _ = tracker_features(pos, rot, valid, motion.fps, kind, motion.skeleton)
@@ -60,6 +61,13 @@ def test_numpy_runtime_matches_torch(tmp_path, kind):
     ours, _ = poser.block.forward(poser._normalise(features))
     assert raw.shape == (len(pos), OUTPUTS)
     assert np.abs(ours - raw).max() < 1e-4
+    assert poser.bidirectional == bidirectional
+    if bidirectional:
+        # The whole sequence at once whatever the chunk size (the future matters), and no streaming.
+        whole = poser.run(pos, rot, valid, motion.skeleton, motion.fps)
+        assert np.array_equal(poser.run(pos, rot, valid, motion.skeleton, motion.fps, chunk=7).globals, whole.globals)
+        with pytest.raises(ValueError, match="cannot stream"):
+            poser.stream(motion.skeleton)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -101,17 +109,19 @@ def test_wrong_weight_file_is_refused(tmp_path):
         TrackerPoser.load(path=path)
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_shipped_weights_load_and_match_their_torch_twin(kind):
-    path = ASSETS / WEIGHT_FILES[kind]
+@pytest.mark.parametrize("kind,offline", [("three_point", False), ("six_point", False), ("three_point", True)])
+def test_shipped_weights_load_and_match_their_torch_twin(kind, offline):
+    path = ASSETS / (OFFLINE_WEIGHT_FILES[kind] if offline else WEIGHT_FILES[kind])
     if not path.is_file():
-        pytest.fail(f"{path} is missing: train it with python -m training.train_trackers --kind {kind} --out {path}")
+        pytest.fail(f"{path} is missing: train it with python -m training.train_trackers --kind {kind}"
+                    f"{' --bidirectional' if offline else ''} --out {path}")
     arrays, meta = load_state_dict(path)
-    assert meta["kind"] == kind and not meta["training"]["smoke"]
-    net = TrackerPoserNet(kind, hidden=meta["hyperparameters"]["hidden"], layers=meta["hyperparameters"]["layers"])
+    hyper = meta["hyperparameters"]
+    assert meta["kind"] == kind and not meta["training"]["smoke"] and hyper.get("bidirectional", False) == offline
+    net = TrackerPoserNet(kind, hidden=hyper["hidden"], layers=hyper["layers"], bidirectional=offline)
     net.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in arrays.items()})
     net.eval()
-    poser = TrackerPoser.load(kind)
+    poser = TrackerPoser.load(kind, offline=offline)
     motion, pos, rot, valid = _targets(kind, seconds=1.0)
     features, _, _, _ = tracker_features(pos, rot, valid, motion.fps, kind, motion.skeleton)
     with torch.no_grad():

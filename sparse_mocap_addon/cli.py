@@ -2,6 +2,7 @@
 
 Runs the same way in three places:
     python -m sparse_mocap_addon --demo --height 1.80 --fbx walk.fbx
+    python -m sparse_mocap_addon --trackers vr.csv --tracker-convention unity --height 1.80 --fbx vr.fbx
     python sparse_mocap_addon/cli.py -- --demo --fbx walk.fbx            (plain Python + bpy module)
     blender --background --python sparse_mocap_addon/cli.py -- --demo --fbx walk.fbx
 
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "onto the performer's skeleton measured from it")
     src.add_argument("--imu", type=Path, help="an IMU recording (TransPose .pt/.npz, generic CSV, Xsens MT, Movella "
                      "DOT, x-io folder), calibrated and reconstructed by the IMU poser or, for dense leg sets, directly")
+    src.add_argument("--trackers", type=Path, help="a VR / positional tracker recording (.csv, .json, .npz), "
+                                                   "reconstructed from the head, hands and (optionally) pelvis and feet")
     p.add_argument("--demo-seconds", type=float, default=4.0, help="length of the demo walk (default 4 s)")
     lm = p.add_argument_group("landmarks (with --landmarks)")
     lm.add_argument("--landmark-layout", default="auto",
@@ -65,6 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
     imu.add_argument("--calibration-start", type=float, default=0.0, help="start of the held pose, seconds")
     imu.add_argument("--calibration-seconds", type=float, default=2.0, help="length of the held pose, seconds")
     imu.add_argument("--imu-mode", choices=("auto", "network", "direct"), default="auto")
+    trk = p.add_argument_group("tracker recordings (with --trackers)")
+    trk.add_argument("--tracker-convention", choices=("unity", "unreal", "openxr", "steamvr", "blender", "core"),
+                     help="coordinate convention of the file (default: the one the file states)")
+    trk.add_argument("--tracker-units", choices=("m", "cm", "mm"),
+                     help="length unit of the file (default: the file's, else the convention's)")
+    trk.add_argument("--tracker-fps", type=float, help="resample to this frame rate (default: the file's)")
+    trk.add_argument("--tracker-mode", choices=("auto", "six_point", "three_point", "analytic"), default="auto",
+                     help="solver (default auto: six-point with pelvis, head, hands and feet, else three-point)")
+    trk.add_argument("--tracker-calibration-pose", choices=("t", "a", "n"),
+                     help="calibrate on this pose held at the start (default: no calibration, the devices taken "
+                          "to sit on their joints)")
+    trk.add_argument("--tracker-calibration-start", type=float, default=0.0, help="start of the held pose, seconds")
+    trk.add_argument("--tracker-calibration-seconds", type=float, default=1.0,
+                     help="length of the held pose, seconds (default 1)")
     body = p.add_argument_group("body measurements (metres)")
     body.add_argument("--height", type=float, default=1.75, help="standing height (default 1.75)")
     body.add_argument("--arm-length", type=float, help="armpit to wrist (default: from the table)")
@@ -123,6 +140,8 @@ def run(args) -> list[Path]:
         return _run_landmarks(args, say, outputs, measurements)
     if args.imu:
         motion = _imu_motion(args, say, measurements)
+    elif args.trackers:
+        motion = _tracker_motion(args, say, skeleton)
     elif args.motion:
         try:
             motion = Motion.load(args.motion)
@@ -187,6 +206,31 @@ def _imu_motion(args, say, measurements) -> Motion:
     except (ImuError, ValueError) as exc:
         raise CliError(str(exc)) from None
     say(f"reconstructed {report['frames']} frames ({report['mode']} mode) in {report['seconds']:.2f} s")
+    return motion
+
+
+def _tracker_motion(args, say, skeleton) -> Motion:
+    """--trackers: read, calibrate (with --tracker-calibration-pose) and reconstruct on ``skeleton``."""
+    from .core.formats.trackers import read_trackers
+    from .core.tracker_calibration import calibrate_trackers
+    from .inference.tracker_pipeline import TrackerSolveOptions, reconstruct_trackers
+    try:
+        recording = read_trackers(args.trackers, convention=args.tracker_convention, fps=args.tracker_fps,
+                                  units=args.tracker_units)
+        say(f"read {len(recording.names)} trackers ({', '.join(recording.names)}) x {recording.num_frames} frames "
+            f"({recording.fps:g} fps, {recording.metadata.get('convention', '?')}) from {args.trackers}")
+        calibration = None
+        if args.tracker_calibration_pose:
+            calibration = calibrate_trackers(recording, skeleton, pose=args.tracker_calibration_pose,
+                                             start_s=args.tracker_calibration_start,
+                                             duration_s=args.tracker_calibration_seconds)
+            say(f"calibrated on the {calibration.pose}-pose held from {args.tracker_calibration_start:g} s (heading "
+                f"{calibration.heading_deg:.1f} deg, {calibration.method})")
+        motion, report = reconstruct_trackers(recording, skeleton, calibration=calibration,
+                                              options=TrackerSolveOptions(mode=args.tracker_mode))
+    except (ValueError, OSError) as exc:
+        raise CliError(str(exc).rstrip(".")) from None
+    say(f"reconstructed {motion.num_frames} frames ({report['mode'].replace('_', '-')} mode, {motion.fps:g} fps)")
     return motion
 
 

@@ -2,8 +2,9 @@
 
 import bpy
 
-from . import bake, export, imu, import_mocap, landmarks, subject
+from . import bake, export, imu, import_mocap, landmarks, subject, trackers
 
-CLASSES = subject.CLASSES + bake.CLASSES + import_mocap.CLASSES + landmarks.CLASSES + imu.CLASSES + export.CLASSES
+CLASSES = (subject.CLASSES + bake.CLASSES + import_mocap.CLASSES + landmarks.CLASSES + imu.CLASSES + trackers.CLASSES
+           + export.CLASSES)
 
 register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -4,6 +4,7 @@ import bpy
 
 from ..blender.imu_objects import active_imu_parent
 from ..blender.landmark_objects import active_landmark_parent
+from ..blender.tracker_objects import active_tracker_parent
 from ..operators.common import active_smpl_armature, subject_source
 
 TAB = "Sparse Mocap"
@@ -101,11 +102,34 @@ class SPARSE_MOCAP_PT_imu(_SidebarPanel, bpy.types.Panel):
         col.operator("sparse_mocap.reconstruct_imu", icon="ARMATURE_DATA")
 
 
+class SPARSE_MOCAP_PT_trackers(_SidebarPanel, bpy.types.Panel):
+    bl_idname = "SPARSE_MOCAP_PT_trackers"
+    bl_label = "Trackers"
+
+    def draw(self, context):
+        layout = self.layout
+        layout.operator("sparse_mocap.import_trackers", icon="IMPORT")
+        parent = active_tracker_parent(context)
+        if parent is not None:
+            frames, fps = parent.get("frame_count"), parent.get("fps")
+            layout.label(text=f"{parent.name} ({frames} frames, {fps:g} fps)", icon="EMPTY_AXIS")
+            calibrated = bool(parent.get("calibration"))
+            layout.label(text="Calibrated" if calibrated else "Not calibrated: devices on their joints",
+                         icon="CHECKMARK" if calibrated else "INFO")
+        else:
+            layout.label(text="Select a tracker set or animated empties", icon="INFO")
+        col = layout.column(align=True)
+        col.operator("sparse_mocap.calibrate_trackers", text="Calibrate", icon="ORIENTATION_GIMBAL")
+        col.operator("sparse_mocap.reconstruct_trackers", text="Reconstruct", icon="ARMATURE_DATA")
+
+
 def menu_file_import(self, context):
     """File > Import entries (appended to TOPBAR_MT_file_import by the add-on's register())."""
     self.layout.operator("sparse_mocap.import_mocap", text="Mocap to SMPL Armature (.bvh/.amc/.fbx)")
     self.layout.operator("sparse_mocap.import_landmarks", text="Landmarks (Sparse Mocap)")
     self.layout.operator("sparse_mocap.import_imu", text="IMU Recording (Sparse Mocap)")
+    self.layout.operator("sparse_mocap.import_trackers", text="VR Trackers (Sparse Mocap)")
 
 
-CLASSES = (SPARSE_MOCAP_PT_subject, SPARSE_MOCAP_PT_bake_export, SPARSE_MOCAP_PT_landmarks, SPARSE_MOCAP_PT_imu)
+CLASSES = (SPARSE_MOCAP_PT_subject, SPARSE_MOCAP_PT_bake_export, SPARSE_MOCAP_PT_landmarks, SPARSE_MOCAP_PT_imu,
+           SPARSE_MOCAP_PT_trackers)

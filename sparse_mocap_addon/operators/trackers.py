@@ -1,0 +1,264 @@
+"""Import Trackers (a VR / positional tracker recording as a tracker set of animated empties),
+Calibrate Trackers (the mountings and heading from a held pose, kept on the set) and Reconstruct from
+Trackers (a tracker set, or animated empties named after body sites, to full-body motion baked onto
+an SMPL armature as a new action)."""
+
+import math
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+from bpy_extras.io_utils import ImportHelper
+
+from ..blender.tracker_objects import active_tracker_parent, is_tracker_set
+from ..blender.tracker_solve import (FILE_PATTERNS, calibrate_set, calibration_summary, import_summary,
+                                     import_trackers, reconstruct_onto_armature, solve_summary, target_skeleton)
+from ..inference.tracker_pipeline import TrackerSolveOptions
+from .common import (ArmatureTarget, Progress, armature_text, error_text, object_mode, select_only, subject_source,
+                     target_armature, target_items)
+
+CONVENTION_ITEMS = (
+    ("FILE", "As the File States", "The convention written in the file (files from Sparse Mocap state theirs)"),
+    ("UNITY", "Unity", "Left-handed, Y up, +Z forward, metres, quaternions x, y, z, w"),
+    ("UNREAL", "Unreal", "Left-handed, Z up, +X forward, centimetres, quaternions x, y, z, w"),
+    ("OPENXR", "OpenXR", "Right-handed, Y up, -Z forward, metres, quaternions x, y, z, w"),
+    ("STEAMVR", "SteamVR / OpenVR", "Right-handed, Y up, -Z forward, metres, quaternions w, x, y, z"),
+    ("BLENDER", "Blender", "Right-handed, Z up, -Y forward, metres, quaternions w, x, y, z"),
+    ("CORE", "Sparse Mocap Core", "Right-handed, Y up, +Z forward, +X left, metres"),
+)
+UNIT_ITEMS = (
+    ("FILE", "Default", "The unit the file states, else the convention's (centimetres for Unreal, else metres)"),
+    ("M", "Metres", ""),
+    ("CM", "Centimetres", ""),
+    ("MM", "Millimetres", ""),
+)
+
+
+class SPARSE_MOCAP_OT_import_trackers(bpy.types.Operator, ImportHelper):
+    """Import a VR / positional tracker recording (CSV, JSON or npz from Unity, Unreal, OpenXR, SteamVR, \
+Blender) as a tracker set: one animated empty per tracker"""
+
+    bl_idname = "sparse_mocap.import_trackers"
+    bl_label = "Import Trackers"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filename_ext = ".csv"
+    filter_glob: StringProperty(default=FILE_PATTERNS, options={"HIDDEN"})
+
+    convention: EnumProperty(name="Convention", items=CONVENTION_ITEMS, default="FILE",
+                             description="The coordinate convention of the file's positions and quaternions")
+    units: EnumProperty(name="Units", items=UNIT_ITEMS, default="FILE", description="The file's length unit")
+    resample: BoolProperty(name="Resample", default=False,
+                           description="Put the recording on a uniform grid at the frame rate below (off: the "
+                                       "file's own rate); also the rate of files without time stamps")
+    fps: FloatProperty(name="Frame Rate", default=60.0, min=1.0, max=1000.0,
+                       description="Frame rate of the imported set")
+
+    def execute(self, context):
+        path = bpy.path.abspath(self.filepath)
+        object_mode(context)
+        try:
+            with Progress(context) as progress:
+                result = import_trackers(path, convention=None if self.convention == "FILE" else self.convention.lower(),
+                                         units=None if self.units == "FILE" else self.units.lower(),
+                                         fps=self.fps if self.resample else None, context=context, progress=progress)
+        except (ValueError, OSError) as exc:     # the readers' errors are TrackerErrors (ValueErrors)
+            self.report({"ERROR"}, error_text(exc, bpy.path.basename(path)))
+            return {"CANCELLED"}
+        select_only(context, result.parent)
+        self.report({"INFO"}, f"Imported {bpy.path.basename(path)} as '{result.parent.name}': "
+                              f"{import_summary(result)}")
+        return {"FINISHED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(self, "convention")
+        layout.prop(self, "units")
+        col = layout.column(heading="Frame Rate")
+        col.prop(self, "resample")
+        sub = col.column()
+        sub.active = self.resample
+        sub.prop(self, "fps")
+
+
+POSE_ITEMS = (
+    ("T", "T-Pose", "Standing, arms straight out to the sides, palms down (the armature's rest pose)"),
+    ("A", "A-Pose", "Standing, arms 45 degrees down from the T-pose"),
+    ("N", "N-Pose", "Standing, arms down by the sides"),
+)
+HEADING_ITEMS = (
+    ("AUTO", "Automatic", "From the trackers' layout when the pose spreads them out (the hands in a T-pose), else "
+                          "from the headset"),
+    ("POSITIONS", "From the Layout", "Fit the held pose's joints to where the trackers are, seen from above"),
+    ("HEAD", "From the Headset", "The headset's forward axis points where the wearer faced"),
+    ("ANGLE", "Angle", "The direction the wearer faced in the recording, counter-clockwise seen from above from "
+                       "the recording's forward axis"),
+)
+
+
+def _calibration_skeleton(context):
+    """The skeleton the held pose is posed on: the active or selected SMPL armature's, else the
+    Subject panel's measurements for a new armature."""
+    armature = target_armature(context, "")
+    if armature is not None:
+        return target_skeleton(armature)
+    return target_skeleton(measurements=context.scene.sparse_mocap_new_subject.to_measurements())
+
+
+class _TrackerSetOperator:
+    """An operator on the active tracker set: greyed out until there is one."""
+
+    @classmethod
+    def poll(cls, context):
+        if active_tracker_parent(context) is None:
+            cls.poll_message_set("Select a tracker set (the empties made by Import Trackers)")
+            return False
+        return True
+
+
+class SPARSE_MOCAP_OT_calibrate_trackers(_TrackerSetOperator, bpy.types.Operator):
+    """Calibrate the active tracker set from a pose the wearer held still: how each device sits on its \
+bone and where the wearer faced, kept on the set for Reconstruct"""
+
+    bl_idname = "sparse_mocap.calibrate_trackers"
+    bl_label = "Calibrate Trackers"
+    bl_options = {"REGISTER", "UNDO"}
+
+    pose: EnumProperty(name="Pose", items=POSE_ITEMS, default="T", description="The pose held during the window")
+    start: FloatProperty(name="Start (s)", default=0.0, min=0.0,
+                         description="Start of the still window, seconds from the recording's first frame")
+    duration: FloatProperty(name="Duration (s)", default=1.0, min=0.05, soft_max=10.0,
+                            description="Length of the still window in seconds")
+    heading: EnumProperty(name="Heading", items=HEADING_ITEMS, default="AUTO",
+                          description="How to find the direction the wearer faced")
+    heading_angle: FloatProperty(name="Facing", default=0.0, subtype="ANGLE", unit="ROTATION",
+                                 description="The direction the wearer faced (Heading: Angle)")
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_props_dialog(self)
+
+    def execute(self, context):
+        parent = active_tracker_parent(context)
+        heading = self.heading.lower() if self.heading != "ANGLE" else math.degrees(self.heading_angle)
+        try:
+            calibration = calibrate_set(parent, _calibration_skeleton(context), pose=self.pose.lower(),
+                                        start_s=self.start, duration_s=self.duration, heading=heading)
+        except (ValueError, OSError) as exc:
+            self.report({"ERROR"}, error_text(exc, parent.name))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Calibrated '{parent.name}': {calibration_summary(calibration, parent['fps'])}")
+        return {"FINISHED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(self, "pose")
+        col = layout.column(align=True)
+        col.prop(self, "start")
+        col.prop(self, "duration")
+        layout.prop(self, "heading")
+        if self.heading == "ANGLE":
+            layout.prop(self, "heading_angle")
+
+
+SOURCE_ITEMS = (
+    ("SET", "Tracker Set", "The active tracker set (made by Import Trackers), calibrated or not"),
+    ("EMPTIES", "Selected Empties", "The selected animated empties, named after body sites (Head/HMD, LeftHand, "
+                                    "Controller (left), Hips, left_foot_tracker, ...), over the scene's frame range"),
+)
+MODE_ITEMS = (
+    ("AUTO", "Automatic", "Six-point with pelvis, head, hands and feet; three-point with the head and hands"),
+    ("SIX_POINT", "Six-Point", "Pelvis, head, hands and feet: the network guesses what six points leave open, "
+                               "the solver reaches every tracker exactly"),
+    ("THREE_POINT", "Three-Point", "Head and hands: the network guesses the pelvis, torso and legs"),
+    ("ANALYTIC", "Analytic", "Six trackers, the closed-form solver alone (no network)"),
+)
+TARGET_ITEMS = target_items("A new armature built from the Subject panel's measurements")
+
+
+def _selected_empties(context) -> list:
+    return [o for o in (context.selected_objects or ()) if o.type == "EMPTY" and not is_tracker_set(o)]
+
+
+class SPARSE_MOCAP_OT_reconstruct_trackers(ArmatureTarget, bpy.types.Operator):
+    """Reconstruct full-body motion from the active tracker set or the selected animated empties and bake \
+it onto an SMPL armature as a new action"""
+
+    bl_idname = "sparse_mocap.reconstruct_trackers"
+    bl_label = "Reconstruct from Trackers"
+    bl_options = {"REGISTER", "UNDO"}
+
+    source: EnumProperty(name="Source", items=SOURCE_ITEMS, default="SET",
+                         description="Where the trackers come from")
+    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="AUTO")
+    target: EnumProperty(name="Target", items=TARGET_ITEMS, default="NEW",
+                         description="The armature that receives the motion")
+    armature: StringProperty(name="Armature",
+                             description="The SMPL armature to bake onto (empty: the active or selected one)")
+    with_body: BoolProperty(name="Body Mesh", default=True,
+                            description="Give a new armature a simple skinned body mesh")
+
+    @classmethod
+    def poll(cls, context):
+        if active_tracker_parent(context) is None and not _selected_empties(context):
+            cls.poll_message_set("Select a tracker set, or the animated empties of a capture")
+            return False
+        return True
+
+    def _fill_source(self, context):
+        if not self.properties.is_property_set("source"):
+            self.source = "SET" if active_tracker_parent(context) is not None else "EMPTIES"
+
+    def invoke(self, context, event):
+        self._fill_source(context)
+        self._fill_target(context)
+        return context.window_manager.invoke_props_dialog(self)
+
+    def execute(self, context):
+        self._fill_source(context)
+        self._fill_target(context)
+        if self.source == "SET":
+            source = active_tracker_parent(context)
+            if source is None:
+                self.report({"ERROR"}, "No tracker set is active: select one, or choose Source: Selected Empties")
+                return {"CANCELLED"}
+            label = source.name
+        else:
+            source = _selected_empties(context)
+            label = ""
+        armature, error = self._target(context)
+        if error:
+            self.report({"ERROR"}, error)
+            return {"CANCELLED"}
+        measurements = subject_source(context).to_measurements() if armature is None else None
+        object_mode(context)
+        options = TrackerSolveOptions(mode=self.mode.lower())
+        try:
+            with Progress(context) as progress:
+                solved = reconstruct_onto_armature(source, options, armature=armature, measurements=measurements,
+                                                   with_body=self.with_body, context=context, progress=progress)
+        except (ValueError, OSError) as exc:
+            self.report({"ERROR"}, error_text(exc, label))
+            return {"CANCELLED"}
+        select_only(context, solved.armature)
+        self.report({"INFO"}, f"Reconstructed {solved.source.label} onto {armature_text(solved)} as action "
+                              f"'{solved.action.name}': {solve_summary(solved.report)}")
+        return {"FINISHED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        col = layout.column(heading="Solve")
+        col.prop(self, "source")
+        col.prop(self, "mode")
+        col = self._draw_target(layout)
+        if col is not None:
+            subject = subject_source(context)
+            col.label(text=f"Subject: {subject.height:.2f} m, {subject.sex} (Subject panel)")
+            col.prop(self, "with_body")
+
+
+CLASSES = (SPARSE_MOCAP_OT_import_trackers, SPARSE_MOCAP_OT_calibrate_trackers, SPARSE_MOCAP_OT_reconstruct_trackers)

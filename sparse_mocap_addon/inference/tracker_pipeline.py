@@ -99,7 +99,7 @@ def resample_targets(targets: dict, fps: float, new_fps: float) -> dict:
         q = matrix_to_quat(np.nan_to_num(np.asarray(rot, dtype=np.float64)))
         ok = np.isfinite(pos).all(-1) & np.isfinite(rot).reshape(T, -1).all(-1)
         p = pos[lo] + w * (pos[hi] - pos[lo])
-        r = quat_to_matrix(quat_slerp(q[lo], q[hi], w))
+        r = quat_to_matrix(quat_slerp(q[lo], q[hi], w[:, 0]))
         bad = ~(ok[lo] & (ok[hi] | (w[:, 0] == 0)))
         p[bad] = np.nan
         r[bad] = np.nan

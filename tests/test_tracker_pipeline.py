@@ -49,8 +49,13 @@ def test_six_point_reaches_every_tracked_joint(mode):
     assert report["mode"] == mode and solved.num_frames == motion.num_frames
     truth, _ = _positions(motion)
     pos, _ = _positions(solved)
-    tracked = [TRACKER_JOINTS[n] for n in SIX_POINT]
-    assert np.abs(pos[:, tracked] - truth[:, tracked]).max() < 1e-3
+    # Pelvis, hands and feet exactly; the head through the spine's bend: exactly from the analytic
+    # start, within millimetres from a network's (a more stretched spine converges slowly).
+    limbs = [TRACKER_JOINTS[n] for n in SIX_POINT if n != "head"]
+    assert np.abs(pos[:, limbs] - truth[:, limbs]).max() < 1e-6
+    head = TRACKER_JOINTS["head"]
+    assert np.linalg.norm(pos[:, head] - truth[:, head], axis=-1).max() < (1e-3 if mode == "analytic" else 5e-3)
+    assert report["head_residual_max_m"] < 5e-3
     # The untracked joints are guessed, but sensibly.
     assert np.linalg.norm(pos - truth, axis=-1).mean() < 0.05
 
@@ -145,3 +150,19 @@ def test_foot_planter_pins_contact_feet_on_the_floor_and_never_below():
     assert np.abs(out[36:, 0] - ankle[36:, 0]).max() < 1e-12          # released and eased back
     again = FootPlanter(motion.skeleton, 60.0, ease_s=0.05)
     assert np.array_equal(np.stack([again.step(ankle[t], rot[t], contact[t]) for t in range(T)]), out)
+
+
+def test_foot_planter_without_pinning_only_keeps_feet_on_and_above_the_floor():
+    motion = _turning_motion(seconds=1.0)
+    T = 30
+    rot = np.broadcast_to(np.eye(3), (T, 2, 3, 3)).copy()
+    floor = -sole_offsets(motion.skeleton)[..., 1].min(axis=1)
+    ankle = np.zeros((T, 2, 3))
+    ankle[:, :, 2] = np.linspace(0.0, 0.2, T)[:, None]
+    ankle[:, :, 1] = floor + 0.03
+    contact = np.zeros((T, 2))
+    contact[5:25, 0] = 1.0
+    out = FootPlanter(motion.skeleton, 60.0, ease_s=0.05, pin=False).run(ankle, rot, contact)
+    assert np.array_equal(out[..., [0, 2]], ankle[..., [0, 2]])        # free to slide
+    assert np.abs(out[11:25, 0, 1] - floor[0]).max() < 1e-12           # but down on the floor in contact
+    assert np.array_equal(out[:, 1], ankle[:, 1])                      # the other foot untouched

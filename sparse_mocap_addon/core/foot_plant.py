@@ -38,8 +38,10 @@ def sole_offsets(skeleton: Skeleton) -> np.ndarray:
 class FootPlanter:
     """See the module docstring. ``step`` takes one frame, ``run`` many (the same numbers)."""
 
-    def __init__(self, skeleton: Skeleton, fps: float, ease_s: float = 0.1, on: float = 0.6, off: float = 0.4):
+    def __init__(self, skeleton: Skeleton, fps: float, ease_s: float = 0.1, on: float = 0.6, off: float = 0.4,
+                 pin: bool = True):
         self.soles = sole_offsets(skeleton)
+        self.pin = bool(pin)
         self.ease = max(int(round(ease_s * fps)), 1)
         self.on, self.off = float(on), float(off)
         self.reset()
@@ -72,10 +74,11 @@ class FootPlanter:
             self.since[f] += 1
             w = min(self.since[f] / self.ease, 1.0)
             if self.planted[f]:
-                out[f, 0], out[f, 2] = self.pinned[f, 0], self.pinned[f, 2]
+                if self.pin:
+                    out[f, 0], out[f, 2] = self.pinned[f, 0], self.pinned[f, 2]
                 out[f, 1] = (1.0 - w) * self.pinned[f, 1] + w * floor[f]
             elif w < 1.0:
-                out[f] += (1.0 - w) * self.release[f]
+                out[f] += (1.0 - w) * self.release[f] * (1.0 if self.pin else np.array((0.0, 1.0, 0.0)))
             out[f, 1] = max(out[f, 1], floor[f])
         self.last = out
         return out

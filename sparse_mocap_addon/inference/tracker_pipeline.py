@@ -43,12 +43,16 @@ class TrackerSolveOptions:
     """``mode``: see the module docstring; ``plant_feet``: pin guessed feet in contact and keep
     them above the floor (three-point); ``offline_model``: offline reconstruction uses the mode's
     bidirectional model where one is shipped (it sees the future; the stream always uses the
-    causal one); ``ik``: the analytic solver's options."""
+    causal one); ``anchor_pelvis``: the guessed pelvis (three-point) is moved so that the
+    guessed spine puts the head on its tracker (else the spine bends to reach it from where the
+    network put the pelvis); ``ik``: the analytic solver's options."""
 
     mode: str = "auto"
     plant_feet: bool = True
+    pin_feet: bool = True
     offline_model: bool = True
-    ik: SixPointOptions = field(default_factory=lambda: SixPointOptions(prior_pole_weight=20.0))
+    anchor_pelvis: bool = True
+    ik: SixPointOptions = field(default_factory=SixPointOptions)
 
     def validate(self) -> "TrackerSolveOptions":
         if self.mode not in MODES:
@@ -107,20 +111,29 @@ def resample_targets(targets: dict, fps: float, new_fps: float) -> dict:
     return out
 
 
-def _guessed_targets(guess, skeleton: Skeleton, planter: FootPlanter | None) -> dict:
-    """Pelvis and feet targets from the network's guess (the feet planted when ``planter``)."""
+def _chain_end(start, globals_, offsets, chain) -> np.ndarray:
+    """Forward kinematics down one chain of joints (each a child of the one before) from ``start``."""
+    out = start
+    for joint in chain:
+        out = out + globals_[:, PARENTS[joint]] @ offsets[joint]
+    return out
+
+
+SPINE_TO_HEAD = (3, 6, 9, 12, 15)      # spine1, spine2, spine3, neck, head
+
+
+def _guessed_targets(guess, skeleton: Skeleton, planter: FootPlanter | None, head=None) -> dict:
+    """Pelvis and feet targets from the network's guess (the feet planted when ``planter``; the
+    pelvis moved so the guessed spine reaches ``head`` (T, 3) when given)."""
     g, offsets = guess.globals, skeleton.offsets
-    feet = {}
-    for side, ankle in zip(("left", "right"), ANKLES):
-        knee = PARENTS[ankle]
-        hip = PARENTS[knee]
-        # Forward kinematics down the leg from the guessed pelvis.
-        feet[side] = (guess.pelvis + g[:, 0] @ offsets[hip] + g[:, hip] @ offsets[knee] + g[:, knee] @ offsets[ankle])
-    ankle_pos = np.stack((feet["left"], feet["right"]), axis=1)
+    pelvis = guess.pelvis
+    if head is not None:
+        pelvis = pelvis + (head - _chain_end(pelvis, g, offsets, SPINE_TO_HEAD))
+    ankle_pos = np.stack([_chain_end(pelvis, g, offsets, (PARENTS[PARENTS[a]], PARENTS[a], a)) for a in ANKLES], axis=1)
     ankle_rot = g[:, list(ANKLES)]
     if planter is not None:
         ankle_pos = planter.run(ankle_pos, ankle_rot, guess.contact)
-    return {"pelvis": (guess.pelvis, g[:, 0]),
+    return {"pelvis": (pelvis, g[:, 0]),
             "left_foot": (ankle_pos[:, 0], ankle_rot[:, 0]), "right_foot": (ankle_pos[:, 1], ankle_rot[:, 1])}
 
 
@@ -146,8 +159,10 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
     report["lost_samples"] = {n: int((~valid[:, k]).sum()) for k, n in enumerate(KINDS[mode])}
     full = dict(targets)
     if mode == "three_point":
-        planter = FootPlanter(skeleton, NETWORK_FPS) if options.plant_feet else None
-        for name, value in _guessed_targets(guess, skeleton, planter).items():
+        planter = FootPlanter(skeleton, NETWORK_FPS, pin=options.pin_feet) if options.plant_feet else None
+        anchor = options.anchor_pelvis and "pelvis" not in present
+        head = positions[:, KINDS[mode].index("head")] if anchor else None
+        for name, value in _guessed_targets(guess, skeleton, planter, head).items():
             if name not in present:
                 full[name] = value
         report["guessed"] = [n for n in ("pelvis", "left_foot", "right_foot") if n not in present]
@@ -192,7 +207,7 @@ class TrackerStream:
         if self.mode != "analytic":
             self.poser = poser or load_tracker_poser(self.mode)
             self._columns = [self.names.index(n) for n in KINDS[self.mode]]
-        self._planter = FootPlanter(skeleton, NETWORK_FPS) if self.mode == "three_point" and self.options.plant_feet else None
+        self._planter = FootPlanter(skeleton, NETWORK_FPS, pin=self.options.pin_feet) if self.mode == "three_point" and self.options.plant_feet else None
         self.reset()
 
     def reset(self) -> None:
@@ -218,7 +233,9 @@ class TrackerStream:
             guess = self._net.step(self._last_pos[c], self._last_rot[c], ok[c])
             prior = guess.globals
             if self.mode == "three_point":
-                for name, value in _guessed_targets(guess, self.skeleton, self._planter).items():
+                head = self._last_pos[self.names.index("head")][None] if (
+                    self.options.anchor_pelvis and "pelvis" not in targets) else None
+                for name, value in _guessed_targets(guess, self.skeleton, self._planter, head).items():
                     if name not in targets:
                         targets[name] = value
         motion, _ = solve_six_point(targets, self.skeleton, NETWORK_FPS, self.options.ik, prior=prior)

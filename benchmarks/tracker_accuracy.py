@@ -17,7 +17,9 @@ Solvers: ``six_point`` (network prior + analytic IK, the product's default with 
 Metrics (world frame, all 24 joints unless said): MPJPE; end-effector error (head, wrists, ankles:
 the tracked joints); MPJRE (mean geodesic error of the 22 body joints' local rotations, the
 pelvis's being its global one; hands excluded as in AvatarPoser); MPJVE (joint velocity error,
-cm/s); jitter (km/s^3, truth alongside); per source.
+cm/s); jitter (km/s^3, truth alongside); foot skating (mean horizontal ankle speed while the true
+foot is in contact, cm/s, truth alongside) and the lowest sole point (cm; below 0 = through the
+floor); per source.
 
 Targets (issue 6): six-point MPJPE <= 5 mm and end-effector <= 3 mm on clean trackers;
 three-point MPJPE <= 3.5 cm. The last stdout line is JSON with ``six_point`` (``mpjpe_mm``,
@@ -44,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from sparse_mocap_addon.core.body import default_measurements  # noqa: E402
+from sparse_mocap_addon.core.contact import detect_foot_contact  # noqa: E402
+from sparse_mocap_addon.core.feet import foot_floor_points  # noqa: E402
 from sparse_mocap_addon.core.metrics import geodesic_deg, jitter_km_s3  # noqa: E402
 from sparse_mocap_addon.core.rotations import quat_to_matrix  # noqa: E402
 from sparse_mocap_addon.core.skeleton import forward_kinematics  # noqa: E402
@@ -56,7 +60,13 @@ from training.imu_dataset import CorpusMissingError, load_corpus, retarget_to_bo
 END_EFFECTORS = [TRACKER_JOINTS[n] for n in ("head", "left_hand", "right_hand", "left_foot", "right_foot")]
 BODY_JOINTS = list(range(22))
 TARGETS = {"six_point": {"mpjpe_mm": 5.0, "end_effector_mm": 3.0}, "three_point": {"mpjpe_cm": 3.5}}
-SOLVERS = {"six_point": SIX_POINT, "analytic": SIX_POINT, "three_point": THREE_POINT}
+# name -> (trackers, solver options); "three_point_unpinned" is the three-point solver with its
+# guessed feet only kept on and above the floor, not pinned in contact (clean case only).
+SOLVERS = {"six_point": (SIX_POINT, TrackerSolveOptions(mode="six_point")),
+           "analytic": (SIX_POINT, TrackerSolveOptions(mode="analytic")),
+           "three_point": (THREE_POINT, TrackerSolveOptions(mode="three_point")),
+           "three_point_unpinned": (THREE_POINT, TrackerSolveOptions(mode="three_point", pin_feet=False))}
+ANKLES = [TRACKER_JOINTS["left_foot"], TRACKER_JOINTS["right_foot"]]
 AVERAGE_HEIGHT_M = 1.70
 
 
@@ -68,16 +78,30 @@ def targets_for(motion, names, noisy: bool, seed: int) -> dict:
     return joint_targets(recording, mountings)
 
 
+def foot_skate_cm_s(positions, contact, fps) -> float:
+    """Mean horizontal ankle speed (cm/s) over the frames where the *true* foot is in contact."""
+    speed = np.linalg.norm(np.diff(positions[:, ANKLES][..., [0, 2]], axis=0), axis=-1) * fps
+    held = contact[1:] & contact[:-1]
+    return float(100 * speed[held].mean()) if held.any() else float("nan")
+
+
 def evaluate(motion, solver: str, noisy: bool = False, seed: int = 0) -> dict:
-    truth_pos, _ = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
-    targets = targets_for(motion, SOLVERS[solver], noisy, seed)
-    solved, _ = solve_targets(targets, motion.skeleton, motion.fps, TrackerSolveOptions(mode=solver))
-    pos, _ = forward_kinematics(solved.rotations, solved.translation, motion.skeleton)
+    truth_pos, truth_rot = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
+    names, options = SOLVERS[solver]
+    targets = targets_for(motion, names, noisy, seed)
+    solved, _ = solve_targets(targets, motion.skeleton, motion.fps, options)
+    pos, rot = forward_kinematics(solved.rotations, solved.translation, motion.skeleton)
+    T = len(pos)
+    true_soles = foot_floor_points(truth_pos, truth_rot, motion.skeleton)
+    contact = detect_foot_contact(true_soles.reshape(T, 6, 3), motion.fps).reshape(T, 2, 3).any(axis=2)
+    soles = foot_floor_points(pos, rot, motion.skeleton)
     err = np.linalg.norm(pos - truth_pos, axis=-1)
-    rot = geodesic_deg(quat_to_matrix(solved.rotations[:, BODY_JOINTS]), quat_to_matrix(motion.rotations[:, BODY_JOINTS]))
+    rot_err = geodesic_deg(quat_to_matrix(solved.rotations[:, BODY_JOINTS]), quat_to_matrix(motion.rotations[:, BODY_JOINTS]))
     vel = np.linalg.norm(np.diff(pos, axis=0) - np.diff(truth_pos, axis=0), axis=-1) * motion.fps
-    return {"err": err, "rot": rot, "vel": vel, "frames": len(err), "jitter": jitter_km_s3(pos, motion.fps),
-            "jitter_true": jitter_km_s3(truth_pos, motion.fps)}
+    return {"err": err, "rot": rot_err, "vel": vel, "frames": len(err), "jitter": jitter_km_s3(pos, motion.fps),
+            "jitter_true": jitter_km_s3(truth_pos, motion.fps),
+            "skate": foot_skate_cm_s(pos, contact, motion.fps), "skate_true": foot_skate_cm_s(truth_pos, contact, motion.fps),
+            "lowest_sole": float(soles[..., 1].min()), "below_floor": float((soles[..., 1].min(axis=(1, 2)) < -0.01).mean())}
 
 
 def summarise(rows) -> dict:
@@ -91,6 +115,10 @@ def summarise(rows) -> dict:
             "mpjre_deg": float(rot.mean()), "mpjve_cm_s": float(100 * vel.mean()),
             "jitter_km_s3": float(np.average([r["jitter"] for r in rows], weights=frames)),
             "jitter_true_km_s3": float(np.average([r["jitter_true"] for r in rows], weights=frames)),
+            "foot_skate_cm_s": float(np.nanmean([r["skate"] for r in rows])),
+            "foot_skate_true_cm_s": float(np.nanmean([r["skate_true"] for r in rows])),
+            "lowest_sole_cm": float(100 * min(r["lowest_sole"] for r in rows)),
+            "frames_below_floor": float(np.average([r["below_floor"] for r in rows], weights=frames)),
             "per_joint_mm": [round(float(v), 1) for v in 1000 * err.mean(axis=0)]}
 
 
@@ -103,7 +131,7 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", default="build/corpus")
     parser.add_argument("--split", default="test")
     parser.add_argument("--max-clips", type=int, default=None, help="only the first N clips (a quick look)")
-    parser.add_argument("--solvers", default="six_point,analytic,three_point")
+    parser.add_argument("--solvers", default="six_point,analytic,three_point,three_point_unpinned")
     args = parser.parse_args(argv)
     try:
         motions = load_corpus(args.corpus, args.split)[:args.max_clips]
@@ -113,16 +141,15 @@ def main(argv=None) -> int:
         return 0
     solvers = args.solvers.split(",")
     results: dict = {}
-    header = (f"{'solver':<12} {'case':<9} {'source':<11} {'clips':>5} {'MPJPE mm':>9} {'EE mm':>7} {'MPJRE':>6} "
-              f"{'MPJVE cm/s':>10} {'jitter':>7} {'(true)':>7}")
+    header = (f"{'solver':<20} {'case':<6} {'source':<11} {'clips':>5} {'MPJPE mm':>9} {'EE mm':>7} {'MPJRE':>6} "
+              f"{'MPJVE cm/s':>10} {'jitter':>7} {'(true)':>7} {'skate cm/s':>10} {'(true)':>6} {'low cm':>6}")
     print(header)
     for solver in solvers:
-        cases = {
-            "clean": [(m, evaluate(m, solver)) for m in motions],
-            "noisy": [(m, evaluate(m, solver, noisy=True, seed=i)) for i, m in enumerate(motions)],
-        }
-        for name, scale in (("short", 0.85), ("tall", 1.15)):
-            cases[name] = [(m, evaluate(on_body(m, scale), solver)) for m in motions]
+        cases = {"clean": [(m, evaluate(m, solver)) for m in motions]}
+        if solver != "three_point_unpinned":
+            cases["noisy"] = [(m, evaluate(m, solver, noisy=True, seed=i)) for i, m in enumerate(motions)]
+            for name, scale in (("short", 0.85), ("tall", 1.15)):
+                cases[name] = [(m, evaluate(on_body(m, scale), solver)) for m in motions]
         results[solver] = {}
         for case, rows in cases.items():
             by_source: dict = {}
@@ -134,18 +161,21 @@ def main(argv=None) -> int:
             for src, s in table.items():
                 if case != "clean" and src != "all":
                     continue
-                print(f"{solver:<12} {case:<9} {src:<11} {s['clips']:>5} {s['mpjpe_mm']:>9.2f} {s['end_effector_mm']:>7.2f} "
-                      f"{s['mpjre_deg']:>6.2f} {s['mpjve_cm_s']:>10.2f} {s['jitter_km_s3']:>7.3f} {s['jitter_true_km_s3']:>7.3f}")
+                print(f"{solver:<20} {case:<6} {src:<11} {s['clips']:>5} {s['mpjpe_mm']:>9.2f} {s['end_effector_mm']:>7.2f} "
+                      f"{s['mpjre_deg']:>6.2f} {s['mpjve_cm_s']:>10.2f} {s['jitter_km_s3']:>7.3f} {s['jitter_true_km_s3']:>7.3f} "
+                      f"{s['foot_skate_cm_s']:>10.2f} {s['foot_skate_true_cm_s']:>6.2f} {s['lowest_sole_cm']:>6.2f}")
         print(f"{solver} per-joint MPJPE (mm, clean):", results[solver]["clean"]["all"]["per_joint_mm"])
 
-    keys = ("mpjpe_mm", "mpjpe_cm", "end_effector_mm", "mpjre_deg", "mpjve_cm_s", "jitter_km_s3")
+    keys = ("mpjpe_mm", "mpjpe_cm", "end_effector_mm", "mpjre_deg", "mpjve_cm_s", "jitter_km_s3", "foot_skate_cm_s",
+            "lowest_sole_cm", "frames_below_floor")
     summary = {}
     for solver in solvers:
         res = results[solver]
         entry = {k: round(res["clean"]["all"][k], 3) for k in keys}
         entry["per_source"] = {src: {k: round(v[k], 3) for k in keys} for src, v in res["clean"].items() if src != "all"}
         for case in ("noisy", "short", "tall"):
-            entry[case] = {k: round(res[case]["all"][k], 3) for k in keys}
+            if case in res:
+                entry[case] = {k: round(res[case]["all"][k], 3) for k in keys}
         summary[solver] = entry
     gaps = {}
     for solver, target in TARGETS.items():

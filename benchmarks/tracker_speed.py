@@ -122,7 +122,7 @@ def main(argv=None) -> int:
         fps = offline_fps(prepared, mode, args.repeats)
         ms, net_ms = stream_ms(longest, names, mode, args.stream_frames)
         result[mode] = {"offline_frames_per_second": round(fps, 1), "stream_ms_per_frame": round(ms, 3),
-                        "stream_network_ms_per_frame": round(net_ms, 3)}
+                        "stream_network_ms_per_frame": None if np.isnan(net_ms) else round(net_ms, 3)}
         print(f"{mode:<12} offline {fps:>9,.0f} frames/s   stream {ms:6.3f} ms/frame   (network step {net_ms:.3f} ms)")
     gaps = {mode: {"offline_frames_per_second": round(result[mode]["offline_frames_per_second"] - TARGETS[
         "offline_frames_per_second"], 1), "stream_ms_per_frame": round(result[mode]["stream_ms_per_frame"] - TARGETS[

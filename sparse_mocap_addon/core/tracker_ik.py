@@ -68,6 +68,7 @@ class SixPointOptions:
     # least weighted norm): the torso-drift weights.
     spine_bend_shares: tuple = (1.0, 1.0, 1.0, 0.03)
     spine_iterations: int = 10
+    spine_tolerance: float = 1e-6        # metres: stop iterating once every frame's head is this close
     # Collars: share of the rest-arm-to-hand swing (cross-product form, spine3 frame) per axis.
     collar_shares: tuple = (0.0, 0.2, 0.0)
     # Swivel objective: weights of the mid frame's x, y, z axes aligned with the end target's,
@@ -278,6 +279,8 @@ def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, offsets, opts: SixP
     damping = (1e-6 * chain_len) ** 2
     for iteration in range(iterations):
         err = head_pos - pos[4]
+        if np.abs(err).max() < opts.spine_tolerance:
+            break       # every frame's head is reached: the rest of the iterations would do nothing
         # Each of spine1..neck may turn by its own world rotation vector delta_i (moving the head by
         # delta_i x r_i, r_i = head - p_i); the step of least weighted norm sum_i |delta_i|^2 / c_i
         # reaching the head: delta_i = c_i [r_i]x y with (sum_i c_i (|r_i|^2 I - r_i r_i^T)) y = err

@@ -7,6 +7,7 @@ the joint-level targets the nominal mountings give back:
 - **clean**: exact devices, so the targets are the true joints;
 - **noisy**: ``TrackerNoise()`` consumer-VR errors (jitter, speed-dependent noise, orientation
   noise, a mounting error per tracker, dropout bursts; seed per clip);
+- **noisy8hz**: the noisy case with the pipeline's offline smoothing (``smoothing_hz=8``);
 - **bodies**: the clean case on the same motions put on bodies 15 % shorter and 15 % taller than
   the corpus average (1.70 m; default proportions; ``training/imu_dataset.retarget_to_body``), the
   solver given that body's skeleton.
@@ -37,6 +38,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+from dataclasses import replace  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -68,6 +70,7 @@ SOLVERS = {"six_point": (SIX_POINT, TrackerSolveOptions(mode="six_point")),
            "three_point_unpinned": (THREE_POINT, TrackerSolveOptions(mode="three_point", pin_feet=False))}
 ANKLES = [TRACKER_JOINTS["left_foot"], TRACKER_JOINTS["right_foot"]]
 AVERAGE_HEIGHT_M = 1.70
+SMOOTHING_HZ = 8.0
 
 
 def targets_for(motion, names, noisy: bool, seed: int) -> dict:
@@ -85,9 +88,10 @@ def foot_skate_cm_s(positions, contact, fps) -> float:
     return float(100 * speed[held].mean()) if held.any() else float("nan")
 
 
-def evaluate(motion, solver: str, noisy: bool = False, seed: int = 0) -> dict:
+def evaluate(motion, solver: str, noisy: bool = False, seed: int = 0, smoothing_hz: float = 0.0) -> dict:
     truth_pos, truth_rot = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
     names, options = SOLVERS[solver]
+    options = replace(options, smoothing_hz=smoothing_hz)
     targets = targets_for(motion, names, noisy, seed)
     solved, _ = solve_targets(targets, motion.skeleton, motion.fps, options)
     pos, rot = forward_kinematics(solved.rotations, solved.translation, motion.skeleton)
@@ -141,13 +145,15 @@ def main(argv=None) -> int:
         return 0
     solvers = args.solvers.split(",")
     results: dict = {}
-    header = (f"{'solver':<20} {'case':<6} {'source':<11} {'clips':>5} {'MPJPE mm':>9} {'EE mm':>7} {'MPJRE':>6} "
+    header = (f"{'solver':<20} {'case':<8} {'source':<11} {'clips':>5} {'MPJPE mm':>9} {'EE mm':>7} {'MPJRE':>6} "
               f"{'MPJVE cm/s':>10} {'jitter':>7} {'(true)':>7} {'skate cm/s':>10} {'(true)':>6} {'low cm':>6}")
     print(header)
     for solver in solvers:
         cases = {"clean": [(m, evaluate(m, solver)) for m in motions]}
         if solver != "three_point_unpinned":
             cases["noisy"] = [(m, evaluate(m, solver, noisy=True, seed=i)) for i, m in enumerate(motions)]
+            cases["noisy8hz"] = [(m, evaluate(m, solver, noisy=True, seed=i, smoothing_hz=SMOOTHING_HZ))
+                                 for i, m in enumerate(motions)]
             for name, scale in (("short", 0.85), ("tall", 1.15)):
                 cases[name] = [(m, evaluate(on_body(m, scale), solver)) for m in motions]
         results[solver] = {}
@@ -161,7 +167,7 @@ def main(argv=None) -> int:
             for src, s in table.items():
                 if case != "clean" and src != "all":
                     continue
-                print(f"{solver:<20} {case:<6} {src:<11} {s['clips']:>5} {s['mpjpe_mm']:>9.2f} {s['end_effector_mm']:>7.2f} "
+                print(f"{solver:<20} {case:<8} {src:<11} {s['clips']:>5} {s['mpjpe_mm']:>9.2f} {s['end_effector_mm']:>7.2f} "
                       f"{s['mpjre_deg']:>6.2f} {s['mpjve_cm_s']:>10.2f} {s['jitter_km_s3']:>7.3f} {s['jitter_true_km_s3']:>7.3f} "
                       f"{s['foot_skate_cm_s']:>10.2f} {s['foot_skate_true_cm_s']:>6.2f} {s['lowest_sole_cm']:>6.2f}")
         print(f"{solver} per-joint MPJPE (mm, clean):", results[solver]["clean"]["all"]["per_joint_mm"])
@@ -173,7 +179,7 @@ def main(argv=None) -> int:
         res = results[solver]
         entry = {k: round(res["clean"]["all"][k], 3) for k in keys}
         entry["per_source"] = {src: {k: round(v[k], 3) for k in keys} for src, v in res["clean"].items() if src != "all"}
-        for case in ("noisy", "short", "tall"):
+        for case in ("noisy", "noisy8hz", "short", "tall"):
             if case in res:
                 entry[case] = {k: round(res[case]["all"][k], 3) for k in keys}
         summary[solver] = entry

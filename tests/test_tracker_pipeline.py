@@ -166,3 +166,23 @@ def test_foot_planter_without_pinning_only_keeps_feet_on_and_above_the_floor():
     assert np.array_equal(out[..., [0, 2]], ankle[..., [0, 2]])        # free to slide
     assert np.abs(out[11:25, 0, 1] - floor[0]).max() < 1e-12           # but down on the floor in contact
     assert np.array_equal(out[:, 1], ankle[:, 1])                      # the other foot untouched
+
+
+def test_offline_smoothing_takes_tracking_noise_out():
+    from sparse_mocap_addon.core.metrics import jitter_km_s3
+    from sparse_mocap_addon.core.tracker_synth import TrackerNoise, corrupt_trackers
+
+    from sparse_mocap_addon.core.demo import demo_motion
+
+    motion = demo_motion(seconds=3.0)          # a smooth walk (the turning test motion is jittery itself)
+    mountings = default_mountings(motion.skeleton, SIX_POINT)
+    recording = virtual_trackers(motion, SIX_POINT, mountings)
+    noisy = joint_targets(corrupt_trackers(recording, TrackerNoise(drop_rate=0.0), 1), mountings)
+    truth, _ = _positions(motion)
+    raw, _ = solve_targets(noisy, motion.skeleton, motion.fps, TrackerSolveOptions(mode="analytic"))
+    smooth, _ = solve_targets(noisy, motion.skeleton, motion.fps, TrackerSolveOptions(mode="analytic", smoothing_hz=8.0))
+    raw_pos, smooth_pos = _positions(raw)[0], _positions(smooth)[0]
+    assert jitter_km_s3(smooth_pos, motion.fps) < 0.5 * jitter_km_s3(raw_pos, motion.fps)
+    assert np.linalg.norm(smooth_pos - truth, axis=-1).mean() < np.linalg.norm(raw_pos - truth, axis=-1).mean()
+    with pytest.raises(ValueError, match="smoothing_hz"):
+        TrackerSolveOptions(smoothing_hz=40.0).validate()

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.filters import filtfilt_padlen, zero_phase_lowpass
 from ..core.foot_plant import ANKLES, FootPlanter
 from ..core.motion import Motion
 from ..core.resample import resample_times
-from ..core.rotations import quat_slerp
+from ..core.rotations import matrix_to_6d, quat_slerp, sixd_to_matrix
 from ..core.skeleton import PARENTS, Skeleton
 from ..core.tracker_calibration import TrackerCalibration, apply_calibration, apply_mountings
 from ..core.tracker_ik import SixPointOptions, solve_six_point, stack_targets
@@ -40,7 +41,9 @@ _POSERS: dict = {}
 
 @dataclass
 class TrackerSolveOptions:
-    """``mode``: see the module docstring; ``plant_feet``: pin guessed feet in contact and keep
+    """``mode``: see the module docstring; ``smoothing_hz``: offline zero-phase low-pass of the
+    targets before solving (0: off; the solver reaches the targets exactly, so tracking noise
+    reaches the animation as jitter: 8 Hz removes most of it); ``plant_feet``: pin guessed feet in contact and keep
     them above the floor (three-point); ``offline_model``: offline reconstruction uses the mode's
     bidirectional model where one is shipped (it sees the future; the stream always uses the
     causal one); ``anchor_pelvis``: the guessed pelvis (three-point) is moved so that the
@@ -48,6 +51,7 @@ class TrackerSolveOptions:
     network put the pelvis); ``ik``: the analytic solver's options."""
 
     mode: str = "auto"
+    smoothing_hz: float = 0.0
     plant_feet: bool = True
     pin_feet: bool = True
     offline_model: bool = True
@@ -57,6 +61,8 @@ class TrackerSolveOptions:
     def validate(self) -> "TrackerSolveOptions":
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not (np.isfinite(self.smoothing_hz) and 0.0 <= self.smoothing_hz < NETWORK_FPS / 2):
+            raise ValueError(f"smoothing_hz must be 0 (off) or a cut-off below {NETWORK_FPS / 2:g} Hz, got {self.smoothing_hz}")
         return self
 
 
@@ -137,6 +143,18 @@ def _guessed_targets(guess, skeleton: Skeleton, planter: FootPlanter | None, hea
             "left_foot": (ankle_pos[:, 0], ankle_rot[:, 0]), "right_foot": (ankle_pos[:, 1], ankle_rot[:, 1])}
 
 
+def smooth_targets(targets: dict, fps: float, cutoff_hz: float) -> dict:
+    """Targets low-passed over time (zero-phase Butterworth at ``cutoff_hz``; rotations as 6D,
+    re-orthonormalised): lost samples are filled first (:func:`~..core.tracker_ik.stack_targets`)."""
+    names = list(targets)
+    positions, rotations, _ = stack_targets(targets, names)
+    if len(positions) <= 3 * filtfilt_padlen(2):
+        return dict(targets)
+    positions = zero_phase_lowpass(positions, fps, cutoff_hz)
+    rotations = sixd_to_matrix(zero_phase_lowpass(matrix_to_6d(rotations), fps, cutoff_hz))
+    return {n: (positions[:, k], rotations[:, k]) for k, n in enumerate(names)}
+
+
 def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: TrackerSolveOptions | None = None,
                   poser: TrackerPoser | None = None, progress=None) -> tuple[Motion, dict]:
     """Joint-level targets ({name: (positions (T, 3), rotations (T, 3, 3))}, NaN where lost) ->
@@ -145,16 +163,21 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
     present = [n for n, (p, _) in targets.items() if np.isfinite(np.asarray(p, dtype=np.float64)).all(-1).any()]
     mode = choose_mode(present, options.mode)
     report = {"mode": mode, "trackers": sorted(present)}
+    rate = float(fps)
+    if mode != "analytic" and abs(fps - NETWORK_FPS) > 1e-6:
+        targets = resample_targets(targets, fps, NETWORK_FPS)
+        report["resampled_from_fps"], rate = float(fps), NETWORK_FPS
+    lost = {n: ~np.isfinite(np.asarray(targets[n][0], dtype=np.float64)).all(-1) for n in present}
+    if options.smoothing_hz > 0.0:
+        targets = smooth_targets({n: targets[n] for n in present}, rate, options.smoothing_hz)
     if mode == "analytic":
-        motion, ik_report = solve_six_point(targets, skeleton, fps, options.ik)
+        motion, ik_report = solve_six_point(targets, skeleton, rate, options.ik)
         report.update(ik_report)
         return motion, report
-    if abs(fps - NETWORK_FPS) > 1e-6:
-        targets = resample_targets(targets, fps, NETWORK_FPS)
-        report["resampled_from_fps"] = float(fps)
     poser = poser or load_tracker_poser(mode, offline=options.offline_model)
     report["network"] = "bidirectional (offline)" if poser.bidirectional else "causal"
-    positions, rotations, valid = stack_targets(targets, KINDS[mode])
+    positions, rotations, _ = stack_targets(targets, KINDS[mode])
+    valid = np.stack([~lost[n] for n in KINDS[mode]], axis=1)       # the network hears what was lost
     guess = poser.run(positions, rotations, valid, skeleton, NETWORK_FPS, progress=progress)
     report["lost_samples"] = {n: int((~valid[:, k]).sum()) for k, n in enumerate(KINDS[mode])}
     full = dict(targets)

@@ -20,10 +20,7 @@ the comparison is "trained the same way".
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +28,7 @@ import torch
 
 from sparse_mocap_addon.core.synth import CorruptionModel
 from training.export_weights import export
+from training.loop import fit
 from training.imu_dataset import ROOT, build_arrays, load_corpus
 from training.imu_model import (KINDS, LOWER_JOINTS, POSE_JOINTS, UPPER_JOINTS, ACC_CLAMP, ImuPoserNet,
                                 forward_kinematics, full_relative_globals, sixd_to_matrix)
@@ -111,44 +109,9 @@ def train(args) -> dict:
     model.shape_std.copy_(first["measurements"].std(0).clamp_min(1e-3))
     val = build_epoch(val_motions, args.seed + 1, 0, False, args.window, args.window)
 
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    steps_per_epoch = math.ceil(len(first["imu"]) / args.batch)
-    total_steps = max(1, args.epochs * steps_per_epoch if args.max_steps is None else args.max_steps)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
-    best = {"val_rotation_deg": float("inf"), "epoch": -1, "state": None}
-    history, step, started = [], 0, time.perf_counter()
-    gen = torch.Generator().manual_seed(args.seed)
-    for epoch in range(args.epochs):
-        data = first if epoch == 0 else build_epoch(train_motions, args.seed, epoch, True, args.window, args.stride)
-        model.train()
-        order = torch.randperm(len(data["imu"]), generator=gen)
-        sums = {}
-        for start in range(0, len(order), args.batch):
-            idx = order[start:start + args.batch]
-            terms = losses(model, {k: v[idx] for k, v in data.items()})
-            opt.zero_grad()
-            terms["total"].backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            schedule.step()
-            step += 1
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v.item()
-            if args.max_steps is not None and step >= args.max_steps:
-                break
-        model.eval()
-        val_deg = rotation_error_deg(model, val)
-        n = max(1, math.ceil(len(order) / args.batch))
-        record = {"epoch": epoch, "seconds": round(time.perf_counter() - started, 1), "val_rotation_deg": round(val_deg, 3),
-                  **{k: round(v / n, 5) for k, v in sums.items()}}
-        history.append(record)
-        print(json.dumps(record), flush=True)
-        if val_deg < best["val_rotation_deg"]:
-            best = {"val_rotation_deg": val_deg, "epoch": epoch,
-                    "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
-        if args.max_steps is not None and step >= args.max_steps:
-            break
-    model.load_state_dict(best["state"])
+    best, history = fit(model, first, lambda epoch: build_epoch(train_motions, args.seed, epoch, True, args.window, args.stride),
+                        losses, lambda m: rotation_error_deg(m, val), metric="val_rotation_deg", epochs=args.epochs,
+                        batch=args.batch, lr=args.lr, seed=args.seed, max_steps=args.max_steps)
     metadata = {
         "architecture": "imu_poser", "version": WEIGHT_VERSION, "kind": args.kind,
         "hyperparameters": {"hidden": args.hidden, "layers": args.layers, "pose_joints": list(POSE_JOINTS),
@@ -157,7 +120,7 @@ def train(args) -> dict:
         "training": {"seed": args.seed, "epochs": args.epochs, "best_epoch": best["epoch"],
                      "val_rotation_deg": round(best["val_rotation_deg"], 3), "batch": args.batch, "lr": args.lr,
                      "loss_weights": LOSS_WEIGHTS, "window": args.window, "stride": args.stride,
-                     "train_clips": len(train_motions), "seconds": round(time.perf_counter() - started, 1),
+                     "train_clips": len(train_motions), "seconds": best["seconds"],
                      "smoke": bool(args.smoke), "command": " ".join(["python -m training.train_imu"] + sys.argv[1:]),
                      "history": history},
     }

@@ -109,7 +109,10 @@ def train(args) -> dict:
     model.shape_std.copy_(first["measurements"].std(0).clamp_min(1e-3))
     val = build_epoch(val_motions, args.seed + 1, 0, False, args.window, args.window)
 
-    best, history = fit(model, first, lambda epoch: build_epoch(train_motions, args.seed, epoch, True, args.window, args.stride),
+    def next_epoch(epoch):
+        return build_epoch(train_motions, args.seed, epoch, True, args.window, args.stride)
+
+    best, history = fit(model, first, next_epoch,
                         losses, lambda m: rotation_error_deg(m, val), metric="val_rotation_deg", epochs=args.epochs,
                         batch=args.batch, lr=args.lr, seed=args.seed, max_steps=args.max_steps)
     metadata = {

@@ -98,7 +98,10 @@ def train(args) -> dict:
     model.input_std.copy_(flat.std(0).clamp_min(1e-2))
     val = build_epoch(val_motions, args.kind, args.seed + 1, 0, False, args.window, args.window)
 
-    best, history = fit(model, first, lambda epoch: build_epoch(train_motions, args.kind, args.seed, epoch, True, args.window, args.stride),
+    def next_epoch(epoch):
+        return build_epoch(train_motions, args.kind, args.seed, epoch, True, args.window, args.stride)
+
+    best, history = fit(model, first, next_epoch,
                         losses, lambda m: position_error_cm(m, val), metric="val_mpjpe_cm", epochs=args.epochs,
                         batch=args.batch, lr=args.lr, seed=args.seed, max_steps=args.max_steps)
     metadata = {

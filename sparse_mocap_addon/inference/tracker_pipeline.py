@@ -41,14 +41,20 @@ _POSERS: dict = {}
 
 @dataclass
 class TrackerSolveOptions:
-    """``mode``: see the module docstring; ``smoothing_hz``: offline zero-phase low-pass of the
-    targets before solving (0: off; the solver reaches the targets exactly, so tracking noise
-    reaches the animation as jitter: 8 Hz removes most of it); ``plant_feet``: pin guessed feet in contact and keep
-    them above the floor (three-point); ``offline_model``: offline reconstruction uses the mode's
-    bidirectional model where one is shipped (it sees the future; the stream always uses the
-    causal one); ``anchor_pelvis``: the guessed pelvis (three-point) is moved so that the
-    guessed spine puts the head on its tracker (else the spine bends to reach it from where the
-    network put the pelvis); ``ik``: the analytic solver's options."""
+    """How :func:`solve_targets` and :class:`TrackerStream` reconstruct.
+
+    - ``mode``: "auto", "six_point", "three_point" or "analytic" (module docstring).
+    - ``smoothing_hz``: offline zero-phase low-pass of the targets before solving (0: off). The
+      solver reaches the targets exactly, so tracking noise reaches the animation as jitter;
+      8 Hz removes about half of it. The stream does not smooth.
+    - ``plant_feet`` / ``pin_feet``: three-point guessed feet are kept on and above the floor, and
+      pinned while in contact (``core/foot_plant``).
+    - ``offline_model``: offline reconstruction uses the mode's bidirectional model where one is
+      shipped (it sees the future; the stream always uses the causal one).
+    - ``anchor_pelvis``: the guessed pelvis (three-point) is moved so that the guessed spine puts
+      the head on its tracker (else the spine bends to reach it from the network's pelvis).
+    - ``ik``: the analytic solver's options.
+    """
 
     mode: str = "auto"
     smoothing_hz: float = 0.0
@@ -218,7 +224,8 @@ class TrackerStream:
     ``names``: the trackers of each frame, in order. ``step(positions (K, 3), rotations (K, 3, 3),
     valid (K,) or None)`` returns ``(local rotations (24, 4) wxyz, root translation (3,))``. A lost
     sample (``valid`` False or NaN) holds that tracker's last pose. The same maths as
-    :func:`solve_targets` frame by frame (equal to it where no sample is lost)."""
+    :func:`solve_targets` frame by frame: equal to it with ``offline_model=False`` and no
+    smoothing where no sample is lost."""
 
     def __init__(self, skeleton: Skeleton, names, options: TrackerSolveOptions | None = None,
                  poser: TrackerPoser | None = None):
@@ -230,7 +237,8 @@ class TrackerStream:
         if self.mode != "analytic":
             self.poser = poser or load_tracker_poser(self.mode)
             self._columns = [self.names.index(n) for n in KINDS[self.mode]]
-        self._planter = FootPlanter(skeleton, NETWORK_FPS, pin=self.options.pin_feet) if self.mode == "three_point" and self.options.plant_feet else None
+        plant = self.mode == "three_point" and self.options.plant_feet
+        self._planter = FootPlanter(skeleton, NETWORK_FPS, pin=self.options.pin_feet) if plant else None
         self.reset()
 
     def reset(self) -> None:
@@ -266,4 +274,4 @@ class TrackerStream:
 
 
 __all__ = ["MODES", "TrackerSolveOptions", "TrackerStream", "choose_mode", "load_tracker_poser", "reconstruct_trackers",
-           "resample_targets", "solve_targets"]
+           "resample_targets", "smooth_targets", "solve_targets"]

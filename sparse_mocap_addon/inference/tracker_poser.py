@@ -19,7 +19,9 @@ them with the training set's mean and deviation (buffers in the weight file).
 The network (``training/tracker_model.py`` is its torch twin; the parity test keeps them within
 1e-4) is one ``RNNBlock`` (Linear -> ReLU -> 2-layer LSTM -> Linear), causal, so streaming equals
 offline frame for frame. Where ``OFFLINE_WEIGHT_FILES`` ships one, a bidirectional variant (each
-frame also sees the future, so it cannot stream) serves offline reconstruction. Outputs (:class:`TrackerPoserOutput`): heading-frame global rotations of
+frame also sees the future, so it cannot stream) serves offline reconstruction.
+
+Outputs (:class:`TrackerPoserOutput`): heading-frame global rotations of
 ``POSE_JOINTS`` (6D), the pelvis position relative to the reference (3) and two foot-contact
 logits; :func:`decode` turns them into world rotations of all 24 joints, the world pelvis
 position and contact probabilities.

@@ -39,15 +39,15 @@ from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
 from ..core.rotations import matrix_to_quat, quat_continuous, quat_normalize, quat_to_matrix
 from . import compat
 from .coords import CORE_TO_BLENDER, core_to_blender_vectors
-from .empty_sets import CONSTANT, active_set, keyed_values, write_keys
+from .empty_sets import (active_set, add_valid_property, curves_by_path, find_parent, first_time, keyed_values,
+                         new_set_child, new_set_parent, ordered_children, read_valid, set_members, small_metadata,
+                         stored_dict, stored_metadata, write_keys, write_valid_keys)
 
 MARKER = "sparse_mocap_imu"
 SENSOR_KEY = "sensor"
 INDEX_KEY = "sensor_index"
 ACCELERATION = "acceleration"
 ACCELERATION_PATH = f'["{ACCELERATION}"]'
-VALID = "valid"
-VALID_PATH = f'["{VALID}"]'
 CALIBRATION = "calibration"
 
 _AXES = {"+X": (1, 0, 0), "-X": (-1, 0, 0), "+Y": (0, 1, 0), "-Y": (0, -1, 0), "+Z": (0, 0, 1), "-Z": (0, 0, -1)}
@@ -62,12 +62,7 @@ def is_imu_set(obj) -> bool:
 
 def find_imu_parent(obj):
     """The IMU set ``obj`` belongs to: ``obj`` itself or its parent."""
-    if obj is None:
-        return None
-    for candidate in (obj, obj.parent):
-        if is_imu_set(candidate):
-            return candidate
-    return None
+    return find_parent(obj, is_imu_set)
 
 
 def active_imu_parent(context):
@@ -77,14 +72,7 @@ def active_imu_parent(context):
 
 def stored_calibration(parent) -> dict | None:
     """The calibration dict Calibrate stored on the set, or None."""
-    text = parent.get(CALIBRATION)
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ImuError(f"'{parent.name}': its stored calibration is not valid JSON; calibrate it again.") from None
-    return value if isinstance(value, dict) else None
+    return stored_dict(parent, CALIBRATION, ImuError)
 
 
 # --- the world of the set ------------------------------------------------------------------------
@@ -144,14 +132,9 @@ def create_imu_empties(recording: ImuRecording, name: str, collection=None, *, f
     quats = matrix_to_quat(matrices)                                            # (T, S, 4)
     acceleration = np.nan_to_num(recording.acceleration) @ to_blender.T         # (T, S, 3)
     frames = frame_start + np.arange(T, dtype=np.float64)
-    times = recording.metadata.get("times")
-    time_start = float(times[0]) if times is not None and len(times) == T and T else 0.0
+    time_start = first_time(recording.metadata, T)
 
-    parent = bpy.data.objects.new(name, None)
-    collection.objects.link(parent)
-    parent.empty_display_type = "PLAIN_AXES"
-    parent.empty_display_size = 0.3
-    parent[MARKER] = True
+    parent = new_set_parent(name, collection, MARKER)
     parent["fps"] = float(recording.fps)
     parent["source"] = str(recording.source)
     parent["world"] = str(recording.world)
@@ -164,16 +147,12 @@ def create_imu_empties(recording: ImuRecording, name: str, collection=None, *, f
     parent["sensors"] = list(recording.sensors)
     parent["world_to_blender"] = [float(v) for v in to_blender.ravel()]
     parent["valid_fraction"] = float(valid.mean()) if valid.size else 0.0
-    parent["metadata"] = json.dumps(_small_metadata(recording.metadata), sort_keys=True)
+    parent["metadata"] = json.dumps(small_metadata(recording.metadata), sort_keys=True)
 
     places = _segment_positions(recording.sensors)
     action = bpy.data.actions.new(name) if compat.has_slotted_actions() else None
     for s, sensor in enumerate(recording.sensors):
-        child = bpy.data.objects.new(sensor, None)
-        collection.objects.link(child)
-        child.parent = parent
-        child.empty_display_type = "ARROWS"
-        child.empty_display_size = 0.12
+        child = new_set_child(sensor, parent, collection, 0.12)
         child.location = places[s]
         child.rotation_mode = "QUATERNION"
         child[SENSOR_KEY] = sensor
@@ -182,8 +161,7 @@ def create_imu_empties(recording: ImuRecording, name: str, collection=None, *, f
         child.id_properties_ui(ACCELERATION).update(subtype="ACCELERATION",
                                                     description="Free acceleration (gravity removed), m/s^2, "
                                                                 "in the IMU set's axes")
-        child[VALID] = 1.0
-        child.id_properties_ui(VALID).update(min=0.0, max=1.0, description="1 where the sensor has a sample")
+        add_valid_property(child, "1 where the sensor has a sample")
         keyed = np.flatnonzero(valid[:, s])
         q = quat_continuous(quats[keyed, s], axis=0) if len(keyed) else quats[:0, s]
         if len(keyed):
@@ -194,33 +172,16 @@ def create_imu_empties(recording: ImuRecording, name: str, collection=None, *, f
         for i in range(3):
             write_keys(compat.new_fcurve(fcurves, ACCELERATION_PATH, i, "Acceleration"), frames[keyed],
                         acceleration[keyed, s, i])
-        write_keys(compat.new_fcurve(fcurves, VALID_PATH, 0, "Valid"), frames, valid[:, s].astype(np.float64),
-                    CONSTANT)
+        write_valid_keys(fcurves, frames, valid[:, s])
         tick((s + 1) / S)
     return parent
-
-
-def _small_metadata(metadata: dict) -> dict:
-    """The reader's facts worth keeping on the set: JSON-safe scalars, short lists and dicts."""
-    out = {}
-    for key, value in metadata.items():
-        if key == "times":
-            continue
-        try:
-            text = json.dumps(value)
-        except (TypeError, ValueError):
-            continue
-        if len(text) <= 2000:
-            out[key] = value
-    return out
 
 
 # --- reading -------------------------------------------------------------------------------------
 
 def sensor_children(parent) -> list:
     """The set's sensor empties in recording order."""
-    return sorted((c for c in parent.children if isinstance(c.get(SENSOR_KEY), str)),
-                  key=lambda c: (int(c.get(INDEX_KEY, 1 << 30)), c.name))
+    return ordered_children(parent, SENSOR_KEY, INDEX_KEY)
 
 
 def read_imu_empties(parent) -> ImuRecording:
@@ -234,38 +195,24 @@ def read_imu_empties(parent) -> ImuRecording:
         raise ImuError(f"'{getattr(parent, 'name', parent)}' is no IMU set: expected the empties made by "
                        "Import IMU Recording.")
     children = sensor_children(parent)
-    if not children:
-        raise ImuError(f"'{parent.name}': the IMU set has no sensor empties left.")
-    names = [c[SENSOR_KEY] for c in children]
-    if len(set(names)) != len(names):
-        raise ImuError(f"'{parent.name}': two of its empties stand for the same sensor.")
-    start, count = int(parent.get("frame_start", 1)), int(parent.get("frame_count", 0))
-    if count <= 0:
-        raise ImuError(f"'{parent.name}': the IMU set has no frames.")
+    names, start, count = set_members(parent, children, SENSOR_KEY, ImuError, "IMU set", "sensor")
     quats = np.full((count, len(children), 4), np.nan)
     acceleration = np.full((count, len(children), 3), np.nan)
     valid = np.zeros((count, len(children)), dtype=bool)
     for s, child in enumerate(children):
-        curves = {(c.data_path, c.array_index): c for c in compat.action_fcurves(child)}
+        curves = curves_by_path(child)
         for i in range(4):
             quats[:, s, i] = keyed_values(curves.get(("rotation_quaternion", i)), start, count)
         for i in range(3):
             acceleration[:, s, i] = keyed_values(curves.get((ACCELERATION_PATH, i)), start, count)
-        flag = keyed_values(curves.get((VALID_PATH, 0)), start, count)
-        valid[:, s] = np.nan_to_num(flag, nan=1.0) > 0.5
+        valid[:, s] = read_valid(curves, start, count)
     valid &= np.isfinite(quats).all(axis=-1) & np.isfinite(acceleration).all(axis=-1)
     to_blender = np.asarray(parent.get("world_to_blender", list(np.eye(3).ravel())), dtype=np.float64).reshape(3, 3)
     safe = np.where(valid[..., None], quats, np.array([1.0, 0.0, 0.0, 0.0]))
     orientation = to_blender.T @ quat_to_matrix(quat_normalize(safe))
     acceleration = np.nan_to_num(acceleration) @ to_blender
-    try:
-        metadata = json.loads(parent.get("metadata", "{}"))
-    except ValueError:
-        metadata = {}
-    fps = float(parent.get("fps", 60.0))
-    metadata.update({"times": float(parent.get("time_start", 0.0)) + np.arange(count) / fps,
-                     "frame_start": start, "imu_set": parent.name,
-                     "up_axis": str(parent.get("up_axis", metadata.get("up_axis", "+Z")))})
+    metadata, fps = stored_metadata(parent, count)
+    metadata.update({"imu_set": parent.name, "up_axis": str(parent.get("up_axis", metadata.get("up_axis", "+Z")))})
     for key in ("format", "native_fps"):
         if key in parent:
             metadata[key] = parent[key]

@@ -47,13 +47,13 @@ from ..core.rotations import matrix_to_quat, quat_continuous, quat_normalize
 from ..core.trackers import TRACKER_JOINTS, TrackerError, TrackerRecording
 from . import compat
 from .coords import blender_to_core_vectors, core_to_blender_vectors
-from .empty_sets import CONSTANT, active_set, keyed_values, write_keys
+from .empty_sets import (VALID, active_set, add_valid_property, curves_by_path, find_parent, first_time,
+                         keyed_values, new_set_child, new_set_parent, ordered_children, read_valid, set_members,
+                         small_metadata, stored_dict, stored_metadata, write_keys, write_valid_keys)
 
 MARKER = "sparse_mocap_trackers"
 TRACKER_KEY = "tracker"
 INDEX_KEY = "tracker_index"
-VALID = "valid"
-VALID_PATH = f'["{VALID}"]'
 CALIBRATION = "calibration"
 
 _SUFFIX = re.compile(r"\.\d{3,}$")           # Blender's ".001" on a taken name
@@ -83,12 +83,7 @@ def is_tracker_set(obj) -> bool:
 
 def find_tracker_parent(obj):
     """The tracker set ``obj`` belongs to: ``obj`` itself or its parent."""
-    if obj is None:
-        return None
-    for candidate in (obj, obj.parent):
-        if is_tracker_set(candidate):
-            return candidate
-    return None
+    return find_parent(obj, is_tracker_set)
 
 
 def active_tracker_parent(context):
@@ -98,14 +93,7 @@ def active_tracker_parent(context):
 
 def stored_calibration(parent) -> dict | None:
     """The dict Calibrate stored on the set, or None."""
-    text = parent.get(CALIBRATION)
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise TrackerError(f"'{parent.name}': its stored calibration is not valid JSON; calibrate it again.") from None
-    return value if isinstance(value, dict) else None
+    return stored_dict(parent, CALIBRATION, TrackerError)
 
 
 def site_of(obj) -> str | None:
@@ -139,14 +127,9 @@ def create_tracker_empties(recording: TrackerRecording, name: str, collection=No
     positions = core_to_blender_vectors(np.where(valid[..., None], recording.positions, 0.0))     # (T, K, 3)
     quats = quats_to_blender(quat_normalize(np.where(valid[..., None], recording.orientations, _IDENTITY)))
     frames = frame_start + np.arange(T, dtype=np.float64)
-    times = recording.metadata.get("times")
-    time_start = float(times[0]) if times is not None and len(times) == T and T else 0.0
+    time_start = first_time(recording.metadata, T)
 
-    parent = bpy.data.objects.new(name, None)
-    collection.objects.link(parent)
-    parent.empty_display_type = "PLAIN_AXES"
-    parent.empty_display_size = 0.3
-    parent[MARKER] = True
+    parent = new_set_parent(name, collection, MARKER)
     parent["fps"] = float(recording.fps)
     parent["source"] = str(recording.source)
     for key in ("convention", "units", "format"):
@@ -156,20 +139,15 @@ def create_tracker_empties(recording: TrackerRecording, name: str, collection=No
     parent["frame_count"] = T
     parent["trackers"] = list(recording.names)
     parent["valid_fraction"] = float(valid.mean()) if valid.size else 0.0
-    parent["metadata"] = json.dumps(_small_metadata(recording.metadata), sort_keys=True)
+    parent["metadata"] = json.dumps(small_metadata(recording.metadata), sort_keys=True)
 
     action = bpy.data.actions.new(name) if compat.has_slotted_actions() else None
     for k, tracker in enumerate(recording.names):
-        child = bpy.data.objects.new(tracker, None)
-        collection.objects.link(child)
-        child.parent = parent
-        child.empty_display_type = "ARROWS"
-        child.empty_display_size = 0.1
+        child = new_set_child(tracker, parent, collection, 0.1)
         child.rotation_mode = "QUATERNION"
         child[TRACKER_KEY] = tracker
         child[INDEX_KEY] = k
-        child[VALID] = 1.0
-        child.id_properties_ui(VALID).update(min=0.0, max=1.0, description="1 where the tracker has a sample")
+        add_valid_property(child, "1 where the tracker has a sample")
         keyed = np.flatnonzero(valid[:, k])
         q = quat_continuous(quats[keyed, k], axis=0) if len(keyed) else quats[:0, k]
         if len(keyed):
@@ -180,33 +158,16 @@ def create_tracker_empties(recording: TrackerRecording, name: str, collection=No
             write_keys(compat.new_fcurve(fcurves, "location", i, "Position"), frames[keyed], positions[keyed, k, i])
         for i in range(4):
             write_keys(compat.new_fcurve(fcurves, "rotation_quaternion", i, "Orientation"), frames[keyed], q[:, i])
-        write_keys(compat.new_fcurve(fcurves, VALID_PATH, 0, "Valid"), frames, valid[:, k].astype(np.float64),
-                   CONSTANT)
+        write_valid_keys(fcurves, frames, valid[:, k])
         tick((k + 1) / K)
     return parent
-
-
-def _small_metadata(metadata: dict) -> dict:
-    """The reader's facts worth keeping on the set: JSON-safe scalars, short lists and dicts."""
-    out = {}
-    for key, value in metadata.items():
-        if key == "times":
-            continue
-        try:
-            text = json.dumps(value)
-        except (TypeError, ValueError):
-            continue
-        if len(text) <= 2000:
-            out[key] = value
-    return out
 
 
 # --- reading a set ---------------------------------------------------------------------------------
 
 def tracker_children(parent) -> list:
     """The set's tracker empties in recording order."""
-    return sorted((c for c in parent.children if isinstance(c.get(TRACKER_KEY), str)),
-                  key=lambda c: (int(c.get(INDEX_KEY, 1 << 30)), c.name))
+    return ordered_children(parent, TRACKER_KEY, INDEX_KEY)
 
 
 def read_tracker_empties(parent) -> TrackerRecording:
@@ -220,36 +181,23 @@ def read_tracker_empties(parent) -> TrackerRecording:
         raise TrackerError(f"'{getattr(parent, 'name', parent)}' is no tracker set: expected the empties made by "
                            "Import Trackers.")
     children = tracker_children(parent)
-    if not children:
-        raise TrackerError(f"'{parent.name}': the tracker set has no tracker empties left.")
-    names = [c[TRACKER_KEY] for c in children]
-    if len(set(names)) != len(names):
-        raise TrackerError(f"'{parent.name}': two of its empties stand for the same tracker.")
-    start, count = int(parent.get("frame_start", 1)), int(parent.get("frame_count", 0))
-    if count <= 0:
-        raise TrackerError(f"'{parent.name}': the tracker set has no frames.")
+    names, start, count = set_members(parent, children, TRACKER_KEY, TrackerError, "tracker set", "tracker")
     positions = np.full((count, len(children), 3), np.nan)
     quats = np.full((count, len(children), 4), np.nan)
     valid = np.zeros((count, len(children)), dtype=bool)
     for k, child in enumerate(children):
-        curves = {(c.data_path, c.array_index): c for c in compat.action_fcurves(child)}
+        curves = curves_by_path(child)
         for i in range(3):
             positions[:, k, i] = keyed_values(curves.get(("location", i)), start, count)
         for i in range(4):
             quats[:, k, i] = keyed_values(curves.get(("rotation_quaternion", i)), start, count)
-        flag = keyed_values(curves.get((VALID_PATH, 0)), start, count)
-        valid[:, k] = np.nan_to_num(flag, nan=1.0) > 0.5
+        valid[:, k] = read_valid(curves, start, count)
     valid &= np.isfinite(positions).all(axis=-1) & np.isfinite(quats).all(axis=-1)
     positions = np.where(valid[..., None], blender_to_core_vectors(np.nan_to_num(positions)), np.nan)
     quats = np.where(valid[..., None], quat_normalize(quats_to_core(np.where(valid[..., None], quats, _IDENTITY))),
                      np.nan)
-    try:
-        metadata = json.loads(parent.get("metadata", "{}"))
-    except ValueError:
-        metadata = {}
-    fps = float(parent.get("fps", 60.0))
-    metadata.update({"times": float(parent.get("time_start", 0.0)) + np.arange(count) / fps,
-                     "frame_start": start, "tracker_set": parent.name, "file": str(parent.get("source", ""))})
+    metadata, fps = stored_metadata(parent, count)
+    metadata.update({"tracker_set": parent.name, "file": str(parent.get("source", ""))})
     for key in ("convention", "units", "format"):
         if parent.get(key):
             metadata[key] = parent[key]

@@ -12,7 +12,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy", reason="the bpy module is installed by scripts/setup.sh")
 
-from sparse_mocap_addon.blender import compat, imu_solve  # noqa: E402
+from sparse_mocap_addon.blender import compat, imu_solve, mocap_import  # noqa: E402
 from sparse_mocap_addon.blender.bake import set_scene_timing  # noqa: E402
 from sparse_mocap_addon.blender.coords import CORE_TO_BLENDER  # noqa: E402
 from sparse_mocap_addon.blender.imu_objects import (  # noqa: E402
@@ -488,7 +488,7 @@ def test_reconstruct_errors_leave_nothing(addon, skeleton, monkeypatch):
         bake_motion(obj, motion, **kwargs)
         raise ValueError("interrupted")
 
-    monkeypatch.setattr(imu_solve, "bake_motion", failing_bake)
+    monkeypatch.setattr(mocap_import, "bake_motion", failing_bake)
     with pytest.raises(RuntimeError, match="legs_imu: interrupted"):
         bpy.ops.sparse_mocap.reconstruct_imu()
     assert counts() == before

@@ -10,7 +10,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy", reason="the bpy module is installed by scripts/setup.sh")
 
-from sparse_mocap_addon.blender import compat, landmark_solve  # noqa: E402
+from sparse_mocap_addon.blender import compat, mocap_import  # noqa: E402
 from sparse_mocap_addon.blender.armature import create_armature, skeleton_from_armature  # noqa: E402
 from sparse_mocap_addon.blender.bake import bake_motion  # noqa: E402
 from sparse_mocap_addon.blender.coords import core_to_blender_vectors  # noqa: E402
@@ -402,7 +402,7 @@ def test_failure_while_baking_removes_empties_and_armature(addon, monkeypatch):
         bpy.data.actions.new("half written")
         raise ValueError("disk full while baking")
 
-    monkeypatch.setattr(landmark_solve, "bake_motion", failing_bake)
+    monkeypatch.setattr(mocap_import, "bake_motion", failing_bake)
     with pytest.raises(RuntimeError, match="S00_P00_T01_BalancingTrial_0-100.trc: disk full while baking"):
         bpy.ops.sparse_mocap.import_landmarks(filepath=str(TRC))
     assert counts() == dict(objects=0, armatures=0, meshes=0, actions=0)
@@ -416,13 +416,13 @@ def test_failed_solve_onto_an_armature_gives_back_its_action(addon, skeleton, mo
     parent = bpy.context.active_object
     select_only(parent, armature, active=parent)
     before = counts()
-    real_bake = landmark_solve.bake_motion
+    real_bake = mocap_import.bake_motion
 
     def failing_bake(obj, motion, **kwargs):
         real_bake(obj, motion, **kwargs)
         raise ValueError("interrupted")
 
-    monkeypatch.setattr(landmark_solve, "bake_motion", failing_bake)
+    monkeypatch.setattr(mocap_import, "bake_motion", failing_bake)
     with pytest.raises(RuntimeError, match="interrupted"):
         bpy.ops.sparse_mocap.solve_landmarks(target="ARMATURE")
     assert counts() == before

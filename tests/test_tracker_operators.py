@@ -14,7 +14,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy", reason="the bpy module is installed by scripts/setup.sh")
 
-from sparse_mocap_addon.blender import compat, tracker_solve  # noqa: E402
+from sparse_mocap_addon.blender import compat, mocap_import, tracker_solve  # noqa: E402
 from sparse_mocap_addon.blender.coords import CORE_TO_BLENDER  # noqa: E402
 from sparse_mocap_addon.blender.empty_sets import write_keys  # noqa: E402
 from sparse_mocap_addon.blender.tracker_objects import (  # noqa: E402
@@ -444,7 +444,7 @@ def test_reconstruct_errors_leave_nothing(addon, skeleton, monkeypatch):
         bake_motion(obj, motion, **kwargs)
         raise ValueError("interrupted")
 
-    monkeypatch.setattr(tracker_solve, "bake_motion", failing_bake)
+    monkeypatch.setattr(mocap_import, "bake_motion", failing_bake)
     with pytest.raises(RuntimeError, match="walk_trackers: interrupted"):
         bpy.ops.sparse_mocap.reconstruct_trackers(mode="ANALYTIC")
     assert counts() == before

@@ -31,11 +31,11 @@ from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
 from ..core.imu_calibration import ImuCalibration, apply_calibration, calibrate
 from ..core.motion import Motion
 from ..inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
-from .armature import create_armature, skeleton_from_armature
-from .bake import bake_motion, set_scene_timing
+from .armature import skeleton_from_armature
+from .bake import set_scene_timing
 from .empty_sets import take_name as set_take_name
 from .imu_objects import CALIBRATION, create_imu_empties, read_imu_empties, stored_calibration
-from .mocap_import import removed_on_failure, store_measurements, take_name
+from .mocap_import import bake_onto_armature, removed_on_failure, require_poses, take_name
 
 # What the import dialog lists (a folder is picked by opening it and importing with no file chosen).
 FILE_PATTERNS = "*.pt;*.npz;*.csv;*.csv.gz;*.txt;*.txt.gz"
@@ -278,23 +278,15 @@ def reconstruct_onto_armature(parent, options=None, *, armature=None, measuremen
     tick(_SET)
     motion, report = reconstruct_imu(recording, measurements, options,
                                      progress=lambda f: tick(_SET + (_SOLVE - _SET) * f))
-    bad = ~(np.isfinite(motion.rotations).all(axis=(1, 2)) & np.isfinite(motion.translation).all(axis=1))
-    if bad.any():
-        raise ImuError(f"'{parent.name}': the reconstruction gave no pose on {int(bad.sum())} frame(s) "
-                       f"(first: frame {int(np.flatnonzero(bad)[0])}).")
+    require_poses(motion, f"'{parent.name}'", ImuError)
     report = dict(report, calibration=note, stature_m=float(motion.skeleton.stature()))
     name = name or set_name(parent)
     frame_start = int(parent.get("frame_start", context.scene.frame_start))
     same_rate = abs(motion.fps - recording.fps) < 1e-6
 
-    created = armature is None
-    with removed_on_failure(armature):
-        if created:
-            armature = create_armature(motion.skeleton, name=name, collection=context.collection,
-                                       with_mesh=with_body, context=context)
-            store_measurements(armature, measurements)
-        action = bake_motion(armature, motion, action_name=name, frame_start=frame_start, match_scene=same_rate,
-                             scene=context.scene, progress=lambda f: tick(_SOLVE + (1.0 - _SOLVE) * f))
+    armature, action, created = bake_onto_armature(
+        motion, armature, name=name, measurements=measurements, frame_start=frame_start, match_scene=same_rate,
+        with_body=with_body, context=context, progress=lambda f: tick(_SOLVE + (1.0 - _SOLVE) * f))
     tick(1.0)
     return ImuSolve(armature, action, motion, report, created)
 

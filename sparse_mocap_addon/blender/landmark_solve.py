@@ -24,11 +24,11 @@ from ..core.formats.landmarks import read_landmarks
 from ..core.landmark_pipeline import SolveOptions, solve_landmarks
 from ..core.landmarks import LandmarkSequence, orient
 from ..core.motion import Motion
-from .armature import create_armature, skeleton_from_armature
-from .bake import bake_motion, set_scene_timing
+from .armature import skeleton_from_armature
+from .bake import set_scene_timing
 from .empty_sets import take_name as set_take_name
 from .landmark_objects import create_landmark_empties
-from .mocap_import import removed_on_failure, store_measurements, take_name
+from .mocap_import import bake_onto_armature, removed_on_failure, take_name
 
 # What the import dialog lists (text files may be gzipped).
 FILE_PATTERNS = "*.trc;*.json;*.csv;*.npy;*.npz;*.trc.gz;*.json.gz;*.csv.gz"
@@ -86,14 +86,10 @@ def solve_onto_armature(seq: LandmarkSequence, options: SolveOptions | None = No
     report["stature_m"] = float(motion.skeleton.stature())
     tick(_SOLVE)
 
-    created = armature is None
-    with removed_on_failure(armature):
-        if created:
-            armature = create_armature(motion.skeleton, name=name, collection=context.collection,
-                                       with_mesh=with_body, context=context)
-            store_measurements(armature, BodyMeasurements(**measure_skeleton(motion.skeleton), sex=options.sex))
-        action = bake_motion(armature, motion, action_name=name, frame_start=frame_start, match_scene=True,
-                             scene=context.scene, progress=lambda f: tick(_SOLVE + (1.0 - _SOLVE) * f))
+    performer = BodyMeasurements(**measure_skeleton(motion.skeleton), sex=options.sex) if armature is None else None
+    armature, action, created = bake_onto_armature(
+        motion, armature, name=name, measurements=performer, frame_start=frame_start, with_body=with_body,
+        context=context, progress=lambda f: tick(_SOLVE + (1.0 - _SOLVE) * f))
     return LandmarkSolve(armature, action, motion, report, created)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import bpy
+import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
 from ..core.formats.mocap import read_mocap
@@ -118,15 +119,10 @@ def import_mocap(path, *, armature=None, measurements: BodyMeasurements | None =
         motion = resample_motion(motion, fps)
     tick(_RETARGET)
 
-    created = armature is None
-    with removed_on_failure(armature):
-        if created:
-            armature = create_armature(skeleton, name=name or take, collection=context.collection,
-                                       with_mesh=with_body, context=context)
-            store_measurements(armature, measurements)
-        action = bake_motion(armature, motion, action_name=take, frame_start=frame_start, match_scene=True,
-                             scene=context.scene,
-                             progress=lambda f: tick(_RETARGET + (1.0 - _RETARGET) * f))
+    armature, action, created = bake_onto_armature(
+        motion, armature, name=name or take, action_name=take, skeleton=skeleton, measurements=measurements,
+        frame_start=frame_start, with_body=with_body, context=context,
+        progress=lambda f: tick(_RETARGET + (1.0 - _RETARGET) * f))
     return MocapImport(armature, action, motion, source, joint_map, motion.metadata["retarget"]["reference"],
                        created, measurements if created else None)
 
@@ -140,6 +136,35 @@ def store_measurements(obj, measurements: BodyMeasurements | None) -> None:
         return
     values = {key: (0.0 if value is None else value) for key, value in measurements.as_dict().items()}
     subject.set_from(SimpleNamespace(**values))
+
+
+def bake_onto_armature(motion: Motion, armature=None, *, name: str, action_name: str | None = None,
+                       skeleton=None, measurements: BodyMeasurements | None = None, frame_start: int = 1,
+                       match_scene: bool = True, with_body: bool = True, context=None, progress=None):
+    """Bake ``motion`` into a new action (named ``action_name``, default ``name``) on ``armature``,
+    or on a new armature named ``name`` built from ``skeleton`` (default: the motion's), with
+    ``with_body`` a skinned body and ``measurements`` stored on it. Returns (armature, action,
+    created). If anything fails, what this created is removed and ``armature`` gets its previous
+    action back (:func:`removed_on_failure`)."""
+    context = context or bpy.context
+    created = armature is None
+    with removed_on_failure(armature):
+        if created:
+            armature = create_armature(motion.skeleton if skeleton is None else skeleton, name=name,
+                                       collection=context.collection, with_mesh=with_body, context=context)
+            store_measurements(armature, measurements)
+        action = bake_motion(armature, motion, action_name=action_name or name, frame_start=frame_start,
+                             match_scene=match_scene, scene=context.scene, progress=progress)
+    return armature, action, created
+
+
+def require_poses(motion: Motion, label: str, error) -> None:
+    """Raise ``error`` naming ``label`` when the motion has frames without a pose (NaN rotations or
+    translation)."""
+    bad = ~(np.isfinite(motion.rotations).all(axis=(1, 2)) & np.isfinite(motion.translation).all(axis=1))
+    if bad.any():
+        raise error(f"{label}: the reconstruction gave no pose on {int(bad.sum())} frame(s) "
+                    f"(first: frame {int(np.flatnonzero(bad)[0])}).")
 
 
 def _pointers() -> dict:

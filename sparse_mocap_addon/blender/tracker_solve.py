@@ -37,10 +37,10 @@ from ..core.skeleton import Skeleton
 from ..core.tracker_calibration import TrackerCalibration, calibrate_trackers
 from ..core.trackers import TrackerError, TrackerRecording
 from ..inference.tracker_pipeline import TrackerSolveOptions, reconstruct_trackers
-from .armature import create_armature, skeleton_from_armature
-from .bake import bake_motion, set_scene_timing
+from .armature import skeleton_from_armature
+from .bake import set_scene_timing
 from .empty_sets import take_name as set_take_name
-from .mocap_import import removed_on_failure, store_measurements, take_name
+from .mocap_import import bake_onto_armature, removed_on_failure, require_poses, take_name
 from .tracker_objects import (CALIBRATION, create_tracker_empties, read_tracker_empties, recording_from_empties,
                               stored_calibration)
 
@@ -270,24 +270,16 @@ def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None
     recording = source.recording
     motion, report = reconstruct_trackers(recording, skeleton, calibration=source.calibration, options=options,
                                           progress=lambda f: tick(_SOURCE + (_SOLVE - _SOURCE) * f))
-    bad = ~(np.isfinite(motion.rotations).all(axis=(1, 2)) & np.isfinite(motion.translation).all(axis=1))
-    if bad.any():
-        raise TrackerError(f"{source.label}: the reconstruction gave no pose on {int(bad.sum())} frame(s) "
-                           f"(first: frame {int(np.flatnonzero(bad)[0])}).")
+    require_poses(motion, source.label, TrackerError)
     report = dict(report, calibration=source.note, frames=motion.num_frames, fps=float(motion.fps),
                   stature_m=float(motion.skeleton.stature()))
     name = name or source.name
     same_rate = abs(motion.fps - recording.fps) < 1e-6
 
-    created = armature is None
-    with removed_on_failure(armature):
-        if created:
-            armature = create_armature(motion.skeleton, name=name, collection=context.collection,
-                                       with_mesh=with_body, context=context)
-            store_measurements(armature, measurements)
-        action = bake_motion(armature, motion, action_name=name, frame_start=source.frame_start,
-                             match_scene=same_rate, scene=context.scene,
-                             progress=lambda f: tick(_SOLVE + (1.0 - _SOLVE) * f))
+    armature, action, created = bake_onto_armature(
+        motion, armature, name=name, measurements=measurements, frame_start=source.frame_start,
+        match_scene=same_rate, with_body=with_body, context=context,
+        progress=lambda f: tick(_SOLVE + (1.0 - _SOLVE) * f))
     tick(1.0)
     return TrackerSolve(armature, action, motion, report, created, source)
 

@@ -1,5 +1,7 @@
 """Small helpers shared by the operators (no operator calls another)."""
 
+import math
+
 import bpy
 
 from ..blender.armature import is_smpl_armature
@@ -86,6 +88,23 @@ class ArmatureTarget:
                           "Target: New Armature")
         return armature, None
 
+    def _target_and_measurements(self, context):
+        """(armature or None for a new one, the Subject panel's measurements for a new one or None),
+        or None after reporting why there is no target."""
+        armature, error = self._target(context)
+        if error:
+            self.report({"ERROR"}, error)
+            return None
+        return armature, (subject_source(context).to_measurements() if armature is None else None)
+
+    def _draw_target_with_subject(self, context, layout):
+        """The Target box; for a new armature the Subject panel's figures and ``with_body``."""
+        col = self._draw_target(layout)
+        if col is not None:
+            subject = subject_source(context)
+            col.label(text=f"Subject: {subject.height:.2f} m, {subject.sex} (Subject panel)")
+            col.prop(self, "with_body")
+
     def _draw_target(self, layout):
         """The Target box; returns its column for the new armature's options, or None (existing armature)."""
         col = layout.column(heading="Target")
@@ -113,3 +132,65 @@ class Progress:
     def __exit__(self, *exc):
         self.wm.progress_end()
         return False
+
+
+def run_reported(op, context, name, work, *, progress: bool = True):
+    """``work(progress)`` with the window manager's progress indicator (``progress`` False: a no-op
+    callback); its result, or None after reporting the readers' and the core's one-sentence errors
+    (ValueError, OSError) with :func:`error_text` naming ``name``."""
+    try:
+        if not progress:
+            return work(lambda fraction: None)
+        with Progress(context) as bar:
+            return work(bar)
+    except (ValueError, OSError) as exc:
+        op.report({"ERROR"}, error_text(exc, name))
+        return None
+
+
+class ActiveSetPoll:
+    """An operator on the active empty set (``_active_set(context)``, a staticmethod): greyed out,
+    with ``set_hint`` as the reason, until there is one."""
+
+    set_hint = ""
+
+    @classmethod
+    def poll(cls, context):
+        if cls._active_set(context) is None:
+            cls.poll_message_set(cls.set_hint)
+            return False
+        return True
+
+
+class HeldPoseCalibration:
+    """For Calibrate operators with ``pose``, ``start``, ``duration``, ``heading`` and
+    ``heading_angle`` properties: the dialog, the heading argument, and the pose window's part of
+    the dialog."""
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_props_dialog(self)
+
+    def _heading(self):
+        """The heading argument: the mode's name in lower case, or the angle in degrees."""
+        return self.heading.lower() if self.heading != "ANGLE" else math.degrees(self.heading_angle)
+
+    def _draw_window(self, layout):
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(self, "pose")
+        col = layout.column(align=True)
+        col.prop(self, "start")
+        col.prop(self, "duration")
+        layout.prop(self, "heading")
+        if self.heading == "ANGLE":
+            layout.prop(self, "heading_angle")
+
+
+def draw_frame_rate(op, layout):
+    """The Frame Rate column of an import: ``resample`` and, active with it, ``fps``; returns the column."""
+    col = layout.column(heading="Frame Rate")
+    col.prop(op, "resample")
+    sub = col.column()
+    sub.active = op.resample
+    sub.prop(op, "fps")
+    return col

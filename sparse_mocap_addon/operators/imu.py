@@ -2,7 +2,6 @@
 (the mounting and heading from a still pose, kept on the set) and Reconstruct (the set to full-body
 motion baked onto an SMPL armature as a new action)."""
 
-import math
 from pathlib import Path
 
 import bpy
@@ -13,8 +12,8 @@ from ..blender.imu_objects import active_imu_parent
 from ..blender.imu_solve import (FILE_PATTERNS, calibrate_set, import_imu, import_summary, reconstruct_onto_armature,
                                  recording_path, solve_summary, stillness_text)
 from ..inference.imu_pipeline import ImuSolveOptions
-from .common import (ArmatureTarget, Progress, armature_text, error_text, object_mode, select_only, subject_source,
-                     target_items)
+from .common import (ActiveSetPoll, ArmatureTarget, HeldPoseCalibration, armature_text, draw_frame_rate, object_mode,
+                     run_reported, select_only, target_items)
 
 FORMAT_ITEMS = (
     ("AUTO", "Automatic", "From the path and the first lines"),
@@ -57,13 +56,10 @@ folder) as an IMU set: one animated empty per sensor"""
         chosen = self.filepath if Path(self.filepath).name else (self.directory or self.filepath)
         path = recording_path(bpy.path.abspath(chosen), self.whole_folder)
         object_mode(context)
-        try:
-            with Progress(context) as progress:
-                result = import_imu(path, kind=self.kind.lower(), fps=self.fps if self.resample else None,
-                                    source_fps=self.source_fps, sensor_names=self.sensor_names,
-                                    context=context, progress=progress)
-        except (ValueError, OSError) as exc:     # the readers' errors are ImuErrors (ValueErrors)
-            self.report({"ERROR"}, error_text(exc, path.name))
+        result = run_reported(self, context, path.name, lambda progress: import_imu(
+            path, kind=self.kind.lower(), fps=self.fps if self.resample else None, source_fps=self.source_fps,
+            sensor_names=self.sensor_names, context=context, progress=progress))
+        if result is None:                       # the readers' errors are ImuErrors (ValueErrors)
             return {"CANCELLED"}
         select_only(context, result.parent)
         self.report({"INFO"}, f"Imported {path.name} as '{result.parent.name}': {import_summary(result)}")
@@ -75,12 +71,7 @@ folder) as an IMU set: one animated empty per sensor"""
         layout.use_property_decorate = False
         layout.prop(self, "kind")
         layout.prop(self, "whole_folder")
-        col = layout.column(heading="Frame Rate")
-        col.prop(self, "resample")
-        sub = col.column()
-        sub.active = self.resample
-        sub.prop(self, "fps")
-        col.prop(self, "source_fps")
+        draw_frame_rate(self, layout).prop(self, "source_fps")
         layout.prop(self, "sensor_names")
 
 
@@ -100,18 +91,14 @@ HEADING_ITEMS = (
 )
 
 
-class _ImuSetOperator:
+class _ImuSetOperator(ActiveSetPoll):
     """An operator on the active IMU set: greyed out until there is one."""
 
-    @classmethod
-    def poll(cls, context):
-        if active_imu_parent(context) is None:
-            cls.poll_message_set("Select an IMU set (the empties made by Import IMU Recording)")
-            return False
-        return True
+    _active_set = staticmethod(active_imu_parent)
+    set_hint = "Select an IMU set (the empties made by Import IMU Recording)"
 
 
-class SPARSE_MOCAP_OT_calibrate_imu(_ImuSetOperator, bpy.types.Operator):
+class SPARSE_MOCAP_OT_calibrate_imu(_ImuSetOperator, HeldPoseCalibration, bpy.types.Operator):
     """Calibrate the active IMU set from a pose the wearer held still: each sensor's mounting on its \
 bone and the heading, kept on the set for Reconstruct"""
 
@@ -131,34 +118,20 @@ bone and the heading, kept on the set for Reconstruct"""
     max_motion: FloatProperty(name="Stillness Limit (deg)", default=5.0, min=0.1, max=90.0,
                               description="Largest turn (degrees) a sensor may make during the window")
 
-    def invoke(self, context, event):
-        return context.window_manager.invoke_props_dialog(self)
-
     def execute(self, context):
         parent = active_imu_parent(context)
-        heading = self.heading.lower() if self.heading != "ANGLE" else math.degrees(self.heading_angle)
-        try:
-            calibration = calibrate_set(parent, pose=self.pose.lower(), start_s=self.start,
-                                        duration_s=self.duration, heading=heading, max_motion_deg=self.max_motion)
-        except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, error_text(exc, parent.name))
+        calibration = run_reported(self, context, parent.name, lambda progress: calibrate_set(
+            parent, pose=self.pose.lower(), start_s=self.start, duration_s=self.duration, heading=self._heading(),
+            max_motion_deg=self.max_motion), progress=False)
+        if calibration is None:
             return {"CANCELLED"}
         self.report({"INFO"}, f"Calibrated '{parent.name}': {calibration.summary().rstrip('.')}; largest turn "
                               f"per sensor: {stillness_text(calibration)}")
         return {"FINISHED"}
 
     def draw(self, context):
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
-        layout.prop(self, "pose")
-        col = layout.column(align=True)
-        col.prop(self, "start")
-        col.prop(self, "duration")
-        layout.prop(self, "heading")
-        if self.heading == "ANGLE":
-            layout.prop(self, "heading_angle")
-        layout.prop(self, "max_motion")
+        self._draw_window(self.layout)
+        self.layout.prop(self, "max_motion")
 
 
 MODE_ITEMS = (
@@ -202,19 +175,16 @@ and bake it onto an SMPL armature as a new action"""
     def execute(self, context):
         self._fill_target(context)
         parent = active_imu_parent(context)
-        armature, error = self._target(context)
-        if error:
-            self.report({"ERROR"}, error)
+        target = self._target_and_measurements(context)
+        if target is None:
             return {"CANCELLED"}
-        measurements = subject_source(context).to_measurements() if armature is None else None
+        armature, measurements = target
         object_mode(context)
         options = ImuSolveOptions(mode=self.mode.lower(), model=self.model.lower(), translation=self.translation)
-        try:
-            with Progress(context) as progress:
-                solved = reconstruct_onto_armature(parent, options, armature=armature, measurements=measurements,
-                                                   with_body=self.with_body, context=context, progress=progress)
-        except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, error_text(exc, parent.name))
+        solved = run_reported(self, context, parent.name, lambda progress: reconstruct_onto_armature(
+            parent, options, armature=armature, measurements=measurements, with_body=self.with_body,
+            context=context, progress=progress))
+        if solved is None:
             return {"CANCELLED"}
         select_only(context, solved.armature)
         self.report({"INFO"}, f"Reconstructed '{parent.name}' onto {armature_text(solved)} as action "
@@ -231,11 +201,7 @@ and bake it onto an SMPL armature as a new action"""
         sub.active = self.mode != "DIRECT"
         sub.prop(self, "model")
         col.prop(self, "translation")
-        col = self._draw_target(layout)
-        if col is not None:
-            subject = subject_source(context)
-            col.label(text=f"Subject: {subject.height:.2f} m, {subject.sex} (Subject panel)")
-            col.prop(self, "with_body")
+        self._draw_target_with_subject(context, layout)
 
 
 CLASSES = (SPARSE_MOCAP_OT_import_imu, SPARSE_MOCAP_OT_calibrate_imu, SPARSE_MOCAP_OT_reconstruct_imu)

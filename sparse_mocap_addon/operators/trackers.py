@@ -3,8 +3,6 @@ Calibrate Trackers (the mountings and heading from a held pose, kept on the set)
 Trackers (a tracker set, or animated empties named after body sites, to full-body motion baked onto
 an SMPL armature as a new action)."""
 
-import math
-
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
@@ -13,8 +11,8 @@ from ..blender.tracker_objects import active_tracker_parent, is_tracker_set
 from ..blender.tracker_solve import (FILE_PATTERNS, calibrate_set, calibration_summary, import_summary,
                                      import_trackers, reconstruct_onto_armature, solve_summary, target_skeleton)
 from ..inference.tracker_pipeline import TrackerSolveOptions
-from .common import (ArmatureTarget, Progress, armature_text, error_text, object_mode, select_only, subject_source,
-                     target_armature, target_items)
+from .common import (ActiveSetPoll, ArmatureTarget, HeldPoseCalibration, armature_text, draw_frame_rate, object_mode,
+                     run_reported, select_only, target_armature, target_items)
 
 CONVENTION_ITEMS = (
     ("FILE", "As the File States", "The convention written in the file (files from Sparse Mocap state theirs)"),
@@ -56,13 +54,11 @@ Blender) as a tracker set: one animated empty per tracker"""
     def execute(self, context):
         path = bpy.path.abspath(self.filepath)
         object_mode(context)
-        try:
-            with Progress(context) as progress:
-                result = import_trackers(path, convention=None if self.convention == "FILE" else self.convention.lower(),
-                                         units=None if self.units == "FILE" else self.units.lower(),
-                                         fps=self.fps if self.resample else None, context=context, progress=progress)
-        except (ValueError, OSError) as exc:     # the readers' errors are TrackerErrors (ValueErrors)
-            self.report({"ERROR"}, error_text(exc, bpy.path.basename(path)))
+        result = run_reported(self, context, bpy.path.basename(path), lambda progress: import_trackers(
+            path, convention=None if self.convention == "FILE" else self.convention.lower(),
+            units=None if self.units == "FILE" else self.units.lower(), fps=self.fps if self.resample else None,
+            context=context, progress=progress))
+        if result is None:                       # the readers' errors are TrackerErrors (ValueErrors)
             return {"CANCELLED"}
         select_only(context, result.parent)
         self.report({"INFO"}, f"Imported {bpy.path.basename(path)} as '{result.parent.name}': "
@@ -75,11 +71,7 @@ Blender) as a tracker set: one animated empty per tracker"""
         layout.use_property_decorate = False
         layout.prop(self, "convention")
         layout.prop(self, "units")
-        col = layout.column(heading="Frame Rate")
-        col.prop(self, "resample")
-        sub = col.column()
-        sub.active = self.resample
-        sub.prop(self, "fps")
+        draw_frame_rate(self, layout)
 
 
 POSE_ITEMS = (
@@ -106,18 +98,14 @@ def _calibration_skeleton(context):
     return target_skeleton(measurements=context.scene.sparse_mocap_new_subject.to_measurements())
 
 
-class _TrackerSetOperator:
+class _TrackerSetOperator(ActiveSetPoll):
     """An operator on the active tracker set: greyed out until there is one."""
 
-    @classmethod
-    def poll(cls, context):
-        if active_tracker_parent(context) is None:
-            cls.poll_message_set("Select a tracker set (the empties made by Import Trackers)")
-            return False
-        return True
+    _active_set = staticmethod(active_tracker_parent)
+    set_hint = "Select a tracker set (the empties made by Import Trackers)"
 
 
-class SPARSE_MOCAP_OT_calibrate_trackers(_TrackerSetOperator, bpy.types.Operator):
+class SPARSE_MOCAP_OT_calibrate_trackers(_TrackerSetOperator, HeldPoseCalibration, bpy.types.Operator):
     """Calibrate the active tracker set from a pose the wearer held still: how each device sits on its \
 bone and where the wearer faced, kept on the set for Reconstruct"""
 
@@ -135,32 +123,18 @@ bone and where the wearer faced, kept on the set for Reconstruct"""
     heading_angle: FloatProperty(name="Facing", default=0.0, subtype="ANGLE", unit="ROTATION",
                                  description="The direction the wearer faced (Heading: Angle)")
 
-    def invoke(self, context, event):
-        return context.window_manager.invoke_props_dialog(self)
-
     def execute(self, context):
         parent = active_tracker_parent(context)
-        heading = self.heading.lower() if self.heading != "ANGLE" else math.degrees(self.heading_angle)
-        try:
-            calibration = calibrate_set(parent, _calibration_skeleton(context), pose=self.pose.lower(),
-                                        start_s=self.start, duration_s=self.duration, heading=heading)
-        except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, error_text(exc, parent.name))
+        calibration = run_reported(self, context, parent.name, lambda progress: calibrate_set(
+            parent, _calibration_skeleton(context), pose=self.pose.lower(), start_s=self.start,
+            duration_s=self.duration, heading=self._heading()), progress=False)
+        if calibration is None:
             return {"CANCELLED"}
         self.report({"INFO"}, f"Calibrated '{parent.name}': {calibration_summary(calibration, parent['fps'])}")
         return {"FINISHED"}
 
     def draw(self, context):
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
-        layout.prop(self, "pose")
-        col = layout.column(align=True)
-        col.prop(self, "start")
-        col.prop(self, "duration")
-        layout.prop(self, "heading")
-        if self.heading == "ANGLE":
-            layout.prop(self, "heading_angle")
+        self._draw_window(self.layout)
 
 
 SOURCE_ITEMS = (
@@ -228,19 +202,16 @@ it onto an SMPL armature as a new action"""
         else:
             source = _selected_empties(context)
             label = ""
-        armature, error = self._target(context)
-        if error:
-            self.report({"ERROR"}, error)
+        target = self._target_and_measurements(context)
+        if target is None:
             return {"CANCELLED"}
-        measurements = subject_source(context).to_measurements() if armature is None else None
+        armature, measurements = target
         object_mode(context)
         options = TrackerSolveOptions(mode=self.mode.lower())
-        try:
-            with Progress(context) as progress:
-                solved = reconstruct_onto_armature(source, options, armature=armature, measurements=measurements,
-                                                   with_body=self.with_body, context=context, progress=progress)
-        except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, error_text(exc, label))
+        solved = run_reported(self, context, label, lambda progress: reconstruct_onto_armature(
+            source, options, armature=armature, measurements=measurements, with_body=self.with_body,
+            context=context, progress=progress))
+        if solved is None:
             return {"CANCELLED"}
         select_only(context, solved.armature)
         self.report({"INFO"}, f"Reconstructed {solved.source.label} onto {armature_text(solved)} as action "
@@ -254,11 +225,7 @@ it onto an SMPL armature as a new action"""
         col = layout.column(heading="Solve")
         col.prop(self, "source")
         col.prop(self, "mode")
-        col = self._draw_target(layout)
-        if col is not None:
-            subject = subject_source(context)
-            col.label(text=f"Subject: {subject.height:.2f} m, {subject.sex} (Subject panel)")
-            col.prop(self, "with_body")
+        self._draw_target_with_subject(context, layout)
 
 
 CLASSES = (SPARSE_MOCAP_OT_import_trackers, SPARSE_MOCAP_OT_calibrate_trackers, SPARSE_MOCAP_OT_reconstruct_trackers)

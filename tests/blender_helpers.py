@@ -29,3 +29,14 @@ def select_only(*objects, active):
     for obj in objects:
         obj.select_set(True)
     bpy.context.view_layer.objects.active = active
+
+
+def fail_after(monkeypatch, module, name, message):
+    """Patch ``module.name`` to do its work and then raise ``ValueError(message)`` (a failure halfway)."""
+    real = getattr(module, name)
+
+    def failing(*args, **kwargs):
+        real(*args, **kwargs)
+        raise ValueError(message)
+
+    monkeypatch.setattr(module, name, failing)

@@ -21,7 +21,7 @@ from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
 from sparse_mocap_addon.core.formats.imu import read_imu, resample_imu, write_imu_csv  # noqa: E402
 from sparse_mocap_addon.core.imu import SIX_SENSORS, ImuError, ImuRecording  # noqa: E402
 from sparse_mocap_addon.core.synth import virtual_imus  # noqa: E402
-from tests.blender_helpers import counts, key_frames, select_only  # noqa: E402
+from tests.blender_helpers import counts, fail_after, key_frames, select_only  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
 
 IMU_REAL = SHARED_DATA / "imu_real"
@@ -200,13 +200,7 @@ def test_bad_input_is_reported_and_leaves_nothing(addon, tmp_path):
 
 def test_failure_while_making_the_empties_leaves_nothing(addon, tmp_path, monkeypatch):
     good = write_imu_csv(synthetic(seconds=0.5, dropped=False), tmp_path / "good.csv")
-    real = imu_solve.create_imu_empties
-
-    def failing(*args, **kwargs):
-        real(*args, **kwargs)
-        raise ValueError("out of memory")
-
-    monkeypatch.setattr(imu_solve, "create_imu_empties", failing)
+    fail_after(monkeypatch, imu_solve, "create_imu_empties", "out of memory")
     scene = bpy.context.scene
     before = (scene.render.fps, scene.frame_start, scene.frame_end)
     with pytest.raises(RuntimeError, match="good.csv: out of memory"):
@@ -484,11 +478,7 @@ def test_reconstruct_errors_leave_nothing(addon, skeleton, monkeypatch):
     assert counts() == before
 
     # A failure while baking removes the new armature and the half-written action ...
-    def failing_bake(obj, motion, **kwargs):
-        bake_motion(obj, motion, **kwargs)
-        raise ValueError("interrupted")
-
-    monkeypatch.setattr(mocap_import, "bake_motion", failing_bake)
+    fail_after(monkeypatch, mocap_import, "bake_motion", "interrupted")
     with pytest.raises(RuntimeError, match="legs_imu: interrupted"):
         bpy.ops.sparse_mocap.reconstruct_imu()
     assert counts() == before

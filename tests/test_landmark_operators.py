@@ -22,7 +22,7 @@ from sparse_mocap_addon.core.landmark_pipeline import SolveOptions, solve_landma
 from sparse_mocap_addon.core.landmark_targets import joint_targets  # noqa: E402
 from sparse_mocap_addon.core.landmarks import LAYOUTS, LandmarkError, LandmarkSequence, orient  # noqa: E402
 from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics  # noqa: E402
-from tests.blender_helpers import counts, key_frames, select_only  # noqa: E402
+from tests.blender_helpers import counts, fail_after, key_frames, select_only  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
 
 TRC = SHARED_DATA / "landmarks_real" / "pose2sim" / "trc" / "S00_P00_T01_BalancingTrial_0-100.trc"
@@ -416,13 +416,7 @@ def test_failed_solve_onto_an_armature_gives_back_its_action(addon, skeleton, mo
     parent = bpy.context.active_object
     select_only(parent, armature, active=parent)
     before = counts()
-    real_bake = mocap_import.bake_motion
-
-    def failing_bake(obj, motion, **kwargs):
-        real_bake(obj, motion, **kwargs)
-        raise ValueError("interrupted")
-
-    monkeypatch.setattr(mocap_import, "bake_motion", failing_bake)
+    fail_after(monkeypatch, mocap_import, "bake_motion", "interrupted")
     with pytest.raises(RuntimeError, match="interrupted"):
         bpy.ops.sparse_mocap.solve_landmarks(target="ARMATURE")
     assert counts() == before

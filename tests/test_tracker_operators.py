@@ -30,7 +30,7 @@ from sparse_mocap_addon.core.tracker_synth import default_mountings, virtual_tra
 from sparse_mocap_addon.core.trackers import (  # noqa: E402
     SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError, TrackerMounting, TrackerRecording)
 from sparse_mocap_addon.inference.tracker_poser import ASSETS  # noqa: E402
-from tests.blender_helpers import counts, key_frames, select_only  # noqa: E402
+from tests.blender_helpers import counts, fail_after, key_frames, select_only  # noqa: E402
 
 SUBJECT = BodyMeasurements(height=1.68, sex="female")
 TRACKED_JOINTS = [TRACKER_JOINTS[n] for n in SIX_POINT]
@@ -269,13 +269,7 @@ def test_bad_input_is_reported_and_leaves_nothing(addon, tmp_path, monkeypatch):
 
     # A failure while making the empties removes them and leaves the scene's timing alone.
     good = write_trackers(synthetic(lost=False), tmp_path / "good.csv", convention="unity")
-    real = tracker_solve.create_tracker_empties
-
-    def failing(*args, **kwargs):
-        real(*args, **kwargs)
-        raise ValueError("out of memory")
-
-    monkeypatch.setattr(tracker_solve, "create_tracker_empties", failing)
+    fail_after(monkeypatch, tracker_solve, "create_tracker_empties", "out of memory")
     scene = bpy.context.scene
     before = (scene.render.fps, scene.frame_start, scene.frame_end)
     with pytest.raises(RuntimeError, match="good.csv: out of memory"):
@@ -440,11 +434,7 @@ def test_reconstruct_errors_leave_nothing(addon, skeleton, monkeypatch):
     tracker_set(synthetic(motion=walk(seconds=0.5)))
     before = counts()
 
-    def failing_bake(obj, motion, **kwargs):
-        bake_motion(obj, motion, **kwargs)
-        raise ValueError("interrupted")
-
-    monkeypatch.setattr(mocap_import, "bake_motion", failing_bake)
+    fail_after(monkeypatch, mocap_import, "bake_motion", "interrupted")
     with pytest.raises(RuntimeError, match="walk_trackers: interrupted"):
         bpy.ops.sparse_mocap.reconstruct_trackers(mode="ANALYTIC")
     assert counts() == before

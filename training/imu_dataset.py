@@ -380,6 +380,23 @@ def window_starts(frames: int, window: int, stride: int) -> list[int]:
     return starts
 
 
+def cut_windows(sample: dict, time_keys, frames: int, window: int, stride: int):
+    """Yield (start, {key: (window, ...) array}, mask (window,) float32) for each window of one clip
+    (:func:`window_starts`); a window past the clip's end repeats its last frame, mask 0 there."""
+    for start in window_starts(frames, window, stride):
+        stop = min(start + window, frames)
+        pad = window - (stop - start)
+        cut = {}
+        for key in time_keys:
+            part = sample[key][start:stop]
+            if pad:
+                part = np.concatenate((part, np.repeat(part[-1:], pad, axis=0)))
+            cut[key] = part
+        mask = np.ones(window, dtype=np.float32)
+        mask[window - pad:] = 0.0
+        yield start, cut, mask
+
+
 def build_arrays(motions, rng, window: int = DEFAULT_WINDOW, stride: int = DEFAULT_STRIDE, copies: int = 1,
                  min_frames: int = DEFAULT_MIN_FRAMES, **sample_kwargs) -> dict:
     """Windows of ``copies`` independently augmented samples of every clip, stacked.
@@ -410,19 +427,11 @@ def build_arrays(motions, rng, window: int = DEFAULT_WINDOW, stride: int = DEFAU
                     skipped.append(i)
                 continue
             sample = make_sample(motion, rng=np.random.default_rng(seeds[c, i]), **sample_kwargs)
-            T = motion.num_frames
-            for start in window_starts(T, window, stride):
-                stop = min(start + window, T)
-                pad = window - (stop - start)
+            for start, cut, mask in cut_windows(sample, TIME_KEYS, motion.num_frames, window, stride):
                 for key in TIME_KEYS:
-                    part = sample[key][start:stop]
-                    if pad:
-                        part = np.concatenate((part, np.repeat(part[-1:], pad, axis=0)))
-                    parts[key].append(part)
+                    parts[key].append(cut[key])
                 for key in CLIP_KEYS:
                     parts[key].append(sample[key])
-                mask = np.ones(window, dtype=np.float32)
-                mask[window - pad:] = 0.0
                 parts["mask"].append(mask)
                 parts["clip"].append(i)
                 parts["copy"].append(c)

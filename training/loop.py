@@ -1,14 +1,16 @@
-"""The training loop the posers share (torch; training only): Adam with a cosine learning-rate
+"""The training loop and command-line options the posers share (torch; training only): Adam with a cosine learning-rate
 decay over all steps, gradient clipping at 1, shuffled mini-batches of a fresh epoch of data each
 epoch, and the epoch with the best validation figure kept.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -63,3 +65,29 @@ def fit(model: torch.nn.Module, first: dict, next_epoch: Callable[[int], dict], 
     model.load_state_dict(best.pop("state"))
     best["seconds"] = round(time.perf_counter() - started, 1)
     return best, history
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, hidden: int) -> None:
+    """The options every poser training script takes (corpus, output, seed, schedule, sizes)."""
+    root = Path(__file__).resolve().parents[1]
+    parser.add_argument("--corpus", type=Path, default=root / "build" / "corpus")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    parser.add_argument("--hidden", type=int, default=hidden)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--window", type=int, default=200)
+    parser.add_argument("--stride", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true", help="a few clips, a tiny model, a few steps (CI)")
+
+
+def parse_training_arguments(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parsed options; ``--smoke`` shrinks the model, the epochs and the windows (what CI runs)."""
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.hidden, args.epochs, args.window, args.stride = min(args.hidden, 16), min(args.epochs, 2), 60, 60
+    return args

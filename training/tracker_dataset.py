@@ -30,7 +30,7 @@ from sparse_mocap_addon.core.tracker_ik import stack_targets
 from sparse_mocap_addon.core.tracker_synth import (TrackerNoise, corrupt_trackers, default_mountings,
                                                    joint_targets, virtual_trackers)
 from sparse_mocap_addon.inference.tracker_poser import KINDS, POSE_JOINTS, tracker_features
-from training.imu_dataset import heading_rotate, random_measurements, retarget_to_body, window_starts
+from training.imu_dataset import cut_windows, heading_rotate, random_measurements, retarget_to_body
 
 TIME_KEYS = ("features", "pose_6d", "root", "joints", "contact")
 CLIP_KEYS = ("tpose_joints",)
@@ -84,17 +84,9 @@ def build_arrays(motions, kind: str, rng, window: int = 200, stride: int = 100, 
         if motion.num_frames < MIN_FRAMES:
             continue
         sample = make_sample(motion, kind, rng=np.random.default_rng(seeds[i]), **sample_kwargs)
-        T = motion.num_frames
-        for start in window_starts(T, window, stride):
-            stop = min(start + window, T)
-            pad = window - (stop - start)
+        for _, cut, mask in cut_windows(sample, TIME_KEYS, motion.num_frames, window, stride):
             for key in TIME_KEYS:
-                part = sample[key][start:stop]
-                if pad:
-                    part = np.concatenate((part, np.repeat(part[-1:], pad, axis=0)))
-                parts[key].append(part)
+                parts[key].append(cut[key])
             parts["tpose_joints"].append(sample["tpose_joints"])
-            mask = np.ones(window, dtype=np.float32)
-            mask[window - pad:] = 0.0
             parts["mask"].append(mask)
     return {k: np.stack(v) for k, v in parts.items()}

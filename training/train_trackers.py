@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from training.export_weights import export
-from training.loop import fit
-from training.imu_dataset import ROOT, load_corpus
+from training.loop import add_training_arguments, fit, parse_training_arguments
+from training.imu_dataset import load_corpus
 from training.tracker_dataset import build_arrays
 from training.tracker_model import KINDS, TrackerPoserNet, full_globals, positions_from
 from sparse_mocap_addon.inference.tracker_poser import POSE_JOINTS
@@ -122,24 +121,10 @@ def train(args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kind", choices=tuple(KINDS), default="three_point")
-    parser.add_argument("--corpus", type=Path, default=ROOT / "build" / "corpus")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--window", type=int, default=200)
-    parser.add_argument("--stride", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1)
+    add_training_arguments(parser, epochs=30, hidden=256)
     parser.add_argument("--bidirectional", action="store_true",
                         help="an offline-only model that also sees the future (not streamable)")
-    parser.add_argument("--smoke", action="store_true", help="a few clips, a tiny model, a few steps (CI)")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.hidden, args.epochs, args.window, args.stride = min(args.hidden, 16), min(args.epochs, 2), 60, 60
+    args = parse_training_arguments(parser, argv)
     meta = train(args)
     print(f"{args.kind}: best epoch {meta['training']['best_epoch']}, validation joint error "
           f"{meta['training']['val_mpjpe_cm']:.2f} cm, {meta['training']['seconds']:.0f} s -> {args.out}")

@@ -57,6 +57,7 @@ class SPARSE_MOCAP_PT_bake_export(_SidebarPanel, bpy.types.Panel):
         col = layout.column(align=True)
         col.operator("sparse_mocap.bake_motion_file", icon="IMPORT")
         col.operator("sparse_mocap.bake_demo", icon="PLAY")
+        layout.operator("sparse_mocap.fill_gaps", icon="IPO_EASE_IN_OUT")
         col = layout.column(align=True)
         col.operator("sparse_mocap.export_fbx", text="Export FBX (Unity)", icon="EXPORT").preset = "UNITY"
         col.operator("sparse_mocap.export_fbx", text="Export FBX (Unreal)", icon="EXPORT").preset = "UNREAL"

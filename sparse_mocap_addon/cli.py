@@ -14,6 +14,7 @@ them succeeded, so no partial output file is ever left behind.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -82,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--tracker-calibration-start", type=float, default=0.0, help="start of the held pose, seconds")
     trk.add_argument("--tracker-calibration-seconds", type=float, default=1.0,
                      help="length of the held pose, seconds (default 1)")
+    gap = p.add_argument_group("gap filling (with --landmarks, --imu or --trackers)")
+    gap.add_argument("--fill-gaps", type=float, default=1.0, metavar="SECONDS",
+                     help="fill the frames whose input was lost (the head or reference tracker, an IMU sample, most "
+                          "landmarks) in gaps up to this long (default 1; 0: off)")
+    gap.add_argument("--gap-fill-method", choices=("predictor", "slerp"), default="predictor",
+                     help="the learned motion predictor (slerp when it is not installed) or slerp (default predictor)")
     body = p.add_argument_group("body measurements (metres)")
     body.add_argument("--height", type=float, default=1.75, help="standing height (default 1.75)")
     body.add_argument("--arm-length", type=float, help="armpit to wrist (default: from the table)")
@@ -130,6 +137,8 @@ class _Progress:
 def run(args) -> list[Path]:
     say = _Progress(args.quiet)
     outputs = _check_outputs(args)
+    if not (math.isfinite(args.fill_gaps) and args.fill_gaps >= 0.0):
+        raise CliError(f"--fill-gaps {args.fill_gaps} is out of range: expected a number of seconds, 0 for off")
     measurements = BodyMeasurements(height=args.height, arm_length=args.arm_length, leg_length=args.leg_length,
                                     sex=args.sex, shoulder_width=args.shoulder_width, hip_width=args.hip_width)
     try:
@@ -192,6 +201,7 @@ def _imu_motion(args, say, measurements) -> Motion:
     from .core.imu import ImuError
     from .core.imu_calibration import apply_calibration, calibrate
     from .inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
+    from .inference.missing_frames import imu_missing_frames
     try:
         recording = read_imu(args.imu, kind=args.imu_format)
         say(f"read {len(recording.sensors)} sensors x {recording.num_frames} frames ({recording.fps:g} fps) from {args.imu}")
@@ -203,9 +213,10 @@ def _imu_motion(args, say, measurements) -> Motion:
             say(f"calibrated on the {args.calibration_pose}-pose held from {args.calibration_start:g} s"
                 + ("" if heading is None else f" (heading {heading:.1f} deg)"))
         motion, report = reconstruct_imu(recording, measurements, ImuSolveOptions(mode=args.imu_mode))
+        say(f"reconstructed {report['frames']} frames ({report['mode']} mode) in {report['seconds']:.2f} s")
+        motion = _fill_gaps(args, say, motion, lambda: imu_missing_frames(recording, report["mode"]))
     except (ImuError, ValueError) as exc:
         raise CliError(str(exc)) from None
-    say(f"reconstructed {report['frames']} frames ({report['mode']} mode) in {report['seconds']:.2f} s")
     return motion
 
 
@@ -213,6 +224,7 @@ def _tracker_motion(args, say, skeleton) -> Motion:
     """--trackers: read, calibrate (with --tracker-calibration-pose) and reconstruct on ``skeleton``."""
     from .core.formats.trackers import read_trackers
     from .core.tracker_calibration import calibrate_trackers
+    from .inference.missing_frames import tracker_missing_frames
     from .inference.tracker_pipeline import TrackerSolveOptions, reconstruct_trackers
     try:
         recording = read_trackers(args.trackers, convention=args.tracker_convention, fps=args.tracker_fps,
@@ -228,9 +240,31 @@ def _tracker_motion(args, say, skeleton) -> Motion:
                 f"{calibration.heading_deg:.1f} deg, {calibration.method})")
         motion, report = reconstruct_trackers(recording, skeleton, calibration=calibration,
                                               options=TrackerSolveOptions(mode=args.tracker_mode))
+        say(f"reconstructed {motion.num_frames} frames ({report['mode'].replace('_', '-')} mode, {motion.fps:g} fps)")
+        motion = _fill_gaps(args, say, motion, lambda: tracker_missing_frames(recording, report["mode"], motion.fps))
     except (ValueError, OSError) as exc:
         raise CliError(str(exc).rstrip(".")) from None
-    say(f"reconstructed {motion.num_frames} frames ({report['mode'].replace('_', '-')} mode, {motion.fps:g} fps)")
+    return motion
+
+
+def _gap_fill_options(args):
+    """--fill-gaps / --gap-fill-method as GapFillOptions, or None when off."""
+    from .inference.gap_filling import GapFillOptions
+
+    return GapFillOptions(args.fill_gaps, args.gap_fill_method) if args.fill_gaps > 0 else None
+
+
+def _fill_gaps(args, say, motion: Motion, missing_frames) -> Motion:
+    """With --fill-gaps, the reconstruction's gaps (``missing_frames()``, its mask) filled and what
+    was done said (the motion is baked from frame 1)."""
+    from .inference.gap_filling import fill_reconstruction, gap_fill_summary
+
+    options = _gap_fill_options(args)
+    if options is None:
+        return motion
+    motion, report = fill_reconstruction(motion, missing_frames(), options, first_frame=1)
+    if gap_fill_summary(report):
+        say(gap_fill_summary(report))
     return motion
 
 
@@ -255,7 +289,7 @@ def _run_landmarks(args, say, outputs, measurements) -> list[Path]:
         result = import_landmarks(args.landmarks, layout=args.landmark_layout, up_axis=args.up_axis,
                                   threshold=args.threshold, solve=SolveOptions(strength=args.strength),
                                   measurements=measurements if args.blend_measurements else None,
-                                  with_body=not args.no_body)
+                                  with_body=not args.no_body, gap_fill=_gap_fill_options(args))
     except (ValueError, OSError) as exc:
         raise CliError(str(exc).rstrip(".")) from None
     seq, solved = result.sequence, result.solve

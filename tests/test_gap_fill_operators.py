@@ -317,3 +317,50 @@ def test_landmark_solve_fills_frames_without_most_landmarks(addon):
     a, b = plain.motion.rotations, filled.motion.rotations
     differs = np.flatnonzero(np.abs(a - b).max(axis=(1, 2)) > 1e-9)
     assert differs.min() >= 20 and differs.max() <= 25
+
+
+def test_imu_reconstruction_fills_the_frames_with_a_dropped_sample(addon):
+    from sparse_mocap_addon.blender import imu_solve
+    from sparse_mocap_addon.blender.imu_objects import create_imu_empties
+    from sparse_mocap_addon.core.imu import ImuRecording
+    from sparse_mocap_addon.core.synth import virtual_imus
+
+    motion = demo_motion(skeleton_from_measurements(SUBJECT), seconds=2.0)
+    rec = virtual_imus(motion, sensor_joints=(0, 1, 2, 4, 5, 7, 8))   # pelvis, upper and lower legs, feet: direct
+    valid = rec.valid.copy()
+    valid[50:56, rec.sensors.index("left_lower_leg")] = False
+    rec = ImuRecording(rec.sensors, rec.orientation, rec.acceleration, rec.fps, valid=valid, world="core",
+                       source="walk")
+    parent = create_imu_empties(rec, "legs_imu", frame_start=1)
+    plain = imu_solve.reconstruct_onto_armature(parent, measurements=SUBJECT, with_body=False)
+    filled = imu_solve.reconstruct_onto_armature(parent, measurements=SUBJECT, with_body=False,
+                                                 gap_fill=GapFillOptions(method="slerp"))
+    assert plain.report["mode"] == "direct" and "gap_fill" not in plain.report
+    assert filled.report["gap_fill"]["filled_gaps"] == [[51, 56]]
+    assert "filled 1 gap (6 frames) by slerp" in imu_solve.solve_summary(filled.report)
+    differs = np.flatnonzero(np.abs(plain.motion.rotations - filled.motion.rotations).max(axis=(1, 2)) > 1e-9)
+    assert differs.min() >= 50 and differs.max() <= 55
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+def test_cli_fills_tracker_gaps_unless_told_not_to(tmp_path):
+    from sparse_mocap_addon.core.formats.trackers import write_trackers
+    from tests.test_cli import run_cli
+
+    motion = demo_motion(skeleton_from_measurements(SUBJECT), seconds=1.0)
+    rec = virtual_trackers(motion, SIX_POINT, {n: TrackerMounting() for n in SIX_POINT})
+    valid = rec.valid.copy()
+    valid[20:25, SIX_POINT.index("head")] = False
+    rec = TrackerRecording(rec.names, np.where(valid[..., None], rec.positions, np.nan),
+                           np.where(valid[..., None], rec.orientations, np.nan), rec.fps, valid)
+    csv, bvh = write_trackers(rec, tmp_path / "take.csv", convention="unity"), tmp_path / "take.bvh"
+    common = ("--trackers", str(csv), "--tracker-mode", "analytic", "--height", "1.72", "--bvh", str(bvh))
+    result = run_cli(*common, "--gap-fill-method", "slerp")
+    assert result.returncode == 0, result.stderr
+    assert "filled 1 gap (5 frames) by slerp" in result.stderr
+    result = run_cli(*common, "--fill-gaps", "0")
+    assert result.returncode == 0, result.stderr
+    assert "filled 1 gap" not in result.stderr
+    result = run_cli(*common, "--fill-gaps", "-1")
+    assert result.returncode == 2 and "--fill-gaps -1.0 is out of range" in result.stderr

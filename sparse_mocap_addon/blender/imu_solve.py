@@ -30,10 +30,13 @@ from ..core.formats.imu import read_imu, resample_imu, segment_name
 from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
 from ..core.imu_calibration import ImuCalibration, apply_calibration, calibrate
 from ..core.motion import Motion
+from ..inference.gap_filling import GapFillOptions, fill_reconstruction, gap_fill_summary
 from ..inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
+from ..inference.missing_frames import imu_missing_frames
 from .armature import skeleton_from_armature
 from .bake import set_scene_timing
 from .empty_sets import take_name as set_take_name
+from .gap_fill import key_step
 from .imu_objects import CALIBRATION, create_imu_empties, read_imu_empties, stored_calibration
 from .mocap_import import bake_onto_armature, removed_on_failure, require_poses, take_name
 
@@ -255,15 +258,17 @@ def armature_measurements(armature) -> BodyMeasurements:
 
 
 def reconstruct_onto_armature(parent, options=None, *, armature=None, measurements: BodyMeasurements | None = None,
-                              name: str | None = None, with_body: bool = True, context=None,
-                              progress=None) -> ImuSolve:
+                              name: str | None = None, with_body: bool = True, gap_fill: GapFillOptions | None = None,
+                              context=None, progress=None) -> ImuSolve:
     """Reconstruct the IMU set ``parent`` and bake the motion into a new action.
 
     Target: ``armature`` (an existing SMPL armature: reconstructed on its own proportions) when
     given, else a new armature named ``name`` built from ``measurements``. The motion's first frame
     lands on the set's first frame; when the motion has the set's frame rate the scene takes it,
     otherwise the keys are spaced to keep real time at the scene's rate. ``options`` is an
-    ``ImuSolveOptions``. Raises the core's errors (``ImuError``, ``MeasurementError``: ValueErrors)
+    ``ImuSolveOptions``. With ``gap_fill`` the frames where a sensor's sample was dropped
+    (:func:`~..inference.missing_frames.imu_missing_frames`) are filled first (``report["gap_fill"]``).
+    Raises the core's errors (``ImuError``, ``MeasurementError``: ValueErrors)
     before anything is created; a later failure removes what was created.
     """
     context = context or bpy.context
@@ -283,6 +288,10 @@ def reconstruct_onto_armature(parent, options=None, *, armature=None, measuremen
     name = name or set_name(parent)
     frame_start = int(parent.get("frame_start", context.scene.frame_start))
     same_rate = abs(motion.fps - recording.fps) < 1e-6
+    if gap_fill is not None:
+        missing = imu_missing_frames(recording, report["mode"])
+        motion, report["gap_fill"] = fill_reconstruction(motion, missing, gap_fill, frame_start,
+                                                         key_step(context.scene, motion.fps, same_rate))
 
     armature, action, created = bake_onto_armature(
         motion, armature, name=name, measurements=measurements, frame_start=frame_start, match_scene=same_rate,
@@ -308,4 +317,6 @@ def solve_summary(report: dict) -> str:
         parts.append(f"stature {report['stature_m']:.2f} m")
     if report.get("calibration"):
         parts.append(report["calibration"])
+    if gap_fill_summary(report.get("gap_fill")):
+        parts.append(gap_fill_summary(report["gap_fill"]))
     return "; ".join(parts)

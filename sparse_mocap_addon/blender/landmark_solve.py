@@ -24,6 +24,8 @@ from ..core.formats.landmarks import read_landmarks
 from ..core.landmark_pipeline import SolveOptions, solve_landmarks
 from ..core.landmarks import LandmarkSequence, orient
 from ..core.motion import Motion
+from ..inference.gap_filling import GapFillOptions, fill_reconstruction, gap_fill_summary
+from ..inference.missing_frames import landmark_missing_frames
 from .armature import skeleton_from_armature
 from .bake import set_scene_timing
 from .empty_sets import take_name as set_take_name
@@ -60,13 +62,17 @@ class LandmarkImport:
 
 def solve_onto_armature(seq: LandmarkSequence, options: SolveOptions | None = None, *, armature=None,
                         measurements: BodyMeasurements | None = None, name: str | None = None,
-                        frame_start: int = 1, with_body: bool = True, context=None, progress=None) -> LandmarkSolve:
+                        frame_start: int = 1, with_body: bool = True, gap_fill: GapFillOptions | None = None,
+                        context=None, progress=None) -> LandmarkSolve:
     """Solve ``seq`` and bake the motion into a new action.
 
     Target: ``armature`` (an existing SMPL armature: solved onto its skeleton) when given, else a
     new armature named ``name`` with the performer's skeleton from the landmarks, blended with
     ``measurements`` when given (their sex picks the proportion table). The first landmark frame is
-    baked at ``frame_start``; the scene's frame rate and range are set to the motion's. Raises the
+    baked at ``frame_start``; the scene's frame rate and range are set to the motion's. With
+    ``gap_fill`` the frames without hips or most joints
+    (:func:`~..inference.missing_frames.landmark_missing_frames`) are filled first
+    (``report["gap_fill"]``). Raises the
     core's errors (``LandmarkError``, ``MeasurementError``: ValueErrors) before anything is created.
     """
     context = context or bpy.context
@@ -84,6 +90,9 @@ def solve_onto_armature(seq: LandmarkSequence, options: SolveOptions | None = No
     if file_up:
         report["file_up_axis"] = file_up
     report["stature_m"] = float(motion.skeleton.stature())
+    if gap_fill is not None:
+        missing = landmark_missing_frames(seq, options.threshold)
+        motion, report["gap_fill"] = fill_reconstruction(motion, missing, gap_fill, frame_start)
     tick(_SOLVE)
 
     performer = BodyMeasurements(**measure_skeleton(motion.skeleton), sex=options.sex) if armature is None else None
@@ -96,10 +105,10 @@ def solve_onto_armature(seq: LandmarkSequence, options: SolveOptions | None = No
 def import_landmarks(path, *, layout: str = "auto", fps: float | None = None, metres_per_unit: float | None = None,
                      height: float | None = None, up_axis: str = "auto", threshold: float = 0.5,
                      solve: SolveOptions | None = None, armature=None, measurements: BodyMeasurements | None = None,
-                     with_body: bool = True, frame_start: int | None = None, context=None,
-                     progress=None) -> LandmarkImport:
+                     with_body: bool = True, gap_fill: GapFillOptions | None = None, frame_start: int | None = None,
+                     context=None, progress=None) -> LandmarkImport:
     """Read a landmark file into a new landmark set (parent + child empties) and, when ``solve``
-    options are given, solve and bake it (see :func:`solve_onto_armature`).
+    options are given, solve and bake it (see :func:`solve_onto_armature`, also for ``gap_fill``).
 
     The reading options are those of :func:`read_landmarks`; ``up_axis`` is the file's up axis
     ("auto": from the body, with points at or above ``threshold``). The scene's frame rate and
@@ -126,7 +135,7 @@ def import_landmarks(path, *, layout: str = "auto", fps: float | None = None, me
         if solve is not None:
             result.solve = solve_onto_armature(
                 seq, solve, armature=armature, measurements=measurements, name=name, frame_start=frame_start,
-                with_body=with_body, context=context,
+                with_body=with_body, gap_fill=gap_fill, context=context,
                 progress=lambda f: tick(_EMPTIES + (1.0 - _EMPTIES) * f))
     tick(1.0)
     return result
@@ -154,4 +163,6 @@ def summary(report: dict) -> str:
                      f"{100.0 * feet.get('ground_shift_m', 0.0):+.1f} cm")
     if report.get("file_up_axis"):
         parts.append(f"file up axis {report['file_up_axis']}")
+    if gap_fill_summary(report.get("gap_fill")):
+        parts.append(gap_fill_summary(report["gap_fill"]))
     return "; ".join(parts)

@@ -36,10 +36,13 @@ from ..core.motion import Motion
 from ..core.skeleton import Skeleton
 from ..core.tracker_calibration import TrackerCalibration, calibrate_trackers
 from ..core.trackers import TrackerError, TrackerRecording
+from ..inference.gap_filling import GapFillOptions, fill_reconstruction, gap_fill_summary
+from ..inference.missing_frames import tracker_missing_frames
 from ..inference.tracker_pipeline import TrackerSolveOptions, reconstruct_trackers
 from .armature import skeleton_from_armature
 from .bake import set_scene_timing
 from .empty_sets import take_name as set_take_name
+from .gap_fill import key_step
 from .mocap_import import bake_onto_armature, removed_on_failure, require_poses, take_name
 from .tracker_objects import (CALIBRATION, create_tracker_empties, read_tracker_empties, recording_from_empties,
                               stored_calibration)
@@ -245,7 +248,8 @@ class TrackerSolve:
 
 def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None, *, armature=None,
                               measurements: BodyMeasurements | None = None, name: str | None = None,
-                              with_body: bool = True, context=None, progress=None) -> TrackerSolve:
+                              with_body: bool = True, gap_fill: GapFillOptions | None = None, context=None,
+                              progress=None) -> TrackerSolve:
     """Reconstruct ``source`` (a tracker set, or a list of animated empties named after tracker
     sites) and bake the motion into a new action.
 
@@ -253,7 +257,9 @@ def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None
     else a new armature named ``name`` (default: the take's) built from ``measurements``. The
     motion's first frame lands on the recording's first frame; when the motion has the recording's
     frame rate the scene takes it, otherwise (the networks run at 60 fps) the keys are spaced to
-    keep real time at the scene's rate. Raises the core's errors (``TrackerError``,
+    keep real time at the scene's rate. With ``gap_fill`` the frames where the input was lost
+    (:func:`~..inference.missing_frames.tracker_missing_frames`) are filled first
+    (``report["gap_fill"]``). Raises the core's errors (``TrackerError``,
     ``MeasurementError``: ValueErrors; a missing weight file: OSError) before anything is created; a
     later failure removes what was created.
     """
@@ -275,6 +281,10 @@ def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None
                   stature_m=float(motion.skeleton.stature()))
     name = name or source.name
     same_rate = abs(motion.fps - recording.fps) < 1e-6
+    if gap_fill is not None:
+        missing = tracker_missing_frames(recording, report["mode"], motion.fps)
+        motion, report["gap_fill"] = fill_reconstruction(motion, missing, gap_fill, source.frame_start,
+                                                         key_step(context.scene, motion.fps, same_rate))
 
     armature, action, created = bake_onto_armature(
         motion, armature, name=name, measurements=measurements, frame_start=source.frame_start,
@@ -308,4 +318,6 @@ def solve_summary(report: dict) -> str:
         parts.append(f"stature {report['stature_m']:.2f} m")
     if report.get("calibration"):
         parts.append(report["calibration"])
+    if gap_fill_summary(report.get("gap_fill")):
+        parts.append(gap_fill_summary(report["gap_fill"]))
     return "; ".join(parts)

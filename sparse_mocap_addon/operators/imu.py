@@ -14,6 +14,7 @@ from ..blender.imu_solve import (FILE_PATTERNS, calibrate_set, import_imu, impor
 from ..inference.imu_pipeline import ImuSolveOptions
 from .common import (ActiveSetPoll, ArmatureTarget, HeldPoseCalibration, armature_text, draw_frame_rate, object_mode,
                      run_reported, select_only, target_items)
+from .gap_fill import GapFillSettings
 
 FORMAT_ITEMS = (
     ("AUTO", "Automatic", "From the path and the first lines"),
@@ -147,7 +148,7 @@ MODEL_ITEMS = (
 TARGET_ITEMS = target_items("A new armature built from the Subject panel's measurements")
 
 
-class SPARSE_MOCAP_OT_reconstruct_imu(_ImuSetOperator, ArmatureTarget, bpy.types.Operator):
+class SPARSE_MOCAP_OT_reconstruct_imu(_ImuSetOperator, ArmatureTarget, GapFillSettings, bpy.types.Operator):
     """Reconstruct full-body motion from the active IMU set (calibrated, or already in the core frame) \
 and bake it onto an SMPL armature as a new action"""
 
@@ -183,7 +184,7 @@ and bake it onto an SMPL armature as a new action"""
         options = ImuSolveOptions(mode=self.mode.lower(), model=self.model.lower(), translation=self.translation)
         solved = run_reported(self, context, parent.name, lambda progress: reconstruct_onto_armature(
             parent, options, armature=armature, measurements=measurements, with_body=self.with_body,
-            context=context, progress=progress))
+            gap_fill=self._gap_fill_options(), context=context, progress=progress))
         if solved is None:
             return {"CANCELLED"}
         select_only(context, solved.armature)
@@ -201,6 +202,7 @@ and bake it onto an SMPL armature as a new action"""
         sub.active = self.mode != "DIRECT"
         sub.prop(self, "model")
         col.prop(self, "translation")
+        self._draw_gap_fill(layout)
         self._draw_target_with_subject(context, layout)
 
 

@@ -12,6 +12,7 @@ from ..blender.landmark_solve import FILE_PATTERNS, import_landmarks, set_name, 
 from ..core.landmark_pipeline import SolveOptions
 from .common import (ArmatureTarget, Progress, armature_text, error_text, object_mode, select_only, subject_source,
                      target_items)
+from .gap_fill import GapFillSettings
 
 LAYOUT_ITEMS = (
     ("AUTO", "Automatic", "From the file: point names, or the number of points (33 MediaPipe, 26 Halpe, "
@@ -50,7 +51,7 @@ FILTER_ITEMS = (
 TARGET_ITEMS = target_items("A new armature with the performer's skeleton measured from the landmarks")
 
 
-class _SolveMixin(ArmatureTarget):
+class _SolveMixin(ArmatureTarget, GapFillSettings):
     """The Solve IK options and helpers, shared by both operators (Blender reads a mixin's
     property annotations, as it does ImportHelper's ``filepath``)."""
 
@@ -86,6 +87,7 @@ class _SolveMixin(ArmatureTarget):
         col.prop(self, "strength", slider=True)
         col.prop(self, "filter_mode")
         col.prop(self, "feet")
+        self._draw_gap_fill(layout)
         col = self._draw_target(layout)
         if col is not None:
             col.prop(self, "blend_subject")
@@ -136,7 +138,7 @@ as animated empties, and solve them onto an SMPL armature"""
                     up_axis=_UP_AXES[self.up_axis], threshold=self.threshold,
                     solve=self._solve_options() if self.solve else None, armature=armature,
                     measurements=self._measurements(context) if self.solve else None,
-                    with_body=self.with_body, context=context, progress=progress)
+                    with_body=self.with_body, gap_fill=self._gap_fill_options(), context=context, progress=progress)
         except (ValueError, OSError) as exc:   # the readers' and core's errors are ValueErrors
             self.report({"ERROR"}, error_text(exc, path.name))
             return {"CANCELLED"}
@@ -204,7 +206,8 @@ class SPARSE_MOCAP_OT_solve_landmarks(_SolveMixin, bpy.types.Operator):
                 start = int(seq.metadata.get("frame_start", context.scene.frame_start))
                 solved = solve_onto_armature(
                     seq, self._solve_options(), armature=armature, measurements=self._measurements(context),
-                    name=set_name(parent), frame_start=start, with_body=self.with_body, context=context,
+                    name=set_name(parent), frame_start=start, with_body=self.with_body,
+                    gap_fill=self._gap_fill_options(), context=context,
                     progress=lambda f: progress(0.1 + 0.9 * f))
         except (ValueError, OSError) as exc:
             self.report({"ERROR"}, error_text(exc, parent.name))

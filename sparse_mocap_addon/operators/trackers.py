@@ -13,6 +13,7 @@ from ..blender.tracker_solve import (FILE_PATTERNS, calibrate_set, calibration_s
 from ..inference.tracker_pipeline import TrackerSolveOptions
 from .common import (ActiveSetPoll, ArmatureTarget, HeldPoseCalibration, armature_text, draw_frame_rate, object_mode,
                      run_reported, select_only, target_armature, target_items)
+from .gap_fill import GapFillSettings
 
 CONVENTION_ITEMS = (
     ("FILE", "As the File States", "The convention written in the file (files from Sparse Mocap state theirs)"),
@@ -156,7 +157,7 @@ def _selected_empties(context) -> list:
     return [o for o in (context.selected_objects or ()) if o.type == "EMPTY" and not is_tracker_set(o)]
 
 
-class SPARSE_MOCAP_OT_reconstruct_trackers(ArmatureTarget, bpy.types.Operator):
+class SPARSE_MOCAP_OT_reconstruct_trackers(ArmatureTarget, GapFillSettings, bpy.types.Operator):
     """Reconstruct full-body motion from the active tracker set or the selected animated empties and bake \
 it onto an SMPL armature as a new action"""
 
@@ -210,7 +211,7 @@ it onto an SMPL armature as a new action"""
         options = TrackerSolveOptions(mode=self.mode.lower())
         solved = run_reported(self, context, label, lambda progress: reconstruct_onto_armature(
             source, options, armature=armature, measurements=measurements, with_body=self.with_body,
-            context=context, progress=progress))
+            gap_fill=self._gap_fill_options(), context=context, progress=progress))
         if solved is None:
             return {"CANCELLED"}
         select_only(context, solved.armature)
@@ -225,6 +226,7 @@ it onto an SMPL armature as a new action"""
         col = layout.column(heading="Solve")
         col.prop(self, "source")
         col.prop(self, "mode")
+        self._draw_gap_fill(layout)
         self._draw_target_with_subject(context, layout)
 
 

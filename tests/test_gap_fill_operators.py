@@ -202,6 +202,16 @@ def test_keys_every_half_frame_are_filled_on_their_own_grid(addon):
     assert joint_errors(obj, truth, np.arange(40, 50)).mean() < 0.03
 
 
+def test_the_users_keys_keep_their_interpolation(addon):
+    obj, _ = walk_with_holes()
+    for curve in compat.action_fcurves(obj):
+        curve.keyframe_points.foreach_set("interpolation", np.full(len(curve.keyframe_points), 2, np.int8))  # BEZIER
+    assert bpy.ops.sparse_mocap.fill_gaps(method="SLERP") == {"FINISHED"}
+    curve = compat.action_fcurves(obj)[0]
+    modes = [key.interpolation for key in curve.keyframe_points]
+    assert modes[:40] == ["BEZIER"] * 40 and modes[40:50] == ["LINEAR"] * 10 and modes[50:] == ["BEZIER"] * 190
+
+
 def test_the_actions_other_curves_come_along(addon):
     obj, _ = walk_with_holes()
     obj.location = (0.5, 0.0, 0.0)

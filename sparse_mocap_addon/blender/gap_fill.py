@@ -102,16 +102,19 @@ def filled_name(name: str) -> str:
 
 
 def _key_pairs(curve) -> np.ndarray:
-    """(N, 2) (frame, value) keys of an F-curve."""
-    co = np.empty(2 * len(curve.keyframe_points), dtype=np.float32)
+    """(N, 3) keys of an F-curve: frame, value, interpolation (the enum's integer)."""
+    count = len(curve.keyframe_points)
+    co = np.empty(2 * count, dtype=np.float32)
+    interpolation = np.empty(count, dtype=np.int8)
     curve.keyframe_points.foreach_get("co", co)
-    return co.reshape(-1, 2)
+    curve.keyframe_points.foreach_get("interpolation", interpolation)
+    return np.column_stack((co.reshape(-1, 2), interpolation))
 
 
 def _merge_keys(curves, source_keys: dict, result: GapFillResult, frame_start: float, frame_step: float) -> None:
     """Rewrite the new action's pose F-curves (one baked key per motion frame) as the user's own keys
-    of that channel plus the baked keys on the filled frames. A channel the user did not animate
-    keeps the baked keys on every frame but those of the gaps left alone."""
+    of that channel (values and interpolation) plus the baked keys on the filled frames. A channel the
+    user did not animate keeps the baked keys on every frame but those of the gaps left alone."""
     for curve in curves:
         baked = _key_pairs(curve)
         frame = np.clip(np.rint((baked[:, 0] - frame_start) / frame_step).astype(np.int64), 0, len(result.filled) - 1)
@@ -123,8 +126,10 @@ def _merge_keys(curves, source_keys: dict, result: GapFillResult, frame_start: f
             merged = merged[np.argsort(merged[:, 0], kind="stable")]
         curve.keyframe_points.clear()
         curve.keyframe_points.add(len(merged))
-        curve.keyframe_points.foreach_set("co", merged.ravel())
-        curve.keyframe_points.foreach_set("interpolation", np.full(len(merged), _LINEAR, dtype=np.int8))
+        curve.keyframe_points.foreach_set("co", merged[:, :2].astype(np.float32).ravel())
+        curve.keyframe_points.foreach_set("interpolation", merged[:, 2].astype(np.int8))
+        if (merged[:, 2] != _LINEAR).any():
+            curve.update()                       # the user's Bezier keys get their handles
 
 
 def _assigned_fcurves(obj):

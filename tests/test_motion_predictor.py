@@ -231,3 +231,40 @@ def test_slerp_fill_is_the_baseline():
     missing[50:80] = True
     result = fill_motion_gaps(motion, missing, method="slerp")
     assert np.allclose(result.motion.translation, interpolate_gaps(motion, [(50, 80)]).translation)
+
+
+def test_gap_training_smoke_exports_weights_predict_gaps_reads(tmp_path):
+    from training.train_gap_fill import main
+
+    from .test_imu_dataset import _turning_motion, _write_corpus
+
+    corpus = _write_corpus(tmp_path / "corpus", [
+        ("train", "demo", "a", _turning_motion(seconds=4.0, seed=1)),
+        ("train", "demo", "b", _turning_motion(seconds=4.0, seed=2)),
+        ("validation", "demo", "c", _turning_motion(seconds=4.0, seed=3)),
+    ])
+    out = tmp_path / "gap.npz"
+    assert main(["--corpus", str(corpus), "--out", str(out), "--smoke"]) == 0
+    filler = GapFiller.load(out)
+    motion = _turning_motion(seconds=3.0, seed=4)
+    missing = np.zeros(motion.num_frames, dtype=bool)
+    missing[60:90] = True
+    result = fill_motion_gaps(motion, missing, predictor=filler)
+    assert result.gaps == [(60, 90)] and np.isfinite(result.motion.rotations).all()
+
+
+def test_bridge_keeps_the_speed_across_a_hole():
+    from sparse_mocap_addon.inference.motion_predictor import bridge_unknown
+
+    t = np.arange(20, dtype=float)
+    features = np.stack([t, t ** 2 / 20], axis=-1)[None]        # constant speed, and accelerating
+    known = np.ones((1, 20), dtype=bool)
+    known[0, 8:12] = False
+    known[0, 17:] = False
+    out = bridge_unknown(features, known)
+    assert np.allclose(out[0, 8:12, 0], t[8:12])                  # a straight line is kept exactly
+    linear = interpolate_unknown(features, known)
+    bridge_error = np.abs(out[0, 8:12, 1] - features[0, 8:12, 1]).max()
+    assert bridge_error < 0.25 * np.abs(linear[0, 8:12, 1] - features[0, 8:12, 1]).max()
+    # One-sided: the speed carries on and fades (never overshoots the straight line).
+    assert np.all(np.diff(out[0, 16:, 0]) > 0) and np.all(out[0, 17:, 0] < t[17:])

@@ -6,7 +6,8 @@ Samples: windows of ``GAP_WINDOW`` frames at ``GAP_FPS`` (both phases of the cor
 with fresh holes every epoch: one gap of 1 to ``--max-gap`` frames, inside the window (both sides
 known: in-betweening), at its end (only the past known: forward prediction) or at its start (only
 the future known: backward prediction), sometimes with a second short hole. The network reads the
-interpolated window plus a known flag per frame and is trained on what the interpolation gets wrong.
+bridged window (``motion_predictor.bridge_unknown``: Hermite between known sides, fading
+extrapolation from one) plus a known flag per frame and is trained on what the bridge gets wrong.
 Loss (unknown frames): joint positions by forward kinematics on each window's own skeleton, their
 velocities, and the 6D rotations; known frames get a small weight so seams stay put.
 Validation: the corpus's validation split with fixed holes; the best epoch is kept.
@@ -175,7 +176,7 @@ def main(argv=None) -> int:
     model = MotionMLP(GAP_WINDOW, GAP_FEATURES, GAP_FEATURES + 1, blocks=args.blocks)
     print(json.dumps({"train_windows": len(train["offsets"]), "validation_windows": len(valid["offsets"]),
                       "parameters": parameter_count(model),
-                      "interpolation_mm": round(gap_error_mm(lambda x, base: base, valid_batch), 2)}), flush=True)
+                      "bridge_mm": round(gap_error_mm(lambda x, base: base, valid_batch), 2)}), flush=True)
     best, history = fit(model, first, lambda epoch: epoch_tensors(train, rng, args.max_gap), losses,
                         lambda net: gap_error_mm(net, valid_batch), metric="validation_gap_mm",
                         epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed, max_steps=args.max_steps)

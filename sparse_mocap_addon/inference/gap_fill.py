@@ -45,10 +45,12 @@ def _check_mask(motion: Motion, missing) -> np.ndarray:
 
 def fill_motion_gaps(motion: Motion, missing, *, max_gap_seconds: float = DEFAULT_MAX_GAP_SECONDS,
                      method: str = "predictor", predictor=None) -> GapFillResult:
-    """Fill every gap of up to ``max_gap_seconds``; known frames come back bit-identical.
+    """Fill every gap of up to ``max_gap_seconds``; known frames come back unchanged (to rounding).
 
-    ``method``: "predictor" (the learned model: forward from the past, backward from the future,
-    blended) or "slerp" (the interpolation baseline). ``predictor`` overrides the shipped model.
+    ``method``: "predictor" (the learned fill, ``motion_predictor.predict_gaps``: a window around
+    each gap, the frames before it and, when known, after it; a velocity-matched bridge between the
+    two sides, or carried on from the one known side, refined by the network) or "slerp" (the
+    interpolation baseline). ``predictor`` overrides the shipped model.
     """
     if method not in METHODS:
         raise ValueError(f"unknown gap-fill method {method!r}; expected one of {', '.join(METHODS)}")
@@ -67,8 +69,8 @@ def fill_motion_gaps(motion: Motion, missing, *, max_gap_seconds: float = DEFAUL
         result = interpolate_gaps(motion, gaps)
     else:
         from .motion_predictor import predict_gaps   # the learned fill (imports its weights lazily)
-        result = predict_gaps(motion, gaps, predictor=predictor)
-    # Known frames stay exactly as they were.
+        result = predict_gaps(motion, gaps, predictor=predictor, missing=missing)
+    # Known frames keep their values (Motion re-normalises the quaternions: ~1e-16).
     rotations = np.where(filled[:, None, None], result.rotations, motion.rotations)
     translation = np.where(filled[:, None], result.translation, motion.translation)
     metadata = dict(motion.metadata, gaps_filled=[list(g) for g in gaps], gap_fill_method=method)

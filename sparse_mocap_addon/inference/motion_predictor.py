@@ -133,9 +133,57 @@ def interpolate_unknown(features: np.ndarray, known: np.ndarray) -> np.ndarray:
     return np.swapaxes(filled, 0, 1)
 
 
+EXTRAPOLATION_FRAMES = 7.5        # model frames (0.25 s): how long a one-sided bridge keeps its speed
+
+
+def bridge_unknown(features: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(N, W, F) with (N, W) flags -> every unknown run bridged so that speed, not only value, carries on.
+
+    Between two known frames: a cubic Hermite curve with the known frames' own velocities at both
+    ends (one-sided differences; zero where the frame before or after is itself unknown), which is
+    what an animator's spline does and what linear interpolation gets wrong (it stops the motion
+    dead at the seam and restarts it at a constant speed). A run with only one known side carries
+    that side's velocity on, fading it out with a time constant of ``EXTRAPOLATION_FRAMES``.
+    This is the network's starting point: it learns what the bridge still gets wrong.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    N, W, _ = features.shape
+    frames = np.arange(W)
+    prev = np.maximum.accumulate(np.where(known, frames, -1), axis=1)            # last known at or before
+    nxt = np.minimum.accumulate(np.where(known, frames, W)[:, ::-1], axis=1)[:, ::-1]
+    out = features.copy()
+    row, col = np.nonzero(~known)
+    p, n = prev[row, col], nxt[row, col]
+    has_p, has_n = p >= 0, n < W
+    p_c, n_c = np.clip(p, 0, W - 1), np.clip(n, 0, W - 1)
+    x_p, x_n = features[row, p_c], features[row, n_c]
+
+    def velocity(at, other):          # one-sided difference at a known frame, zero without a known neighbour
+        ok = (other >= 0) & (other < W)
+        ok &= known[row, np.clip(other, 0, W - 1)]
+        diff = features[row, at] - features[row, np.clip(other, 0, W - 1)]
+        return np.where(ok[:, None], diff, 0.0)
+
+    v_p = velocity(p_c, p_c - 1)                 # x[p] - x[p - 1]
+    v_n = -velocity(n_c, n_c + 1)                # x[n + 1] - x[n]
+    both = has_p & has_n
+    d = np.maximum(n - p, 1).astype(np.float64)
+    t = ((col - p) / d)[:, None]
+    h00, h10 = 2 * t ** 3 - 3 * t ** 2 + 1, t ** 3 - 2 * t ** 2 + t
+    h01, h11 = -2 * t ** 3 + 3 * t ** 2, t ** 3 - t ** 2
+    hermite = h00 * x_p + h10 * d[:, None] * v_p + h01 * x_n + h11 * d[:, None] * v_n
+    tau = EXTRAPOLATION_FRAMES
+    forward = x_p + v_p * (tau * (1 - np.exp(-(col - p) / tau)))[:, None]
+    backward = x_n - v_n * (tau * (1 - np.exp(-(n - col) / tau)))[:, None]
+    guess = np.where(both[:, None], hermite, np.where(has_p[:, None], forward, backward))
+    fillable = has_p | has_n
+    out[row[fillable], col[fillable]] = guess[fillable]
+    return out
+
+
 def network_input(features: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What the gap network reads: the interpolated features + the known flag, and its residual."""
-    base = interpolate_unknown(features, known)
+    """What the gap network reads: the bridged features + the known flag, and its residual (the bridge)."""
+    base = bridge_unknown(features, known)
     x = np.concatenate([base, known[..., None].astype(base.dtype)], axis=-1)
     return x, base
 
@@ -161,6 +209,10 @@ class GapFiller:
         """(N, W, 147) features (unknown frames' values ignored) + (N, W) flags -> (N, W, 147)."""
         x, base = network_input(features, known)
         return np.asarray(self.model(x, base), dtype=np.float64)
+
+    def bridge_only(self, features: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """The network's starting point alone (for the benchmark's ablation)."""
+        return bridge_unknown(features, known)
 
 
 _SHIPPED: dict = {}
@@ -208,8 +260,11 @@ def _sample(rotations, translation, missing, times):
     return rot, trans, known
 
 
-def predict_gaps(motion, gaps, predictor: GapFiller | None = None):
+def predict_gaps(motion, gaps, predictor: GapFiller | None = None, missing=None):
     """``motion`` with every ``(start, stop)`` gap filled by the network; see ``gap_fill.fill_motion_gaps``.
+
+    ``missing`` (T,) flags every frame not to be trusted as context, the gaps' frames and any others
+    (e.g. gaps too long to fill); by default only the gaps' frames.
 
     Each gap gets a window of the model's frames around it (all gaps in one batch); the network's
     frames are sampled back at the gap's own frames; then the small mismatch the network leaves at
@@ -223,7 +278,7 @@ def predict_gaps(motion, gaps, predictor: GapFiller | None = None):
     rotations = quat_continuous(motion.rotations, axis=0)
     translation = motion.translation
     T = motion.num_frames
-    missing = np.zeros(T, dtype=bool)
+    missing = np.zeros(T, dtype=bool) if missing is None else np.asarray(missing, dtype=bool).copy()
     for start, stop in gaps:
         missing[start:stop] = True
     times = np.stack([_window_times(g, T, motion.fps, predictor.fps) for g in gaps])      # (G, W)

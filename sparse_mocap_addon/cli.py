@@ -249,7 +249,7 @@ def _tracker_motion(args, say, skeleton) -> Motion:
 
 def _gap_fill_options(args):
     """--fill-gaps / --gap-fill-method as GapFillOptions, or None when off."""
-    from .inference.gap_filling import GapFillOptions
+    from .inference.gap_fill import GapFillOptions
 
     return GapFillOptions(args.fill_gaps, args.gap_fill_method) if args.fill_gaps > 0 else None
 
@@ -257,7 +257,7 @@ def _gap_fill_options(args):
 def _fill_gaps(args, say, motion: Motion, missing_frames) -> Motion:
     """With --fill-gaps, the reconstruction's gaps (``missing_frames()``, its mask) filled and what
     was done said (the motion is baked from frame 1)."""
-    from .inference.gap_filling import fill_reconstruction, gap_fill_summary
+    from .inference.gap_fill import fill_reconstruction, gap_fill_summary
 
     options = _gap_fill_options(args)
     if options is None:

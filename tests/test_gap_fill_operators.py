@@ -23,7 +23,7 @@ from sparse_mocap_addon.core.landmarks import LandmarkSequence  # noqa: E402
 from sparse_mocap_addon.core.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.tracker_synth import virtual_trackers  # noqa: E402
 from sparse_mocap_addon.core.trackers import SIX_POINT, TrackerMounting, TrackerRecording  # noqa: E402
-from sparse_mocap_addon.inference.gap_filling import GapFillOptions  # noqa: E402
+from sparse_mocap_addon.inference.gap_fill import GapFillOptions  # noqa: E402
 from tests.blender_helpers import counts, fail_after, select_only  # noqa: E402
 
 SUBJECT = BodyMeasurements(height=1.72, sex="female")
@@ -160,16 +160,16 @@ def test_fill_gaps_reports_what_it_filled(addon, capsys):
 
 
 def test_the_predictor_falls_back_to_slerp_when_it_is_not_there(addon, monkeypatch):
-    from sparse_mocap_addon.inference import gap_filling
+    from sparse_mocap_addon.inference import gap_fill
 
-    real = gap_filling.fill_motion_gaps
+    real = gap_fill.fill_motion_gaps
 
     def without_predictor(motion, missing, *, max_gap_seconds, method):
         if method == "predictor":
             raise ImportError("no motion predictor")
         return real(motion, missing, max_gap_seconds=max_gap_seconds, method=method)
 
-    monkeypatch.setattr(gap_filling, "fill_motion_gaps", without_predictor)
+    monkeypatch.setattr(gap_fill, "fill_motion_gaps", without_predictor)
     obj, _ = walk_with_holes()
     fill = blender_gap_fill.fill_action_gaps(obj, GapFillOptions(method="predictor"))
     assert fill.report["method"] == "slerp"

@@ -1,5 +1,5 @@
 """Which frames of a reconstruction lacked usable input (inference/missing_frames), and gap filling as
-the add-on runs it (inference/gap_filling: options, the predictor's fallback, the report). numpy only."""
+the add-on runs it (inference/gap_fill: options, the predictor's fallback, the report). numpy only."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from sparse_mocap_addon.core.skeleton import JOINT_NAMES, forward_kinematics
 from sparse_mocap_addon.core.synth import virtual_imus
 from sparse_mocap_addon.core.tracker_synth import virtual_trackers
 from sparse_mocap_addon.core.trackers import SIX_POINT, THREE_POINT, TrackerMounting, TrackerRecording
-from sparse_mocap_addon.inference import gap_filling
-from sparse_mocap_addon.inference.gap_filling import (GapFillOptions, fill_reconstruction, fill_with_fallback,
+from sparse_mocap_addon.inference import gap_fill
+from sparse_mocap_addon.inference.gap_fill import (GapFillOptions, fill_reconstruction, fill_with_fallback,
                                                       gap_fill_report, gap_fill_summary)
 from sparse_mocap_addon.inference.missing_frames import (imu_missing_frames, landmark_missing_frames, resample_mask,
                                                          tracker_missing_frames)
@@ -174,7 +174,7 @@ def test_summary_counts_and_nothing_to_say():
                                          (FileNotFoundError(2, "No such file", "/x/motion_predictor.npz"),
                                           "weights (motion_predictor.npz) were not found")])
 def test_the_predictor_falls_back_to_slerp_and_says_so(monkeypatch, error, note):
-    real = gap_filling.fill_motion_gaps
+    real = gap_fill.fill_motion_gaps
     calls = []
 
     def fill(motion, missing, *, max_gap_seconds, method):
@@ -183,14 +183,14 @@ def test_the_predictor_falls_back_to_slerp_and_says_so(monkeypatch, error, note)
             raise error
         return real(motion, missing, max_gap_seconds=max_gap_seconds, method=method)
 
-    monkeypatch.setattr(gap_filling, "fill_motion_gaps", fill)
+    monkeypatch.setattr(gap_fill, "fill_motion_gaps", fill)
     motion = demo_motion(seconds=1.0)
     missing = np.zeros(motion.num_frames, bool)
     missing[20:25] = True
     result, method, text = fill_with_fallback(motion, missing, GapFillOptions())
     assert calls == ["predictor", "slerp"] and method == "slerp" and note in text and result.num_filled == 5
     with pytest.raises(type(error)):                                # slerp asked for: nothing to fall back to
-        monkeypatch.setattr(gap_filling, "fill_motion_gaps", lambda *a, **k: (_ for _ in ()).throw(error))
+        monkeypatch.setattr(gap_fill, "fill_motion_gaps", lambda *a, **k: (_ for _ in ()).throw(error))
         fill_with_fallback(motion, missing, GapFillOptions(method="slerp"))
 
 

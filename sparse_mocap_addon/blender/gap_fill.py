@@ -4,7 +4,7 @@ slerp's) poses, in a new action.
 A recording with holes arrives in Blender as an action whose keys skip frames; Blender would
 interpolate across them (:mod:`.action_motion`). The steps: read the action into a Motion and a
 missing-frame mask (:func:`.action_motion.read_action_motion`), fill the gaps
-(:func:`~..inference.gap_filling.fill_with_fallback`), bake the result into a new action
+(:func:`~..inference.gap_fill.fill_with_fallback`), bake the result into a new action
 ``<action>_filled`` (:func:`.mocap_import.bake_onto_armature`: the user's action is kept, with a
 fake user), then keep of the baked keys only those on the filled frames, beside the user's own keys
 copied exactly (gaps left alone, longer than the limit, stay holes that Blender interpolates as
@@ -22,7 +22,7 @@ import bpy
 import numpy as np
 
 from ..inference.gap_fill import GapFillResult
-from ..inference.gap_filling import GapFillOptions, fill_with_fallback, gap_fill_report, gap_fill_summary
+from ..inference.gap_fill import GapFillOptions, fill_with_fallback, gap_fill_report, gap_fill_summary
 from . import compat
 from .action_motion import POSE_CHANNELS, read_action_motion
 from .mocap_import import bake_onto_armature, removed_on_failure
@@ -50,7 +50,7 @@ class ActionGapFill:
     source: bpy.types.Action        # the user's action, unchanged
     action: bpy.types.Action        # the new, filled one
     result: GapFillResult
-    report: dict                    # :func:`~..inference.gap_filling.gap_fill_report`
+    report: dict                    # :func:`~..inference.gap_fill.gap_fill_report`
 
 
 def fill_action_gaps(obj, options: GapFillOptions | None = None, *, context=None, progress=None) -> ActionGapFill:

@@ -30,7 +30,7 @@ from ..core.formats.imu import read_imu, resample_imu, segment_name
 from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
 from ..core.imu_calibration import ImuCalibration, apply_calibration, calibrate
 from ..core.motion import Motion
-from ..inference.gap_filling import GapFillOptions, fill_reconstruction, gap_fill_summary
+from ..inference.gap_fill import GapFillOptions, fill_reconstruction, gap_fill_summary
 from ..inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
 from ..inference.missing_frames import imu_missing_frames
 from .armature import skeleton_from_armature

@@ -24,7 +24,7 @@ from ..core.formats.landmarks import read_landmarks
 from ..core.landmark_pipeline import SolveOptions, solve_landmarks
 from ..core.landmarks import LandmarkSequence, orient
 from ..core.motion import Motion
-from ..inference.gap_filling import GapFillOptions, fill_reconstruction, gap_fill_summary
+from ..inference.gap_fill import GapFillOptions, fill_reconstruction, gap_fill_summary
 from ..inference.missing_frames import landmark_missing_frames
 from .armature import skeleton_from_armature
 from .bake import set_scene_timing

@@ -36,7 +36,7 @@ from ..core.motion import Motion
 from ..core.skeleton import Skeleton
 from ..core.tracker_calibration import TrackerCalibration, calibrate_trackers
 from ..core.trackers import TrackerError, TrackerRecording
-from ..inference.gap_filling import GapFillOptions, fill_reconstruction, gap_fill_summary
+from ..inference.gap_fill import GapFillOptions, fill_reconstruction, gap_fill_summary
 from ..inference.missing_frames import tracker_missing_frames
 from ..inference.tracker_pipeline import TrackerSolveOptions, reconstruct_trackers
 from .armature import skeleton_from_armature

@@ -6,7 +6,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty
 
 from ..blender.gap_fill import fill_action_gaps, summary
 from ..inference.gap_fill import DEFAULT_MAX_GAP_SECONDS
-from ..inference.gap_filling import GapFillOptions
+from ..inference.gap_fill import GapFillOptions
 from .common import active_smpl_armature, object_mode, run_reported
 
 METHOD_ITEMS = (

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..inference.gap_fill import GapFillResult
-from ..inference.gap_fill import GapFillOptions, fill_with_fallback, gap_fill_report, gap_fill_summary
+from ..inference.gap_fill import (GapFillOptions, GapFillResult, fill_with_fallback, gap_fill_report,
+                                  gap_fill_summary)
 from . import compat
 from .action_motion import POSE_CHANNELS, read_action_motion
 from .mocap_import import bake_onto_armature, removed_on_failure

@@ -18,11 +18,11 @@ from sparse_mocap_addon.inference.nn import load_state_dict
 torch = pytest.importorskip("torch")
 
 
-def _torch_model(frames=12, features=9, in_features=None, blocks=3, seed=0):
+def _torch_model(frames=12, features=9, in_features=None, blocks=3, seed=0, channel_hidden=0):
     from training.motion_mlp import MotionMLP as TorchMLP
 
     torch.manual_seed(seed)
-    model = TorchMLP(frames, features, in_features, blocks=blocks)
+    model = TorchMLP(frames, features, in_features, blocks=blocks, channel_hidden=channel_hidden)
     with torch.no_grad():              # leave siMLPe's near-zero start so the test sees real mixing
         for p in model.parameters():
             p.add_(0.3 * torch.randn_like(p))
@@ -40,9 +40,9 @@ def test_dct_is_orthonormal():
     assert np.allclose(d @ d.T, np.eye(35), atol=1e-12)
 
 
-@pytest.mark.parametrize("in_features", [None, 10])
-def test_numpy_runtime_matches_torch(in_features):
-    model = _torch_model(in_features=in_features)
+@pytest.mark.parametrize("in_features,channel_hidden", [(None, 0), (10, 0), (10, 16)])
+def test_numpy_runtime_matches_torch(in_features, channel_hidden):
+    model = _torch_model(in_features=in_features, channel_hidden=channel_hidden)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(4, 12, in_features or 9)).astype(np.float32)
     residual = rng.normal(size=(4, 12, 9)).astype(np.float32)
@@ -75,7 +75,9 @@ def test_shipped_gap_filler_matches_torch():
     from training.motion_mlp import MotionMLP as TorchMLP
 
     arrays, meta = load_state_dict(GAP_WEIGHTS, architecture="gap_motion_mlp")
-    model = TorchMLP(GAP_WINDOW, GAP_FEATURES, GAP_FEATURES + 1, blocks=meta["hyperparameters"]["blocks"])
+    hyper = meta["hyperparameters"]
+    model = TorchMLP(GAP_WINDOW, GAP_FEATURES, GAP_FEATURES + 1, blocks=hyper["blocks"],
+                     channel_hidden=hyper.get("channel_hidden", 0))
     model.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in arrays.items()})
     rng = np.random.default_rng(2)
     x = rng.normal(size=(3, GAP_WINDOW, GAP_FEATURES + 1)).astype(np.float32)

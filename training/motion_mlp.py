@@ -26,28 +26,44 @@ from sparse_mocap_addon.inference.motion_predictor import dct_matrix
 
 
 class TemporalBlock(nn.Module):
-    def __init__(self, frames: int, features: int):
+    """``y + LayerNorm(Linear_time(y))``, then optionally ``+ Linear(GELU(Linear(LayerNorm(y))))`` over
+    the features (``channel_hidden`` > 0): the only non-linearity siMLPe has is the LayerNorm, so
+    without the channel MLP the network is nearly linear in its input; the gap filler needs the
+    non-linearity to let where the hole is (the known flags) shape what it does."""
+
+    def __init__(self, frames: int, features: int, channel_hidden: int = 0):
         super().__init__()
         self.time = nn.Linear(frames, frames)
         self.norm = nn.LayerNorm(features)
         nn.init.xavier_uniform_(self.time.weight, gain=1e-8)
         nn.init.zeros_(self.time.bias)
+        if channel_hidden:
+            self.channel_norm = nn.LayerNorm(features)
+            self.channel_in = nn.Linear(features, channel_hidden)
+            self.channel_out = nn.Linear(channel_hidden, features)
+            nn.init.zeros_(self.channel_out.weight)
+            nn.init.zeros_(self.channel_out.bias)
+        self.channel_hidden = channel_hidden
 
     def forward(self, y):                           # y (B, F, T)
         z = self.time(y)
-        z = self.norm(z.transpose(1, 2)).transpose(1, 2)
-        return y + z
+        y = y + self.norm(z.transpose(1, 2)).transpose(1, 2)
+        if self.channel_hidden:
+            c = self.channel_in(self.channel_norm(y.transpose(1, 2)))
+            y = y + self.channel_out(nn.functional.gelu(c)).transpose(1, 2)
+        return y
 
 
 class MotionMLP(nn.Module):
-    def __init__(self, frames: int, features: int, in_features: int | None = None, blocks: int = 24):
+    def __init__(self, frames: int, features: int, in_features: int | None = None, blocks: int = 24,
+                 channel_hidden: int = 0):
         super().__init__()
         self.frames, self.features, self.in_features = frames, features, in_features or features
         dct = torch.from_numpy(dct_matrix(frames)).float()
         self.register_buffer("dct", dct)
         self.register_buffer("idct", dct.T.contiguous())
         self.fc_in = nn.Linear(self.in_features, features)
-        self.blocks = nn.ModuleList(TemporalBlock(frames, features) for _ in range(blocks))
+        self.blocks = nn.ModuleList(TemporalBlock(frames, features, channel_hidden) for _ in range(blocks))
         self.fc_out = nn.Linear(features, features)
         nn.init.xavier_uniform_(self.fc_out.weight, gain=1e-8)
         nn.init.zeros_(self.fc_out.bias)

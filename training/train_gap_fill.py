@@ -155,6 +155,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--blocks", type=int, default=24)
+    parser.add_argument("--channel-hidden", type=int, default=0, help="width of each block's channel MLP (0: none)")
     parser.add_argument("--stride", type=int, default=8)
     parser.add_argument("--max-gap", type=int, default=30, help="longest training hole, model frames")
     parser.add_argument("--threads", type=int, default=1)
@@ -168,12 +169,14 @@ def main(argv=None) -> int:
     if args.smoke:
         train_motions, valid_motions = train_motions[:3], valid_motions[:2]
         args.blocks, args.epochs, args.max_steps, args.stride = 2, 1, args.max_steps or 5, 32
+        args.channel_hidden = min(args.channel_hidden, 8)
     train = motion_windows(train_motions, stride=args.stride)
     valid = motion_windows(valid_motions, stride=32)
     rng = np.random.default_rng(args.seed)
     first = epoch_tensors(train, rng, args.max_gap)
     valid_batch = epoch_tensors(valid, np.random.default_rng(12345), args.max_gap)
-    model = MotionMLP(GAP_WINDOW, GAP_FEATURES, GAP_FEATURES + 1, blocks=args.blocks)
+    model = MotionMLP(GAP_WINDOW, GAP_FEATURES, GAP_FEATURES + 1, blocks=args.blocks,
+                      channel_hidden=args.channel_hidden)
     print(json.dumps({"train_windows": len(train["offsets"]), "validation_windows": len(valid["offsets"]),
                       "parameters": parameter_count(model),
                       "bridge_mm": round(gap_error_mm(lambda x, base: base, valid_batch), 2)}), flush=True)
@@ -182,7 +185,7 @@ def main(argv=None) -> int:
                         epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed, max_steps=args.max_steps)
     export(model, args.out, {
         "architecture": GAP_ARCHITECTURE, "version": 1,
-        "hyperparameters": {"blocks": args.blocks, "frames": GAP_WINDOW, "features": GAP_FEATURES, "fps": GAP_FPS,
+        "hyperparameters": {"blocks": args.blocks, "channel_hidden": args.channel_hidden, "frames": GAP_WINDOW, "features": GAP_FEATURES, "fps": GAP_FPS,
                             "max_gap_frames": args.max_gap},
         "training": {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
                      "stride": args.stride, "windows": int(len(train["offsets"])), "best": best,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .nn import LayerNorm, Linear, load_state_dict
+from .nn import LayerNorm, Linear, gelu, load_state_dict
 
 __all__ = ["dct_matrix", "MotionMLP", "load_motion_mlp", "ASSETS"]
 
@@ -43,6 +43,11 @@ class MotionMLP:
         count = len({k.split(".")[1] for k in arrays if k.startswith("blocks.")})
         self.time = [Linear(arrays, f"blocks.{b}.time.", dtype=dtype) for b in range(count)]
         self.norm = [LayerNorm(arrays, f"blocks.{b}.norm.", dtype=dtype) for b in range(count)]
+        # Optional channel MLP per block (LayerNorm, Linear, GELU, Linear over the features).
+        self.channel = [(LayerNorm(arrays, f"blocks.{b}.channel_norm.", dtype=dtype),
+                         Linear(arrays, f"blocks.{b}.channel_in.", dtype=dtype),
+                         Linear(arrays, f"blocks.{b}.channel_out.", dtype=dtype))
+                        if f"blocks.{b}.channel_in.weight" in arrays else None for b in range(count)]
         self.frames = self.dct.shape[0]
         self.in_features = self.fc_in.in_features
         self.features = self.fc_out.out_features
@@ -52,9 +57,13 @@ class MotionMLP:
         if x.ndim != 3 or x.shape[1:] != (self.frames, self.in_features):
             raise ValueError(f"MotionMLP expects inputs (batch, {self.frames}, {self.in_features}), got {x.shape}")
         y = np.swapaxes(self.fc_in(np.matmul(self.dct, x)), 1, 2)           # (B, F, T)
-        for time, norm in zip(self.time, self.norm):
+        for time, norm, channel in zip(self.time, self.norm, self.channel):
             z = time(y)
             y = y + np.swapaxes(norm(np.swapaxes(z, 1, 2)), 1, 2)
+            if channel is not None:
+                channel_norm, channel_in, channel_out = channel
+                c = gelu(channel_in(channel_norm(np.swapaxes(y, 1, 2))))
+                y = y + np.swapaxes(channel_out(c), 1, 2)
         y = np.matmul(self.idct, self.fc_out(np.swapaxes(y, 1, 2)))
         return y + np.asarray(residual, dtype=self.dtype)
 

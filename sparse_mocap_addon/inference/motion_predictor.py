@@ -145,14 +145,14 @@ def interpolate_unknown(features: np.ndarray, known: np.ndarray) -> np.ndarray:
 EXTRAPOLATION_FRAMES = 7.5        # model frames (0.25 s): how long a one-sided bridge keeps its speed
 
 
-def bridge_unknown(features: np.ndarray, known: np.ndarray) -> np.ndarray:
+def bridge_unknown(features: np.ndarray, known: np.ndarray, fade_frames: float = EXTRAPOLATION_FRAMES) -> np.ndarray:
     """(N, W, F) with (N, W) flags -> every unknown run bridged so that speed, not only value, carries on.
 
     Between two known frames: a cubic Hermite curve with the known frames' own velocities at both
     ends (one-sided differences; zero where the frame before or after is itself unknown), which is
     what an animator's spline does and what linear interpolation gets wrong (it stops the motion
     dead at the seam and restarts it at a constant speed). A run with only one known side carries
-    that side's velocity on, fading it out with a time constant of ``EXTRAPOLATION_FRAMES``.
+    that side's velocity on, fading it out with a time constant of ``fade_frames`` (0.25 s at 30 fps).
     This is the network's starting point: it learns what the bridge still gets wrong.
     """
     features = np.asarray(features, dtype=np.float64)
@@ -181,7 +181,7 @@ def bridge_unknown(features: np.ndarray, known: np.ndarray) -> np.ndarray:
     h00, h10 = 2 * t ** 3 - 3 * t ** 2 + 1, t ** 3 - 2 * t ** 2 + t
     h01, h11 = -2 * t ** 3 + 3 * t ** 2, t ** 3 - t ** 2
     hermite = h00 * x_p + h10 * d[:, None] * v_p + h01 * x_n + h11 * d[:, None] * v_n
-    tau = EXTRAPOLATION_FRAMES
+    tau = float(fade_frames)
     forward = x_p + v_p * (tau * (1 - np.exp(-(col - p) / tau)))[:, None]
     backward = x_n - v_n * (tau * (1 - np.exp(-(n - col) / tau)))[:, None]
     guess = np.where(both[:, None], hermite, np.where(has_p[:, None], forward, backward))
@@ -234,21 +234,30 @@ def shipped_gap_filler() -> GapFiller:
     return _SHIPPED["gap"]
 
 
+def _anchor(gap, num_frames: int) -> int:
+    """The known frame a gap's features are expressed in: the one before it, else the one after."""
+    start, stop = gap
+    return start - 1 if start > 0 else stop
+
+
 def _window_times(gap, num_frames: int, fps: float, model_fps: float) -> np.ndarray:
     """Source-frame coordinates (fractional) of the model window around one gap.
 
-    Interior gaps sit in the middle of the window; a gap at the end of the take ends the window
-    (the past predicts forward), a gap at the start begins it (the future predicts backward).
+    The window steps at the model's rate and passes exactly through the gap's anchor frame (so the
+    network's frame of reference is a recorded frame). Interior gaps sit in the middle of the
+    window; a gap at the end of the take ends it (the past predicts forward), a gap at the start
+    begins it (the future predicts backward).
     """
     start, stop = gap
     step = fps / model_fps                               # source frames per model frame
-    offsets = np.arange(GAP_WINDOW) * step
-    if stop >= num_frames and start > 0:
-        return (stop - 1) - offsets[::-1]
-    if start == 0 and stop < num_frames:
-        return offsets
-    centre = 0.5 * (start + stop - 1)
-    return centre + (offsets - offsets[-1] / 2)
+    anchor = _anchor(gap, num_frames)
+    if stop >= num_frames:                               # forward: the window ends on the last gap frame
+        k = GAP_WINDOW - 1 - int(np.ceil((stop - 1 - anchor) / step - 1e-9))
+    elif start == 0:                                     # backward: the window starts on frame 0 or before
+        k = int(np.ceil(anchor / step - 1e-9))
+    else:                                                # both sides: the gap in the middle
+        k = int(round((GAP_WINDOW - 1) / 2 - (stop - anchor) / (2 * step)))
+    return anchor + (np.arange(GAP_WINDOW) - k) * step
 
 
 def _sample(rotations, translation, missing, times):
@@ -270,56 +279,60 @@ def _sample(rotations, translation, missing, times):
 
 
 def predict_gaps(motion, gaps, predictor: GapFiller | None = None, missing=None):
-    """``motion`` with every ``(start, stop)`` gap filled by the network; see ``gap_fill.fill_motion_gaps``.
+    """``motion`` with every ``(start, stop)`` gap filled; see ``gap_fill.fill_motion_gaps``.
 
     ``missing`` (T,) flags every frame not to be trusted as context, the gaps' frames and any others
     (e.g. gaps too long to fill); by default only the gaps' frames.
 
-    Each gap gets a window of the model's frames around it (all gaps in one batch); the network's
-    frames are sampled back at the gap's own frames; then the small mismatch the network leaves at
-    the known frames on either side is removed, fading linearly across the gap, so the filled frames
-    meet the recording exactly at both seams.
+    Two layers, both in the gap's own frame of reference (its anchor: the known frame before it, or
+    after it at the start of a take):
+
+    1. the **bridge** (:func:`bridge_unknown`) at the motion's own rate, from the recorded frames
+       right at the seams, so the fill leaves and joins the recording with its speed;
+    2. the **network's correction** of the bridge, computed on a window of the model's rate around the
+       gap (all gaps in one batch) and resampled to the gap's frames, minus its value at the seams
+       (faded linearly across the gap), so that the seams stay exactly where the bridge put them.
     """
     from ..core.motion import Motion
-    from ..core.rotations import quat_conjugate, quat_continuous, quat_multiply, quat_slerp
+    from ..core.rotations import quat_continuous
 
     predictor = predictor or shipped_gap_filler()
     rotations = quat_continuous(motion.rotations, axis=0)
     translation = motion.translation
-    T = motion.num_frames
+    T, fps = motion.num_frames, motion.fps
     missing = np.zeros(T, dtype=bool) if missing is None else np.asarray(missing, dtype=bool).copy()
     for start, stop in gaps:
         missing[start:stop] = True
-    times = np.stack([_window_times(g, T, motion.fps, predictor.fps) for g in gaps])      # (G, W)
+
+    # The network on windows at its own rate, each in its gap's frame of reference.
+    times = np.stack([_window_times(g, T, fps, predictor.fps) for g in gaps])            # (G, W)
     win_rot, win_trans, known = _sample(rotations, translation, missing, times)
-    features, yaw, origin = pose_features(win_rot, win_trans, reference_frames(known))
-    out_rot, out_trans = pose_from_features(predictor(features, known), yaw, origin)
-    out_rot = quat_continuous(out_rot, axis=1)
+    anchors = np.array([_anchor(g, T) for g in gaps])
+    reference = np.argmin(np.abs(times - anchors[:, None]), axis=1)       # the anchor is a window sample
+    features, _, _ = pose_features(win_rot, win_trans, reference)
+    correction = predictor(features, known) - bridge_unknown(features, known)
 
     new_rot, new_trans = rotations.copy(), translation.copy()
     for g, (start, stop) in enumerate(gaps):
-        frames = np.arange(start - 1, stop + 1)                      # the gap and its two neighbours
+        lo, hi = max(start - 2, 0), min(stop + 2, T)                       # the gap, two known frames each side
+        frames = np.arange(lo, hi)
+        local_known = ~missing[lo:hi]
+        ref = np.array([anchors[g] - lo])
+        feats, yaw, origin = pose_features(rotations[None, lo:hi], translation[None, lo:hi], ref)
+        bridged = bridge_unknown(feats, local_known[None], EXTRAPOLATION_FRAMES * fps / predictor.fps)[0]
+        # The correction at these frames, zero at the known frames on either side of the gap.
         position = np.interp(frames, times[g], np.arange(GAP_WINDOW))
-        lo = np.clip(np.floor(position).astype(np.int64), 0, GAP_WINDOW - 2)
-        w = np.clip(position - lo, 0.0, 1.0)
-        rot = quat_slerp(out_rot[g, lo], out_rot[g, lo + 1], w[:, None])
-        trans = out_trans[g, lo] + w[:, None] * (out_trans[g, lo + 1] - out_trans[g, lo])
-        # Seam correction: the offset between the recording and the network at each known neighbour,
-        # faded linearly to zero towards the other side.
-        fade = (frames - frames[0]) / (frames[-1] - frames[0])
-        weights = []
+        k = np.clip(np.floor(position).astype(np.int64), 0, GAP_WINDOW - 2)
+        w = np.clip(position - k, 0.0, 1.0)[:, None]
+        fix = (1 - w) * correction[g, k] + w * correction[g, k + 1]
+        before, after = start - 1 - lo, stop - lo
+        ramp = (frames - (start - 1)) / (stop - start + 1)
         if start > 0:
-            weights.append((0, 1.0 - fade))
+            fix -= np.clip(1 - ramp, 0, 1)[:, None] * fix[before]
         if stop < T:
-            weights.append((len(frames) - 1, fade))
-        for seam, ramp in weights:
-            frame = frames[seam]
-            delta_r = quat_multiply(rotations[frame], quat_conjugate(rot[seam]))          # (24, 4)
-            delta_t = translation[frame] - trans[seam]
-            identity = np.broadcast_to(np.array([1.0, 0, 0, 0]), delta_r.shape)
-            rot = quat_multiply(quat_slerp(identity[None], delta_r[None], ramp[:, None]), rot)
-            trans = trans + ramp[:, None] * delta_t
-        new_rot[start:stop] = rot[1:-1]
-        new_trans[start:stop] = trans[1:-1]
-    metadata = dict(motion.metadata)
-    return Motion(motion.fps, new_rot, new_trans, motion.skeleton, metadata)
+            fix -= np.clip(ramp, 0, 1)[:, None] * fix[after]
+        rot, trans = pose_from_features((bridged + fix)[None], yaw, origin)
+        inside = slice(start - lo, stop - lo)
+        new_rot[start:stop] = rot[0, inside]
+        new_trans[start:stop] = trans[0, inside]
+    return Motion(fps, new_rot, new_trans, motion.skeleton, dict(motion.metadata))

@@ -108,6 +108,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--blocks", type=int, default=24)
+    parser.add_argument("--channel-hidden", type=int, default=0, help="width of each block's channel MLP (0: none)")
     parser.add_argument("--holdout", action="store_true", help="keep the last take of each action for validation")
     parser.add_argument("--walking-extra", action="store_true", help="also train on train/walking_extra")
     parser.add_argument("--threads", type=int, default=1)
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
     if args.smoke:
         actions, args.blocks, args.epochs, args.max_steps = ("walking",), 2, 1, args.max_steps or 5
     train, valid = training_windows(args.data, actions, holdout=args.holdout)
-    model = MotionMLP(cb.WINDOW, train.shape[-1], blocks=args.blocks)
+    model = MotionMLP(cb.WINDOW, train.shape[-1], blocks=args.blocks, channel_hidden=args.channel_hidden)
     print(json.dumps({"train_windows": len(train), "validation_windows": len(valid),
                       "parameters": parameter_count(model)}), flush=True)
     first = {"window": torch.from_numpy(train), "mask": torch.ones(len(train), dtype=torch.bool)}
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
                         epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed, max_steps=args.max_steps)
     export(model, args.out, {
         "architecture": ARCHITECTURE, "version": 1,
-        "hyperparameters": {"blocks": args.blocks, "frames": cb.WINDOW, "features": int(train.shape[-1]),
+        "hyperparameters": {"blocks": args.blocks, "channel_hidden": args.channel_hidden, "frames": cb.WINDOW, "features": int(train.shape[-1]),
                             "input_frames": cb.INPUT_FRAMES, "output_frames": cb.OUTPUT_FRAMES, "scale": SCALE},
         "training": {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
                      "actions": list(actions), "holdout": args.holdout, "windows": int(len(train)),

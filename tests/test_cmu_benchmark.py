@@ -90,6 +90,7 @@ def _fake_dataset(root: Path):
 
 
 def test_training_smoke_exports_weights_the_benchmark_reads(tmp_path):
+    """Also with the channel MLP and two networks averaged, as the benchmark runs them."""
     pytest.importorskip("torch")
     from sparse_mocap_addon.inference.motion_predictor import load_motion_mlp
     from training.train_prediction import ARCHITECTURE, main, numpy_predictor
@@ -97,9 +98,12 @@ def test_training_smoke_exports_weights_the_benchmark_reads(tmp_path):
     _fake_dataset(tmp_path / "data")
     out = tmp_path / "cmu.npz"
     assert main(["--data", str(tmp_path / "data"), "--out", str(out), "--smoke", "--holdout"]) == 0
+    out2 = tmp_path / "cmu2.npz"
+    assert main(["--data", str(tmp_path / "data"), "--out", str(out2), "--smoke", "--channel-hidden", "8"]) == 0
     model, meta = load_motion_mlp(out, ARCHITECTURE)
-    assert meta["hyperparameters"]["input_frames"] == 10
-    report = cb.evaluate(numpy_predictor(model), cb.test_windows(tmp_path / "data", actions=("walking",)))
+    model2, meta2 = load_motion_mlp(out2, ARCHITECTURE)
+    assert meta["hyperparameters"]["input_frames"] == 10 and meta2["hyperparameters"]["channel_hidden"] == 8
+    report = cb.evaluate(numpy_predictor([model, model2]), cb.test_windows(tmp_path / "data", actions=("walking",)))
     assert report["actions"]["walking"]["windows"] == 2 * (80 - 35 + 1)
     assert len(report["mean_mm"]) == 6 and all(np.isfinite(report["mean_mm"]))
 
@@ -111,15 +115,36 @@ def test_real_test_split_has_the_six_actions():
     assert all(w.shape[1:] == (35, 38, 3) for w in windows.values())
 
 
-@pytest.mark.skipif(not (Path(__file__).resolve().parents[1] / "benchmarks/weights/cmu_prediction.npz").is_file()
-                    or not DATA.is_dir(), reason="the committed CMU weights or the shared data are absent")
+WEIGHTS = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "weights").glob("cmu_prediction*.npz"))
+
+
+@pytest.mark.skipif(not WEIGHTS or not DATA.is_dir(), reason="the committed CMU weights or the shared data are absent")
 def test_committed_predictor_beats_standing_still():
     from sparse_mocap_addon.inference.motion_predictor import load_motion_mlp
     from training.train_prediction import ARCHITECTURE, numpy_predictor
 
-    model, _ = load_motion_mlp(Path(__file__).resolve().parents[1] / "benchmarks/weights/cmu_prediction.npz",
-                               ARCHITECTURE)
+    models = [load_motion_mlp(path, ARCHITECTURE)[0] for path in WEIGHTS]
     windows = {"walking": cb.test_windows(DATA)["walking"]}
-    ours = cb.evaluate(numpy_predictor(model), windows)["mean_mm"]
+    ours = cb.evaluate(numpy_predictor(models), windows)["mean_mm"]
     still = cb.evaluate(lambda x: np.repeat(x[:, -1:], 25, axis=1), windows)["mean_mm"]
     assert all(a < 0.7 * b for a, b in zip(ours, still)), json.dumps([ours, still])
+
+
+@pytest.mark.skipif(not WEIGHTS, reason="no committed CMU predictor weights")
+@pytest.mark.parametrize("path", WEIGHTS, ids=lambda p: p.name)
+def test_committed_weights_match_torch(path):
+    torch = pytest.importorskip("torch")
+    from sparse_mocap_addon.inference.motion_predictor import load_motion_mlp
+    from sparse_mocap_addon.inference.nn import load_state_dict
+    from training.motion_mlp import MotionMLP
+    from training.train_prediction import ARCHITECTURE
+
+    arrays, meta = load_state_dict(path, architecture=ARCHITECTURE)
+    hyper = meta["hyperparameters"]
+    model = MotionMLP(hyper["frames"], hyper["features"], blocks=hyper["blocks"],
+                      channel_hidden=hyper.get("channel_hidden", 0))
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in arrays.items()})
+    x = np.random.default_rng(4).normal(size=(5, hyper["frames"], hyper["features"])).astype(np.float32) * 0.3
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x), torch.from_numpy(x)).numpy()
+    assert np.abs(load_motion_mlp(path, ARCHITECTURE)[0](x, x) - expected).max() < 1e-4

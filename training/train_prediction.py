@@ -73,14 +73,26 @@ def training_windows(root, actions, *, holdout: bool) -> tuple[np.ndarray, np.nd
     return train, valid
 
 
-def numpy_predictor(model, *, mirror_average: bool = True):
-    """``predict((N, 10, 75) mm) -> (N, 25, 75) mm`` from a network (numpy or torch-like callable)."""
+def numpy_predictor(models, *, mirror_average: bool = True):
+    """``predict((N, 10, 75) mm) -> (N, 25, 75) mm`` from one network or a list (their mean).
+
+    Each network is any callable ``(x, residual) -> out`` on padded windows in metres (the numpy
+    ``MotionMLP`` or the torch one). ``mirror_average`` also predicts the mirror image of the input
+    and mirrors the result back, averaging the two (test-time augmentation; the networks were
+    trained on mirrored copies too).
+    """
+    models = list(models) if isinstance(models, (list, tuple)) else [models]
+
     def run(observed):
-        padded = pad_observed(observed * SCALE).astype(np.float32)
-        out = np.asarray(model(padded, padded), dtype=np.float64)
+        inputs = [pad_observed(observed * SCALE).astype(np.float32)]
         if mirror_average:
-            flipped = pad_observed(mirror(observed) * SCALE).astype(np.float32)
-            out = 0.5 * (out + mirror(np.asarray(model(flipped, flipped), dtype=np.float64)))
+            inputs.append(pad_observed(mirror(observed) * SCALE).astype(np.float32))
+        out = 0.0
+        for model in models:
+            for k, padded in enumerate(inputs):
+                y = np.asarray(model(padded, padded), dtype=np.float64)
+                out = out + (mirror(y) if k else y)
+        out = out / (len(models) * len(inputs))
         return out[:, cb.INPUT_FRAMES:] / SCALE
     return run
 

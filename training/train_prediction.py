@@ -1,7 +1,7 @@
 """Train the CMU-Mocap motion predictor (10 frames in, 25 out) and export its numpy weights.
 
     python -m training.train_prediction --data ../shared/data/cmu_expmap \
-        --out benchmarks/weights/cmu_prediction.npz
+        --out benchmarks/weights/cmu_prediction_linear.npz
 
 Training data: every window of the train takes of the benchmark actions, from both phases of the
 2x downsampling (the odd frames are as much a 25 fps recording as the even ones), and their mirror

@@ -10,7 +10,8 @@
    fixed places (one every ``--spacing`` seconds, at least one second from the ends), filled with
    the shipped gap filler and with slerp; MPJPE over the filled frames (mm) and the jump in joint
    velocity at the seams (m/s, the truth's own value beside it). Also "forward only": the same
-   network when the frames after the hole are not known (live use).
+   network when the frames after the hole are not known (live use), and both without the network
+   ("bridge_only": the velocity-matched bridge alone).
 3. **Speed** on one core (one BLAS thread): CMU predictions per second (batches of 1 and 256) and
    filled gaps per second.
 
@@ -41,7 +42,8 @@ import numpy as np  # noqa: E402
 
 from sparse_mocap_addon.core.gaps import seam_velocity_jump  # noqa: E402
 from sparse_mocap_addon.inference.gap_fill import fill_motion_gaps  # noqa: E402
-from sparse_mocap_addon.inference.motion_predictor import load_motion_mlp, shipped_gap_filler  # noqa: E402
+from sparse_mocap_addon.inference.motion_predictor import (BridgeOnly, load_motion_mlp,  # noqa: E402
+                                                           shipped_gap_filler)
 from training import cmu_benchmark as cb  # noqa: E402
 from training.imu_dataset import CorpusMissingError, load_corpus  # noqa: E402
 from training.train_prediction import ARCHITECTURE, numpy_predictor  # noqa: E402
@@ -94,10 +96,12 @@ def gap_figures(corpus: Path, spacing_s: float, max_clips: int | None) -> dict |
         return None
     motions = motions[:max_clips] if max_clips else motions
     filler = shipped_gap_filler()
+    fillers = {"predictor": filler, "bridge_only": BridgeOnly(filler.model, filler.meta)}
+    methods = ("slerp", "predictor", "bridge_only", "forward_only", "forward_only_bridge_only")
     figures = {}
     for seconds in GAP_SECONDS:
-        sums = {k: [] for k in ("slerp", "predictor", "forward_only")}
-        seams = {k: [] for k in ("slerp", "predictor", "forward_only", "truth")}
+        sums = {k: [] for k in methods}
+        seams = {k: [] for k in methods + ("truth",)}
         holes = 0
         for motion in motions:
             gap = int(round(seconds * motion.fps))
@@ -110,12 +114,13 @@ def gap_figures(corpus: Path, spacing_s: float, max_clips: int | None) -> dict |
                 missing[a:b] = True
             truth = motion.joint_positions()
             seams["truth"].append(seam_velocity_jump(truth, gaps, motion.fps))
-            for method in ("slerp", "predictor", "forward_only"):
-                if method == "forward_only":
-                    filled = _forward_only(motion, gaps, filler)
+            for method in methods:
+                network = fillers["bridge_only" if method.endswith("bridge_only") else "predictor"]
+                if method.startswith("forward_only"):
+                    filled = _forward_only(motion, gaps, network)
                 else:
-                    filled = fill_motion_gaps(motion, missing, method=method, max_gap_seconds=seconds + 0.01,
-                                              predictor=filler).motion
+                    filled = fill_motion_gaps(motion, missing, method="slerp" if method == "slerp" else "predictor",
+                                              max_gap_seconds=seconds + 0.01, predictor=network).motion
                 positions = filled.joint_positions()
                 sums[method].append(np.linalg.norm(positions - truth, axis=-1)[missing].mean(axis=-1))
                 seams[method].append(seam_velocity_jump(positions, gaps, motion.fps))

@@ -15,9 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.filters import fill_gaps
+from ..core.motion import Motion
+from ..core.rotations import matrix_to_6d, matrix_to_quat, quat_continuous, quat_slerp, quat_to_matrix, sixd_to_matrix
 from .nn import LayerNorm, Linear, gelu, load_state_dict
+from .tracker_poser import heading_yaw, yaw_matrix
 
-__all__ = ["dct_matrix", "MotionMLP", "load_motion_mlp", "ASSETS"]
+__all__ = ["dct_matrix", "MotionMLP", "load_motion_mlp", "ASSETS", "GapFiller", "shipped_gap_filler", "predict_gaps",
+           "bridge_unknown", "pose_features", "pose_from_features", "reference_frames", "network_input"]
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -99,9 +104,6 @@ def root_features(root: np.ndarray, translation: np.ndarray, reference: np.ndarr
     floor plane, axes turned by its heading (yaw), so the features do not depend on where in the
     world or which way the performer faces. Returns (features, yaw (N,), origin (N, 3)).
     """
-    from ..core.rotations import matrix_to_6d
-    from .tracker_poser import heading_yaw, yaw_matrix
-
     n = np.arange(len(root))
     yaw = heading_yaw(root[n, reference])
     unturn = np.swapaxes(yaw_matrix(yaw), -1, -2)[:, None]              # (N, 1, 3, 3)
@@ -112,8 +114,6 @@ def root_features(root: np.ndarray, translation: np.ndarray, reference: np.ndarr
 
 def pose_features(rotations: np.ndarray, translation: np.ndarray, reference: np.ndarray):
     """Poses (N, W, 24, 4) + root path (N, W, 3) -> (features (N, W, 147), yaw, origin); see root_features."""
-    from ..core.rotations import matrix_to_6d, quat_to_matrix
-
     root, yaw, origin = root_features(quat_to_matrix(rotations[:, :, 0]), translation, reference)
     local = matrix_to_6d(quat_to_matrix(rotations[:, :, 1:]))
     return np.concatenate([root, local.reshape(*local.shape[:2], -1)], axis=-1), yaw, origin
@@ -121,9 +121,6 @@ def pose_features(rotations: np.ndarray, translation: np.ndarray, reference: np.
 
 def pose_from_features(features: np.ndarray, yaw: np.ndarray, origin: np.ndarray):
     """Inverse of :func:`pose_features`: (N, W, 147) -> rotations (N, W, 24, 4), translation (N, W, 3)."""
-    from ..core.rotations import matrix_to_quat, sixd_to_matrix
-    from .tracker_poser import yaw_matrix
-
     features = np.asarray(features, dtype=np.float64)
     turn = yaw_matrix(yaw)[:, None]
     translation = (turn @ features[..., :3, None])[..., 0] + origin[:, None]
@@ -135,8 +132,6 @@ def pose_from_features(features: np.ndarray, yaw: np.ndarray, origin: np.ndarray
 
 def interpolate_unknown(features: np.ndarray, known: np.ndarray) -> np.ndarray:
     """(N, W, F) with (N, W) flags -> unknown frames linearly interpolated (held at the edges)."""
-    from ..core.filters import fill_gaps
-
     values = np.where(known[..., None], features, np.nan)
     filled, _ = fill_gaps(np.swapaxes(values, 0, 1), np.swapaxes(known, 0, 1))
     return np.swapaxes(filled, 0, 1)
@@ -206,8 +201,6 @@ class GapFiller:
                              f"this runtime expects {GAP_WINDOW} x {GAP_FEATURES}")
         self.model, self.meta = model, meta
         self.fps = float(meta.get("hyperparameters", {}).get("fps", GAP_FPS))
-        # The longest hole the window can hold with some context left on each side.
-        self.max_gap_seconds = (GAP_WINDOW - 2 * 8) / self.fps
 
     @classmethod
     def load(cls, path=GAP_WEIGHTS) -> "GapFiller":
@@ -219,8 +212,11 @@ class GapFiller:
         x, base = network_input(features, known)
         return np.asarray(self.model(x, base), dtype=np.float64)
 
-    def bridge_only(self, features: np.ndarray, known: np.ndarray) -> np.ndarray:
-        """The network's starting point alone (for the benchmark's ablation)."""
+
+class BridgeOnly(GapFiller):
+    """The gap filler without its network: the bridge alone (the benchmark's ablation)."""
+
+    def __call__(self, features: np.ndarray, known: np.ndarray) -> np.ndarray:
         return bridge_unknown(features, known)
 
 
@@ -263,8 +259,6 @@ def _window_times(gap, num_frames: int, fps: float, model_fps: float) -> np.ndar
 def _sample(rotations, translation, missing, times):
     """Poses at fractional frames ``times`` (G, W): slerp/lerp between neighbours; a sample is known
     when both neighbours exist and are known."""
-    from ..core.rotations import quat_slerp
-
     last = len(rotations) - 1
     inside = (times >= -1e-9) & (times <= last + 1e-9)
     clamped = np.clip(times, 0, last)
@@ -293,9 +287,6 @@ def predict_gaps(motion, gaps, predictor: GapFiller | None = None, missing=None)
        gap (all gaps in one batch) and resampled to the gap's frames, minus its value at the seams
        (faded linearly across the gap), so that the seams stay exactly where the bridge put them.
     """
-    from ..core.motion import Motion
-    from ..core.rotations import quat_continuous
-
     predictor = predictor or shipped_gap_filler()
     rotations = quat_continuous(motion.rotations, axis=0)
     translation = motion.translation

@@ -32,6 +32,16 @@ def assign_new_action(obj: "bpy.types.Object", action: "bpy.types.Action"):
     return action.fcurves
 
 
+def assigned_fcurve_collection(obj: "bpy.types.Object"):
+    """The F-curve collection (with ``new``) of ``obj``'s assigned action and slot, created if needed."""
+    anim = obj.animation_data
+    if has_slotted_actions():
+        from bpy_extras import anim_utils
+
+        return anim_utils.action_ensure_channelbag_for_slot(anim.action, anim.action_slot).fcurves
+    return anim.action.fcurves
+
+
 def new_fcurve(fcurves, data_path: str, index: int, group: str):
     if has_slotted_actions():
         return fcurves.new(data_path, index=index, group_name=group)

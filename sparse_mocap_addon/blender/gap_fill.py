@@ -84,7 +84,7 @@ def fill_action_gaps(obj, options: GapFillOptions | None = None, *, context=None
             result.motion, obj, name=obj.name, action_name=filled_name(source.name), frame_start=read.frame_start,
             match_scene=False, context=context, progress=lambda f: tick(_FILL + (0.95 - _FILL) * f))
         _merge_keys(compat.action_fcurves(obj), source_keys, result, read.frame_start, read.frame_step)
-        _copy_curves(other_curves, _assigned_fcurves(obj))
+        _copy_curves(other_curves, compat.assigned_fcurve_collection(obj))
     tick(1.0)
     return ActionGapFill(obj, source, action, result, report)
 
@@ -130,16 +130,6 @@ def _merge_keys(curves, source_keys: dict, result: GapFillResult, frame_start: f
         curve.keyframe_points.foreach_set("interpolation", merged[:, 2].astype(np.int8))
         if (merged[:, 2] != _LINEAR).any():
             curve.update()                       # the user's Bezier keys get their handles
-
-
-def _assigned_fcurves(obj):
-    """The F-curve collection (with ``new``) of ``obj``'s assigned action and slot."""
-    anim = obj.animation_data
-    if compat.has_slotted_actions():
-        from bpy_extras import anim_utils
-
-        return anim_utils.action_ensure_channelbag_for_slot(anim.action, anim.action_slot).fcurves
-    return anim.action.fcurves
 
 
 def _copy_curves(curves, target) -> None:

@@ -26,11 +26,12 @@ import bpy
 import numpy as np
 
 from ..core.motion import Motion
-from ..core.rotations import matrix_to_quat, quat_conjugate, quat_normalize, quat_product_matrices
+from ..core.rotations import quat_normalize
 from ..core.skeleton import JOINT_NAMES
 from . import compat
 from .armature import is_smpl_armature, rest_frames, skeleton_from_armature
-from .coords import CORE_TO_BLENDER, blender_to_core_vectors
+from .bake import bone_quaternion_maps
+from .coords import blender_to_core_vectors
 
 # (data path, index) of every pose channel, in bake_motion's order: 24 x 4 quaternion components,
 # then the pelvis location.
@@ -58,15 +59,6 @@ class ActionMotion:
     @property
     def frame_end(self) -> float:
         return self.frame_start + (self.motion.num_frames - 1) * self.frame_step
-
-
-def bone_quaternion_maps(obj) -> np.ndarray:
-    """(24, 4, 4) ``P_j`` with ``q_blender = P_j q_core`` (the map :func:`.bake.pose_channels` applies)."""
-    rest_rot, _ = rest_frames(obj)
-    to_bone = matrix_to_quat(np.swapaxes(CORE_TO_BLENDER, -1, -2) @ rest_rot)
-    left, _ = quat_product_matrices(quat_conjugate(to_bone))
-    _, right = quat_product_matrices(to_bone)
-    return left @ right
 
 
 def motion_from_pose_channels(obj, quats: np.ndarray, location: np.ndarray, fps: float, metadata=None) -> Motion:

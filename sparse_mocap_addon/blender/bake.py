@@ -25,15 +25,23 @@ from .coords import CORE_TO_BLENDER, core_to_blender_vectors
 _LINEAR = 1  # Keyframe.interpolation enum value of 'LINEAR' (foreach_set takes the integer)
 
 
-def pose_channels(obj, motion: Motion) -> tuple[np.ndarray, np.ndarray]:
-    """Pose-bone quaternions (T, 24, 4) and pelvis locations (T, 3) for ``motion`` on ``obj``."""
-    rest_rot, rest_head = rest_frames(obj)
-    # B^T C R C^T B = M^T R M with M = C^T B, a fixed rotation per bone. In quaternions that is
-    # conj(m) * q * m, a fixed linear map of q: one 4x4 matrix per bone for the whole motion.
+def bone_quaternion_maps(obj) -> np.ndarray:
+    """(24, 4, 4) ``P_j`` with ``q_blender = P_j q_core``: the map :func:`pose_channels` applies.
+
+    B^T C R C^T B = M^T R M with M = C^T B, a fixed rotation per bone. In quaternions that is
+    conj(m) * q * m, a fixed linear map of q: one 4x4 matrix per bone for the whole motion.
+    """
+    rest_rot, _ = rest_frames(obj)
     to_bone = matrix_to_quat(np.swapaxes(CORE_TO_BLENDER, -1, -2) @ rest_rot)  # (24, 4)
     left, _ = quat_product_matrices(quat_conjugate(to_bone))
     _, right = quat_product_matrices(to_bone)
-    per_bone = left @ right                                                        # (24, 4, 4)
+    return left @ right
+
+
+def pose_channels(obj, motion: Motion) -> tuple[np.ndarray, np.ndarray]:
+    """Pose-bone quaternions (T, 24, 4) and pelvis locations (T, 3) for ``motion`` on ``obj``."""
+    rest_rot, rest_head = rest_frames(obj)
+    per_bone = bone_quaternion_maps(obj)                                           # (24, 4, 4)
     basis = np.empty_like(motion.rotations)
     for j in range(len(per_bone)):  # 24 small matrix products over all frames (BLAS)
         basis[:, j] = motion.rotations[:, j] @ per_bone[j].T

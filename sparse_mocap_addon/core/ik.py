@@ -299,7 +299,7 @@ def _line_cue(cues, start: str, end: str):
 # --------------------------------------------------------------------------------------------
 
 def _twist_cues(j: int, targets: np.ndarray, globals_: np.ndarray, cues: dict, spine3_frame: np.ndarray,
-                hinge_axes: dict):
+                hinge_axes: dict, face_turns_neck: bool = True):
     """The cues for joint j's twist: a list of (local vector, wanted world vector (T,3), weight (T,)).
 
     ``targets`` (24, T, 3) and ``globals_`` (24, T, 3, 3) are joint-major."""
@@ -322,7 +322,7 @@ def _twist_cues(j: int, targets: np.ndarray, globals_: np.ndarray, cues: dict, s
         share = 1.0 / 3.0 if name == "spine1" else 2.0 / 3.0
         left = (1.0 - share) * globals_[0][:, :, 0] + share * spine3_frame[:, :, 0]
         out.append((np.array([1.0, 0.0, 0.0]), _normalize(left)[0], np.ones(targets.shape[1])))
-    elif name == "neck":
+    elif name == "neck" and face_turns_neck:
         cue = _direction_cue(cues, "nose", targets[J["head"]])
         if cue is not None:
             out.append((np.array([0.0, 0.0, 1.0]), *cue))
@@ -402,7 +402,7 @@ def _blocks(frames: int) -> list[slice]:
 
 
 def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None = None,
-             cues: dict | None = None, hinge_axes: dict | None = None) -> IKResult:
+             cues: dict | None = None, hinge_axes: dict | None = None, face_turns_neck: bool = True) -> IKResult:
     """Local rotations that put the skeleton's joints on ``targets`` (T, 24, 3).
 
     ``valid`` (T, 24) marks target joints to use (default: every finite one); a bone whose child is
@@ -410,7 +410,10 @@ def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None =
     names ("nose", "head_top", "left_ear", "left_thumb", "left_index", "left_pinky",
     "left_big_toe", "left_small_toe", and the right ones) to (T, 3) world points (NaN where missing)
     that settle twists and the head. ``hinge_axes`` overrides ``DEFAULT_HINGE_AXES`` (the knee and
-    elbow flexion axes of the armature's convention). The pelvis target must be valid in every frame.
+    elbow flexion axes of the armature's convention). With ``face_turns_neck=False`` the face cues
+    (nose, ears) turn only the head, never the neck about its bone (the retargeter's convention: the
+    neck's twist is then zero and the head joint carries where the face looks). The pelvis target
+    must be valid in every frame.
     """
     targets = np.asarray(targets, dtype=np.float64)
     if targets.ndim != 3 or targets.shape[1:] != (NUM_JOINTS, 3):
@@ -467,7 +470,7 @@ def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None =
                 bone[sl] = np.where(usable[:, None], _apply_t(frame, wanted), rest_dir)
                 rotations[j, sl] = _swing_quat(rest_dir, bone[sl])
                 cues_j = _twist_cues(j, tgt[:, sl], globals_[:, sl], {k: v[sl] for k, v in cues.items()},
-                                     spine3_fit[sl], axes)
+                                     spine3_fit[sl], axes, face_turns_neck)
                 if not cues_j:
                     continue
                 if sums is None:

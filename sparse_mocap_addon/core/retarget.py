@@ -39,6 +39,8 @@ from .rotations import (
     rotation_between_vectors,
 )
 from .feet import foot_floor_points
+from .ik import solve_ik
+from .rig_anatomy import Neutral, anatomical_targets, describe_rig
 from .skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, Skeleton, forward_kinematics
 from .source import SourceMotion
 
@@ -178,7 +180,9 @@ def _choose_reference(source: SourceMotion, resolved: dict, joints, rest_referen
     """
     up_axes = [source.up_axis] if source.up_axis else ["Y", "Z"]
     problems = []
-    if rest_reference in ("auto", "zero"):
+    if rest_reference == "standing":
+        frames = np.arange(source.num_frames)
+    elif rest_reference in ("auto", "zero"):
         zero = _zero_pose(source, joints)
         for up in up_axes:
             pose = _to_core(zero, up)
@@ -238,6 +242,63 @@ def heading_rotation(pose: np.ndarray, resolved: dict) -> np.ndarray:
     return matrix_to_quat(np.stack((lateral, up, forward), axis=-1))
 
 
+def headings(poses: np.ndarray, resolved: dict) -> np.ndarray:
+    """Yaw-only rotations (K, 4) of the body in each pose (K, J, 3): from the hip line."""
+    lateral = poses[:, resolved[J["left_hip"]]] - poses[:, resolved[J["right_hip"]]]
+    lateral[:, 1] = 0.0
+    lateral /= np.linalg.norm(lateral, axis=-1, keepdims=True)
+    up = np.broadcast_to((0.0, 1.0, 0.0), lateral.shape)
+    return matrix_to_quat(np.stack((lateral, up, np.cross(lateral, up)), axis=-1))
+
+
+# The neutral posture is where the performer stands most upright: straight vertical legs, an upright
+# trunk, feet at one level, hips nearly still. Frames beyond these limits never count.
+_STANDING_LIMITS_DEG = {"knee": 30.0, "leg": 25.0, "trunk": 30.0}
+_STANDING_SPEED = 0.5          # leg lengths per second
+NEUTRAL_SECONDS = 0.25         # how many of the most upright frames are averaged
+
+
+def standing_scores(positions: np.ndarray, resolved: dict, fps: float) -> np.ndarray:
+    """How far each frame of ``positions`` (T, J, 3; core frame, any unit) is from standing upright
+    and still (degrees-like, 0 = perfect); infinite beyond the limits."""
+    p = positions
+    up = np.array((0.0, 1.0, 0.0))
+    leg = _leg_length(p, _legs(resolved.get))
+    score = np.zeros(len(p))
+    bad = np.zeros(len(p), dtype=bool)
+    for side in ("left", "right"):
+        hip, knee, ankle = (p[:, resolved[J[f"{side}_{n}"]]] for n in ("hip", "knee", "ankle"))
+        bend = _angle_deg(knee - hip, ankle - knee)
+        tilt = _angle_deg(ankle - hip, -up)
+        score += bend + tilt
+        bad |= (bend > _STANDING_LIMITS_DEG["knee"]) | (tilt > _STANDING_LIMITS_DEG["leg"])
+    hips = 0.5 * (p[:, resolved[J["left_hip"]]] + p[:, resolved[J["right_hip"]]])
+    shoulders = 0.5 * (p[:, resolved[J["left_shoulder"]]] + p[:, resolved[J["right_shoulder"]]])
+    trunk = _angle_deg(shoulders - hips, up)
+    score += trunk
+    bad |= trunk > _STANDING_LIMITS_DEG["trunk"]
+    ankles_y = p[:, [resolved[J["left_ankle"]], resolved[J["right_ankle"]]], 1]
+    score += np.degrees(np.abs(ankles_y[:, 0] - ankles_y[:, 1]) / leg)
+    if len(p) > 1:
+        speed = np.linalg.norm(np.gradient(hips, axis=0), axis=-1) * fps / leg
+        score += 10.0 * speed
+        bad |= speed > _STANDING_SPEED
+    return np.where(bad, np.inf, score)
+
+
+def neutral_posture(positions: np.ndarray, resolved: dict, fps: float) -> Neutral:
+    """The take's ``NEUTRAL_SECONDS`` most upright standing frames (of all but the last frame of
+    ``positions``, which is the reference pose), or the reference pose when the performer never
+    stands."""
+    scores = standing_scores(positions[:-1], resolved, fps)
+    count = max(3, int(round(NEUTRAL_SECONDS * fps)))
+    frames = np.argsort(scores)[:count]
+    frames = np.sort(frames[np.isfinite(scores[frames])])
+    if len(frames) == 0:
+        frames = np.array([len(positions) - 1])
+    return Neutral(frames, headings(positions[frames], resolved))
+
+
 def _check_handedness(pose: np.ndarray, resolved: dict, source: SourceMotion) -> None:
     """Refuse a rig whose left side is on the body's right (mirrored file or swapped names)."""
     heading = heading_rotation(pose, resolved)
@@ -288,7 +349,8 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
     """
     joint_map = joint_map or detect_joint_map(source.skeleton.names, source.source or "the rig")
     resolved = joint_map.resolve(source.skeleton.names)
-    used = sorted(set(resolved.values()))
+    anatomy = describe_rig(source.skeleton, resolved)
+    used = anatomy.joints()
     raw = _source_poses(source, used)
     reference, reference_label, up_axis = _choose_reference(source, resolved, used, rest_reference, raw)
     _check_handedness(reference.positions[0], resolved, source)
@@ -297,64 +359,16 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
     # The reference pose rides along as one extra frame at the end, so every step below sees it.
     positions = np.concatenate((posed.positions, reference.positions), axis=0)
     rotations = np.concatenate((posed.rotations, reference.rotations), axis=0)
-    ref = -1
 
     rest = skeleton.rest_positions()
-    heading = heading_rotation(reference.positions[0], resolved)
-    # Joints closer than this in the reference pose coincide (e.g. a rig's collars starting exactly
-    # at its neck joint) and give no direction.
-    min_length = 0.02 * _leg_length(reference.positions[0], _legs(resolved.get))
-    world = np.empty((len(positions), NUM_JOINTS, 4))
-    for j in range(NUM_JOINTS):
-        parent = PARENTS[j]
-        if j not in resolved:
-            world[:, j] = world[:, parent]
-            continue
-        s = resolved[j]
-        target = _chain_target(j, resolved)
-        if target is not None and np.linalg.norm(positions[ref, resolved[target]] - positions[ref, s]) < min_length:
-            target = None
-        pair = _pair_for(j, resolved, positions[ref], min_length)
-        if pair is not None and j in PAIR_FIRST:
-            # The pelvis: its hip line is the "bone" to align; its tilt comes from the rig's own joint.
-            left, right = resolved[pair[0]], resolved[pair[1]]
-            bone_rest = rest[pair[0]] - rest[pair[1]]
-            bone_now = positions[:, left] - positions[:, right]
-        elif target is not None and pair is not None:
-            # spine3: exactly along the neck, turned about it to follow the collar/shoulder line.
-            left, right = pair
-            now = frames_from_pairs(positions[:, resolved[target]] - positions[:, s],
-                                     positions[:, resolved[left]] - positions[:, resolved[right]])
-            at_rest = frames_from_pairs(rest[target] - rest[j], rest[left] - rest[right])
-            world[:, j] = matrix_to_quat(now @ at_rest.T)
-            continue
-        elif target is not None:
-            bone_rest = rest[target] - rest[j]
-            bone_now = positions[:, resolved[target]] - positions[:, s]
-        else:
-            bone_rest = None
-        carried = quat_multiply(rotations[:, s], quat_conjugate(rotations[ref, s]))
-        if bone_rest is None:
-            # End of a mapped chain: neutral relative to the parent in the reference pose.
-            world[:, j] = quat_multiply(carried, world[ref, parent] if parent >= 0 else heading)
-            continue
-        swing = rotation_between_vectors(bone_rest, quat_rotate(quat_conjugate(heading), bone_now[ref]))
-        guess = quat_multiply(carried, quat_multiply(heading, swing))
-        correction = rotation_between_vectors(quat_rotate(guess, np.broadcast_to(bone_rest, guess.shape[:-1] + (3,))),
-                                              bone_now)
-        world[:, j] = quat_multiply(correction, guess)
-    world = quat_normalize(world[:ref])
-
-    local = np.empty_like(world)
-    local[:, 0] = world[:, 0]
-    local[:, 1:] = quat_multiply(quat_conjugate(world[:, PARENTS[1:]]), world[:, 1:])
-
+    neutral = neutral_posture(positions, resolved, source.fps)
     # Root path: the hip midpoint follows the source's, scaled by the ratio of leg lengths.
     scale = _leg_length(rest, _legs(lambda j: j)) / _leg_length(reference.positions[0], _legs(resolved.get))
     hips = (resolved[J["left_hip"]], resolved[J["right_hip"]])
-    hip_mid_source = 0.5 * (posed.positions[:, hips[0]] + posed.positions[:, hips[1]])
-    hip_mid_rest = 0.5 * (rest[J["left_hip"]] + rest[J["right_hip"]]) - rest[0]
-    translation = scale * hip_mid_source - quat_rotate(world[:, 0], np.broadcast_to(hip_mid_rest, (len(world), 3)))
+    hip_centre = scale * 0.5 * (positions[:, hips[0]] + positions[:, hips[1]])
+    targets, cues = anatomical_targets(positions, rotations, anatomy, skeleton, neutral, hip_centre)
+    solved = solve_ik(targets[:-1], skeleton, cues={k: v[:-1] for k, v in cues.items()}, face_turns_neck=False)
+    local, translation = quat_normalize(solved.rotations), solved.translation
 
     floor_shift = _floor_shift(local, translation, skeleton, floor)
     translation[:, 1] += floor_shift
@@ -371,6 +385,9 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
             "floor": floor,
             "floor_shift_m": floor_shift,
             "source_metres_per_unit": source.metres_per_unit,
+            "method": "anatomical",
+            "neutral": (f"{len(neutral.frames)} standing frames" if neutral.frames[-1] != len(positions) - 1
+                        else reference_label),
         },
     })
     return Motion(float(source.fps), local, translation, skeleton, metadata)

@@ -19,9 +19,8 @@ from .body import (
     default_measurements, measure_skeleton, skeleton_from_measurements,
 )
 from .joint_maps import JointMap
-from .retarget import frames_from_pairs, heading_rotation, reference_pose
-from .rotations import quat_conjugate, quat_multiply, quat_rotate, rotation_between_vectors
-from .skeleton import JOINT_INDEX, Skeleton
+from .retarget import reference_pose
+from .skeleton import JOINT_INDEX
 from .source import SourceMotion
 
 J = JOINT_INDEX
@@ -126,50 +125,5 @@ def skeleton_from_rig(source: SourceMotion, joint_map: JointMap | None = None, m
         length = np.linalg.norm(pose[resolved[J[child]]] - pose[resolved[J[parent]]]) * mpu
         offset = skeleton.offsets[J[child]]
         skeleton.offsets[J[child]] = offset * (length / np.linalg.norm(offset))
-    _branches_from_rig(skeleton, pose, resolved, mpu)
     report["measurements"] = measurements.as_dict()
     return skeleton, report
-
-
-def _branches_from_rig(skeleton: Skeleton, pose: np.ndarray, resolved: dict, mpu: float) -> None:
-    """Lay out the bones that leave the pelvis and spine3 as the rig lays them out.
-
-    Rigs put their root (SMPL "pelvis"), lowest spine joint and collars in different places: the
-    root level with the hip joints (Acclaim), a few centimetres above (Poser) or well above (SMPL).
-    With the rig's layout, bones that are rigid in the rig keep their direction in every frame.
-    The hips take the rig's offsets; spine1 and the collars the rig's directions at the SMPL
-    lengths. The hip midpoint stays where the tables put it (legs and soles do not move), so the
-    pelvis joint moves instead.
-    """
-    left, right, root = resolved[J["left_hip"]], resolved[J["right_hip"]], resolved[J["pelvis"]]
-    # The retargeter's reference rotation of the pelvis: the heading, then the swing of the rest hip
-    # line (+X) onto the rig's hip line.
-    heading = heading_rotation(pose, resolved)
-    line = quat_rotate(quat_conjugate(heading), pose[left] - pose[right])
-    to_rig = quat_multiply(heading, rotation_between_vectors(np.array((1.0, 0.0, 0.0)), line))
-    from_rig = quat_conjugate(to_rig)
-    old = skeleton.offsets[[J["left_hip"], J["right_hip"]]].copy()
-    for name, rig_joint in (("left_hip", left), ("right_hip", right)):
-        skeleton.offsets[J[name]] = quat_rotate(from_rig, (pose[rig_joint] - pose[root]) * mpu)
-    skeleton.offsets[0] += old.mean(axis=0) - skeleton.offsets[[J["left_hip"], J["right_hip"]]].mean(axis=0)
-    if J["spine1"] in resolved:
-        _point_along(skeleton, J["spine1"], quat_rotate(from_rig, pose[resolved[J["spine1"]]] - pose[root]))
-
-    # spine3 is fitted to its neck and its collar line; the collars take the rig's directions in
-    # that frame.
-    s3, neck, lc, rc = (J[n] for n in ("spine3", "neck", "left_collar", "right_collar"))
-    collars_apart = all(j in resolved for j in (lc, rc)) and \
-        np.linalg.norm(pose[resolved[lc]] - pose[resolved[rc]]) > 0.25 * np.linalg.norm(pose[left] - pose[right])
-    if collars_apart and s3 in resolved and neck in resolved:
-        rig_frame = frames_from_pairs(pose[resolved[neck]] - pose[resolved[s3]], pose[resolved[lc]] - pose[resolved[rc]])
-        rest = skeleton.rest_positions()
-        rest_frame = frames_from_pairs(rest[neck] - rest[s3], rest[lc] - rest[rc])
-        for collar in (lc, rc):
-            _point_along(skeleton, collar, rest_frame @ rig_frame.T @ (pose[resolved[collar]] - pose[resolved[s3]]))
-
-
-def _point_along(skeleton: Skeleton, joint: int, direction: np.ndarray) -> None:
-    """Turn a joint's offset to ``direction`` keeping its length (no-op for a zero direction)."""
-    norm = np.linalg.norm(direction)
-    if norm > 1e-9 * max(1.0, np.linalg.norm(skeleton.offsets[joint])):
-        skeleton.offsets[joint] = direction / norm * np.linalg.norm(skeleton.offsets[joint])

@@ -1,0 +1,316 @@
+"""What a mocap rig says about the body, whatever the rig's conventions: SMPL-24 joint targets.
+
+Rigs disagree on everything that is a convention rather than anatomy: where the root sits (level
+with the hip joints or well above them), how many spine and neck joints there are and where,
+whether the collars start at the midline, how each bone is rolled, and what their zero pose is.
+They agree on the anatomical points: hip, knee, ankle, shoulder, elbow and wrist centres, the ball
+of the foot, the knuckles, the tip of the thumb. This module turns a posed rig into SMPL-24 joint
+*targets* on the performer's own skeleton using only what does not depend on the rig:
+
+- **limbs** (thigh, shin, upper arm, forearm, hand): the direction between the rig's anatomical
+  points, exactly;
+- **trunk**: how each rigid part moved since the reference pose (where the performer stands
+  upright, see ``retarget``): the pelvis from the rig segment that carries both hips (its hip line
+  exact), the thorax from the segment that carries both shoulders, spine1 and spine2 from the rig's
+  spine segments between them resampled by arc length (any number of rig spine joints, none
+  included), the neck and the collars from how the rig's neck (neck -> head) and collar
+  (collar -> shoulder) vectors turned inside the thorax, the head from its segment;
+- **feet**: the ankle -> ball direction, its flexion angle calibrated so the foot is flat (as SMPL's
+  rest foot) in the reference pose: toe joints sit at different heights on different rigs;
+- **twist cues** for the IK: the head's top and forward directions, and the tip of each thumb.
+
+Every trunk part is upright and facing the body's heading in the reference pose: a rig's own bone
+layout there (a spine that curves back, collars that start at the chest's centre) cancels out.
+The IK (``core.ik.solve_ik``) then turns the targets into rotations with the same anatomical twist
+for every rig: limb twist from the bend planes, the ankle from the foot, the wrist from the thumb,
+the trunk from the hip and shoulder lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .rotations import (
+    axis_angle_to_quat, quat_conjugate, quat_multiply, quat_normalize, quat_rotate, quat_to_axis_angle,
+    rotation_between_vectors,
+)
+from .skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, Skeleton
+from .source import SourceSkeleton
+
+J = JOINT_INDEX
+SIDES = ("left", "right")
+TRUNK = ("spine1", "spine2", "spine3")
+# How far the tip of the thumb hangs below the palm's plane, seen along the hand, when the palm
+# faces down in a T-pose (measured on the CMU/HDM05 Acclaim and the Character Creator rigs). The
+# thumb cue is turned up by this much, so a palm-down hand has no wrist twist.
+THUMB_DROP_DEG = 0.0
+
+
+def _ancestors(parents: np.ndarray, joint: int) -> list[int]:
+    """``joint`` and every joint above it, up to the root."""
+    chain = []
+    while joint >= 0:
+        chain.append(int(joint))
+        joint = int(parents[joint])
+    return chain
+
+
+def lowest_common_ancestor(parents: np.ndarray, a: int, b: int) -> int:
+    above_a = _ancestors(parents, a)
+    return next(j for j in _ancestors(parents, b) if j in above_a)
+
+
+def _named_tip(skeleton: SourceSkeleton, start: int, word: str):
+    """The deepest joint under ``start`` whose name contains ``word`` (case-insensitive), or None."""
+    best, best_depth = None, -1
+    for j in range(start + 1, skeleton.num_joints):
+        chain = _ancestors(skeleton.parents, j)
+        if start not in chain:
+            continue
+        if word in skeleton.names[j].lower() or any(word in skeleton.names[a].lower() for a in chain[:chain.index(start)]):
+            depth = chain.index(start)
+            if depth > best_depth:
+                best, best_depth = j, depth
+    return best
+
+
+@dataclass
+class RigAnatomy:
+    """Which rig joints stand for which part of the body.
+
+    ``resolved`` maps SMPL joint indices to rig joints at the same anatomical point (a joint map);
+    ``pelvis_segment`` / ``thorax_segment`` are the rig joints whose rotation moves both hips / both
+    shoulders; ``spine`` the rig joints from the pelvis segment's chain up to the thorax segment;
+    ``thumb_tips`` the rig joint at the tip of each thumb (side -> joint) where the rig has thumbs.
+    """
+
+    resolved: dict
+    pelvis_segment: int
+    thorax_segment: int
+    spine: tuple
+    thumb_tips: dict
+
+    def joints(self) -> list[int]:
+        """Every rig joint the targets use (forward kinematics computes these and their parents)."""
+        used = set(self.resolved.values()) | {self.pelvis_segment, self.thorax_segment}
+        used |= set(self.spine) | set(self.thumb_tips.values())
+        return sorted(used)
+
+
+def describe_rig(skeleton: SourceSkeleton, resolved: dict) -> RigAnatomy:
+    parents = skeleton.parents
+    pelvis = lowest_common_ancestor(parents, resolved[J["left_hip"]], resolved[J["right_hip"]])
+    thorax = lowest_common_ancestor(parents, resolved[J["left_shoulder"]], resolved[J["right_shoulder"]])
+    base = lowest_common_ancestor(parents, pelvis, thorax)
+    above_thorax = _ancestors(parents, thorax)
+    spine = tuple(reversed(above_thorax[:above_thorax.index(base) + 1]))      # base ... thorax
+    thumbs = {}
+    for side in SIDES:
+        tip = _named_tip(skeleton, resolved[J[f"{side}_wrist"]], "thumb")
+        if tip is not None:
+            thumbs[side] = tip
+    return RigAnatomy(dict(resolved), int(pelvis), int(thorax), spine, thumbs)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def mean_rotation(q: np.ndarray) -> np.ndarray:
+    """Average of unit quaternions (K, 4) that are close to each other (signs aligned, normalised)."""
+    q = np.asarray(q, dtype=np.float64)
+    signs = np.where(q @ q[0] < 0.0, -1.0, 1.0)
+    return quat_normalize((q * signs[:, None]).sum(axis=0))
+
+
+@dataclass
+class Neutral:
+    """The performer's neutral posture: frames where they stand upright (``frames``), each with the
+    body's heading there (``headings``, (K, 4)). Every trunk part, the head and the feet are taken to
+    be in SMPL's rest posture, facing the heading, in those frames (on average)."""
+
+    frames: np.ndarray
+    headings: np.ndarray
+
+    def segment(self, rotations: np.ndarray, joint: int) -> np.ndarray:
+        """The rig segment's mean rotation relative to the heading in the neutral frames: world
+        rotation ``R`` of the segment maps to the anatomical ``R segment^-1``."""
+        return mean_rotation(quat_multiply(quat_conjugate(self.headings), rotations[self.frames, joint]))
+
+
+def _anatomical(rotations: np.ndarray, joint: int, neutral: Neutral) -> np.ndarray:
+    """(N, 4) world rotation of the body part that the rig segment ``joint`` moves: the segment's
+    rotation with its neutral posture taken out."""
+    return quat_multiply(rotations[:, joint], quat_conjugate(neutral.segment(rotations, joint)))
+
+
+def _calibrated_swing(rotations: np.ndarray, positions: np.ndarray, frame_joint: int, start: int, end: int,
+                      neutral: Neutral) -> np.ndarray:
+    """(N, 4) world rotation of an SMPL bone that turns, inside the rig's ``frame_joint`` segment,
+    as the rig's ``start -> end`` vector turned there away from its neutral direction."""
+    frame = rotations[:, frame_joint]
+    local = quat_rotate(quat_conjugate(frame), positions[:, end] - positions[:, start])
+    rest = _unit(_unit(local[neutral.frames]).mean(axis=0))
+    swing = rotation_between_vectors(np.broadcast_to(rest, local.shape), local)
+    return quat_multiply(quat_multiply(frame, swing), quat_conjugate(neutral.segment(rotations, frame_joint)))
+
+
+def _power(q: np.ndarray, fraction: float) -> np.ndarray:
+    return axis_angle_to_quat(fraction * quat_to_axis_angle(q))
+
+
+def _trunk_rotations(positions, rotations, anatomy: RigAnatomy, skeleton: Skeleton, neutral: Neutral) -> dict:
+    """World rotations (N, 4) of pelvis, spine1-3, neck, head and collars (SMPL index -> array)."""
+    r = anatomy.resolved
+    rest = skeleton.rest_positions()
+    world = {}
+
+    # Pelvis: the rig's pelvis segment since the reference, then turned so its hip line is exact.
+    guess = _anatomical(rotations, anatomy.pelvis_segment, neutral)
+    rest_line = rest[J["left_hip"]] - rest[J["right_hip"]]
+    line = positions[:, r[J["left_hip"]]] - positions[:, r[J["right_hip"]]]
+    guessed_line = quat_rotate(guess, np.broadcast_to(rest_line, line.shape))
+    world[0] = quat_normalize(quat_multiply(rotation_between_vectors(guessed_line, line), guess))
+
+    # Thorax (spine3): the rig segment that carries both shoulders.
+    thorax = _anatomical(rotations, anatomy.thorax_segment, neutral)
+    world[J["spine3"]] = thorax
+
+    # spine1, spine2: the rig's spine resampled by arc length between the pelvis and the thorax.
+    chain = anatomy.spine
+    reference = positions[neutral.frames[0], list(chain)]
+    arc = np.concatenate(([0.0], np.cumsum(np.linalg.norm(np.diff(reference, axis=0), axis=-1))))
+    anchors_at = [0.0]
+    anchors = [world[0]]
+    if arc[-1] > 1e-9:
+        for k in range(1, len(chain) - 1):
+            if 0.0 < arc[k] / arc[-1] < 1.0:
+                anchors_at.append(arc[k] / arc[-1])
+                anchors.append(_anatomical(rotations, chain[k], neutral))
+    anchors_at.append(1.0)
+    anchors.append(thorax)
+    smpl_arc = np.cumsum([np.linalg.norm(skeleton.offsets[J[n]]) for n in TRUNK])
+    for name, at in zip(TRUNK[:2], smpl_arc[:2] / smpl_arc[-1]):
+        k = int(np.clip(np.searchsorted(anchors_at, at, side="right") - 1, 0, len(anchors) - 2))
+        lo, hi = anchors[k], anchors[k + 1]
+        share = (at - anchors_at[k]) / max(anchors_at[k + 1] - anchors_at[k], 1e-12)
+        world[J[name]] = quat_multiply(lo, _power(quat_multiply(quat_conjugate(lo), hi), share))
+
+    # Neck: how the rig's neck -> head vector turned inside the thorax; the head: its own segment.
+    neck, head = r.get(J["neck"]), r.get(J["head"])
+    top = head if head is not None else neck
+    if neck is not None and head is not None and \
+            np.linalg.norm(positions[neutral.frames[0], head] - positions[neutral.frames[0], neck]) > 1e-9:
+        world[J["neck"]] = _calibrated_swing(rotations, positions, anatomy.thorax_segment, neck, head, neutral)
+    else:
+        world[J["neck"]] = _anatomical(rotations, top, neutral)
+    world[J["head"]] = _anatomical(rotations, top, neutral)
+
+    # Collars: how the rig's collar -> shoulder vector turned inside the thorax (from the thorax
+    # joint when the rig has no collar joint, or its collar sits on the shoulder).
+    for side in SIDES:
+        shoulder = r[J[f"{side}_shoulder"]]
+        start = r.get(J[f"{side}_collar"], anatomy.thorax_segment)
+        if np.linalg.norm(positions[neutral.frames[0], shoulder] - positions[neutral.frames[0], start]) < 1e-9:
+            start = anatomy.thorax_segment
+        world[J[f"{side}_collar"]] = _calibrated_swing(rotations, positions, anatomy.thorax_segment, start,
+                                                       shoulder, neutral)
+    return world
+
+
+def _neutral_swing(rotations, positions, frame_joint: int, start: int, end: int, neutral: Neutral) -> np.ndarray:
+    """(N, 4) how the rig's ``start -> end`` vector turned inside the ``frame_joint`` segment since
+    the neutral posture, as a world rotation about the segment (``frame swing frame^-1``)."""
+    frame = rotations[:, frame_joint]
+    local = quat_rotate(quat_conjugate(frame), positions[:, end] - positions[:, start])
+    rest = _unit(_unit(local[neutral.frames]).mean(axis=0))
+    swing = rotation_between_vectors(np.broadcast_to(rest, local.shape), local)
+    return quat_multiply(quat_multiply(frame, swing), quat_conjugate(frame))
+
+
+def _foot_directions(positions, rotations, anatomy: RigAnatomy, skeleton: Skeleton, side: str,
+                     neutral: Neutral) -> np.ndarray:
+    """(N, 3) ankle -> ball of the foot: SMPL's rest foot on the shin, turned as the rig's foot turned
+    against its shin since the neutral posture (standing: the foot flat and straight ahead, however
+    the rig places its toe joint)."""
+    r = anatomy.resolved
+    knee, ankle, foot = (r.get(J[f"{side}_{n}"]) for n in ("knee", "ankle", "foot"))
+    rest_foot = np.broadcast_to(skeleton.offsets[J[f"{side}_foot"]], (len(positions), 3))
+    if foot is None or np.linalg.norm(positions[neutral.frames[0], foot] - positions[neutral.frames[0], ankle]) < 1e-9:
+        shin = positions[:, ankle] - positions[:, knee]
+        rest_shin = np.broadcast_to(skeleton.offsets[J[f"{side}_ankle"]], shin.shape)
+        return quat_rotate(rotation_between_vectors(rest_shin, shin), rest_foot)
+    return quat_rotate(_calibrated_swing(rotations, positions, knee, ankle, foot, neutral), rest_foot)
+
+
+def _hand_directions(positions, rotations, anatomy: RigAnatomy, side: str, neutral: Neutral) -> np.ndarray:
+    """(N, 3) wrist -> knuckles: along the forearm in the neutral posture (a relaxed hand hangs
+    straight), turned as the rig's hand turned against its forearm since then."""
+    r = anatomy.resolved
+    elbow, wrist, hand = (r.get(J[f"{side}_{n}"]) for n in ("elbow", "wrist", "hand"))
+    forearm = positions[:, wrist] - positions[:, elbow]
+    if hand is None or np.linalg.norm(positions[neutral.frames[0], hand] - positions[neutral.frames[0], wrist]) < 1e-9:
+        return forearm
+    return quat_rotate(_neutral_swing(rotations, positions, elbow, wrist, hand, neutral), forearm)
+
+
+def anatomical_targets(positions: np.ndarray, rotations: np.ndarray, anatomy: RigAnatomy, skeleton: Skeleton,
+                       neutral: Neutral, hip_centre: np.ndarray) -> tuple[np.ndarray, dict]:
+    """SMPL-24 joint targets (N, 24, 3) on ``skeleton`` and twist cues for ``solve_ik``.
+
+    ``positions`` / ``rotations`` (N, J, ...) are the rig's world joints in the core frame;
+    ``neutral`` says in which of these frames the performer stands in the neutral posture;
+    ``hip_centre`` (N, 3) where the midpoint of the hip joints goes (metres, already scaled).
+    """
+    r = anatomy.resolved
+    world = _trunk_rotations(positions, rotations, anatomy, skeleton, neutral)
+    offsets = skeleton.offsets
+    rest = skeleton.rest_positions()
+    n = len(positions)
+    targets = np.empty((n, NUM_JOINTS, 3))
+    hips_mid_rest = 0.5 * (rest[J["left_hip"]] + rest[J["right_hip"]])
+    targets[:, 0] = hip_centre + quat_rotate(world[0], np.broadcast_to(rest[0] - hips_mid_rest, (n, 3)))
+
+    def along(joint: int, direction: np.ndarray):
+        """Place ``joint`` at its bone length from its parent, along ``direction``."""
+        targets[:, joint] = targets[:, PARENTS[joint]] + np.linalg.norm(offsets[joint]) * _unit(direction)
+
+    def rigid(joint: int):
+        """Place ``joint`` by its parent's world rotation (a trunk joint)."""
+        parent = PARENTS[joint]
+        targets[:, joint] = targets[:, parent] + quat_rotate(world[parent], np.broadcast_to(offsets[joint], (n, 3)))
+
+    def rig_direction(a: str, b: str, fallback=None):
+        ia, ib = r.get(J[a]), r.get(J[b])
+        if ia is None or ib is None:
+            return fallback
+        return positions[:, ib] - positions[:, ia]
+
+    for name in ("left_hip", "right_hip", "spine1", "spine2", "spine3", "neck", "left_collar", "right_collar",
+                 "head", "left_shoulder", "right_shoulder"):
+        rigid(J[name])
+    for side in SIDES:
+        along(J[f"{side}_knee"], rig_direction(f"{side}_hip", f"{side}_knee"))
+        along(J[f"{side}_ankle"], rig_direction(f"{side}_knee", f"{side}_ankle"))
+        along(J[f"{side}_foot"], _foot_directions(positions, rotations, anatomy, skeleton, side, neutral))
+        along(J[f"{side}_elbow"], rig_direction(f"{side}_shoulder", f"{side}_elbow"))
+        forearm = rig_direction(f"{side}_elbow", f"{side}_wrist")
+        along(J[f"{side}_wrist"], forearm)
+        along(J[f"{side}_hand"], _hand_directions(positions, rotations, anatomy, side, neutral))
+
+    head = targets[:, J["head"]]
+    cues = {
+        "head_top": head + quat_rotate(world[J["head"]], np.broadcast_to((0.0, 0.1, 0.0), (n, 3))),
+        "nose": head + quat_rotate(world[J["head"]], np.broadcast_to((0.0, 0.0, 0.1), (n, 3))),
+    }
+    for side, tip in anatomy.thumb_tips.items():
+        wrist = r[J[f"{side}_wrist"]]
+        thumb = _unit(positions[:, tip] - positions[:, wrist])
+        if THUMB_DROP_DEG:
+            hand_axis = _unit(targets[:, J[f"{side}_hand"]] - targets[:, J[f"{side}_wrist"]])
+            sign = 1.0 if side == "left" else -1.0
+            thumb = quat_rotate(axis_angle_to_quat(hand_axis * sign * np.radians(THUMB_DROP_DEG)), thumb)
+        cues[f"{side}_thumb"] = targets[:, J[f"{side}_wrist"]] + 0.05 * thumb
+    return targets, cues

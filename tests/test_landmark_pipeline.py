@@ -9,8 +9,10 @@ from sparse_mocap_addon.core.body import BodyMeasurements
 from sparse_mocap_addon.core.contact import detect_foot_contact
 from sparse_mocap_addon.core.demo import demo_motion
 from sparse_mocap_addon.core.feet import foot_floor_points
-from sparse_mocap_addon.core.foot_lock import ground_and_lock, two_bone_ik
+from sparse_mocap_addon.core.feet_stage import feet_metrics, feet_on_floor, motion_contacts
+from sparse_mocap_addon.core.foot_lock import two_bone_ik
 from sparse_mocap_addon.core.landmark_pipeline import SolveOptions, solve_landmarks, solve_targets
+from sparse_mocap_addon.core.motion import Motion
 from sparse_mocap_addon.core.landmark_skeleton import skeleton_from_landmarks
 from sparse_mocap_addon.core.landmark_targets import TRUNK_FRACTIONS, JointTargets, joint_targets
 from sparse_mocap_addon.core.landmarks import LandmarkError, LandmarkSequence
@@ -122,19 +124,25 @@ def test_two_bone_ik_reaches_and_keeps_the_knee_side():
     assert np.linalg.norm(new_knee[2] - hip[2]) == pytest.approx(0.41)   # out of reach: straight leg
 
 
-def test_ground_and_lock_grounds_and_stops_skating(walk, skeleton):
+def test_the_feet_stage_grounds_and_stops_skating(walk, skeleton):
+    """What the landmark solve runs after its IK (``feet_stage.feet_on_floor``, the floor estimated)."""
     motion, _, _ = walk
-    lifted = motion.translation + [0.0, 0.12, 0.0]
-    rotations, translation, report = ground_and_lock(motion.rotations, lifted, skeleton, motion.fps, lock=False)
+    lifted = Motion(motion.fps, motion.rotations, motion.translation + [0.0, 0.12, 0.0], skeleton)
+    grounded, report = feet_on_floor(lifted)
     assert report["ground_shift_m"] == pytest.approx(-0.12, abs=0.01)
+    assert np.abs(grounded.translation - motion.translation).max() < 0.02
 
-    # Noise on the root makes planted feet slide; locking pins them.
+    # Noise on the root makes planted feet slide; the stage pins them (measured where the clean
+    # walk's sole points are in contact).
+    contact = motion_contacts(motion)
     noisy = motion.translation + np.random.default_rng(2).normal(scale=0.01, size=motion.translation.shape) * [1, 0, 1]
-    before = _skating(motion.rotations, noisy, skeleton, motion.fps)
-    locked_rot, locked_tr, report = ground_and_lock(motion.rotations, noisy, skeleton, motion.fps)
-    after = _skating(locked_rot, locked_tr, skeleton, motion.fps)
-    assert report["pinned_runs"] > 0
-    assert after < 0.5 * before
+    noisy = Motion(motion.fps, motion.rotations, noisy, skeleton)
+    locked, report = feet_on_floor(noisy)
+    assert report["contact_runs"] > 0
+    before = feet_metrics(noisy, contact)["foot_skate_cm_per_s"]
+    assert feet_metrics(locked, contact)["foot_skate_cm_per_s"] < 0.3 * before
+    assert _skating(locked.rotations, locked.translation, skeleton, motion.fps) < 0.5 * _skating(
+        noisy.rotations, noisy.translation, skeleton, motion.fps)
 
 
 def _skating(rotations, translation, skeleton, fps):

@@ -1,7 +1,8 @@
 """Landmarks to a Motion on the performer's skeleton: the whole clean-up and solve, in one call.
 
     orient (up axis)  ->  SMPL-24 targets + cues  ->  fill gaps and smooth  ->  skeleton (PASE,
-    or the user's armature)  ->  analytic IK  ->  ground and foot locking  ->  Motion
+    or the user's armature)  ->  analytic IK  ->  the feet stage (floor found, contact feet
+    planted and on it: ``feet_stage.feet_on_floor``)  ->  Motion
 
 Every stage is a function of its own module; this one only strings them together with the user's
 choices (:class:`SolveOptions`) and gathers what each stage found into a report.
@@ -9,13 +10,13 @@ choices (:class:`SolveOptions`) and gathers what each stage found into a report.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .body import BodyMeasurements
 from .filters import fill_gaps, smooth_points
-from .foot_lock import ground_and_lock
+from .feet_stage import FeetOptions, feet_on_floor
 from .ik import solve_ik
 from .landmark_skeleton import skeleton_from_landmarks
 from .landmark_targets import JointTargets, joint_targets
@@ -33,8 +34,9 @@ class SolveOptions:
     (heavy); ``filter_mode``: "offline" (zero-phase, no lag) or "online" (One Euro, causal).
     ``max_gap_s``: longer gaps are not smoothed across; they are bridged linearly afterwards.
     ``measurements``: blended into the landmark skeleton when given. ``skeleton``: solve onto this
-    skeleton (e.g. an existing armature) instead of estimating one. ``feet``: find the ground and
-    pin feet in contact.
+    skeleton (e.g. an existing armature) instead of estimating one. ``feet``: the feet stage
+    (the floor estimated from the soles, contact feet planted on it); ``True``/``False`` stand for
+    the default options / off.
     """
 
     threshold: float = 0.5
@@ -45,7 +47,11 @@ class SolveOptions:
     measurements: BodyMeasurements | None = None
     sex: str = "neutral"
     skeleton: Skeleton | None = None
-    feet: bool = True
+    feet: FeetOptions = field(default_factory=FeetOptions)
+
+    def __post_init__(self):
+        if isinstance(self.feet, bool):
+            self.feet = FeetOptions(enabled=self.feet)
 
     def check(self) -> "SolveOptions":
         if not 0.0 <= self.threshold <= 1.0:
@@ -116,10 +122,11 @@ def solve_targets(targets: JointTargets, options: SolveOptions | None = None, so
         }
     result = solve_ik(positions, skeleton, valid, cues)
     rotations, translation = result.rotations, result.translation
-    if options.feet:
-        rotations, translation, feet = ground_and_lock(rotations, translation, skeleton, targets.fps)
-        feet.pop("contact", None)
-        report["feet"] = feet
+    if options.feet.enabled:
+        # Landmarks come in the file's own space: by default the floor is found under the soles.
+        solved = Motion(targets.fps, rotations, translation, skeleton)
+        grounded, report["feet"] = feet_on_floor(solved, options=options.feet)
+        rotations, translation = grounded.rotations, grounded.translation
     metadata = {
         "source": source,
         "solver": "landmarks",

@@ -1,29 +1,25 @@
-"""Retarget a source rig's motion onto a personalised SMPL-24 skeleton.
+"""Retarget a source rig's motion onto a personalised SMPL-24 skeleton: the same body motion
+whatever rig the take came through.
 
-What is preserved: the world-space direction of every mapped bone, the twist of each bone (taken
-from the source joint's orientation), and the root path scaled by the ratio of leg lengths so the
-feet stay on the ground.
-
-How, per SMPL joint ``j`` mapped to source joint ``s`` (all vectorised over frames):
+The SMPL-24 pose describes the performer's body, not the rig (``core/rig_anatomy.py`` says how):
 
 1. The source is put in the core frame (Y up); a Z-up file is turned -90 degrees about X.
-2. A *reference pose* relates the two rigs' bone frames: the rig's zero pose when it is a T-, A- or
-   I-pose (arms down), else the take's straightest upright frame that is one
-   (``rest_reference="auto"``), or a frame the caller names.
-   In it, ``S_j`` is the SMPL global rotation that poses the SMPL T-pose like the source: the body's
-   heading times the shortest swing of the SMPL rest bone onto the source bone.
-3. Each frame, ``G_j = Q_s(t) Q_s(ref)^-1 S_j`` carries the source joint's rotation (twist included)
-   over to SMPL, and a final shortest swing makes the bone point exactly along the source bone
-   ``s -> map(c)``, where ``c`` is the next mapped joint down the SMPL chain.
-4. The pelvis aligns the line between its hips instead of a bone (the legs hang from it), its tilt
-   about that line carried from the rig's pelvis joint as in step 3. Spine3 is fitted to two
-   directions: exactly along the neck, and turned to follow its collar (or shoulder) line.
-5. Joints at the end of a mapped chain (head, hands, feet, or an ankle on a rig without toes) keep
-   the source joint's rotation relative to its pose in the reference, where they are taken to be
-   neutral relative to their parent.
-6. SMPL joints the rig lacks stay straight relative to their parent.
-7. The pelvis is placed so that the midpoint of the hips follows the source's, scaled by
-   ``SMPL leg length / source leg length``; the floor (y = 0) stays the floor.
+2. A *reference pose* (the rig's zero pose when it is a T-, A- or I-pose, else the take's
+   straightest upright frame, or a frame the caller names) checks the rig's handedness and gives
+   the ratio of leg lengths.
+3. The performer's *neutral posture* is the take's most upright standing frames (the reference pose
+   when the performer never stands): there every trunk part, the neck, the head, the feet and the
+   hands are taken to be in SMPL's rest posture. Rig conventions (where a rig puts its root, spine,
+   neck and collar joints, how it rolls its bones, what its zero pose is) cancel out there.
+4. SMPL-24 joint targets on the performer's skeleton: the limbs along the rig's limbs exactly; the
+   trunk, neck, head, collars, hands and feet as the rig's segments moved from the neutral posture;
+   spine1 and spine2 resampled by arc length from the rig's spine, whatever its number of joints.
+5. The analytic IK (``core/ik.py``) turns the targets into local rotations with the same
+   anatomical twist for every rig: hips and shoulders from the knee and elbow bend planes, ankles
+   from the foot, wrists from the thumb (where the rig has one), the spine from the hip and
+   shoulder lines, the head from its segment (the neck itself never twists).
+6. The pelvis follows the source's hip midpoint scaled by ``SMPL leg length / source leg length``;
+   the floor (y = 0) stays the floor.
 """
 
 from __future__ import annotations
@@ -36,7 +32,6 @@ from .joint_maps import JointMap, detect_joint_map
 from .motion import Motion
 from .rotations import (
     matrix_to_quat, quat_conjugate, quat_identity, quat_multiply, quat_normalize, quat_rotate,
-    rotation_between_vectors,
 )
 from .feet import foot_floor_points
 from .ik import solve_ik
@@ -46,16 +41,6 @@ from .source import SourceMotion
 
 J = JOINT_INDEX
 
-# The SMPL child whose direction a joint with several children follows.
-PRIMARY_CHILD = {J["pelvis"]: J["spine1"], J["spine3"]: J["neck"]}
-# Joints with a left/right pair (the first pair the rig has). The pelvis aligns its hip line
-# exactly (the legs hang from it) and takes its tilt about that line from the rig's pelvis joint;
-# spine3 follows the neck exactly, turned about it to follow its pair line as well as it can.
-PAIR_FIRST = {J["pelvis"]}
-PAIR_FITTED = {
-    J["pelvis"]: ((J["left_hip"], J["right_hip"]),),
-    J["spine3"]: ((J["left_collar"], J["right_collar"]), (J["left_shoulder"], J["right_shoulder"])),
-}
 FOOT_JOINTS = (J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"])
 
 # Reference-pose plausibility: legs and spine near vertical; arms anywhere from a T-pose to hanging
@@ -77,33 +62,6 @@ class _Posed:
     """Source joint world positions (T, J, 3) and rotations (T, J, 4) in the core frame."""
     positions: np.ndarray
     rotations: np.ndarray
-
-
-def _primary_child(j: int):
-    kids = [c for c in range(NUM_JOINTS) if PARENTS[c] == j]
-    if not kids:
-        return None
-    return PRIMARY_CHILD.get(j, kids[0])
-
-
-def _chain_target(j: int, resolved: dict):
-    """The nearest mapped SMPL joint down ``j``'s primary chain, or None at the end of the chain."""
-    c = _primary_child(j)
-    while c is not None:
-        if c in resolved:
-            return c
-        c = _primary_child(c)
-    return None
-
-
-def _pair_for(j: int, resolved: dict, reference: np.ndarray | None, min_length: float | None):
-    """The first left/right pair of ``j`` the rig has with the two joints apart in the reference
-    (any mapped pair when no reference is given)."""
-    for left, right in PAIR_FITTED.get(j, ()):
-        if left in resolved and right in resolved:
-            if reference is None or np.linalg.norm(reference[resolved[left]] - reference[resolved[right]]) > min_length:
-                return left, right
-    return None
 
 
 def _to_core(posed: _Posed, up_axis: str, positions_only: bool = False) -> _Posed:
@@ -294,9 +252,10 @@ def neutral_posture(positions: np.ndarray, resolved: dict, fps: float) -> Neutra
     count = max(3, int(round(NEUTRAL_SECONDS * fps)))
     frames = np.argsort(scores)[:count]
     frames = np.sort(frames[np.isfinite(scores[frames])])
-    if len(frames) == 0:
+    standing = len(frames) > 0
+    if not standing:
         frames = np.array([len(positions) - 1])
-    return Neutral(frames, headings(positions[frames], resolved))
+    return Neutral(frames, headings(positions[frames], resolved), standing, float(fps))
 
 
 def _check_handedness(pose: np.ndarray, resolved: dict, source: SourceMotion) -> None:
@@ -312,15 +271,6 @@ def _check_handedness(pose: np.ndarray, resolved: dict, source: SourceMotion) ->
         raise RetargetError(
             f"{source.source or 'source'}: the toes point backwards once left is put on the left: the file "
             "is mirrored (left-handed) or its left and right joint names are swapped")
-
-
-def frames_from_pairs(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) whose columns are primary, the part of secondary orthogonal to
-    it, and their cross product."""
-    e1 = primary / np.linalg.norm(primary, axis=-1, keepdims=True)
-    e2 = secondary - np.sum(secondary * e1, axis=-1, keepdims=True) * e1
-    e2 /= np.linalg.norm(e2, axis=-1, keepdims=True)
-    return np.stack((e1, e2, np.cross(e1, e2)), axis=-1)
 
 
 def _leg_length(points: np.ndarray, hip_knee_ankle) -> float:
@@ -386,8 +336,7 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
             "floor_shift_m": floor_shift,
             "source_metres_per_unit": source.metres_per_unit,
             "method": "anatomical",
-            "neutral": (f"{len(neutral.frames)} standing frames" if neutral.frames[-1] != len(positions) - 1
-                        else reference_label),
+            "neutral": f"{len(neutral.frames)} standing frames" if neutral.standing else reference_label,
         },
     })
     return Motion(float(source.fps), local, translation, skeleton, metadata)
@@ -413,12 +362,16 @@ def _floor_shift(local: np.ndarray, translation: np.ndarray, skeleton: Skeleton,
 
 # --- fidelity figures --------------------------------------------------------------------------
 
-def mapped_bones(resolved: dict):
-    """SMPL bones (parent, child) whose both ends are mapped, as (parent, child, kind).
+# Bones whose direction the retargeter copies from the rig exactly: between anatomical joint centres
+# every rig places alike. The others (trunk, neck, head, collars, hands, feet) follow how the rig's
+# segments moved away from the performer's neutral posture, so a rig's own layout never shows.
+LIMB_BONES = tuple((J[f"{side}_{a}"], J[f"{side}_{b}"]) for side in ("left", "right")
+                   for a, b in (("hip", "knee"), ("knee", "ankle"), ("shoulder", "elbow"), ("elbow", "wrist")))
 
-    ``kind`` is "chain" when the retargeter aligns the bone exactly (the child is the parent's
-    chain target) and "branch" for the bones leaving the pelvis (hips, spine) and the side bones of
-    spine3 (collars), whose direction also depends on where each rig puts those joints.
+
+def mapped_bones(resolved: dict):
+    """SMPL bones (parent, child) whose both ends are mapped, as (parent, child, kind): ``kind`` is
+    "limb" for the bones aligned exactly with the rig (``LIMB_BONES``) and "calibrated" for the rest.
     """
     bones = []
     for c in range(1, NUM_JOINTS):
@@ -429,14 +382,13 @@ def mapped_bones(resolved: dict):
             p = PARENTS[p]
         if p < 0:
             continue
-        exact = _chain_target(p, resolved) == c and not (p in PAIR_FIRST and _pair_for(p, resolved, None, None))
-        kind = "chain" if exact else "branch"
-        bones.append((int(p), int(c), kind))
+        bones.append((int(p), int(c), "limb" if (p, c) in LIMB_BONES else "calibrated"))
     return bones
 
 
 def retarget_fidelity(source: SourceMotion, motion: Motion, joint_map: JointMap | None = None) -> dict:
-    """Bone-direction angles (degrees, (T, bones)) and the foot-height correlation of a retarget.
+    """Bone-direction angles (degrees, (T, bones)) between the rig's mapped joints and the retarget's,
+    and the foot-height correlation of a retarget.
 
     ``motion`` must come from :func:`retarget` on this ``source`` (same frames); the up axis the
     retargeter chose is read from its metadata.

@@ -133,6 +133,8 @@ class Neutral:
 
     frames: np.ndarray
     headings: np.ndarray
+    standing: bool = True       # False: the reference pose stands in (the performer never stood)
+    fps: float = 60.0
 
     def segment(self, rotations: np.ndarray, joint: int) -> np.ndarray:
         """The rig segment's mean rotation relative to the heading in the neutral frames: world

@@ -40,6 +40,7 @@ from .feet import foot_floor_points
 from .foot_lock import body_height_correction, ease_weights, solve_leg
 from .metrics import foot_below_floor_max_cm, foot_float_in_contact_max_cm, foot_skate_cm_per_s
 from .motion import Motion
+from .rotations import quat_slerp
 from .skeleton import JOINT_INDEX, Skeleton, forward_kinematics
 
 SIDES = ("left", "right")
@@ -49,13 +50,15 @@ KNEES = (JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"])
 FLOORS = ("estimate", "zero")
 # A per-foot contact mask marks the foot's points within this of its lowest point as touching.
 FOOT_MASK_BAND_M = 0.02
-# The leg is lowered onto a planted target only when it is further than this short of full reach.
-REACH_SLACK_M = 1e-3
+# The body is lowered for a planted target only when that is further from the hip than the leg
+# is long, by more than this (a straight leg standing on its target is left alone).
+REACH_SLACK_M = 1e-7
 SAME_BODY_TOLERANCE_M = 1e-6
 # Frames whose soles were deeper than this below the floor count as lifted in the report.
 LIFT_REPORT_M = 1e-3
-# Among the sole points in contact the lowest anchors the foot; the ball wins ties within this.
-ANCHOR_BALL_PREFERENCE_M = 0.005
+# Among the sole points in contact the lowest anchors the foot; another one takes over when it is
+# lower by this much (no flicker on a flat foot).
+ANCHOR_SWITCH_M = 0.005
 # Half-width of the smoothing of a lift out of the floor (seconds).
 LIFT_SMOOTHING_S = 0.03
 # A pin's correction fades out after the contact no faster than this.
@@ -214,16 +217,28 @@ def _reach_drop(hip: np.ndarray, target: np.ndarray, reach: float) -> np.ndarray
     # Lowering the hip by h: |v + h y|^2 = reach^2, the smaller root; beyond any vertical fix
     # (the target too far sideways) the hip comes down to the target's height.
     drop = np.where(disc >= 0, -vy - np.sqrt(np.maximum(disc, 0.0)), -vy)
-    return np.where(dist2 > reach * reach, np.maximum(drop, 0.0), 0.0)
+    return np.where(dist2 > (reach + REACH_SLACK_M) ** 2, np.maximum(drop, 0.0), 0.0)
 
 
 def _anchor_segments(points: np.ndarray, heights: np.ndarray) -> list[tuple[int, int, int]]:
     """``(anchor, start, stop)`` segments of one foot: while some of its sole points are in contact
     (``points`` (T, 3)), the anchor is the lowest of them (the point the foot pivots about: the heel
-    at heel strike, the ball as the heel rises, the toe tip at toe-off; the ball wins near-ties);
-    -1 while none is."""
-    score = np.where(points, heights - ANCHOR_BALL_PREFERENCE_M * np.array([0.0, 1.0, 0.0]), np.inf)
-    anchor = np.where(points.any(axis=1), np.argmin(score, axis=1), -1)
+    at heel strike, the ball as the heel rises, the toe tip at toe-off); the anchor changes only
+    when another contact point is lower by ``ANCHOR_SWITCH_M`` or it leaves the contact; -1 while
+    none is."""
+    lowest = np.where(points.any(axis=1), np.argmin(np.where(points, heights, np.inf), axis=1), -1)
+    anchor = lowest.copy()
+    # Hysteresis (recurrent, so a loop, but over plain lists and only frames with a choice).
+    choice = np.flatnonzero(points.sum(axis=1) >= 2).tolist()
+    if choice:
+        in_contact, height, low = points.tolist(), heights.tolist(), lowest.tolist()
+        current, last = -1, -2
+        for t in choice:
+            if t != last + 1:
+                current = low[t - 1] if t > 0 else -1        # the anchor of the single-point frame before
+            if current < 0 or not in_contact[t][current] or height[t][current] > height[t][low[t]] + ANCHOR_SWITCH_M:
+                current = low[t]
+            anchor[t], last = current, t
     cuts = np.flatnonzero(np.diff(anchor)) + 1
     starts = np.concatenate(([0], cuts))
     stops = np.concatenate((cuts, [len(anchor)]))
@@ -326,14 +341,25 @@ def _foot_targets(ankle: np.ndarray, offsets: np.ndarray, points: np.ndarray, fo
 
 
 def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetOptions | None = None,
-                  contact=None) -> tuple[Motion, dict]:
+                  contact=None, editable=None) -> tuple[Motion, dict]:
     """``motion`` on ``target`` (default: its own skeleton) with the feet planted and on the floor;
     returns (Motion, report). See the module docstring. ``contact``: a contact mask from a better
-    source than the motion's soles, (T, 2, 3) per sole point or (T, 2) per foot."""
+    source than the motion's soles, (T, 2, 3) per sole point or (T, 2) per foot. ``editable``
+    (T,) bool: only these frames may change (e.g. the frames a gap filler made), the correction
+    ramping in from their edges over ``ease_s`` so they join the frames kept as they are; only on
+    the motion's own body."""
     options = (options or FeetOptions()).validate()
     source = motion.skeleton
     body = source if target is None else target
     moved = not same_body(source, body)
+    if editable is not None:
+        editable = np.asarray(editable, dtype=bool)
+        if editable.shape != (motion.num_frames,):
+            raise ValueError(f"the editable-frame mask has shape {editable.shape}; expected one flag per frame "
+                             f"({motion.num_frames},)")
+        if moved:
+            raise ValueError("editable frames need the motion's own body: a motion moved onto another body "
+                             "changes on every frame")
     scale = pelvis_height(body) / pelvis_height(source) if moved else 1.0
     T, fps = motion.num_frames, motion.fps
     report = {"enabled": bool(options.enabled), "floor": "given" if options.floor == "zero" else "estimated",
@@ -372,7 +398,7 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
     ease = max(int(round(options.ease_s * fps)), 0)
     foot_weight = np.stack([ease_weights(feet[:, f], ease) for f in range(2)], axis=1)  # (T, 2)
     lengths = body.bone_lengths()
-    reach = [lengths[KNEES[f]] + lengths[ANKLES[f]] - REACH_SLACK_M for f in range(2)]
+    reach = [lengths[KNEES[f]] + lengths[ANKLES[f]] for f in range(2)]
 
     def targets_for(shift):
         lifted = positions + np.array([0.0, 1.0, 0.0]) * shift[:, None, None]
@@ -406,8 +432,16 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
         if moves.any():
             solve_leg(rotations, lifted, globals_, body, side, target, frames=moves, ankle_rotation=ankle_rotation)
 
+    floor_left = 0.0
+    if editable is not None:
+        # The frames kept as they are stand on the motion's own floor: so do the edited ones.
+        floor_left = ground
+        translation[:, 1] += ground
+        report["ground_shift_m"] = 0.0
+        rotations, translation = _only_editable(motion, rotations, translation, editable, ease)
+        report["edited_frames"] = int(editable.sum())
     out = Motion(fps, rotations, translation, body.copy(), dict(motion.metadata))
-    after = sole_points(out)
+    after = sole_points(out) - np.array([0.0, floor_left, 0.0])
     report.update(
         body_shift_m=[float(shift.min()), float(shift.max())],
         contact_runs=int(len(contact_runs(feet))),
@@ -417,6 +451,27 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
     )
     out.metadata["feet"] = _json_safe(report)
     return out, report
+
+
+def _only_editable(motion: Motion, rotations: np.ndarray, translation: np.ndarray, editable: np.ndarray,
+                   ease: int) -> tuple[np.ndarray, np.ndarray]:
+    """The corrected pose on ``editable`` frames, the motion's own elsewhere, blended over ``ease``
+    frames inside the editable runs (the legs by slerp, the root linearly)."""
+    frames = np.arange(len(editable))
+    kept = np.flatnonzero(~editable)
+    if kept.size == 0:
+        return rotations, translation
+    pos = np.searchsorted(kept, frames)
+    distance = np.minimum(np.abs(frames - kept[np.clip(pos - 1, 0, kept.size - 1)]),
+                          np.abs(kept[np.clip(pos, 0, kept.size - 1)] - frames))
+    weight = np.clip(distance / (ease + 1.0), 0.0, 1.0) if ease > 0 else editable.astype(np.float64)
+    weight = np.where(editable, weight, 0.0)
+    legs = list(HIPS + KNEES + ANKLES)
+    out_rot = motion.rotations.copy()
+    out_rot[:, legs] = quat_slerp(motion.rotations[:, legs], rotations[:, legs],
+                                  np.broadcast_to(weight[:, None], (len(weight), len(legs))))
+    out_tr = motion.translation + weight[:, None] * (translation - motion.translation)
+    return out_rot, out_tr
 
 
 def _json_safe(report: dict) -> dict:

@@ -16,6 +16,8 @@ from sparse_mocap_addon.blender import mocap_import  # noqa: E402
 from sparse_mocap_addon.blender.armature import skeleton_from_armature  # noqa: E402
 from sparse_mocap_addon.blender.coords import core_to_blender_vectors  # noqa: E402
 from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.feet_stage import (FeetOptions, feet_metrics, feet_on_floor, feet_summary,  # noqa: E402
+                                                motion_contacts)
 from sparse_mocap_addon.core.formats.bvh import read_bvh, write_bvh  # noqa: E402
 from sparse_mocap_addon.core.formats.mocap import read_mocap  # noqa: E402
 from sparse_mocap_addon.core.joint_maps import detect_joint_map  # noqa: E402
@@ -93,7 +95,9 @@ def test_registered_undoable_and_in_the_file_import_menu(addon):
 # --- a BVH the test writes -------------------------------------------------------------------------
 
 def test_performer_import_bakes_the_retargeted_motion_then_a_second_import_adds_an_action(addon, walk_bvh):
-    assert bpy.ops.sparse_mocap.import_mocap(filepath=str(walk_bvh), target="PERFORMER", fps="FILE") == {"FINISHED"}
+    # Feet on Floor off: the raw retarget (the feet stage's own test follows).
+    assert bpy.ops.sparse_mocap.import_mocap(filepath=str(walk_bvh), target="PERFORMER", fps="FILE",
+                                             feet_on_floor=False) == {"FINISHED"}
     obj = bpy.context.active_object
     assert obj.type == "ARMATURE" and obj.name == "walk" and len(obj.data.bones) == 24
     assert [c.type for c in obj.children] == ["MESH"]
@@ -113,13 +117,34 @@ def test_performer_import_bakes_the_retargeted_motion_then_a_second_import_adds_
 
     # Again onto the same (active) armature: a new action; the first is kept with a fake user.
     before = counts()
-    assert bpy.ops.sparse_mocap.import_mocap(filepath=str(walk_bvh), fps="FILE") == {"FINISHED"}
+    assert bpy.ops.sparse_mocap.import_mocap(filepath=str(walk_bvh), fps="FILE", feet_on_floor=False) == {"FINISHED"}
     assert bpy.context.active_object == obj
     second = obj.animation_data.action
     assert second != first and second.name.startswith("walk")
     assert first.name in bpy.data.actions and first.use_fake_user
     assert counts() == dict(before, actions=before["actions"] + 1)
     assert_baked_like(obj, retarget(source, skeleton_from_armature(obj), joint_map))
+
+
+def test_feet_on_floor_is_on_by_default_and_says_what_it_changed(addon, walk_bvh):
+    assert bpy.ops.sparse_mocap.import_mocap.get_rna_type().properties["feet_on_floor"].default is True
+    result = mocap_import.import_mocap(walk_bvh, with_body=False)
+    source = read_bvh(walk_bvh)
+    joint_map = detect_joint_map(source.skeleton.names)
+    skeleton, _ = skeleton_from_rig(source, joint_map)
+    raw = retarget(source, skeleton, joint_map)
+    planted, report = feet_on_floor(raw)
+    assert result.feet == report and result.feet["enabled"] and result.feet["contact_runs"] > 0
+    assert feet_summary(result.feet).startswith("feet on the floor:")
+    assert_baked_like(result.armature, planted)
+    assert np.abs(planted.rotations - raw.rotations).max() > 1e-3          # it did change the legs
+    contact = motion_contacts(raw, floor="estimate")
+    metrics = feet_metrics(planted, contact)
+    assert metrics["foot_below_floor_max_cm"] <= 1.0 and metrics["foot_float_in_contact_max_cm"] <= 1.0
+    assert metrics["foot_skate_cm_per_s"] <= 2.0 < feet_metrics(raw, contact)["foot_skate_cm_per_s"]
+    off = mocap_import.import_mocap(walk_bvh, armature=result.armature, feet=FeetOptions(enabled=False))
+    assert off.feet["enabled"] is False
+    assert_baked_like(result.armature, raw)
 
 
 def test_scene_rate_start_frame_and_subject_target(addon, walk_bvh):

@@ -3,7 +3,8 @@
 The steps, each a core or blender function: read the file into a
 :class:`~..core.source.SourceMotion`, pick the joint map, choose the target skeleton (an existing
 SMPL armature, the performer's own proportions measured from the file's rig, or given body
-measurements), retarget, optionally resample, create the armature when there is none yet, and bake.
+measurements), retarget, optionally resample, the feet stage (contact feet planted on the floor:
+:func:`~..core.feet_stage.feet_on_floor`), create the armature when there is none yet, and bake.
 
 Everything that can fail on the file (reading, joint map, reference pose, measurements) runs
 before anything is created. If a later step still fails, the datablocks this import created are
@@ -22,6 +23,7 @@ import bpy
 import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
+from ..core.feet_stage import FeetOptions, feet_on_floor
 from ..core.formats.mocap import read_mocap
 from ..core.joint_maps import JointMap, detect_joint_map
 from ..core.motion import Motion
@@ -79,12 +81,13 @@ class MocapImport:
     reference: str                 # the reference pose the rigs were aligned in ("zero pose", "frame 12")
     created_armature: bool
     measurements: BodyMeasurements | None = None   # of a new armature
+    feet: dict | None = None       # what the feet stage changed (``feet_stage.feet_summary``)
 
 
 def import_mocap(path, *, armature=None, measurements: BodyMeasurements | None = None, asf_path=None,
                  source_fps: float | None = None, joint_map: JointMap | None = None, rest_reference="auto",
                  fps: float | None = None, frame_start: int = 1, with_body: bool = True, name: str | None = None,
-                 context=None, progress=None) -> MocapImport:
+                 feet: FeetOptions | None = None, context=None, progress=None) -> MocapImport:
     """Retarget the take at ``path`` onto an SMPL armature and bake it into a new Action.
 
     Target: ``armature`` (an existing SMPL armature) when given; else a new armature built from
@@ -95,7 +98,9 @@ def import_mocap(path, *, armature=None, measurements: BodyMeasurements | None =
     ``joint_map`` defaults to the built-in map that fits the rig; ``rest_reference`` is "auto",
     "zero" or a frame index (see :func:`~..core.retarget.retarget`). ``fps`` resamples the motion to
     that rate (``None`` keeps the file's); the scene's rate and range are set to the baked motion's.
-    ``progress(fraction)`` is called along the way. Raises the readers' and the core's errors
+    ``feet``: the feet stage's options (default: on, the floor found under the soles;
+    ``FeetOptions(enabled=False)`` bakes the raw retarget). ``progress(fraction)`` is called along
+    the way. Raises the readers' and the core's errors
     (``SourceFormatError``, ``JointMapError``, ``RetargetError``, ``MeasurementError``, ``OSError``)
     before anything is created.
     """
@@ -117,6 +122,7 @@ def import_mocap(path, *, armature=None, measurements: BodyMeasurements | None =
     motion = retarget(source, skeleton, joint_map, rest_reference=rest_reference)
     if fps is not None:
         motion = resample_motion(motion, fps)
+    motion, feet_report = feet_on_floor(motion, options=feet)
     tick(_RETARGET)
 
     armature, action, created = bake_onto_armature(
@@ -124,7 +130,7 @@ def import_mocap(path, *, armature=None, measurements: BodyMeasurements | None =
         frame_start=frame_start, with_body=with_body, context=context,
         progress=lambda f: tick(_RETARGET + (1.0 - _RETARGET) * f))
     return MocapImport(armature, action, motion, source, joint_map, motion.metadata["retarget"]["reference"],
-                       created, measurements if created else None)
+                       created, measurements if created else None, feet_report)
 
 
 def store_measurements(obj, measurements: BodyMeasurements | None) -> None:

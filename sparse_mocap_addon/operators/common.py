@@ -3,8 +3,10 @@
 import math
 
 import bpy
+from bpy.props import BoolProperty
 
 from ..blender.armature import is_smpl_armature
+from ..core.feet_stage import FeetOptions, feet_summary
 
 
 def active_smpl_armature(context):
@@ -194,3 +196,26 @@ def draw_frame_rate(op, layout):
     sub.active = op.resample
     sub.prop(op, "fps")
     return col
+
+
+class FeetSettings:
+    """For operators that make a motion: the ``feet_on_floor`` switch of the feet stage (Blender
+    reads a mixin's property annotations), the options it gives, its line of the dialog and of the
+    report."""
+
+    feet_on_floor: BoolProperty(
+        name="Feet on Floor", default=True,
+        description="Keep the feet that touch the floor planted on it (no sliding) and every foot above it, "
+                    "with the root path fitted to the armature's legs; off: the raw result")
+
+    def _feet_options(self, floor: str = "estimate") -> FeetOptions:
+        return FeetOptions(enabled=self.feet_on_floor, floor=floor)
+
+    def _draw_feet(self, layout):
+        layout.prop(self, "feet_on_floor")
+
+    @staticmethod
+    def _feet_text(report) -> str:
+        """"; <what the feet stage changed>" for the end of a report sentence, or ""."""
+        text = feet_summary(report)
+        return f"; {text}" if text else ""

@@ -8,7 +8,7 @@ from bpy_extras.io_utils import ImportHelper
 
 from ..blender.mocap_import import FILE_PATTERNS, import_mocap
 from ..core.joint_maps import BUILTIN_MAPS, load_joint_map
-from .common import Progress, active_smpl_armature, object_mode, select_only, subject_source
+from .common import FeetSettings, Progress, active_smpl_armature, object_mode, select_only, subject_source
 
 _MAP_KEYS = {key.upper(): key for key in BUILTIN_MAPS}
 JOINT_MAP_ITEMS = (
@@ -37,7 +37,7 @@ FPS_ITEMS = (
 )
 
 
-class SPARSE_MOCAP_OT_import_mocap(bpy.types.Operator, ImportHelper):
+class SPARSE_MOCAP_OT_import_mocap(FeetSettings, bpy.types.Operator, ImportHelper):
     """Import a mocap take (BVH, ASF/AMC, CMU exp-map, FBX), retarget it onto an SMPL armature \
 and bake it as a new action"""
 
@@ -97,7 +97,7 @@ and bake it as a new action"""
                     source_fps=self.source_fps, joint_map=joint_map, rest_reference=self._rest_reference(),
                     fps=self._scene_fps(context) if self.fps == "SCENE" else None,
                     frame_start=self.frame_start, with_body=self.with_body,
-                    name="Subject" if self.target == "SUBJECT" else None,
+                    name="Subject" if self.target == "SUBJECT" else None, feet=self._feet_options(),
                     context=context, progress=progress)
         except (ValueError, OSError) as exc:   # the readers' and core's errors are ValueErrors
             message = str(exc)
@@ -110,7 +110,7 @@ and bake it as a new action"""
             target_text = f"new armature '{obj.name}' ({result.measurements.height:.2f} m)"
         self.report({"INFO"}, f"Imported {result.motion.num_frames} frames ({result.motion.fps:g} fps) from "
                               f"{path.name} (joint map {result.joint_map.name}, reference {result.reference}) "
-                              f"onto {target_text} as action '{result.action.name}'")
+                              f"onto {target_text} as action '{result.action.name}'{self._feet_text(result.feet)}")
         return {"FINISHED"}
 
     def _joint_map(self):
@@ -157,6 +157,7 @@ and bake it as a new action"""
         row.active = self.target != "ACTIVE"
         col.prop(self, "fps")
         col.prop(self, "frame_start")
+        self._draw_feet(col)
 
 
 CLASSES = (SPARSE_MOCAP_OT_import_mocap,)

@@ -18,6 +18,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (blender --python / python path/cli.py)
@@ -89,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "landmarks) in gaps up to this long (default 1; 0: off)")
     gap.add_argument("--gap-fill-method", choices=("predictor", "slerp"), default="predictor",
                      help="the learned motion predictor (slerp when it is not installed) or slerp (default predictor)")
+    p.add_argument("--no-feet-on-floor", dest="feet_on_floor", action="store_false",
+                   help="leave the feet raw: by default feet that touch the floor are planted on it (no sliding), no "
+                        "foot goes under it, and a --motion of another body has its root path fitted to the "
+                        "armature's legs")
     body = p.add_argument_group("body measurements (metres)")
     body.add_argument("--height", type=float, default=1.75, help="standing height (default 1.75)")
     body.add_argument("--arm-length", type=float, help="armpit to wrist (default: from the table)")
@@ -157,6 +162,7 @@ def run(args) -> list[Path]:
         except MotionFileError as exc:
             raise CliError(str(exc)) from None
         say(f"loaded {args.motion} ({motion.num_frames} frames at {motion.fps:g} fps)")
+        motion = _onto_body(args, say, motion, skeleton)
     else:
         if not 0.1 <= args.demo_seconds <= 3600:
             raise CliError(f"--demo-seconds {args.demo_seconds} is out of range: expected 0.1 to 3600")
@@ -195,9 +201,29 @@ def run(args) -> list[Path]:
     return [path for _, path in outputs]
 
 
+def _feet_options(args, floor: str = "estimate"):
+    """--no-feet-on-floor as the feet stage's options."""
+    from .core.feet_stage import FeetOptions
+
+    return FeetOptions(enabled=args.feet_on_floor, floor=floor)
+
+
+def _onto_body(args, say, motion: Motion, skeleton) -> Motion:
+    """A --motion of another body moved onto the armature's (the feet stage), and what changed said."""
+    from .core.feet_stage import feet_on_floor, feet_summary, same_body
+
+    if same_body(motion.skeleton, skeleton):
+        return motion
+    motion, report = feet_on_floor(motion, skeleton, _feet_options(args))
+    say(f"the motion's body ({report['source_stature_m']:.2f} m) differs from the armature's "
+        f"({report['stature_m']:.2f} m): {feet_summary(report)}")
+    return motion
+
+
 def _imu_motion(args, say, measurements) -> Motion:
     """--imu: read, calibrate (unless already in the core frame) and reconstruct."""
     from .core.formats.imu import read_imu
+    from .core.feet_stage import feet_summary
     from .core.imu import ImuError
     from .core.imu_calibration import apply_calibration, calibrate
     from .inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
@@ -212,9 +238,11 @@ def _imu_motion(args, say, measurements) -> Motion:
             heading = calibration.heading_deg
             say(f"calibrated on the {args.calibration_pose}-pose held from {args.calibration_start:g} s"
                 + ("" if heading is None else f" (heading {heading:.1f} deg)"))
-        motion, report = reconstruct_imu(recording, measurements, ImuSolveOptions(mode=args.imu_mode))
-        say(f"reconstructed {report['frames']} frames ({report['mode']} mode) in {report['seconds']:.2f} s")
-        motion = _fill_gaps(args, say, motion, lambda: imu_missing_frames(recording, report["mode"]))
+        options = ImuSolveOptions(mode=args.imu_mode, feet=_feet_options(args, "zero"))
+        motion, report = reconstruct_imu(recording, measurements, options)
+        say(f"reconstructed {report['frames']} frames ({report['mode']} mode) in {report['seconds']:.2f} s; "
+            f"{feet_summary(report.get('feet'))}")
+        motion = _fill_gaps(args, say, motion, lambda: imu_missing_frames(recording, report["mode"]), options.feet)
     except (ImuError, ValueError) as exc:
         raise CliError(str(exc)) from None
     return motion
@@ -222,6 +250,7 @@ def _imu_motion(args, say, measurements) -> Motion:
 
 def _tracker_motion(args, say, skeleton) -> Motion:
     """--trackers: read, calibrate (with --tracker-calibration-pose) and reconstruct on ``skeleton``."""
+    from .core.feet_stage import feet_summary
     from .core.formats.trackers import read_trackers
     from .core.tracker_calibration import calibrate_trackers
     from .inference.missing_frames import tracker_missing_frames
@@ -238,10 +267,13 @@ def _tracker_motion(args, say, skeleton) -> Motion:
                                              duration_s=args.tracker_calibration_seconds)
             say(f"calibrated on the {calibration.pose}-pose held from {args.tracker_calibration_start:g} s (heading "
                 f"{calibration.heading_deg:.1f} deg, {calibration.method})")
-        motion, report = reconstruct_trackers(recording, skeleton, calibration=calibration,
-                                              options=TrackerSolveOptions(mode=args.tracker_mode))
-        say(f"reconstructed {motion.num_frames} frames ({report['mode'].replace('_', '-')} mode, {motion.fps:g} fps)")
-        motion = _fill_gaps(args, say, motion, lambda: tracker_missing_frames(recording, report["mode"], motion.fps))
+        options = TrackerSolveOptions(mode=args.tracker_mode)
+        options = replace(options, feet=replace(options.feet, enabled=args.feet_on_floor))
+        motion, report = reconstruct_trackers(recording, skeleton, calibration=calibration, options=options)
+        say(f"reconstructed {motion.num_frames} frames ({report['mode'].replace('_', '-')} mode, {motion.fps:g} fps); "
+            f"{feet_summary(report.get('feet'))}")
+        motion = _fill_gaps(args, say, motion, lambda: tracker_missing_frames(recording, report["mode"], motion.fps),
+                            options.feet)
     except (ValueError, OSError) as exc:
         raise CliError(str(exc).rstrip(".")) from None
     return motion
@@ -254,15 +286,16 @@ def _gap_fill_options(args):
     return GapFillOptions(args.fill_gaps, args.gap_fill_method) if args.fill_gaps > 0 else None
 
 
-def _fill_gaps(args, say, motion: Motion, missing_frames) -> Motion:
-    """With --fill-gaps, the reconstruction's gaps (``missing_frames()``, its mask) filled and what
-    was done said (the motion is baked from frame 1)."""
+def _fill_gaps(args, say, motion: Motion, missing_frames, feet=None) -> Motion:
+    """With --fill-gaps, the reconstruction's gaps (``missing_frames()``, its mask) filled (the
+    filled frames through the feet stage with ``feet``, the reconstruction's options) and what was
+    done said (the motion is baked from frame 1)."""
     from .inference.gap_fill import fill_reconstruction, gap_fill_summary
 
     options = _gap_fill_options(args)
     if options is None:
         return motion
-    motion, report = fill_reconstruction(motion, missing_frames(), options, first_frame=1)
+    motion, report = fill_reconstruction(motion, missing_frames(), options, first_frame=1, feet=feet)
     if gap_fill_summary(report):
         say(gap_fill_summary(report))
     return motion
@@ -287,7 +320,8 @@ def _run_landmarks(args, say, outputs, measurements) -> list[Path]:
     _ensure_registered(register)
     try:
         result = import_landmarks(args.landmarks, layout=args.landmark_layout, up_axis=args.up_axis,
-                                  threshold=args.threshold, solve=SolveOptions(strength=args.strength),
+                                  threshold=args.threshold,
+                                  solve=SolveOptions(strength=args.strength, feet=args.feet_on_floor),
                                   measurements=measurements if args.blend_measurements else None,
                                   with_body=not args.no_body, gap_fill=_gap_fill_options(args))
     except (ValueError, OSError) as exc:

@@ -51,14 +51,36 @@ def test_blend_output_opens_with_the_character_and_measurements(tmp_path, regist
 def test_motion_file_input_through_the_script_form(tmp_path, random_motion):
     motion_path = random_motion.save(tmp_path / "take.npz")
     fbx = tmp_path / "take.fbx"
-    result = run_cli("--motion", str(motion_path), "--fbx", str(fbx), "--preset", "unreal", script=True)
+    result = run_cli("--motion", str(motion_path), "--fbx", str(fbx), "--preset", "unreal", "--no-feet-on-floor",
+                     script=True)
     assert result.returncode == 0, result.stderr
+    assert "feet left raw: the root path of a 1.72 m body kept on a 1.75 m one" in result.stderr
     summary = read_fbx(fbx, [("pelvis", 3)])
     assert summary.frames == random_motion.num_frames
     assert summary.unit_meters == pytest.approx(0.01)
-    # The CLI bakes the motion's rotations onto the personalised armature: the pelvis follows the
-    # motion's translation exactly (the root is the pelvis world position).
+    # Raw (--no-feet-on-floor): the motion's rotations on the personalised armature, the pelvis
+    # following the motion's translation exactly (the root is the pelvis world position).
     assert np.allclose(summary.world_positions[("pelvis", 3)] * 0.01, random_motion.translation[3], atol=1e-3)
+
+
+def test_a_motion_of_another_body_is_fitted_to_the_armature_with_its_feet_on_the_floor(tmp_path):
+    from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
+    from sparse_mocap_addon.core.demo import demo_motion
+    from sparse_mocap_addon.core.feet_stage import feet_on_floor
+
+    walk = demo_motion(skeleton_from_measurements(BodyMeasurements(height=1.80)), seconds=2.0)
+    motion_path = walk.save(tmp_path / "tall.npz")
+    fbx = tmp_path / "short.fbx"
+    result = run_cli("--motion", str(motion_path), "--height", "1.64", "--fbx", str(fbx))
+    assert result.returncode == 0, result.stderr
+    assert "the motion's body (1.80 m) differs from the armature's (1.64 m): feet on the floor: moved onto a " \
+           "1.64 m body (root path x0.91)" in result.stderr
+    expected, _ = feet_on_floor(walk, skeleton_from_measurements(BodyMeasurements(height=1.64)))
+    summary = read_fbx(fbx, [("pelvis", k) for k in (0, 60, 119)])
+    for k in (0, 60, 119):
+        assert np.allclose(summary.world_positions[("pelvis", k)] * summary.unit_meters, expected.translation[k], atol=1e-3)
+    # The raw bake keeps the tall walk's pelvis path: about 9 cm too high for the shorter legs.
+    assert walk.translation[:, 1].mean() - expected.translation[:, 1].mean() > 0.06
 
 
 @pytest.mark.parametrize("args, message", [

@@ -105,10 +105,13 @@ def test_a_walk_moved_onto_another_body_stands_walks_and_stays_on_the_floor(walk
     assert np.allclose(out.skeleton.offsets, body.offsets) and raw.skeleton is not walk.skeleton
     scale = pelvis_height(body) / pelvis_height(walk.skeleton)
     assert report["moved_onto_body"] and report["root_scale"] == pytest.approx(scale)
-    # The raw motion only has its root path scaled (horizontally about the first frame).
+    # Raw: rotations and root path as they are; planted: the path scaled (about the first frame).
     assert np.allclose(raw.rotations, walk.rotations, atol=1e-12)
+    assert np.array_equal(raw.translation, walk.translation)
     travel = walk.translation[-1] - walk.translation[0]
-    assert np.allclose(raw.translation[-1] - raw.translation[0], scale * travel)
+    assert np.allclose(out.translation[-1, [0, 2]] - out.translation[0, [0, 2]], scale * travel[[0, 2]], atol=0.01)
+    assert feet_summary(feet_on_floor(walk, body, FeetOptions(enabled=False))[1]).startswith(
+        "feet left raw: the root path of a 1.75 m body kept on a")
     _meets_targets(feet_metrics(out, contact), f"walk on a {height} m body")
     # Nothing pops: the ankles accelerate no harder than the walk's own (within a little).
     assert _max_acceleration(out) < 1.5 * _max_acceleration(raw) + 5.0

@@ -66,6 +66,35 @@ def test_bake_demo_and_motion_file_create_new_actions(addon, tmp_path, random_mo
     assert len(compat.action_fcurves(obj)[0].keyframe_points) == random_motion.num_frames
 
 
+def test_bake_motion_file_onto_another_body_fits_it_with_its_feet_on_the_floor(addon, tmp_path):
+    import numpy as np
+
+    from sparse_mocap_addon.blender.action_motion import read_action_motion
+    from sparse_mocap_addon.blender.armature import skeleton_from_armature
+    from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
+    from sparse_mocap_addon.core.demo import demo_motion
+    from sparse_mocap_addon.core.feet_stage import (FeetOptions, feet_metrics, feet_on_floor, motion_contacts,
+                                                    sole_points)
+
+    assert bpy.ops.sparse_mocap.bake_motion_file.get_rna_type().properties["feet_on_floor"].default is True
+    tall = demo_motion(skeleton_from_measurements(BodyMeasurements(height=1.80)), seconds=2.0)
+    path = tall.save(tmp_path / "tall.npz")
+    obj = create(1.50)
+    body = skeleton_from_armature(obj)
+    for feet in (False, True):
+        assert bpy.ops.sparse_mocap.bake_motion_file(filepath=str(path), feet_on_floor=feet) == {"FINISHED"}
+        baked = read_action_motion(obj, bpy.context.scene).motion
+        expected, report = feet_on_floor(tall, body, FeetOptions(enabled=feet))
+        assert np.abs(baked.translation - expected.translation).max() < 1e-4
+        lowest = sole_points(baked)[..., 1].min(axis=(1, 2))
+        if feet:
+            assert report["moved_onto_body"] and report["root_scale"] < 0.9
+            metrics = feet_metrics(baked, motion_contacts(tall))
+            assert metrics["foot_float_in_contact_max_cm"] <= 1.0 and metrics["foot_below_floor_max_cm"] <= 1.0
+        else:
+            assert lowest.min() > 0.1          # raw: the tall walk's pelvis path keeps the short body's feet up
+
+
 def test_bake_motion_file_reports_a_bad_file(addon, tmp_path):
     create()
     bad = tmp_path / "broken.npz"

@@ -8,8 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from sparse_mocap_addon.core.demo import demo_motion
 from sparse_mocap_addon.core.feet import foot_floor_points
+from sparse_mocap_addon.core.feet_stage import FeetOptions, feet_metrics, motion_contacts
 from sparse_mocap_addon.core.foot_plant import FootPlanter, sole_offsets
+from sparse_mocap_addon.core.motion import Motion
 from sparse_mocap_addon.core.skeleton import forward_kinematics
 from sparse_mocap_addon.core.tracker_ik import solve_six_point
 from sparse_mocap_addon.core.tracker_synth import default_mountings, joint_targets, virtual_trackers
@@ -44,8 +47,9 @@ def test_choose_mode_names_what_is_missing():
 @pytest.mark.parametrize("mode", ["six_point", "analytic"])
 def test_six_point_reaches_every_tracked_joint(mode):
     motion, recording, mountings = _recording(SIX_POINT)
+    # The solver alone (the feet stage after it may move the feet off their trackers: next test).
     solved, report = reconstruct_trackers(recording, motion.skeleton, mountings=mountings,
-                                          options=TrackerSolveOptions(mode=mode))
+                                          options=TrackerSolveOptions(mode=mode, feet=FeetOptions(enabled=False)))
     assert report["mode"] == mode and solved.num_frames == motion.num_frames
     truth, _ = _positions(motion)
     pos, _ = _positions(solved)
@@ -58,6 +62,33 @@ def test_six_point_reaches_every_tracked_joint(mode):
     assert report["head_residual_max_m"] < 5e-3
     # The untracked joints are guessed, but sensibly.
     assert np.linalg.norm(pos - truth, axis=-1).mean() < 0.05
+
+
+@pytest.mark.parametrize("names", [SIX_POINT, THREE_POINT])
+def test_the_feet_stage_keeps_the_tracked_joints_and_puts_the_feet_on_the_floor(names):
+    """On by default: only the legs move (the pelvis, head and hands stay on their trackers); no
+    sole under the floor (six-point feet follow their trackers 2 cm into it without the stage), the
+    feet the truth plants slide less."""
+    walk = demo_motion(seconds=3.0)
+    motion = Motion(walk.fps, walk.rotations, walk.translation - [0.0, 0.02, 0.0], walk.skeleton)   # 2 cm low
+    mountings = default_mountings(motion.skeleton, names)
+    recording = virtual_trackers(motion, names, mountings)
+    raw, _ = reconstruct_trackers(recording, motion.skeleton, mountings=mountings,
+                                  options=TrackerSolveOptions(feet=FeetOptions(enabled=False)))
+    solved, report = reconstruct_trackers(recording, motion.skeleton, mountings=mountings)
+    assert report["feet"]["enabled"] and report["feet"]["floor"] == "given" and report["feet"]["contact_runs"] > 0
+    upper = [TRACKER_JOINTS[n] for n in names if "foot" not in n]
+    assert np.abs(_positions(solved)[0][:, upper] - _positions(raw)[0][:, upper]).max() < 1e-9
+    contact = motion_contacts(walk)
+    after, before = feet_metrics(solved, contact), feet_metrics(raw, contact)
+    assert after["foot_below_floor_max_cm"] <= 1.0
+    assert after["foot_skate_cm_per_s"] < before["foot_skate_cm_per_s"]
+    if "left_foot" in names:
+        assert before["foot_below_floor_max_cm"] > 1.5 and after["foot_float_in_contact_max_cm"] <= 1.0
+    else:
+        # Three points: where the guessed pelvis is too high for the leg, a contact foot stays short
+        # of the floor (lowering the body would pull the head and hands off their trackers).
+        assert after["foot_float_in_contact_max_cm"] <= before["foot_float_in_contact_max_cm"]
 
 
 def test_the_network_prior_is_only_a_prior():
@@ -91,7 +122,9 @@ def test_three_point_reaches_head_and_hands_and_keeps_feet_on_the_floor():
 def test_stream_equals_offline_without_losses():
     motion, recording, mountings = _recording(THREE_POINT, seconds=1.0)
     targets = joint_targets(recording, mountings)
-    offline, _ = solve_targets(targets, motion.skeleton, motion.fps, TrackerSolveOptions(offline_model=False))
+    # The offline feet stage sees the whole take: the stream has none, so it is off here.
+    offline, _ = solve_targets(targets, motion.skeleton, motion.fps,
+                               TrackerSolveOptions(offline_model=False, feet=FeetOptions(enabled=False)))
     stream = TrackerStream(motion.skeleton, THREE_POINT)
     rotations, translation = [], []
     for t in range(motion.num_frames):

@@ -15,11 +15,12 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from ..core.feet_stage import FeetOptions, feet_on_floor, same_body
 from ..core.motion import Motion
 from ..core.rotations import matrix_to_quat, quat_conjugate, quat_continuous, quat_product_matrices
 from ..core.skeleton import JOINT_NAMES
 from . import compat
-from .armature import rest_frames
+from .armature import rest_frames, skeleton_from_armature
 from .coords import CORE_TO_BLENDER, core_to_blender_vectors
 
 _LINEAR = 1  # Keyframe.interpolation enum value of 'LINEAR' (foreach_set takes the integer)
@@ -49,6 +50,17 @@ def pose_channels(obj, motion: Motion) -> tuple[np.ndarray, np.ndarray]:
     pelvis_world = core_to_blender_vectors(motion.translation)                   # (T, 3)
     location = (pelvis_world - rest_head[0]) @ rest_rot[0]                       # B0^T (p - head)
     return quats, location
+
+
+def fit_to_armature(obj, motion: Motion, feet: FeetOptions | None = None) -> tuple[Motion, dict | None]:
+    """``motion`` as it should be baked onto ``obj``: unchanged when the armature has the motion's
+    skeleton, else moved onto the armature's body by the feet stage (root path fitted to its legs,
+    contact feet planted on the floor; ``feet`` its options, default on with the floor found under
+    the soles). Returns (motion, the stage's report or None when nothing had to move)."""
+    skeleton = skeleton_from_armature(obj)
+    if same_body(motion.skeleton, skeleton):
+        return motion, None
+    return feet_on_floor(motion, skeleton, feet)
 
 
 def set_scene_timing(scene, fps: float, frames: int, frame_start: int) -> None:

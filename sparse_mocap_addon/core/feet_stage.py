@@ -20,9 +20,10 @@ body), and returns the motion on the target body with its contact feet planted a
 5. **legs**: analytic two-bone IK to the ankle targets (``foot_lock.solve_leg``), the ankle keeping
    its world orientation.
 
-With the same body and ``floor = "zero"`` the stage is grounding only: a motion whose feet already
-stand still on the floor comes back unchanged. ``FeetOptions(enabled=False)`` still moves the motion
-onto the target (root scaled) but touches nothing else: the raw result.
+With the same body and ``floor = "zero"`` a motion whose feet already stand still on the floor
+comes back unchanged. ``FeetOptions(enabled=False)`` gives the raw result: the rotations and the root
+path as they are, on the target skeleton (on a shorter body the feet then float, on a taller one
+they sink: what baking did before this stage).
 
 The report (:func:`feet_summary` makes one clause of it) says what changed: root scale, body shift
 range, contact runs pinned, frames lifted out of the floor and the worst depth fixed.
@@ -72,12 +73,15 @@ RELEASE_YAW_RAD_S = np.radians(180.0)
 class FeetOptions:
     """How :func:`feet_on_floor` treats the feet.
 
-    - ``enabled``: False gives the raw result (the motion only moved onto the target body).
+    - ``enabled``: False gives the raw result (rotations and root path as they are, on the target
+      skeleton).
     - ``floor``: "estimate" (from the soles of the source) or "zero" (the caller knows y = 0 is the
       floor: trackers and IMU reconstructions, Motion files).
     - ``pin``: planted sole points stay put (no sliding); off keeps only the heights right.
     - ``body_shift``: a smooth vertical shift of the whole body first (much less visible than
-      bending a straight leg to reach the floor).
+      bending a straight leg to reach the floor), lowered further where a planted foot is out of
+      the leg's reach; off, only the legs move (the trunk, head and hands stay exactly where they
+      are, e.g. on their trackers).
     - ``height_threshold`` / ``speed_threshold``: a sole point is in contact when lower than this
       above the floor (m) and slower than this (m/s) (``contact.detect_foot_contact``).
     - ``ease_s``: seconds over which a pin fades in before a contact and out after it.
@@ -381,12 +385,14 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
                   if T else [0.0, 0.0])
 
     rotations = motion.rotations.copy()
-    translation = _root_on_target(motion.translation, ground if options.enabled else 0.0, scale)
     if not options.enabled or T == 0:
-        if not options.enabled:
-            report["ground_shift_m"] = 0.0
+        # Raw: the rotations and the root path as they are (on another body, its legs' length aside).
+        report.update(ground_shift_m=0.0, root_scale=1.0 if not options.enabled else scale)
+        translation = motion.translation.copy() if not options.enabled else _root_on_target(
+            motion.translation, ground, scale)
         metadata = dict(motion.metadata, feet=_json_safe(report))
         return Motion(fps, rotations, translation, body.copy(), metadata), report
+    translation = _root_on_target(motion.translation, ground, scale)
 
     positions, globals_ = forward_kinematics(rotations, translation, body)
     soles = foot_floor_points(positions, globals_, body)
@@ -416,7 +422,7 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
     for f in range(2):
         drop = _reach_drop(lifted[:, HIPS[f]], feet_targets[f][0], reach[f])
         need = np.maximum(need, np.where(foot_weight[:, f] > 0, drop, 0.0))
-    if need.any():
+    if need.any() and options.body_shift:
         shift = shift - _smooth_upper_envelope(need, max(ease, 1))
     lifted, feet_targets = targets_for(shift)
     translation[:, 1] += shift
@@ -486,8 +492,8 @@ def feet_summary(report: dict | None) -> str:
         return ""
     if not report.get("enabled", True):
         if report.get("moved_onto_body"):
-            return (f"moved onto a {report['stature_m']:.2f} m body (root path x{report['root_scale']:.2f}); "
-                    "feet left raw")
+            return (f"feet left raw: the root path of a {report['source_stature_m']:.2f} m body kept on a "
+                    f"{report['stature_m']:.2f} m one")
         return "feet left raw"
     parts = []
     if report.get("moved_onto_body"):

@@ -4,6 +4,9 @@ Public entry: ``fill_motion_gaps(motion, missing)``. ``missing`` flags the frame
 known (their values in ``motion`` are ignored). Gaps up to ``max_gap_seconds`` are filled; longer ones
 are left as they are and reported, because guessing seconds of motion is worse than admitting it.
 
+A predicted pose knows nothing of the floor: :func:`feet_on_filled_frames` runs the filled frames
+through the feet stage (the known ones kept exactly).
+
 The second half is gap filling as the add-on runs it: the user's options (``GapFillOptions``),
 the fallback to slerp when the predictor's weights are missing (``fill_with_fallback``, the report
 says so), and what happened as a JSON-safe report and one sentence, with gaps named by the frames
@@ -20,11 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.feet_stage import FeetOptions, feet_on_floor
 from ..core.gaps import fillable_gaps, interpolate_gaps
 from ..core.motion import Motion
 
 __all__ = ["GapFillResult", "fill_motion_gaps", "METHODS", "DEFAULT_MAX_GAP_SECONDS", "GapFillOptions",
-           "fill_with_fallback", "fill_reconstruction", "gap_fill_report", "gap_fill_summary"]
+           "fill_with_fallback", "feet_on_filled_frames", "fill_reconstruction", "gap_fill_report",
+           "gap_fill_summary"]
 
 METHODS = ("predictor", "slerp")
 DEFAULT_MAX_GAP_SECONDS = 1.0
@@ -151,11 +156,27 @@ def gap_fill_report(result: GapFillResult, method: str, note: str, options: GapF
     }
 
 
+def feet_on_filled_frames(result: GapFillResult, feet: FeetOptions | None) -> tuple[GapFillResult, dict | None]:
+    """The filled frames through the feet stage (``core/feet_stage``, with ``feet``; the known frames
+    kept exactly, the correction eased in from the gaps' edges): a predicted pose knows nothing of
+    the floor. Returns the result with its motion replaced, and the stage's report (None when off
+    or nothing was filled)."""
+    if feet is None or not feet.enabled or not result.gaps:
+        return result, None
+    motion, report = feet_on_floor(result.motion, options=feet, editable=result.filled)
+    return GapFillResult(motion, result.filled, result.unfilled, result.gaps, result.skipped), report
+
+
 def fill_reconstruction(motion: Motion, missing, options: GapFillOptions, first_frame: int = 0,
-                        frame_step: float = 1.0) -> tuple[Motion, dict]:
-    """A reconstruction's motion with its gaps filled, and the report (:func:`gap_fill_report`)."""
+                        frame_step: float = 1.0, feet: FeetOptions | None = None) -> tuple[Motion, dict]:
+    """A reconstruction's motion with its gaps filled, and the report (:func:`gap_fill_report`; with
+    ``feet``, the filled frames also go through the feet stage, its report under ``"feet"``)."""
     result, method, note = fill_with_fallback(motion, missing, options)
-    return result.motion, gap_fill_report(result, method, note, options, first_frame, frame_step)
+    result, feet_report = feet_on_filled_frames(result, feet)
+    report = gap_fill_report(result, method, note, options, first_frame, frame_step)
+    if feet_report is not None:
+        report["feet"] = feet_report
+    return result.motion, report
 
 
 def _plural(count: int, word: str) -> str:

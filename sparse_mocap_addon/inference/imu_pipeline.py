@@ -13,17 +13,21 @@ Two modes (``ImuSolveOptions.mode``; "auto" picks):
 The recording must already be calibrated into the core frame (``world == "core"``: each
 orientation is its bone's world orientation, accelerations are core-frame free accelerations):
 ``core/imu_calibration.calibrate`` + ``apply_calibration`` do that for raw device recordings.
-It is resampled to 60 fps (the network's rate) first when it is at another rate.
+It is resampled to 60 fps (the network's rate) first when it is at another rate. Offline, the feet
+stage (``core/feet_stage``: contact feet planted on the floor at y = 0, no sole under it) is the last
+step (``ImuSolveOptions.feet``); the live :class:`ImuStream` has no such step, so it equals the offline
+reconstruction with the stage off.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
+from ..core.feet_stage import FeetOptions, feet_on_floor
 from ..core.filters import OneEuroFilter, one_euro, zero_phase_lowpass
 from ..core.formats.imu import resample_imu
 from ..core.imu import SIX_SENSOR_JOINTS, SIX_SENSORS, ImuError, ImuRecording, fill_dropped
@@ -50,13 +54,16 @@ class ImuSolveOptions:
     over the origin, at the height that puts the lowest sole point on the floor in each frame);
     ``smoothing_hz``: cut-off of the zero-phase low-pass on the network's rotations (0: none, the
     streaming output as it is); ``sensor_bones``: the bones the sensors ride (forearms, shins, head)
-    take their calibrated sensor orientations instead of the network's estimate."""
+    take their calibrated sensor orientations instead of the network's estimate; ``feet``: the feet
+    stage, the last offline step (the floor is y = 0; ``FeetOptions(enabled=False)``: the raw
+    reconstruction, as the live stream gives it)."""
 
     mode: str = "auto"
     model: str = "full"
     translation: bool = True
     smoothing_hz: float = DEFAULT_SMOOTHING_HZ
     sensor_bones: bool = True
+    feet: FeetOptions = field(default_factory=lambda: FeetOptions(floor="zero"))
 
     def validate(self) -> "ImuSolveOptions":
         if self.mode not in MODES:
@@ -158,9 +165,10 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
         recording = resample_imu(recording, NETWORK_FPS)
     if mode == "direct":
         motion, info = direct_motion(recording, skeleton)
+        motion, feet = feet_on_floor(motion, options=options.feet)
         report(1.0)
         return motion, {"mode": "direct", "frames": motion.num_frames, "fps": motion.fps,
-                        "seconds": round(time.perf_counter() - started, 3), **info}
+                        "seconds": round(time.perf_counter() - started, 3), **info, "feet": feet}
 
     six = _sixes(recording)
     dropped = int((~six.valid).sum())
@@ -182,14 +190,16 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
         translation = root_translation(positions, contact, NETWORK_FPS,
                                        held.acceleration[:, SIX_SENSORS.index("pelvis")], root_options)
     translation, lifted = lift_soles_above_floor(translation, positions, global_rot, skeleton)
-    report(1.0)
     metadata = {"source": recording.source, "imu": {"mode": "network", "model": poser.kind,
                                                      "sensors": list(SIX_SENSORS)}}
     motion = Motion(NETWORK_FPS, rotations, translation, skeleton, metadata)
+    motion, feet = feet_on_floor(motion, options=options.feet)
+    report(1.0)
     return motion, {
         "mode": "network", "model": poser.kind, "frames": T, "smoothing_hz": options.smoothing_hz, "fps": NETWORK_FPS, "dropped_samples": dropped,
         "contact_fraction": [round(float(v), 3) for v in (contact > 0.5).mean(axis=0)],
         "translation": bool(options.translation), "frames_lifted_to_floor": int(lifted.sum()), "seconds": round(time.perf_counter() - started, 3),
+        "feet": feet,
     }
 
 
@@ -197,10 +207,11 @@ class ImuStream:
     """Live reconstruction, one frame in, one pose out: calibrated six-sensor samples at 60 fps ->
     local rotations (24, 4) wxyz, the root translation (3,) and the foot contacts (2,).
 
-    The same maths as :func:`reconstruct_imu`, except the smoothing: a zero-phase filter needs the
-    future, so with ``smoothing`` the rotations go through the causal One Euro filter of
-    :func:`smooth_rotations_online` instead (``smoothing=False``: exactly ``reconstruct_imu`` with
-    ``smoothing_hz=0``). The network's recurrent state and the root tracker's filter live here; a
+    The same maths as :func:`reconstruct_imu`, except the smoothing and the feet: a zero-phase filter
+    needs the future, so with ``smoothing`` the rotations go through the causal One Euro filter of
+    :func:`smooth_rotations_online` instead, and the offline feet stage (it too sees the whole take)
+    is left out (``smoothing=False``: exactly ``reconstruct_imu`` with ``smoothing_hz=0`` and the feet
+    stage off). The network's recurrent state and the root tracker's filter live here; a
     dropped sample (``valid`` False or NaN values) holds that sensor's last sample. ``sensors``
     names the columns of the samples (default ``SIX_SENSORS`` order)."""
 

@@ -15,7 +15,9 @@ Modes (``TrackerSolveOptions.mode``; "auto" picks from the trackers present):
 
 Targets are joint-level (``core/tracker_calibration.apply_calibration`` or ``apply_mountings``),
 core frame, floor at y = 0. The networks run at 60 fps: other rates are resampled first and the
-Motion comes out at 60 fps.
+Motion comes out at 60 fps. Offline, the feet stage (``core/feet_stage``: contact feet planted on
+the floor, no sole under it) is the last step (``TrackerSolveOptions.feet``); the live
+:class:`TrackerStream` has no such step, so it equals the offline solve with the stage off.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.feet_stage import FeetOptions, feet_on_floor
 from ..core.filters import filtfilt_padlen, zero_phase_lowpass
 from ..core.foot_plant import ANKLES, FootPlanter
 from ..core.motion import Motion
@@ -54,6 +57,9 @@ class TrackerSolveOptions:
     - ``anchor_pelvis``: the guessed pelvis (three-point) is moved so that the guessed spine puts
       the head on its tracker (else the spine bends to reach it from the network's pelvis).
     - ``ik``: the analytic solver's options.
+    - ``feet``: the feet stage, the last offline step (the floor is y = 0; only the legs move, the
+      tracked pelvis, head and hands stay on their trackers; off: the raw solve, as the stream
+      gives it).
     """
 
     mode: str = "auto"
@@ -63,6 +69,7 @@ class TrackerSolveOptions:
     offline_model: bool = True
     anchor_pelvis: bool = True
     ik: SixPointOptions = field(default_factory=SixPointOptions)
+    feet: FeetOptions = field(default_factory=lambda: FeetOptions(floor="zero", body_shift=False))
 
     def validate(self) -> "TrackerSolveOptions":
         if self.mode not in MODES:
@@ -179,6 +186,7 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
     if mode == "analytic":
         motion, ik_report = solve_six_point(targets, skeleton, rate, options.ik)
         report.update(ik_report)
+        motion, report["feet"] = feet_on_floor(motion, options=options.feet)
         return motion, report
     poser = poser or load_tracker_poser(mode, offline=options.offline_model)
     report["network"] = "bidirectional (offline)" if poser.bidirectional else "causal"
@@ -199,6 +207,9 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
     report.update(ik_report)
     report["contact"] = guess.contact
     motion.metadata.update(source=f"{mode}_trackers", solver=f"tracker_poser+tracker_ik ({mode})")
+    # Guessed legs: the network's contacts say better than the guessed feet's speed when one is down.
+    contact = guess.contact if mode == "three_point" else None
+    motion, report["feet"] = feet_on_floor(motion, options=options.feet, contact=contact)
     return motion, report
 
 
@@ -224,8 +235,8 @@ class TrackerStream:
     ``names``: the trackers of each frame, in order. ``step(positions (K, 3), rotations (K, 3, 3),
     valid (K,) or None)`` returns ``(local rotations (24, 4) wxyz, root translation (3,))``. A lost
     sample (``valid`` False or NaN) holds that tracker's last pose. The same maths as
-    :func:`solve_targets` frame by frame: equal to it with ``offline_model=False`` and no
-    smoothing where no sample is lost."""
+    :func:`solve_targets` frame by frame: equal to it with ``offline_model=False``, no smoothing and
+    the feet stage off where no sample is lost."""
 
     def __init__(self, skeleton: Skeleton, names, options: TrackerSolveOptions | None = None,
                  poser: TrackerPoser | None = None):

@@ -5,10 +5,10 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from ..blender.armature import skeleton_from_armature
-from ..blender.bake import bake_motion
+from ..blender.bake import bake_motion, fit_to_armature
 from ..core.demo import demo_motion
 from ..core.motion import Motion, MotionFileError
-from .common import Progress, active_smpl_armature, object_mode
+from .common import FeetSettings, Progress, active_smpl_armature, object_mode
 
 _MATCH_SCENE = dict(name="Match Scene Rate and Range", default=True,
                     description="Set the scene's frame rate and range to the motion's")
@@ -24,13 +24,22 @@ class _BakeBase:
             return False
         return True
 
-    def bake(self, context, motion, action_name):
+    def bake(self, context, motion, action_name, feet=None):
+        """Bake ``motion`` onto the active armature; ``feet`` (FeetOptions) moves a motion of another
+        body onto the armature's with the feet stage first (``blender.bake.fit_to_armature``)."""
         obj = active_smpl_armature(context)
         object_mode(context)
+        motion, feet_report = fit_to_armature(obj, motion, feet)
         with Progress(context) as progress:
             action = bake_motion(obj, motion, action_name=action_name, match_scene=self.match_scene,
                                  scene=context.scene, progress=progress)
-        self.report({"INFO"}, f"Baked {motion.num_frames} frames into new action '{action.name}'")
+        text = f"Baked {motion.num_frames} frames into new action '{action.name}'"
+        if feet_report is not None:
+            self.report({"WARNING"} if not feet_report["enabled"] else {"INFO"},
+                        f"{text}; the motion's body ({feet_report['source_stature_m']:.2f} m) differs from "
+                        f"'{obj.name}' ({feet_report['stature_m']:.2f} m){FeetSettings._feet_text(feet_report)}")
+        else:
+            self.report({"INFO"}, text)
         return {"FINISHED"}
 
 
@@ -49,7 +58,7 @@ class SPARSE_MOCAP_OT_bake_demo(_BakeBase, bpy.types.Operator):
         return self.bake(context, demo_motion(skeleton, seconds=self.seconds, fps=self.fps), "demo_walk")
 
 
-class SPARSE_MOCAP_OT_bake_motion_file(_BakeBase, bpy.types.Operator, ImportHelper):
+class SPARSE_MOCAP_OT_bake_motion_file(_BakeBase, FeetSettings, bpy.types.Operator, ImportHelper):
     """Bake a sparse_mocap Motion file (.npz) onto the active SMPL armature, as a new action"""
 
     bl_idname = "sparse_mocap.bake_motion_file"
@@ -66,7 +75,7 @@ class SPARSE_MOCAP_OT_bake_motion_file(_BakeBase, bpy.types.Operator, ImportHelp
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         name = bpy.path.display_name_from_filepath(self.filepath)
-        return self.bake(context, motion, name)
+        return self.bake(context, motion, name, feet=self._feet_options())
 
 
 CLASSES = (SPARSE_MOCAP_OT_bake_demo, SPARSE_MOCAP_OT_bake_motion_file)

@@ -90,3 +90,18 @@ def test_leading_reference_frames_are_dropped():
                   np.concatenate((walk.translation[:1] + [0.0, 0.0, 0.6], walk.translation)), walk.skeleton)
     kept, dropped = drop_leading_reference_frames(rest)
     assert dropped == 1 and np.allclose(kept.rotations, walk.rotations)
+
+
+def test_one_skeleton_per_performer(tmp_path):
+    """Two takes of one performer whose rigs disagree on the body get the same, pooled skeleton."""
+    from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
+    for name, height in (("62_01.bvh", 1.70), ("62_02.bvh", 1.80)):
+        rig = skeleton_from_measurements(BodyMeasurements(height=height))
+        (tmp_path / "cmu62").mkdir(exist_ok=True)
+        write_bvh(tmp_path / "cmu62" / name, SourceMotion.from_motion(demo_motion(rig, seconds=1.0, fps=120.0), name))
+    manifest = build(tmp_path, tmp_path / "corpus", jobs=1, log=lambda *_: None)
+    clips = [Motion.load(tmp_path / "corpus" / c["file"]) for c in manifest["clips"]]
+    assert len(clips) == 2
+    np.testing.assert_allclose(clips[0].skeleton.offsets, clips[1].skeleton.offsets)
+    assert manifest["performers"]["cmu:62"]["takes"] == 2
+    assert 1.70 < clips[0].skeleton.stature() < 1.80

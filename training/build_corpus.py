@@ -1,8 +1,10 @@
 """Build the SMPL-24 training corpus from every mocap source in ``../shared/data``.
 
 Each take is read with its format's reader, retargeted onto an SMPL-24 skeleton with the performer's
-own proportions (measured from the take's rig, see ``core/rig_body.py``), resampled to 60 fps with
-slerp, and saved as a Motion ``.npz`` under ``<out>/<split>/<source>/``. A ``manifest.json`` lists
+own proportions, given its feet on the floor (``core/feet_stage.py``, as Import Mocap does), resampled
+to 60 fps with slerp, and saved as a Motion ``.npz`` under ``<out>/<split>/<source>/``. Every performer
+has one skeleton: the body figures of all their takes are measured first (``core/rig_body.measure_take``)
+and pooled (``performer_body``: medians over the takes, symmetric limbs). A ``manifest.json`` lists
 every clip with its split, performer, frames and body measurements; a summary table (clips, frames
 and minutes per source and split) is printed at the end.
 
@@ -45,7 +47,8 @@ from sparse_mocap_addon.core.mirror import mirror_motion  # noqa: E402
 from sparse_mocap_addon.core.motion import Motion  # noqa: E402
 from sparse_mocap_addon.core.resample import resample_motion  # noqa: E402
 from sparse_mocap_addon.core.retarget import retarget  # noqa: E402
-from sparse_mocap_addon.core.rig_body import skeleton_from_rig  # noqa: E402
+from sparse_mocap_addon.core.feet_stage import feet_on_floor  # noqa: E402
+from sparse_mocap_addon.core.rig_body import measure_take, performer_body  # noqa: E402
 
 SOURCES = ("cmu_expmap", "hdm05", "cmu_bvh", "cmu_salsa", "cmu62", "cmu_misc_bvh", "cmu_fbx")
 SPLITS = ("train", "validation", "test")
@@ -158,14 +161,15 @@ def drop_leading_reference_frames(motion):
     return trimmed, dropped
 
 
-def convert(take: Take, out: Path, mirror: bool) -> list[dict]:
-    """Read, retarget, resample and save one take (and its mirror); the manifest entries."""
+def convert(take: Take, out: Path, mirror: bool, skeleton, body: dict) -> list[dict]:
+    """Read, retarget onto the performer's ``skeleton``, ground, resample and save one take (and its
+    mirror); the manifest entries."""
     source = read_take(take)
-    skeleton, body = skeleton_from_rig(source)
     motion, dropped = drop_leading_reference_frames(retarget(source, skeleton))
+    motion, feet = feet_on_floor(motion)
     motion = resample_motion(motion, TARGET_FPS)
     motion.metadata.update({"corpus_source": take.source, "performer": take.performer, "split": take.split,
-                            "body": body, "leading_frames_dropped": dropped})
+                            "body": body, "leading_frames_dropped": dropped, "feet": _jsonable(feet)})
     variants = [(take.name, motion)]
     if mirror and take.split == "train":
         variants.append((take.name + "_mirrored", mirror_motion(motion)))
@@ -178,17 +182,39 @@ def convert(take: Take, out: Path, mirror: bool) -> list[dict]:
             "file": str(path.relative_to(out)), "source": take.source, "original": str(take.path),
             "performer": take.performer, "split": take.split, "mirrored": name.endswith("_mirrored"),
             "frames": clip.num_frames, "seconds": clip.duration, "source_fps": source.fps,
-            "measurements": body["measurements"], "reference": body["reference"], "units": body["units"],
+            "measurements": body["measurements"], "reference": motion.metadata["retarget"]["reference"],
+            "neutral": motion.metadata["retarget"]["neutral"], "units": body["units"],
         })
     return entries
 
 
-def _convert_safely(args):
-    take, out, mirror = args
+def _jsonable(report: dict) -> dict:
+    """The scalar and list entries of a report (masks and arrays left out)."""
+    return {k: v for k, v in report.items() if isinstance(v, (int, float, str, bool, list, type(None)))}
+
+
+def _measure_safely(take: Take):
     try:
-        return convert(take, out, mirror), None
+        return measure_take(read_take(take)), None
+    except Exception as exc:  # one bad take must not stop the corpus; it is listed in the manifest
+        return None, f"{take.path}: {type(exc).__name__}: {exc}"
+
+
+def _convert_safely(args):
+    take, out, mirror, skeleton, body = args
+    try:
+        return convert(take, out, mirror, skeleton, body), None
     except Exception as exc:  # one bad take must not stop the corpus; it is listed in the manifest
         return [], f"{take.path}: {type(exc).__name__}: {exc}"
+
+
+def performer_bodies(takes: list[Take], measured: dict) -> dict:
+    """performer -> (Skeleton, report) pooled over the performer's measured takes."""
+    by_performer = defaultdict(list)
+    for take in takes:
+        if measured.get(take.path) is not None:
+            by_performer[take.performer].append(measured[take.path])
+    return {performer: performer_body(bodies) for performer, bodies in by_performer.items()}
 
 
 def summarise(entries: list[dict]) -> dict:
@@ -226,11 +252,32 @@ def build(data: Path, out: Path, sources=SOURCES, mirror: bool = False, jobs: in
     # Blender's FBX importer runs in this process; the numpy readers in worker processes.
     in_process = [t for t in takes if t.source == "cmu_fbx"]
     pooled = [t for t in takes if t.source != "cmu_fbx"]
-    done = 0
 
-    def record(take, result):
-        nonlocal done
-        new, failure = result
+    def run(function, jobs_args, tasks):
+        if jobs > 1 and len(tasks) > 1:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                yield from zip(tasks, pool.map(function, jobs_args(tasks)))
+        else:
+            for task, arg in zip(tasks, jobs_args(tasks)):
+                yield task, function(arg)
+
+    # Pass 1: what every take says about its performer's body; one skeleton per performer.
+    measured = {}
+    for take, (body, failure) in list(run(_measure_safely, lambda ts: ts, pooled)) + \
+            [(t, _measure_safely(t)) for t in in_process]:
+        measured[take.path] = body
+        if failure:
+            failures.append(failure)
+            log(f"FAILED to measure {failure}")
+    bodies = performer_bodies(takes, measured)
+    log(f"{len(bodies)} performers measured from {sum(b is not None for b in measured.values())} takes")
+
+    # Pass 2: retarget every take onto its performer's skeleton.
+    done = 0
+    convertible = [t for t in pooled if measured.get(t.path) is not None]
+    args_of = lambda ts: [(t, out, mirror, *bodies[t.performer]) for t in ts]  # noqa: E731
+    for take, (new, failure) in list(run(_convert_safely, args_of, convertible)) + \
+            [(t, _convert_safely(a)) for t, a in zip(in_process, args_of(in_process)) if measured.get(t.path) is not None]:
         entries.extend(new)
         done += 1
         if failure:
@@ -238,16 +285,6 @@ def build(data: Path, out: Path, sources=SOURCES, mirror: bool = False, jobs: in
             log(f"[{done}/{len(takes)}] FAILED {failure}")
         elif done % 25 == 0 or done == len(takes):
             log(f"[{done}/{len(takes)}] {take.source}/{take.name}")
-
-    if jobs > 1 and len(pooled) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for take, result in zip(pooled, pool.map(_convert_safely, [(t, out, mirror) for t in pooled])):
-                record(take, result)
-    else:
-        for take in pooled:
-            record(take, _convert_safely((take, out, mirror)))
-    for take in in_process:
-        record(take, _convert_safely((take, out, mirror)))
 
     entries.sort(key=lambda e: e["file"])
     manifest = {
@@ -260,6 +297,7 @@ def build(data: Path, out: Path, sources=SOURCES, mirror: bool = False, jobs: in
             "cmu_salsa_takes": {str(k): v for k, v in SALSA_TAKE_SPLIT.items()}, "cmu_salsa_default": "train",
             "hdm05_actors": HDM05_ACTOR_SPLIT, "cmu_expmap": "the benchmark's own train/test folders",
         },
+        "performers": {p: {"takes": b[1]["takes"], "measurements": b[1]["measurements"]} for p, b in sorted(bodies.items())},
         "clips": entries,
         "failures": failures,
         "summary": summarise(entries),

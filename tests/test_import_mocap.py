@@ -292,3 +292,48 @@ def test_failed_import_onto_the_active_armature_gives_back_its_action(addon, wal
     assert obj.animation_data.action == first and not first.use_fake_user
     if compat.has_slotted_actions():
         assert obj.animation_data.action_slot is not None
+
+
+# --- several takes of one performer ----------------------------------------------------------------
+
+def test_several_takes_share_one_body_and_a_failure_leaves_nothing(addon, tmp_path, monkeypatch):
+    """Two takes whose rigs disagree on the body: one new armature whose skeleton is pooled from
+    both, one action per take; the Subject panel shows the measurements of the bones it built."""
+    from sparse_mocap_addon.core.body import BodyMeasurements, measure_skeleton, skeleton_from_measurements
+    from sparse_mocap_addon.core.rig_body import measure_take, performer_body
+
+    paths = []
+    for name, height in (("take_a.bvh", 1.70), ("take_b.bvh", 1.80)):
+        rig = skeleton_from_measurements(BodyMeasurements(height=height))
+        paths.append(tmp_path / name)
+        write_bvh(paths[-1], SourceMotion.from_motion(demo_motion(rig, seconds=1.0, fps=60.0)))
+    before = counts()
+    assert bpy.ops.sparse_mocap.import_mocap(directory=str(tmp_path), files=[{"name": p.name} for p in paths],
+                                             target="PERFORMER", fps="FILE") == {"FINISHED"}
+    obj = bpy.context.active_object
+    assert counts() == dict(objects=before["objects"] + 2, armatures=before["armatures"] + 1,
+                            meshes=before["meshes"] + 1, actions=before["actions"] + 2)
+    assert {a.name for a in bpy.data.actions} == {"take_a", "take_b"}
+    pooled, _ = performer_body([measure_take(read_bvh(p)) for p in paths])
+    np.testing.assert_allclose(skeleton_from_armature(obj).offsets, pooled.offsets, atol=1e-6)
+    bones = measure_skeleton(skeleton_from_armature(obj))
+    assert obj.sparse_mocap_subject.height == pytest.approx(bones["height"], abs=1e-4)
+    assert obj.sparse_mocap_subject.leg_length == pytest.approx(bones["leg_length"], abs=1e-4)
+    assert 1.70 < bones["height"] < 1.80
+
+    # A failure while baking the second take removes the first take's armature and action too.
+    real_bake = mocap_import.bake_motion
+    calls = []
+
+    def failing_second(obj, motion, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError("disk full while baking")
+        return real_bake(obj, motion, **kwargs)
+
+    monkeypatch.setattr(mocap_import, "bake_motion", failing_second)
+    before = counts()
+    with pytest.raises(RuntimeError, match="disk full while baking"):
+        bpy.ops.sparse_mocap.import_mocap(directory=str(tmp_path), files=[{"name": p.name} for p in paths],
+                                          target="PERFORMER", fps="FILE")
+    assert counts() == before

@@ -29,7 +29,7 @@ from ..core.joint_maps import JointMap, detect_joint_map
 from ..core.motion import Motion
 from ..core.resample import resample_motion
 from ..core.retarget import retarget
-from ..core.rig_body import skeleton_from_rig
+from ..core.rig_body import measure_take, performer_body
 from ..core.source import SourceMotion
 from .armature import create_armature, skeleton_from_armature
 from .bake import bake_motion
@@ -104,33 +104,67 @@ def import_mocap(path, *, armature=None, measurements: BodyMeasurements | None =
     (``SourceFormatError``, ``JointMapError``, ``RetargetError``, ``MeasurementError``, ``OSError``)
     before anything is created.
     """
+    return import_mocap_takes([path], armature=armature, measurements=measurements, asf_path=asf_path,
+                              source_fps=source_fps, joint_map=joint_map, rest_reference=rest_reference, fps=fps,
+                              frame_start=frame_start, with_body=with_body, name=name, feet=feet, context=context,
+                              progress=progress)[0]
+
+
+def import_mocap_takes(paths, *, armature=None, measurements: BodyMeasurements | None = None, asf_path=None,
+                       source_fps: float | None = None, joint_map: JointMap | None = None, rest_reference="auto",
+                       fps: float | None = None, frame_start: int = 1, with_body: bool = True,
+                       name: str | None = None, feet: FeetOptions | None = None, context=None,
+                       progress=None) -> list[MocapImport]:
+    """Several takes of one performer onto one SMPL armature, one new Action per take (named after
+    the take), as :func:`import_mocap` does for one.
+
+    Every file is read before anything is created, and a failure on any take leaves the file as it
+    was. One skeleton serves every take: the armature's, the ``measurements``', or, for a new
+    armature with the performer's body, the one measured from all the takes together
+    (:func:`~..core.rig_body.performer_body`: medians over the takes), so the takes of one performer
+    never disagree about their body. A new armature is named ``name`` (default: the first take's).
+    """
     context = context or bpy.context
     tick = progress or (lambda fraction: None)
-    take = take_name(path)
-
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("no mocap file to import")
     tick(0.0)
-    source = load_source(path, asf_path, source_fps, context)
-    tick(_READ)
-    joint_map = joint_map or detect_joint_map(source.skeleton.names, Path(path).name)
+    takes = []
+    for k, path in enumerate(paths):
+        source = load_source(path, asf_path, source_fps, context)
+        takes.append((path, source, joint_map or detect_joint_map(source.skeleton.names, path.name)))
+        tick(_READ * (k + 1) / len(paths))
     if armature is not None:
         skeleton = skeleton_from_armature(armature)
     elif measurements is not None:
         skeleton = skeleton_from_measurements(measurements)
     else:
-        skeleton, report = skeleton_from_rig(source, joint_map, rest_reference=rest_reference)
+        skeleton, report = performer_body([measure_take(source, take_map, rest_reference=rest_reference)
+                                           for _, source, take_map in takes])
         measurements = BodyMeasurements(**report["measurements"])
-    motion = retarget(source, skeleton, joint_map, rest_reference=rest_reference)
-    if fps is not None:
-        motion = resample_motion(motion, fps)
-    motion, feet_report = feet_on_floor(motion, options=feet)
+    motions = []
+    for path, source, take_map in takes:
+        motion = retarget(source, skeleton, take_map, rest_reference=rest_reference)
+        if fps is not None:
+            motion = resample_motion(motion, fps)
+        motions.append(feet_on_floor(motion, options=feet))
     tick(_RETARGET)
 
-    armature, action, created = bake_onto_armature(
-        motion, armature, name=name or take, action_name=take, skeleton=skeleton, measurements=measurements,
-        frame_start=frame_start, with_body=with_body, context=context,
-        progress=lambda f: tick(_RETARGET + (1.0 - _RETARGET) * f))
-    return MocapImport(armature, action, motion, source, joint_map, motion.metadata["retarget"]["reference"],
-                       created, measurements if created else None, feet_report)
+    results = []
+    share = (1.0 - _RETARGET) / len(takes)
+    with removed_on_failure(armature):
+        target, created_any = armature, False
+        for k, ((path, source, take_map), (motion, feet_report)) in enumerate(zip(takes, motions)):
+            target, action, created = bake_onto_armature(
+                motion, target, name=name or take_name(paths[0]), action_name=take_name(path), skeleton=skeleton,
+                measurements=measurements, frame_start=frame_start, with_body=with_body, context=context,
+                progress=lambda f, k=k: tick(_RETARGET + share * (k + f)))
+            created_any |= created
+            results.append(MocapImport(target, action, motion, source, take_map,
+                                       motion.metadata["retarget"]["reference"], created_any,
+                                       measurements if created_any else None, feet_report))
+    return results
 
 
 def store_measurements(obj, measurements: BodyMeasurements | None) -> None:

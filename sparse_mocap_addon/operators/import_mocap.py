@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from ..blender.mocap_import import FILE_PATTERNS, import_mocap
+from ..blender.mocap_import import FILE_PATTERNS, import_mocap_takes
 from ..core.joint_maps import BUILTIN_MAPS, load_joint_map
 from .common import FeetSettings, Progress, active_smpl_armature, object_mode, select_only, subject_source
 
@@ -38,8 +38,8 @@ FPS_ITEMS = (
 
 
 class SPARSE_MOCAP_OT_import_mocap(FeetSettings, bpy.types.Operator, ImportHelper):
-    """Import a mocap take (BVH, ASF/AMC, CMU exp-map, FBX), retarget it onto an SMPL armature \
-and bake it as a new action"""
+    """Import mocap takes (BVH, ASF/AMC, CMU exp-map, FBX), retarget them onto an SMPL armature \
+and bake each as a new action (several takes of one performer share one body)"""
 
     bl_idname = "sparse_mocap.import_mocap"
     bl_label = "Import Mocap"
@@ -47,6 +47,8 @@ and bake it as a new action"""
 
     filename_ext = ".bvh"
     filter_glob: StringProperty(default=FILE_PATTERNS, options={"HIDDEN"})
+    files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
+    directory: StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
 
     asf_path: StringProperty(name="ASF Skeleton", subtype="FILE_PATH",
                              description="The .asf skeleton of an AMC take (empty: look beside the AMC file)")
@@ -78,9 +80,18 @@ and bake it as a new action"""
         if not self.properties.is_property_set("frame_start"):
             self.frame_start = context.scene.frame_start
 
+    def _paths(self) -> list[Path]:
+        """The chosen files: every one selected in the file browser, else ``filepath``."""
+        names = [f.name for f in self.files if f.name]
+        if names and self.directory:
+            folder = Path(bpy.path.abspath(self.directory))
+            return [folder / name for name in names]
+        return [Path(bpy.path.abspath(self.filepath))]
+
     def execute(self, context):
         self._fill_defaults(context)
-        path = Path(bpy.path.abspath(self.filepath))
+        paths = self._paths()
+        path = paths[0]
         target = active_smpl_armature(context) if self.target == "ACTIVE" else None
         if self.target == "ACTIVE" and target is None:
             self.report({"ERROR"}, "No active SMPL armature: select one, or import onto a new armature "
@@ -91,8 +102,8 @@ and bake it as a new action"""
             joint_map = self._joint_map()
             measurements = subject_source(context).to_measurements() if self.target == "SUBJECT" else None
             with Progress(context) as progress:
-                result = import_mocap(
-                    path, armature=target, measurements=measurements,
+                results = import_mocap_takes(
+                    paths, armature=target, measurements=measurements,
                     asf_path=bpy.path.abspath(self.asf_path) if self.asf_path else None,
                     source_fps=self.source_fps, joint_map=joint_map, rest_reference=self._rest_reference(),
                     fps=self._scene_fps(context) if self.fps == "SCENE" else None,
@@ -101,16 +112,24 @@ and bake it as a new action"""
                     context=context, progress=progress)
         except (ValueError, OSError) as exc:   # the readers' and core's errors are ValueErrors
             message = str(exc)
-            self.report({"ERROR"}, message if path.name in message else f"{path.name}: {message}")
+            named = any(p.name in message for p in paths)
+            self.report({"ERROR"}, message if named else f"{path.name}: {message}")
             return {"CANCELLED"}
+        result = results[-1]
         obj = result.armature
         target_text = f"'{obj.name}'"
         if result.created_armature:
             select_only(context, obj)
-            target_text = f"new armature '{obj.name}' ({result.measurements.height:.2f} m)"
-        self.report({"INFO"}, f"Imported {result.motion.num_frames} frames ({result.motion.fps:g} fps) from "
-                              f"{path.name} (joint map {result.joint_map.name}, reference {result.reference}) "
-                              f"onto {target_text} as action '{result.action.name}'{self._feet_text(result.feet)}")
+            body = " (one body from all takes)" if len(results) > 1 else ""
+            target_text = f"new armature '{obj.name}' ({result.measurements.height:.2f} m{body})"
+        if len(results) == 1:
+            self.report({"INFO"}, f"Imported {result.motion.num_frames} frames ({result.motion.fps:g} fps) from "
+                                  f"{path.name} (joint map {result.joint_map.name}, reference {result.reference}) "
+                                  f"onto {target_text} as action '{result.action.name}'{self._feet_text(result.feet)}")
+        else:
+            actions = ", ".join(f"'{r.action.name}'" for r in results)
+            self.report({"INFO"}, f"Imported {len(results)} takes onto {target_text} as actions {actions}; "
+                                  f"the last one is active{self._feet_text(result.feet)}")
         return {"FINISHED"}
 
     def _joint_map(self):

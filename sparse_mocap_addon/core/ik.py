@@ -402,8 +402,7 @@ def _blocks(frames: int) -> list[slice]:
 
 
 def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None = None,
-             cues: dict | None = None, hinge_axes: dict | None = None, face_turns_neck: bool = True,
-             twist_hints: dict | None = None) -> IKResult:
+             cues: dict | None = None, hinge_axes: dict | None = None, face_turns_neck: bool = True) -> IKResult:
     """Local rotations that put the skeleton's joints on ``targets`` (T, 24, 3).
 
     ``valid`` (T, 24) marks target joints to use (default: every finite one); a bone whose child is
@@ -414,9 +413,7 @@ def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None =
     elbow flexion axes of the armature's convention). With ``face_turns_neck=False`` the face cues
     (nose, ears) turn only the head, never the neck about its bone (the retargeter's convention: the
     neck's twist is then zero and the head joint carries where the face looks). The pelvis target
-    must be valid in every frame. ``twist_hints`` adds twist cues of the caller's own: joint name ->
-    list of (vector in the joint's rest frame, the world direction it should take (T, 3), weight
-    (T,)), weighed together with the joint's built-in cues.
+    must be valid in every frame.
     """
     targets = np.asarray(targets, dtype=np.float64)
     if targets.ndim != 3 or targets.shape[1:] != (NUM_JOINTS, 3):
@@ -427,7 +424,6 @@ def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None =
         frame = int(np.flatnonzero(~valid[:, 0])[0])
         raise ValueError(f"IK needs the pelvis in every frame; it is missing at frame {frame} (fill gaps first)")
     cues = cues or {}
-    hints = twist_hints or {}
     axes = dict(DEFAULT_HINGE_AXES, **(hinge_axes or {}))
     axes = {k: np.asarray(v, dtype=np.float64) / np.linalg.norm(v) for k, v in axes.items()}
     T = len(targets)
@@ -475,8 +471,6 @@ def solve_ik(targets: np.ndarray, skeleton: Skeleton, valid: np.ndarray | None =
                 rotations[j, sl] = _swing_quat(rest_dir, bone[sl])
                 cues_j = _twist_cues(j, tgt[:, sl], globals_[:, sl], {k: v[sl] for k, v in cues.items()},
                                      spine3_fit[sl], axes, face_turns_neck)
-                cues_j += [(np.asarray(local, dtype=np.float64), wanted[sl], weight[sl])
-                           for local, wanted, weight in hints.get(JOINT_NAMES[j], ())]
                 if not cues_j:
                     continue
                 if sums is None:

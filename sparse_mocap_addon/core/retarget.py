@@ -15,10 +15,10 @@ The SMPL-24 pose describes the performer's body, not the rig (``core/rig_anatomy
    trunk, neck, head, collars, hands and feet as the rig's segments moved from the neutral posture;
    spine1 and spine2 resampled by arc length from the rig's spine, whatever its number of joints.
 5. The analytic IK (``core/ik.py``) turns the targets into local rotations with the same
-   anatomical twist for every rig: hips and shoulders from the knee and elbow bend planes (from the
-   rig's segments, neutral posture taken out, while the limb is straight), ankles from the foot,
-   wrists from the hand's segment the same way, the spine from the hip and shoulder lines, the head
-   from its segment (the neck itself never twists).
+   anatomical twist for every rig: hips and shoulders from the knee and elbow bend planes (carried
+   over time while the limb is straight), ankles from the foot, wrists from the palm's line where
+   the rig has index and pinky knuckles (else the hand does not roll against the forearm), the spine
+   from the hip and shoulder lines, the head from its segment (the neck itself never twists).
 6. The pelvis follows the source's hip midpoint scaled by ``SMPL leg length / source leg length``;
    the floor (y = 0) stays the floor.
 """
@@ -317,11 +317,8 @@ def retarget(source: SourceMotion, skeleton: Skeleton, joint_map: JointMap | Non
     scale = _leg_length(rest, _legs(lambda j: j)) / _leg_length(reference.positions[0], _legs(resolved.get))
     hips = (resolved[J["left_hip"]], resolved[J["right_hip"]])
     hip_centre = scale * 0.5 * (positions[:, hips[0]] + positions[:, hips[1]])
-    targets, cues, hints = anatomical_targets(positions, rotations, anatomy, skeleton, neutral, hip_centre)
-    hints = {joint: [(local, wanted[:-1], weight[:-1]) for local, wanted, weight in joint_hints]
-             for joint, joint_hints in hints.items()}
-    solved = solve_ik(targets[:-1], skeleton, cues={k: v[:-1] for k, v in cues.items()}, face_turns_neck=False,
-                      twist_hints=hints)
+    targets, cues = anatomical_targets(positions, rotations, anatomy, skeleton, neutral, hip_centre)
+    solved = solve_ik(targets[:-1], skeleton, cues={k: v[:-1] for k, v in cues.items()}, face_turns_neck=False)
     local, translation = quat_normalize(solved.rotations), solved.translation
 
     floor_shift = _floor_shift(local, translation, skeleton, floor)

@@ -17,15 +17,15 @@ of the foot, the knuckles, the tip of the thumb. This module turns a posed rig i
   (collar -> shoulder) vectors turned inside the thorax, the head from its segment;
 - **feet**: the ankle -> ball direction, its flexion angle calibrated so the foot is flat (as SMPL's
   rest foot) in the reference pose: toe joints sit at different heights on different rigs;
-- **twist cues** for the IK: the head's top and forward directions; where the anatomy has no cue
-  (a hip or shoulder while its knee or elbow is straight, the roll of the hand), the rig segment's
-  own rotation with its neutral posture taken out.
+- **twist cues** for the IK: the head's top and forward directions, and the palm's line (pinky to
+  index knuckle) where the rig has both knuckles; without them the hand does not roll against the
+  forearm (the rig's own wrist rotation is a convention, not a measurement of the palm).
 
 Every trunk part is upright and facing the body's heading in the reference pose: a rig's own bone
 layout there (a spine that curves back, collars that start at the chest's centre) cancels out.
 The IK (``core.ik.solve_ik``) then turns the targets into rotations with the same anatomical twist
-for every rig: limb twist from the bend planes, the ankle from the foot, the trunk from the hip and
-shoulder lines.
+for every rig: limb twist from the bend planes (carried over time while a limb is straight), the
+ankle from the foot, the wrist from the palm, the trunk from the hip and shoulder lines.
 """
 
 from __future__ import annotations
@@ -64,18 +64,20 @@ class RigAnatomy:
 
     ``resolved`` maps SMPL joint indices to rig joints at the same anatomical point (a joint map);
     ``pelvis_segment`` / ``thorax_segment`` are the rig joints whose rotation moves both hips / both
-    shoulders; ``spine`` the rig joints from the pelvis segment's chain up to the thorax segment.
+    shoulders; ``spine`` the rig joints from the pelvis segment's chain up to the thorax segment;
+    ``knuckles`` side -> (index, pinky) knuckle joints where the rig has both.
     """
 
     resolved: dict
     pelvis_segment: int
     thorax_segment: int
     spine: tuple
+    knuckles: dict
 
     def joints(self) -> list[int]:
         """Every rig joint the targets use (forward kinematics computes these and their parents)."""
         used = set(self.resolved.values()) | {self.pelvis_segment, self.thorax_segment}
-        used |= set(self.spine)
+        used |= set(self.spine) | {j for pair in self.knuckles.values() for j in pair}
         return sorted(used)
 
 
@@ -86,7 +88,26 @@ def describe_rig(skeleton: SourceSkeleton, resolved: dict) -> RigAnatomy:
     base = lowest_common_ancestor(parents, pelvis, thorax)
     above_thorax = _ancestors(parents, thorax)
     spine = tuple(reversed(above_thorax[:above_thorax.index(base) + 1]))      # base ... thorax
-    return RigAnatomy(dict(resolved), int(pelvis), int(thorax), spine)
+    knuckles = {}
+    for side in SIDES:
+        wrist = resolved[J[f"{side}_wrist"]]
+        found = [_first_named(skeleton, wrist, words) for words in (("index",), ("pinky", "little"))]
+        if None not in found:
+            knuckles[side] = tuple(found)
+    return RigAnatomy(dict(resolved), int(pelvis), int(thorax), spine, knuckles)
+
+
+def _first_named(skeleton: SourceSkeleton, start: int, words) -> int | None:
+    """The highest joint under ``start`` whose name contains one of ``words`` (case-insensitive):
+    the first joint of that finger, its knuckle."""
+    best, best_depth = None, None
+    for j in range(start + 1, skeleton.num_joints):
+        chain = _ancestors(skeleton.parents, j)
+        if start in chain and any(w in skeleton.names[j].lower() for w in words) and not skeleton.end_site[j]:
+            depth = chain.index(start)
+            if best_depth is None or depth < best_depth:
+                best, best_depth = j, depth
+    return best
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -234,8 +255,8 @@ def _hand_directions(positions, rotations, anatomy: RigAnatomy, side: str, neutr
 
 
 def anatomical_targets(positions: np.ndarray, rotations: np.ndarray, anatomy: RigAnatomy, skeleton: Skeleton,
-                       neutral: Neutral, hip_centre: np.ndarray) -> tuple[np.ndarray, dict, dict]:
-    """SMPL-24 joint targets (N, 24, 3) on ``skeleton``, cues and twist hints for ``solve_ik``.
+                       neutral: Neutral, hip_centre: np.ndarray) -> tuple[np.ndarray, dict]:
+    """SMPL-24 joint targets (N, 24, 3) on ``skeleton`` and twist cues for ``solve_ik``.
 
     ``positions`` / ``rotations`` (N, J, ...) are the rig's world joints in the core frame;
     ``neutral`` says in which of these frames the performer stands in the neutral posture;
@@ -282,42 +303,9 @@ def anatomical_targets(positions: np.ndarray, rotations: np.ndarray, anatomy: Ri
         "head_top": head + quat_rotate(world[J["head"]], np.broadcast_to((0.0, 0.1, 0.0), (n, 3))),
         "nose": head + quat_rotate(world[J["head"]], np.broadcast_to((0.0, 0.0, 0.1), (n, 3))),
     }
-    return targets, cues, _limb_twist_hints(positions, rotations, anatomy, neutral, targets)
-
-
-def _neutral_limb(rotations: np.ndarray, joint: int, directions: np.ndarray, rest_direction, neutral: Neutral):
-    """(N, 4) world rotation of the body part the rig segment ``joint`` moves, for a limb: in the
-    neutral posture the part is taken to hang along ``directions`` (N, 3) with no twist (the
-    shortest swing of its T-pose ``rest_direction`` there), whatever the rig's bone frames."""
-    f = neutral.frames
-    heading_frame = quat_rotate(quat_conjugate(neutral.headings), directions[f])
-    expected = quat_multiply(neutral.headings,
-                             rotation_between_vectors(np.broadcast_to(rest_direction, heading_frame.shape), heading_frame))
-    offset = mean_rotation(quat_multiply(quat_conjugate(expected), rotations[f, joint]))
-    return quat_multiply(rotations[:, joint], quat_conjugate(offset))
-
-
-def _limb_twist_hints(positions, rotations, anatomy: RigAnatomy, neutral: Neutral, targets) -> dict:
-    """Twist hints for ``solve_ik`` where the anatomy has no cue of its own: hips and shoulders while
-    the knee or elbow is too straight to show a bend plane, and the wrists (the hand's roll). Each
-    comes from the rig segment's own rotation with its neutral posture taken out, so a rig's bone
-    roll never shows and the hints vanish in the neutral posture."""
-    from .ik import DEFAULT_HINGE_AXES, _bend_weight
-
-    r = anatomy.resolved
-    hints = {}
-    for side, sign in (("left", 1.0), ("right", -1.0)):
-        for root, middle, end, rest_direction in (("hip", "knee", "ankle", (0.0, -1.0, 0.0)),
-                                                  ("shoulder", "elbow", "wrist", (sign, 0.0, 0.0))):
-            upper = positions[:, r[J[f"{side}_{middle}"]]] - positions[:, r[J[f"{side}_{root}"]]]
-            part = _neutral_limb(rotations, r[J[f"{side}_{root}"]], upper, rest_direction, neutral)
-            hinge = np.asarray(DEFAULT_HINGE_AXES[f"{side}_{middle}"], dtype=np.float64)
-            upper_t = _unit(targets[:, J[f"{side}_{middle}"]] - targets[:, J[f"{side}_{root}"]])
-            lower_t = _unit(targets[:, J[f"{side}_{end}"]] - targets[:, J[f"{side}_{middle}"]])
-            _, bend = _bend_weight(upper_t, lower_t)
-            hints[f"{side}_{root}"] = [(hinge, quat_rotate(part, np.broadcast_to(hinge, upper.shape)), 1.0 - bend)]
-        forearm = positions[:, r[J[f"{side}_wrist"]]] - positions[:, r[J[f"{side}_elbow"]]]
-        hand = _neutral_limb(rotations, r[J[f"{side}_wrist"]], forearm, (sign, 0.0, 0.0), neutral)
-        palm = np.array((0.0, 0.0, 1.0))
-        hints[f"{side}_wrist"] = [(palm, quat_rotate(hand, np.broadcast_to(palm, forearm.shape)), np.ones(len(forearm)))]
-    return hints
+    for side, (index, pinky) in anatomy.knuckles.items():
+        # The palm's line, pinky to index knuckle, for the hand's roll (shifted onto the SMPL wrist).
+        shift = targets[:, J[f"{side}_wrist"]] - positions[:, r[J[f"{side}_wrist"]]]
+        cues[f"{side}_index"] = positions[:, index] + shift
+        cues[f"{side}_pinky"] = positions[:, pinky] + shift
+    return targets, cues

@@ -21,12 +21,15 @@ from sparse_mocap_addon.blender.bake import bake_motion  # noqa: E402
 from sparse_mocap_addon.blender.tracker_objects import create_tracker_empties  # noqa: E402
 from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements  # noqa: E402
 from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.feet_stage import FeetOptions, sole_points  # noqa: E402
 from sparse_mocap_addon.core.landmarks import LandmarkSequence  # noqa: E402
 from sparse_mocap_addon.core.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.tracker_synth import virtual_trackers  # noqa: E402
 from sparse_mocap_addon.core.trackers import SIX_POINT, TrackerMounting, TrackerRecording  # noqa: E402
 from sparse_mocap_addon.inference.gap_fill import GapFillOptions  # noqa: E402
 from tests.blender_helpers import counts, fail_after, select_only  # noqa: E402
+
+RAW = FeetOptions(enabled=False)      # the gap filler's poses as they are (the feet stage off)
 
 SUBJECT = BodyMeasurements(height=1.72, sex="female")
 
@@ -156,9 +159,29 @@ def test_fill_gaps_makes_a_new_action_close_to_the_truth_and_keeps_the_users(add
 
 def test_fill_gaps_reports_what_it_filled(addon, capsys):
     walk_with_holes(holes=((41, 50), (121, 135)))
-    fill = blender_gap_fill.fill_action_gaps(bpy.context.active_object, GapFillOptions(method="slerp"))
+    fill = blender_gap_fill.fill_action_gaps(bpy.context.active_object, GapFillOptions(method="slerp"), feet=RAW)
     assert blender_gap_fill.summary(fill) == "Filled 2 gaps (25 frames) by slerp into new action 'walk_filled'"
     assert fill.report["filled_gaps"] == [[41, 50], [121, 135]] and fill.report["skipped_gaps"] == []
+
+
+def test_filled_frames_get_their_feet_on_the_floor(addon):
+    """Slerp across a step drags a foot through the floor; the feet stage (on by default) lifts it
+    out and plants it, on the filled frames only."""
+    obj, _ = walk_with_holes(holes=((41, 50), (121, 135)))
+    assert bpy.ops.sparse_mocap.fill_gaps.get_rna_type().properties["feet_on_floor"].default is True
+    raw = blender_gap_fill.fill_action_gaps(obj, GapFillOptions(method="slerp"), feet=RAW)
+    obj.animation_data.action = raw.source
+    fill = blender_gap_fill.fill_action_gaps(obj, GapFillOptions(method="slerp"))
+    assert blender_gap_fill.summary(fill).startswith(
+        "Filled 2 gaps (25 frames) by slerp into new action 'walk_filled.001'; feet on the floor: ")
+    feet = fill.report["feet"]
+    assert feet["edited_frames"] == 25 and feet["frames_lifted"] > 0
+    filled = fill.result.filled
+    raw_soles = sole_points(raw.result.motion)[filled][..., 1].min()
+    soles = sole_points(fill.result.motion)[filled][..., 1].min()
+    assert raw_soles < -0.01 and soles > -0.005
+    kept = ~filled
+    assert np.allclose(fill.result.motion.rotations[kept], raw.result.motion.rotations[kept], atol=1e-12)
 
 
 def test_the_predictor_falls_back_to_slerp_when_it_is_not_there(addon, monkeypatch):
@@ -173,7 +196,7 @@ def test_the_predictor_falls_back_to_slerp_when_it_is_not_there(addon, monkeypat
 
     monkeypatch.setattr(gap_fill, "fill_motion_gaps", without_predictor)
     obj, _ = walk_with_holes()
-    fill = blender_gap_fill.fill_action_gaps(obj, GapFillOptions(method="predictor"))
+    fill = blender_gap_fill.fill_action_gaps(obj, GapFillOptions(method="predictor"), feet=RAW)
     assert fill.report["method"] == "slerp"
     assert blender_gap_fill.summary(fill) == ("Filled 1 gap (10 frames) by slerp into new action 'walk_filled'; the "
                                               "motion predictor is not installed, so slerp filled the gaps")
@@ -181,7 +204,7 @@ def test_the_predictor_falls_back_to_slerp_when_it_is_not_there(addon, monkeypat
 
 def test_a_gap_longer_than_the_limit_is_left_alone_and_reported(addon):
     obj, truth = walk_with_holes(holes=((41, 50), (151, 230)))         # 10 frames, and 80 > 60 (1 s)
-    fill = blender_gap_fill.fill_action_gaps(obj, GapFillOptions(method="slerp"))
+    fill = blender_gap_fill.fill_action_gaps(obj, GapFillOptions(method="slerp"), feet=RAW)
     assert blender_gap_fill.summary(fill) == ("Filled 1 gap (10 frames) by slerp into new action 'walk_filled'; "
                                               "1 gap longer than 1.0 s left alone (frames 151-230)")
     frames = all_keys(obj)['pose.bones["pelvis"].rotation_quaternion', 0][:, 0]

@@ -59,7 +59,7 @@ def test_registered_undoable_in_the_panel_and_the_file_import_menu(addon):
     assert not bpy.ops.sparse_mocap.solve_landmarks.poll()
     props = bpy.ops.sparse_mocap.import_landmarks.get_rna_type().properties
     for key in ("layout_name", "units", "up_axis", "fps_source", "fps", "height", "threshold", "solve", "strength",
-                "filter_mode", "feet", "target", "blend_subject"):
+                "filter_mode", "feet_on_floor", "target", "blend_subject"):
         assert key in props, key
     assert {i.identifier for i in props["layout_name"].enum_items} == \
         {"AUTO", "MEDIAPIPE33", "H36M17", "COCO17", "HALPE26", "SMPL24"}
@@ -239,7 +239,7 @@ def test_solve_ik_bakes_a_new_armature_that_follows_the_landmarks(addon):
 
     # Without smoothing and foot locking the pose is the IK fit itself.
     select_only(parent, active=parent)
-    assert bpy.ops.sparse_mocap.solve_landmarks(strength=0.0, feet=False, with_body=False) == {"FINISHED"}
+    assert bpy.ops.sparse_mocap.solve_landmarks(strength=0.0, feet_on_floor=False, with_body=False) == {"FINISHED"}
     plain = bpy.context.active_object
     assert plain != obj and not plain.children
     errors = leg_errors(plain)
@@ -258,7 +258,7 @@ def test_solve_onto_an_existing_armature_adds_an_action_and_keeps_the_old_one(ad
     # The landmark set active, the armature selected.
     select_only(parent, armature, active=parent)
     before = counts()
-    assert bpy.ops.sparse_mocap.solve_landmarks(target="ARMATURE", feet=False) == {"FINISHED"}
+    assert bpy.ops.sparse_mocap.solve_landmarks(target="ARMATURE", feet_on_floor=False) == {"FINISHED"}
     assert bpy.context.active_object == armature
     assert counts() == dict(before, actions=before["actions"] + 1)
     new = armature.animation_data.action

@@ -343,7 +343,9 @@ def test_reconstruct_analytic_onto_a_new_armature(addon):
     tracker_set(rec)
     assert bpy.ops.sparse_mocap.reconstruct_trackers.poll()
     before = counts()
-    assert bpy.ops.sparse_mocap.reconstruct_trackers(mode="ANALYTIC", with_body=False) == {"FINISHED"}
+    # Feet on Floor off: the solver's own result (the stage may move tracked feet off their trackers).
+    assert bpy.ops.sparse_mocap.reconstruct_trackers(mode="ANALYTIC", with_body=False, feet_on_floor=False) \
+        == {"FINISHED"}
     obj = bpy.context.active_object
     assert obj.type == "ARMATURE" and obj.name == "walk" and obj.animation_data.action.name == "walk"
     assert counts() == dict(before, objects=before["objects"] + 1, armatures=1, actions=before["actions"] + 1)
@@ -391,6 +393,27 @@ def test_reconstruct_reports_progress_and_a_new_action_each_run(addon, skeleton)
     assert old.name == "old take" and old.use_fake_user and len(actions) == 3
 
 
+def test_every_operator_that_makes_a_motion_has_feet_on_floor_on_by_default(addon):
+    for name in ("import_mocap", "bake_motion_file", "reconstruct_trackers", "reconstruct_imu", "import_landmarks",
+                 "solve_landmarks", "fill_gaps"):
+        prop = getattr(bpy.ops.sparse_mocap, name).get_rna_type().properties["feet_on_floor"]
+        assert prop.default is True and prop.name == "Feet on Floor", name
+
+
+def test_reconstruct_with_feet_on_floor_keeps_the_soles_out_of_the_floor_and_says_so(addon, capsys):
+    from sparse_mocap_addon.blender.action_motion import read_action_motion
+    from sparse_mocap_addon.core.feet_stage import sole_points
+
+    set_subject()
+    motion = walk()
+    sunk = Motion(motion.fps, motion.rotations, motion.translation - [0.0, 0.02, 0.0], motion.skeleton)
+    tracker_set(synthetic(sunk, lost=False))
+    assert bpy.ops.sparse_mocap.reconstruct_trackers(mode="ANALYTIC", with_body=False) == {"FINISHED"}
+    assert "; feet on the floor: " in capsys.readouterr().out
+    baked = read_action_motion(bpy.context.active_object).motion
+    assert sole_points(baked)[..., 1].min() > -0.01 > sole_points(sunk)[..., 1].min()
+
+
 def test_reconstruct_from_animated_empties_follows_them(addon, skeleton):
     """The capture arrives as animated empties; the armature, on the same body, reaches them."""
     from sparse_mocap_addon.blender.armature import create_armature
@@ -401,7 +424,8 @@ def test_reconstruct_from_animated_empties_follows_them(addon, skeleton):
     armature = create_armature(skeleton, name="Performer", collection=bpy.context.scene.collection, with_mesh=False)
     select_only(*empties, armature, active=empties[0])
     before = counts()
-    assert bpy.ops.sparse_mocap.reconstruct_trackers(mode="ANALYTIC", target="ARMATURE") == {"FINISHED"}
+    assert bpy.ops.sparse_mocap.reconstruct_trackers(mode="ANALYTIC", target="ARMATURE", feet_on_floor=False) \
+        == {"FINISHED"}
     assert counts() == dict(before, actions=before["actions"] + 1)
     assert armature.animation_data.action.name == "VR_Origin"
     for frame in (0, 25, 59):
@@ -466,7 +490,7 @@ def test_reconstruct_auto_six_point_on_a_set_and_on_empties(addon):
     motion = walk(seconds=2.0)
     rec = synthetic(motion)
     tracker_set(rec)
-    assert bpy.ops.sparse_mocap.reconstruct_trackers(with_body=False) == {"FINISHED"}
+    assert bpy.ops.sparse_mocap.reconstruct_trackers(with_body=False, feet_on_floor=False) == {"FINISHED"}
     obj = bpy.context.active_object
     assert obj.animation_data.action.name == "walk"
     keys = pose_keys(obj, rec.num_frames)

@@ -4,7 +4,9 @@ slerp's) poses, in a new action.
 A recording with holes arrives in Blender as an action whose keys skip frames; Blender would
 interpolate across them (:mod:`.action_motion`). The steps: read the action into a Motion and a
 missing-frame mask (:func:`.action_motion.read_action_motion`), fill the gaps
-(:func:`~..inference.gap_fill.fill_with_fallback`), bake the result into a new action
+(:func:`~..inference.gap_fill.fill_with_fallback`), put the filled frames' feet on the floor
+(:func:`~..inference.gap_fill.feet_on_filled_frames`: the feet stage on those frames only, eased in
+from the gaps' edges), bake the result into a new action
 ``<action>_filled`` (:func:`.mocap_import.bake_onto_armature`: the user's action is kept, with a
 fake user), then keep of the baked keys only those on the filled frames, beside the user's own keys
 copied exactly (gaps left alone, longer than the limit, stay holes that Blender interpolates as
@@ -21,8 +23,9 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..inference.gap_fill import (GapFillOptions, GapFillResult, fill_with_fallback, gap_fill_report,
-                                  gap_fill_summary)
+from ..core.feet_stage import FeetOptions, feet_summary
+from ..inference.gap_fill import (GapFillOptions, GapFillResult, feet_on_filled_frames, fill_with_fallback,
+                                  gap_fill_report, gap_fill_summary)
 from . import compat
 from .action_motion import POSE_CHANNELS, read_action_motion
 from .mocap_import import bake_onto_armature, removed_on_failure
@@ -50,13 +53,16 @@ class ActionGapFill:
     source: bpy.types.Action        # the user's action, unchanged
     action: bpy.types.Action        # the new, filled one
     result: GapFillResult
-    report: dict                    # :func:`~..inference.gap_fill.gap_fill_report`
+    report: dict                    # :func:`~..inference.gap_fill.gap_fill_report` (+ "feet": the feet stage's)
 
 
-def fill_action_gaps(obj, options: GapFillOptions | None = None, *, context=None, progress=None) -> ActionGapFill:
+def fill_action_gaps(obj, options: GapFillOptions | None = None, *, feet: FeetOptions | None = None, context=None,
+                     progress=None) -> ActionGapFill:
     """Fill the gaps of the SMPL armature ``obj``'s action of up to ``options.max_gap_seconds``
-    into a new action assigned to ``obj`` (module docstring). Raises ``ActionReadError`` or
-    :class:`GapFillError` (ValueErrors, one sentence) before anything is created."""
+    into a new action assigned to ``obj`` (module docstring); ``feet``: the feet stage on the filled
+    frames (default on, the floor found under the action's soles; ``FeetOptions(enabled=False)``:
+    the predictor's poses as they are). Raises ``ActionReadError`` or :class:`GapFillError`
+    (ValueErrors, one sentence) before anything is created."""
     context = context or bpy.context
     tick = progress or (lambda fraction: None)
     options = (options or GapFillOptions()).validate()
@@ -72,6 +78,9 @@ def fill_action_gaps(obj, options: GapFillOptions | None = None, *, context=None
     report = gap_fill_report(result, method, note, options, read.frame_start, read.frame_step)
     if not result.gaps:
         raise GapFillError(f"{where}: {gap_fill_summary(report)}; nothing was filled")
+    result, feet_report = feet_on_filled_frames(result, feet or FeetOptions())
+    if feet_report is not None:
+        report["feet"] = feet_report
     tick(_FILL)
 
     channels = set(POSE_CHANNELS)
@@ -152,4 +161,5 @@ def summary(fill: ActionGapFill) -> str:
     text = gap_fill_summary(fill.report)
     filled, _, rest = text.partition("; ")
     filled = filled[0].upper() + filled[1:] + f" into new action '{fill.action.name}'"
+    rest = "; ".join(part for part in (rest, feet_summary(fill.report.get("feet"))) if part)
     return f"{filled}; {rest}" if rest else filled

@@ -26,6 +26,7 @@ import bpy
 import numpy as np
 
 from ..core.body import BodyMeasurements, measure_skeleton
+from ..core.feet_stage import feet_summary
 from ..core.formats.imu import read_imu, resample_imu, segment_name
 from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
 from ..core.imu_calibration import ImuCalibration, apply_calibration, calibrate
@@ -266,8 +267,9 @@ def reconstruct_onto_armature(parent, options=None, *, armature=None, measuremen
     given, else a new armature named ``name`` built from ``measurements``. The motion's first frame
     lands on the set's first frame; when the motion has the set's frame rate the scene takes it,
     otherwise the keys are spaced to keep real time at the scene's rate. ``options`` is an
-    ``ImuSolveOptions``. With ``gap_fill`` the frames where a sensor's sample was dropped
-    (:func:`~..inference.missing_frames.imu_missing_frames`) are filled first (``report["gap_fill"]``).
+    ``ImuSolveOptions`` (its ``feet``: the feet stage, ``report["feet"]``). With ``gap_fill`` the
+    frames where a sensor's sample was dropped (:func:`~..inference.missing_frames.imu_missing_frames`)
+    are filled before baking (``report["gap_fill"]``), the filled frames through the same feet stage.
     Raises the core's errors (``ImuError``, ``MeasurementError``: ValueErrors)
     before anything is created; a later failure removes what was created.
     """
@@ -291,7 +293,8 @@ def reconstruct_onto_armature(parent, options=None, *, armature=None, measuremen
     if gap_fill is not None:
         missing = imu_missing_frames(recording, report["mode"])
         motion, report["gap_fill"] = fill_reconstruction(motion, missing, gap_fill, frame_start,
-                                                         key_step(context.scene, motion.fps, same_rate))
+                                                         key_step(context.scene, motion.fps, same_rate),
+                                                         feet=options.feet)
 
     armature, action, created = bake_onto_armature(
         motion, armature, name=name, measurements=measurements, frame_start=frame_start, match_scene=same_rate,
@@ -319,4 +322,6 @@ def solve_summary(report: dict) -> str:
         parts.append(report["calibration"])
     if gap_fill_summary(report.get("gap_fill")):
         parts.append(gap_fill_summary(report["gap_fill"]))
+    if feet_summary(report.get("feet")):
+        parts.append(feet_summary(report["feet"]))
     return "; ".join(parts)

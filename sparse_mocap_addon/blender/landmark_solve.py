@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import bpy
 
 from ..core.body import BodyMeasurements, measure_skeleton
+from ..core.feet_stage import feet_summary
 from ..core.formats.landmarks import read_landmarks
 from ..core.landmark_pipeline import SolveOptions, solve_landmarks
 from ..core.landmarks import LandmarkSequence, orient
@@ -71,8 +72,8 @@ def solve_onto_armature(seq: LandmarkSequence, options: SolveOptions | None = No
     ``measurements`` when given (their sex picks the proportion table). The first landmark frame is
     baked at ``frame_start``; the scene's frame rate and range are set to the motion's. With
     ``gap_fill`` the frames without hips or most joints
-    (:func:`~..inference.missing_frames.landmark_missing_frames`) are filled first
-    (``report["gap_fill"]``). Raises the
+    (:func:`~..inference.missing_frames.landmark_missing_frames`) are filled before baking
+    (``report["gap_fill"]``), the filled frames through the feet stage of ``options.feet``. Raises the
     core's errors (``LandmarkError``, ``MeasurementError``: ValueErrors) before anything is created.
     """
     context = context or bpy.context
@@ -92,7 +93,7 @@ def solve_onto_armature(seq: LandmarkSequence, options: SolveOptions | None = No
     report["stature_m"] = float(motion.skeleton.stature())
     if gap_fill is not None:
         missing = landmark_missing_frames(seq, options.threshold)
-        motion, report["gap_fill"] = fill_reconstruction(motion, missing, gap_fill, frame_start)
+        motion, report["gap_fill"] = fill_reconstruction(motion, missing, gap_fill, frame_start, feet=options.feet)
     tick(_SOLVE)
 
     performer = BodyMeasurements(**measure_skeleton(motion.skeleton), sex=options.sex) if armature is None else None
@@ -159,8 +160,8 @@ def summary(report: dict) -> str:
     feet = report.get("feet")
     if feet:
         left, right = feet.get("contact_fraction", (0.0, 0.0))
-        parts.append(f"foot contact L {100.0 * left:.0f}% R {100.0 * right:.0f}%, ground shifted "
-                     f"{100.0 * feet.get('ground_shift_m', 0.0):+.1f} cm")
+        parts.append(f"foot contact L {100.0 * left:.0f}% R {100.0 * right:.0f}%")
+        parts.append(feet_summary(feet))
     if report.get("file_up_axis"):
         parts.append(f"file up axis {report['file_up_axis']}")
     if gap_fill_summary(report.get("gap_fill")):

@@ -31,6 +31,7 @@ import bpy
 import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
+from ..core.feet_stage import feet_summary
 from ..core.formats.trackers import read_trackers
 from ..core.motion import Motion
 from ..core.skeleton import Skeleton
@@ -258,8 +259,8 @@ def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None
     motion's first frame lands on the recording's first frame; when the motion has the recording's
     frame rate the scene takes it, otherwise (the networks run at 60 fps) the keys are spaced to
     keep real time at the scene's rate. With ``gap_fill`` the frames where the input was lost
-    (:func:`~..inference.missing_frames.tracker_missing_frames`) are filled first
-    (``report["gap_fill"]``). Raises the core's errors (``TrackerError``,
+    (:func:`~..inference.missing_frames.tracker_missing_frames`) are filled before baking
+    (``report["gap_fill"]``), the filled frames through the feet stage of ``options.feet`` too. Raises the core's errors (``TrackerError``,
     ``MeasurementError``: ValueErrors; a missing weight file: OSError) before anything is created; a
     later failure removes what was created.
     """
@@ -284,7 +285,8 @@ def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None
     if gap_fill is not None:
         missing = tracker_missing_frames(recording, report["mode"], motion.fps)
         motion, report["gap_fill"] = fill_reconstruction(motion, missing, gap_fill, source.frame_start,
-                                                         key_step(context.scene, motion.fps, same_rate))
+                                                         key_step(context.scene, motion.fps, same_rate),
+                                                         feet=options.feet)
 
     armature, action, created = bake_onto_armature(
         motion, armature, name=name, measurements=measurements, frame_start=source.frame_start,
@@ -320,4 +322,6 @@ def solve_summary(report: dict) -> str:
         parts.append(report["calibration"])
     if gap_fill_summary(report.get("gap_fill")):
         parts.append(gap_fill_summary(report["gap_fill"]))
+    if feet_summary(report.get("feet")):
+        parts.append(feet_summary(report["feet"]))
     return "; ".join(parts)

@@ -41,7 +41,6 @@ from .feet import foot_floor_points
 from .foot_lock import body_height_correction, ease_weights, solve_leg
 from .metrics import foot_below_floor_max_cm, foot_float_in_contact_max_cm, foot_skate_cm_per_s
 from .motion import Motion
-from .rotations import quat_slerp
 from .skeleton import JOINT_INDEX, Skeleton, forward_kinematics
 
 SIDES = ("left", "right")
@@ -313,34 +312,36 @@ def _yaw_matrices(yaw: np.ndarray) -> np.ndarray:
 
 
 def _foot_targets(ankle: np.ndarray, offsets: np.ndarray, points: np.ndarray, foot_weight: np.ndarray,
-                  ease: int, fps: float, pin: bool) -> tuple[np.ndarray, np.ndarray | None]:
+                  ease: int, fps: float, pin: bool, edit: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Ankle targets (T, 3) of one foot and the yaw turn (T, 3, 3) of its world orientation (None
     when it keeps the motion's).
 
     ``ankle`` (T, 3) as the motion has it; ``offsets`` (T, 3 points, 3) sole points minus ankle in
     world axes; ``points`` (T, 3) contact per sole point; ``foot_weight`` (T,) eased contact of the
-    foot. Pinned: the foot's heading is held while it stands on two or more points, and its anchor
+    foot; ``edit`` (T,) how much of the correction each frame takes (0: the frame is kept as it
+    is). Pinned: the foot's heading is held while it stands on two or more points, and its anchor
     point (``_anchor_segments``) stays still; a contact foot has its lowest sole point on the floor;
-    no sole point ever goes below it.
+    no sole point of an edited frame ever goes below it.
     """
     target = ankle.copy()
     turn = None
     if pin and points.any():
         toe_from_heel = offsets[:, 2, [0, 2]] - offsets[:, 0, [0, 2]]
         heading = np.arctan2(toe_from_heel[:, 0], toe_from_heel[:, 1])
-        yaw = _held_yaw(heading, points.sum(axis=1) >= 2, ease, fps)
+        yaw = edit * _held_yaw(heading, points.sum(axis=1) >= 2, ease, fps)
         if np.any(yaw != 0.0):
             turn = _yaw_matrices(yaw)
             offsets = np.einsum("tij,tpj->tpi", turn, offsets)
         segments = _anchor_segments(points, ankle[:, None, 1] + offsets[..., 1])
-        target[:, [0, 2]] += _pinned_offsets(ankle[:, [0, 2]], offsets[..., [0, 2]], segments, ease, fps)
+        pinned = _pinned_offsets(ankle[:, [0, 2]], offsets[..., [0, 2]], segments, ease, fps)
+        target[:, [0, 2]] += edit[:, None] * pinned
     on_floor = -offsets[..., 1].min(axis=1)          # ankle height putting the lowest sole point on y = 0
-    target[:, 1] = ankle[:, 1] + foot_weight * (on_floor - ankle[:, 1])
+    target[:, 1] = ankle[:, 1] + edit * foot_weight * (on_floor - ankle[:, 1])
     # Never below the floor: a foot sweeping through it is lifted over a smooth bump (at least as
     # high as needed), not frame by frame; the bump stays out of the contacts.
     needed = np.maximum(on_floor - target[:, 1], 0.0)
     bump = _smooth_upper_envelope(needed, max(int(round(LIFT_SMOOTHING_S * fps)), 1)) * (1.0 - foot_weight)
-    target[:, 1] += np.maximum(needed, bump)
+    target[:, 1] += edit * np.maximum(needed, bump)
     return target, turn
 
 
@@ -350,8 +351,8 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
     returns (Motion, report). See the module docstring. ``contact``: a contact mask from a better
     source than the motion's soles, (T, 2, 3) per sole point or (T, 2) per foot. ``editable``
     (T,) bool: only these frames may change (e.g. the frames a gap filler made), the correction
-    ramping in from their edges over ``ease_s`` so they join the frames kept as they are; only on
-    the motion's own body."""
+    ramping in from their edges over half of ``ease_s`` so they join the frames kept as they are;
+    only on the motion's own body."""
     options = (options or FeetOptions()).validate()
     source = motion.skeleton
     body = source if target is None else target
@@ -396,12 +397,13 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
 
     positions, globals_ = forward_kinematics(rotations, translation, body)
     soles = foot_floor_points(positions, globals_, body)
-    report["worst_depth_before_cm"] = foot_below_floor_max_cm(soles)
 
+    ease = max(int(round(options.ease_s * fps)), 0)
+    # Edited frames join the kept ones over half the easing (a short gap is still corrected whole).
+    edit = np.ones(T) if editable is None else _edit_weights(editable, (ease + 1) // 2)
     shift = np.zeros(T)
     if options.body_shift:
-        shift = body_height_correction(soles[..., 1].min(axis=2), feet, fps)
-    ease = max(int(round(options.ease_s * fps)), 0)
+        shift = edit * body_height_correction(soles[..., 1].min(axis=2), feet, fps)
     foot_weight = np.stack([ease_weights(feet[:, f], ease) for f in range(2)], axis=1)  # (T, 2)
     lengths = body.bone_lengths()
     reach = [lengths[KNEES[f]] + lengths[ANKLES[f]] for f in range(2)]
@@ -413,7 +415,7 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
         for f in range(2):
             offsets = moved_soles[:, f] - lifted[:, ANKLES[f], None]
             out.append(_foot_targets(lifted[:, ANKLES[f]], offsets, points[:, f], foot_weight[:, f], ease, fps,
-                                     options.pin))
+                                     options.pin, edit))
         return lifted, out
 
     lifted, feet_targets = targets_for(shift)
@@ -421,9 +423,9 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
     need = np.zeros(T)
     for f in range(2):
         drop = _reach_drop(lifted[:, HIPS[f]], feet_targets[f][0], reach[f])
-        need = np.maximum(need, np.where(foot_weight[:, f] > 0, drop, 0.0))
+        need = np.maximum(need, np.where((foot_weight[:, f] > 0) & (edit > 0), drop, 0.0))
     if need.any() and options.body_shift:
-        shift = shift - _smooth_upper_envelope(need, max(ease, 1))
+        shift = shift - edit * _smooth_upper_envelope(need, max(ease, 1))
     lifted, feet_targets = targets_for(shift)
     translation[:, 1] += shift
 
@@ -444,40 +446,35 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
         floor_left = ground
         translation[:, 1] += ground
         report["ground_shift_m"] = 0.0
-        rotations, translation = _only_editable(motion, rotations, translation, editable, ease)
         report["edited_frames"] = int(editable.sum())
     out = Motion(fps, rotations, translation, body.copy(), dict(motion.metadata))
     after = sole_points(out) - np.array([0.0, floor_left, 0.0])
+    # What changed, counted where the stage could change things.
+    edited = np.ones(T, dtype=bool) if editable is None else editable
+    runs = [(f, a, b) for f, a, b in contact_runs(feet) if edited[a:b].any()]
     report.update(
-        body_shift_m=[float(shift.min()), float(shift.max())],
-        contact_runs=int(len(contact_runs(feet))),
+        body_shift_m=[float(shift[edited].min()), float(shift[edited].max())] if edited.any() else [0.0, 0.0],
+        contact_runs=len(runs),
         pinned=bool(options.pin),
-        frames_lifted=int((soles[..., 1].min(axis=(1, 2)) < -LIFT_REPORT_M).sum()),
-        worst_depth_after_cm=foot_below_floor_max_cm(after),
+        frames_lifted=int((soles[edited][..., 1].min(axis=(1, 2)) < -LIFT_REPORT_M).sum()),
+        worst_depth_before_cm=foot_below_floor_max_cm(soles[edited]) if edited.any() else 0.0,
+        worst_depth_after_cm=foot_below_floor_max_cm(after[edited]) if edited.any() else 0.0,
     )
     out.metadata["feet"] = _json_safe(report)
     return out, report
 
 
-def _only_editable(motion: Motion, rotations: np.ndarray, translation: np.ndarray, editable: np.ndarray,
-                   ease: int) -> tuple[np.ndarray, np.ndarray]:
-    """The corrected pose on ``editable`` frames, the motion's own elsewhere, blended over ``ease``
-    frames inside the editable runs (the legs by slerp, the root linearly)."""
+def _edit_weights(editable: np.ndarray, ease: int) -> np.ndarray:
+    """(T,) share of the correction each frame takes: 0 off the ``editable`` frames, ramping up to 1
+    over ``ease`` frames inside them (so they join the frames kept as they are)."""
     frames = np.arange(len(editable))
     kept = np.flatnonzero(~editable)
     if kept.size == 0:
-        return rotations, translation
+        return np.ones(len(editable))
     pos = np.searchsorted(kept, frames)
     distance = np.minimum(np.abs(frames - kept[np.clip(pos - 1, 0, kept.size - 1)]),
                           np.abs(kept[np.clip(pos, 0, kept.size - 1)] - frames))
-    weight = np.clip(distance / (ease + 1.0), 0.0, 1.0) if ease > 0 else editable.astype(np.float64)
-    weight = np.where(editable, weight, 0.0)
-    legs = list(HIPS + KNEES + ANKLES)
-    out_rot = motion.rotations.copy()
-    out_rot[:, legs] = quat_slerp(motion.rotations[:, legs], rotations[:, legs],
-                                  np.broadcast_to(weight[:, None], (len(weight), len(legs))))
-    out_tr = motion.translation + weight[:, None] * (translation - motion.translation)
-    return out_rot, out_tr
+    return np.where(editable, np.clip(distance / (ease + 1.0), 0.0, 1.0) if ease > 0 else 1.0, 0.0)
 
 
 def _json_safe(report: dict) -> dict:
@@ -504,11 +501,12 @@ def feet_summary(report: dict | None) -> str:
     low, high = report.get("body_shift_m", (0.0, 0.0))
     if max(abs(low), abs(high)) >= 0.005:
         parts.append(f"body shifted {100 * low:+.1f} to {100 * high:+.1f} cm")
-    if report.get("pinned") and report.get("contact_runs"):
-        parts.append(f"{report['contact_runs']} foot contacts pinned")
-    if report.get("frames_lifted"):
+    runs, lifted = report.get("contact_runs", 0), report.get("frames_lifted", 0)
+    if report.get("pinned") and runs:
+        parts.append(f"{runs} foot contact{'s' if runs != 1 else ''} pinned")
+    if lifted:
         depth = report.get("worst_depth_before_cm", 0.0)
-        parts.append(f"{report['frames_lifted']} frames lifted out of the floor"
+        parts.append(f"{lifted} frame{'s' if lifted != 1 else ''} lifted out of the floor"
                      + (f" (up to {depth:.1f} cm)" if depth >= 0.1 else ""))
     return "feet on the floor: " + (", ".join(parts) if parts else "nothing to change")
 

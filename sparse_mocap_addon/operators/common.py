@@ -1,5 +1,6 @@
 """Small helpers shared by the operators (no operator calls another)."""
 
+import dataclasses
 import math
 
 import bpy
@@ -208,8 +209,10 @@ class FeetSettings:
         description="Keep the feet that touch the floor planted on it (no sliding) and every foot above it, "
                     "with the root path fitted to the armature's legs; off: the raw result")
 
-    def _feet_options(self, floor: str = "estimate") -> FeetOptions:
-        return FeetOptions(enabled=self.feet_on_floor, floor=floor)
+    def _feet_options(self, default: FeetOptions | None = None) -> FeetOptions:
+        """``default`` (the path's own feet options; the stage's defaults when None), switched on or
+        off by the property."""
+        return dataclasses.replace(default or FeetOptions(), enabled=self.feet_on_floor)
 
     def _draw_feet(self, layout):
         layout.prop(self, "feet_on_floor")

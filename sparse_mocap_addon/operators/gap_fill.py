@@ -7,7 +7,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty
 from ..blender.gap_fill import fill_action_gaps, summary
 from ..inference.gap_fill import DEFAULT_MAX_GAP_SECONDS
 from ..inference.gap_fill import GapFillOptions
-from .common import active_smpl_armature, object_mode, run_reported
+from .common import FeetSettings, active_smpl_armature, object_mode, run_reported
 
 METHOD_ITEMS = (
     ("PREDICTOR", "Motion Predictor", "The learned motion predictor: continues the motion from before the gap and "
@@ -46,7 +46,7 @@ class GapFillSettings:
         sub.prop(self, "max_gap_seconds")
 
 
-class SPARSE_MOCAP_OT_fill_gaps(bpy.types.Operator):
+class SPARSE_MOCAP_OT_fill_gaps(FeetSettings, bpy.types.Operator):
     """Fill the frames the active SMPL armature's action skips (a recording's holes) with the motion \
 predictor or slerp, as a new action; gaps longer than the limit are left alone"""
 
@@ -69,7 +69,7 @@ predictor or slerp, as a new action; gaps longer than the limit are left alone""
         object_mode(context)
         options = GapFillOptions(max_gap_seconds=self.max_gap_seconds, method=self.method.lower())
         filled = run_reported(self, context, obj.name, lambda progress: fill_action_gaps(
-            obj, options, context=context, progress=progress))
+            obj, options, feet=self._feet_options(), context=context, progress=progress))
         if filled is None:
             return {"CANCELLED"}
         self.report({"INFO"}, summary(filled))
@@ -81,6 +81,7 @@ predictor or slerp, as a new action; gaps longer than the limit are left alone""
         layout.use_property_decorate = False
         layout.prop(self, "method")
         layout.prop(self, "max_gap_seconds")
+        self._draw_feet(layout)
 
 
 CLASSES = (SPARSE_MOCAP_OT_fill_gaps,)

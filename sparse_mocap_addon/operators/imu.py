@@ -12,8 +12,8 @@ from ..blender.imu_objects import active_imu_parent
 from ..blender.imu_solve import (FILE_PATTERNS, calibrate_set, import_imu, import_summary, reconstruct_onto_armature,
                                  recording_path, solve_summary, stillness_text)
 from ..inference.imu_pipeline import ImuSolveOptions
-from .common import (ActiveSetPoll, ArmatureTarget, HeldPoseCalibration, armature_text, draw_frame_rate, object_mode,
-                     run_reported, select_only, target_items)
+from .common import (ActiveSetPoll, ArmatureTarget, FeetSettings, HeldPoseCalibration, armature_text, draw_frame_rate,
+                     object_mode, run_reported, select_only, target_items)
 from .gap_fill import GapFillSettings
 
 FORMAT_ITEMS = (
@@ -148,7 +148,8 @@ MODEL_ITEMS = (
 TARGET_ITEMS = target_items("A new armature built from the Subject panel's measurements")
 
 
-class SPARSE_MOCAP_OT_reconstruct_imu(_ImuSetOperator, ArmatureTarget, GapFillSettings, bpy.types.Operator):
+class SPARSE_MOCAP_OT_reconstruct_imu(_ImuSetOperator, ArmatureTarget, GapFillSettings, FeetSettings,
+                                      bpy.types.Operator):
     """Reconstruct full-body motion from the active IMU set (calibrated, or already in the core frame) \
 and bake it onto an SMPL armature as a new action"""
 
@@ -182,6 +183,7 @@ and bake it onto an SMPL armature as a new action"""
         armature, measurements = target
         object_mode(context)
         options = ImuSolveOptions(mode=self.mode.lower(), model=self.model.lower(), translation=self.translation)
+        options.feet = self._feet_options(options.feet)
         solved = run_reported(self, context, parent.name, lambda progress: reconstruct_onto_armature(
             parent, options, armature=armature, measurements=measurements, with_body=self.with_body,
             gap_fill=self._gap_fill_options(), context=context, progress=progress))
@@ -202,6 +204,7 @@ and bake it onto an SMPL armature as a new action"""
         sub.active = self.mode != "DIRECT"
         sub.prop(self, "model")
         col.prop(self, "translation")
+        self._draw_feet(col)
         self._draw_gap_fill(layout)
         self._draw_target_with_subject(context, layout)
 

@@ -10,8 +10,8 @@ from bpy_extras.io_utils import ImportHelper
 from ..blender.landmark_objects import active_landmark_parent, read_landmark_empties
 from ..blender.landmark_solve import FILE_PATTERNS, import_landmarks, set_name, solve_onto_armature, summary
 from ..core.landmark_pipeline import SolveOptions
-from .common import (ArmatureTarget, Progress, armature_text, error_text, object_mode, select_only, subject_source,
-                     target_items)
+from .common import (ArmatureTarget, FeetSettings, Progress, armature_text, error_text, object_mode, select_only,
+                     subject_source, target_items)
 from .gap_fill import GapFillSettings
 
 LAYOUT_ITEMS = (
@@ -51,7 +51,7 @@ FILTER_ITEMS = (
 TARGET_ITEMS = target_items("A new armature with the performer's skeleton measured from the landmarks")
 
 
-class _SolveMixin(ArmatureTarget, GapFillSettings):
+class _SolveMixin(ArmatureTarget, GapFillSettings, FeetSettings):
     """The Solve IK options and helpers, shared by both operators (Blender reads a mixin's
     property annotations, as it does ImportHelper's ``filepath``)."""
 
@@ -60,8 +60,6 @@ class _SolveMixin(ArmatureTarget, GapFillSettings):
     strength: FloatProperty(name="Filter Strength", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
                             description="Smoothing: 0 fills gaps only, 1 smooths heavily")
     filter_mode: EnumProperty(name="Filter", items=FILTER_ITEMS, default="OFFLINE")
-    feet: BoolProperty(name="Feet on Ground", default=True,
-                       description="Find the ground and pin feet while they stand on it")
     target: EnumProperty(name="Target", items=TARGET_ITEMS, default="NEW",
                          description="The armature that receives the motion")
     armature: StringProperty(name="Armature",
@@ -76,7 +74,7 @@ class _SolveMixin(ArmatureTarget, GapFillSettings):
 
     def _solve_options(self) -> SolveOptions:
         return SolveOptions(threshold=self.threshold, strength=self.strength, filter_mode=self.filter_mode.lower(),
-                            feet=self.feet)
+                            feet=self._feet_options())
 
     def _measurements(self, context):
         return subject_source(context).to_measurements() if self.target == "NEW" and self.blend_subject else None
@@ -86,7 +84,7 @@ class _SolveMixin(ArmatureTarget, GapFillSettings):
         col.prop(self, "threshold")
         col.prop(self, "strength", slider=True)
         col.prop(self, "filter_mode")
-        col.prop(self, "feet")
+        self._draw_feet(col)
         self._draw_gap_fill(layout)
         col = self._draw_target(layout)
         if col is not None:

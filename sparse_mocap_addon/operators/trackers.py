@@ -11,8 +11,8 @@ from ..blender.tracker_objects import active_tracker_parent, is_tracker_set
 from ..blender.tracker_solve import (FILE_PATTERNS, calibrate_set, calibration_summary, import_summary,
                                      import_trackers, reconstruct_onto_armature, solve_summary, target_skeleton)
 from ..inference.tracker_pipeline import TrackerSolveOptions
-from .common import (ActiveSetPoll, ArmatureTarget, HeldPoseCalibration, armature_text, draw_frame_rate, object_mode,
-                     run_reported, select_only, target_armature, target_items)
+from .common import (ActiveSetPoll, ArmatureTarget, FeetSettings, HeldPoseCalibration, armature_text, draw_frame_rate,
+                     object_mode, run_reported, select_only, target_armature, target_items)
 from .gap_fill import GapFillSettings
 
 CONVENTION_ITEMS = (
@@ -157,7 +157,7 @@ def _selected_empties(context) -> list:
     return [o for o in (context.selected_objects or ()) if o.type == "EMPTY" and not is_tracker_set(o)]
 
 
-class SPARSE_MOCAP_OT_reconstruct_trackers(ArmatureTarget, GapFillSettings, bpy.types.Operator):
+class SPARSE_MOCAP_OT_reconstruct_trackers(ArmatureTarget, GapFillSettings, FeetSettings, bpy.types.Operator):
     """Reconstruct full-body motion from the active tracker set or the selected animated empties and bake \
 it onto an SMPL armature as a new action"""
 
@@ -209,6 +209,7 @@ it onto an SMPL armature as a new action"""
         armature, measurements = target
         object_mode(context)
         options = TrackerSolveOptions(mode=self.mode.lower())
+        options.feet = self._feet_options(options.feet)
         solved = run_reported(self, context, label, lambda progress: reconstruct_onto_armature(
             source, options, armature=armature, measurements=measurements, with_body=self.with_body,
             gap_fill=self._gap_fill_options(), context=context, progress=progress))
@@ -226,6 +227,7 @@ it onto an SMPL armature as a new action"""
         col = layout.column(heading="Solve")
         col.prop(self, "source")
         col.prop(self, "mode")
+        self._draw_feet(col)
         self._draw_gap_fill(layout)
         self._draw_target_with_subject(context, layout)
 

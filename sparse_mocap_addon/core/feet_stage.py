@@ -303,6 +303,28 @@ def _pinned_offsets(ankle_xz: np.ndarray, offsets_xz: np.ndarray, segments, ease
     return delta
 
 
+def _zero_where_kept(values: np.ndarray, edit: np.ndarray) -> np.ndarray:
+    """``values`` (T, ...) of a correction, made zero on the frames kept as they are (``edit`` 0):
+    on each run of edited frames the straight line between the values on the kept frames around it
+    is taken off, so the correction meets the kept frames without a jump and whatever the two ends
+    disagree by is spread over the run (a pinned foot that must end where the kept frames have it
+    creeps there rather than snapping at the end)."""
+    kept = edit <= 0.0
+    if not kept.any():
+        return values
+    out = np.where(kept.reshape((-1,) + (1,) * (values.ndim - 1)), 0.0, values)
+    for _, start, stop in contact_runs(~kept):
+        before = values[start - 1] if start > 0 else None
+        after = values[stop] if stop < len(values) else None
+        if before is None and after is None:
+            continue
+        before = after if before is None else before
+        after = before if after is None else after
+        w = (np.arange(start, stop) - start + 1.0) / (stop - start + 1.0)
+        out[start:stop] = values[start:stop] - (before + np.multiply.outer(w, after - before))
+    return out
+
+
 def _yaw_matrices(yaw: np.ndarray) -> np.ndarray:
     """(T, 3, 3) rotations by ``yaw`` about +Y."""
     c, s = np.cos(yaw), np.sin(yaw)
@@ -318,8 +340,8 @@ def _foot_targets(ankle: np.ndarray, offsets: np.ndarray, points: np.ndarray, fo
 
     ``ankle`` (T, 3) as the motion has it; ``offsets`` (T, 3 points, 3) sole points minus ankle in
     world axes; ``points`` (T, 3) contact per sole point; ``foot_weight`` (T,) eased contact of the
-    foot; ``edit`` (T,) how much of the correction each frame takes (0: the frame is kept as it
-    is). Pinned: the foot's heading is held while it stands on two or more points, and its anchor
+    foot; ``edit`` (T,) how much of the floor correction each frame takes (0: the frame is kept as
+    it is; the pins meet the kept frames through ``_zero_where_kept``). Pinned: the foot's heading is held while it stands on two or more points, and its anchor
     point (``_anchor_segments``) stays still; a contact foot has its lowest sole point on the floor;
     no sole point of an edited frame ever goes below it.
     """
@@ -328,13 +350,13 @@ def _foot_targets(ankle: np.ndarray, offsets: np.ndarray, points: np.ndarray, fo
     if pin and points.any():
         toe_from_heel = offsets[:, 2, [0, 2]] - offsets[:, 0, [0, 2]]
         heading = np.arctan2(toe_from_heel[:, 0], toe_from_heel[:, 1])
-        yaw = edit * _held_yaw(heading, points.sum(axis=1) >= 2, ease, fps)
+        yaw = _zero_where_kept(_held_yaw(heading, points.sum(axis=1) >= 2, ease, fps), edit)
         if np.any(yaw != 0.0):
             turn = _yaw_matrices(yaw)
             offsets = np.einsum("tij,tpj->tpi", turn, offsets)
         segments = _anchor_segments(points, ankle[:, None, 1] + offsets[..., 1])
         pinned = _pinned_offsets(ankle[:, [0, 2]], offsets[..., [0, 2]], segments, ease, fps)
-        target[:, [0, 2]] += edit[:, None] * pinned
+        target[:, [0, 2]] += _zero_where_kept(pinned, edit)
     on_floor = -offsets[..., 1].min(axis=1)          # ankle height putting the lowest sole point on y = 0
     target[:, 1] = ankle[:, 1] + edit * foot_weight * (on_floor - ankle[:, 1])
     # Never below the floor: a foot sweeping through it is lifted over a smooth bump (at least as

@@ -193,7 +193,9 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     metadata = {"source": recording.source, "imu": {"mode": "network", "model": poser.kind,
                                                      "sensors": list(SIX_SENSORS)}}
     motion = Motion(NETWORK_FPS, rotations, translation, skeleton, metadata)
-    motion, feet = feet_on_floor(motion, options=options.feet)
+    # The contacts the root translation used (the network's, trained on true contacts): the
+    # reconstructed feet move too much for low-and-slow to find them all.
+    motion, feet = feet_on_floor(motion, options=options.feet, contact=contact)
     report(1.0)
     return motion, {
         "mode": "network", "model": poser.kind, "frames": T, "smoothing_hz": options.smoothing_hz, "fps": NETWORK_FPS, "dropped_samples": dropped,

@@ -418,4 +418,5 @@ def retarget_fidelity(source: SourceMotion, motion: Motion, joint_map: JointMap 
         "bones": [(JOINT_NAMES[p], JOINT_NAMES[c], kind) for p, c, kind in bones],
         "angles_deg": angles,
         "foot_height_r": r,
+        "foot_height_range_m": float(np.ptp(lowest_ours)),
     }

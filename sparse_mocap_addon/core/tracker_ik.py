@@ -67,7 +67,7 @@ class SixPointOptions:
     # Compliances of spine1, spine2, spine3, neck in the head-position correction (the step of
     # least weighted norm): the torso-drift weights.
     spine_bend_shares: tuple = (1.0, 1.0, 1.0, 0.03)
-    spine_iterations: int = 10
+    spine_iterations: int = 30         # a cap: most frames converge in 4-6 (strongly bent spines take more)
     spine_tolerance: float = 1e-6        # metres: stop iterating once every frame's head is this close
     # Collars: share of the rest-arm-to-hand swing (cross-product form, spine3 frame) per axis.
     collar_shares: tuple = (0.0, 0.2, 0.0)

@@ -1,8 +1,10 @@
 """Build the SMPL-24 training corpus from every mocap source in ``../shared/data``.
 
 Each take is read with its format's reader, retargeted onto an SMPL-24 skeleton with the performer's
-own proportions, given its feet on the floor (``core/feet_stage.py``, as Import Mocap does), resampled
-to 60 fps with slerp, and saved as a Motion ``.npz`` under ``<out>/<split>/<source>/``. Every performer
+own proportions, resampled to 60 fps with slerp, and saved as a Motion ``.npz`` under
+``<out>/<split>/<source>/``. The feet stage (``core/feet_stage.py``) is not run: the corpus is the
+ground truth the networks learn, as captured (the stage plants feet with rigid toes, which moves a
+dancer's pointed feet); every reconstruction runs the stage on its own output. Every performer
 has one skeleton: the body figures of all their takes are measured first (``core/rig_body.measure_take``)
 and pooled (``performer_body``: medians over the takes, symmetric limbs). A ``manifest.json`` lists
 every clip with its split, performer, frames and body measurements; a summary table (clips, frames
@@ -47,7 +49,6 @@ from sparse_mocap_addon.core.mirror import mirror_motion  # noqa: E402
 from sparse_mocap_addon.core.motion import Motion  # noqa: E402
 from sparse_mocap_addon.core.resample import resample_motion  # noqa: E402
 from sparse_mocap_addon.core.retarget import retarget  # noqa: E402
-from sparse_mocap_addon.core.feet_stage import feet_on_floor  # noqa: E402
 from sparse_mocap_addon.core.rig_body import measure_take, performer_body  # noqa: E402
 
 SOURCES = ("cmu_expmap", "hdm05", "cmu_bvh", "cmu_salsa", "cmu62", "cmu_misc_bvh", "cmu_fbx")
@@ -166,10 +167,9 @@ def convert(take: Take, out: Path, mirror: bool, skeleton, body: dict) -> list[d
     mirror); the manifest entries."""
     source = read_take(take)
     motion, dropped = drop_leading_reference_frames(retarget(source, skeleton))
-    motion, feet = feet_on_floor(motion)
     motion = resample_motion(motion, TARGET_FPS)
     motion.metadata.update({"corpus_source": take.source, "performer": take.performer, "split": take.split,
-                            "body": body, "leading_frames_dropped": dropped, "feet": _jsonable(feet)})
+                            "body": body, "leading_frames_dropped": dropped})
     variants = [(take.name, motion)]
     if mirror and take.split == "train":
         variants.append((take.name + "_mirrored", mirror_motion(motion)))
@@ -186,11 +186,6 @@ def convert(take: Take, out: Path, mirror: bool, skeleton, body: dict) -> list[d
             "neutral": motion.metadata["retarget"]["neutral"], "units": body["units"],
         })
     return entries
-
-
-def _jsonable(report: dict) -> dict:
-    """The scalar and list entries of a report (masks and arrays left out)."""
-    return {k: v for k, v in report.items() if isinstance(v, (int, float, str, bool, list, type(None)))}
 
 
 def _measure_safely(take: Take):

@@ -232,15 +232,38 @@ def _foot_directions(positions, rotations, anatomy: RigAnatomy, skeleton: Skelet
                      neutral: Neutral) -> np.ndarray:
     """(N, 3) ankle -> ball of the foot: SMPL's rest foot on the shin, turned as the rig's foot turned
     against its shin since the neutral posture (standing: the foot flat and straight ahead, however
-    the rig places its toe joint)."""
+    the rig places its toe joint). Only neutral frames where this foot stands on the floor count
+    (its ankle within ``FOOT_DOWN_SHARE`` of the leg above its lowest level); with none, or when the
+    rig's foot is more than ``MAX_FOOT_CALIBRATION_DEG`` off a flat foot there, the rig's own
+    ankle -> toe direction is kept."""
     r = anatomy.resolved
     knee, ankle, foot = (r.get(J[f"{side}_{n}"]) for n in ("knee", "ankle", "foot"))
     rest_foot = np.broadcast_to(skeleton.offsets[J[f"{side}_foot"]], (len(positions), 3))
+    shin = positions[:, ankle] - positions[:, knee]
     if foot is None or np.linalg.norm(positions[neutral.frames[0], foot] - positions[neutral.frames[0], ankle]) < 1e-9:
-        shin = positions[:, ankle] - positions[:, knee]
         rest_shin = np.broadcast_to(skeleton.offsets[J[f"{side}_ankle"]], shin.shape)
         return quat_rotate(rotation_between_vectors(rest_shin, shin), rest_foot)
-    return quat_rotate(_calibrated_swing(rotations, positions, knee, ankle, foot, neutral), rest_foot)
+    leg = 2.0 * np.median(np.linalg.norm(shin, axis=-1))
+    height = positions[:, ankle, 1]
+    down = height[neutral.frames] < np.percentile(height[:-1], 2) + FOOT_DOWN_SHARE * leg
+    if not down.any():
+        return positions[:, foot] - positions[:, ankle]
+    flat = Neutral(neutral.frames[down], neutral.headings[down], neutral.standing, neutral.fps)
+    toes = positions[:, foot] - positions[:, ankle]
+    # How far the rig's foot is from SMPL's flat, straight foot there (in the body's heading frame):
+    # a rig's toe joint sits a little higher or lower, turned a little out; much more means the
+    # performer was not standing on a flat foot, and the rig's own direction is kept.
+    seen = _unit(quat_rotate(quat_conjugate(flat.headings), toes[flat.frames]))
+    off = np.degrees(np.arccos(np.clip(seen @ _unit(skeleton.offsets[J[f"{side}_foot"]]), -1.0, 1.0)))
+    if np.median(off) > MAX_FOOT_CALIBRATION_DEG:
+        return toes
+    return quat_rotate(_calibrated_swing(rotations, positions, knee, ankle, foot, flat), rest_foot)
+
+
+# A foot stands on the floor where its ankle is within this share of the leg above its lowest level.
+FOOT_DOWN_SHARE = 0.03
+# The largest turn the calibration of a foot may make (rig conventions for the toe joint are smaller).
+MAX_FOOT_CALIBRATION_DEG = 30.0
 
 
 def _hand_directions(positions, rotations, anatomy: RigAnatomy, side: str, neutral: Neutral) -> np.ndarray:

@@ -147,18 +147,20 @@ def test_root_noise_skating_is_pinned_away(walk):
     assert feet_metrics(unpinned, contact)["foot_skate_cm_per_s"] > 2 * after and not report["pinned"]
 
 
-def test_given_contacts_are_used(walk):
-    out_auto, report_auto = feet_on_floor(walk)
-    nothing = np.zeros((walk.num_frames, 2), dtype=bool)
-    out_none, report_none = feet_on_floor(walk, contact=nothing, options=FeetOptions(body_shift=False))
+def test_given_contacts_are_added_to_those_found(walk):
+    _, report_auto = feet_on_floor(walk)
+    blind = FeetOptions(speed_threshold=1e-9)                     # low and slow finds nothing
+    out_none, report_none = feet_on_floor(walk, options=replace(blind, body_shift=False))
     assert report_none["contact_fraction"] == [0.0, 0.0] and report_none["contact_runs"] == 0
     # Without contacts nothing is pinned: only soles under the floor would be lifted (none here).
     assert np.abs(out_none.translation - walk.translation).max() < 1e-9
+    # A network's per-foot probabilities (above 0.5 counts) give them back.
     probability = motion_contacts(walk).any(axis=2).astype(float) * 0.9
-    _, report = feet_on_floor(walk, contact=probability)
+    _, report = feet_on_floor(walk, options=blind, contact=probability)
     assert report["contact_runs"] == report_auto["contact_runs"]
+    assert report["contact_fraction"] == pytest.approx(report_auto["contact_fraction"], abs=0.02)
     with pytest.raises(ValueError, match=r"\(T, 2\) per foot"):
-        feet_on_floor(walk, contact=nothing[:10])
+        feet_on_floor(walk, contact=np.zeros((10, 2), dtype=bool))
 
 
 def test_editable_frames_alone_change_and_join_the_rest(walk):
@@ -241,3 +243,20 @@ def test_real_take_raw_vs_stage_on_a_short_body(real_takes):
     raw = feet_metrics(feet_on_floor(motion, body, FeetOptions(enabled=False))[0], contact)
     fixed = feet_metrics(feet_on_floor(motion, body, replace(FeetOptions()))[0], contact)
     assert raw["foot_skate_cm_per_s"] > 2.0 and fixed["foot_skate_cm_per_s"] < raw["foot_skate_cm_per_s"] / 3
+
+
+def test_the_contacts_are_kept_with_the_motion_and_planted_again_on_another_body(walk, tmp_path):
+    from sparse_mocap_addon.core.feet_stage import stored_contacts
+
+    planted, report = feet_on_floor(walk)
+    again = Motion.load(planted.save(tmp_path / "planted.npz"))
+    kept = stored_contacts(again)
+    assert kept is not None and kept.shape == (walk.num_frames, 2, 3)
+    assert kept.any(axis=2).mean(axis=0).tolist() == pytest.approx(report["contact_fraction"])
+    # Cut or resampled, the kept runs no longer fit: they are not used.
+    cut = Motion(again.fps, again.rotations[:100], again.translation[:100], again.skeleton, dict(again.metadata))
+    assert stored_contacts(cut) is None
+    # Onto another body the kept contacts are planted even where the planted feet no longer look so.
+    blind = FeetOptions(speed_threshold=1e-9)
+    _, onto = feet_on_floor(again, _body(1.5), blind)
+    assert onto["contact_runs"] == report["contact_runs"]

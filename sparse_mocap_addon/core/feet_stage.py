@@ -6,7 +6,9 @@ body), and returns the motion on the target body with its contact feet planted a
 1. **contacts on the source**: each sole point (heel, ball, toe tip; ``feet.foot_floor_points``) is
    in contact while it is low and slow (``contact.detect_foot_contact``), the floor at y = 0 when the
    caller knows it (``FeetOptions.floor = "zero"``), else estimated from the soles
-   (``contact.estimate_ground_height``). A caller with better contacts passes them in.
+   (``contact.estimate_ground_height``). A caller that knows more contacts (a network's) adds them.
+   The planted motion keeps them in its metadata (``feet.contacts``): moving it onto another body
+   later (Bake Motion File) plants those too, beside any its planted feet now show.
 2. **onto the target body**: the local rotations are kept; the root path (horizontal and vertical,
    about the first frame's position on the floor) is scaled by the ratio of the two bodies' rest
    pelvis heights above the floor, so the pelvis height fits the new legs and the stride fits it.
@@ -61,6 +63,12 @@ LIFT_REPORT_M = 1e-3
 ANCHOR_SWITCH_M = 0.005
 # Half-width of the smoothing of a lift out of the floor (seconds).
 LIFT_SMOOTHING_S = 0.03
+# A pin holds a foot at most this far from where the motion has it (further: the foot slides).
+MAX_PIN_OFFSET_M = 0.25
+# The body comes down at most this much to let a leg reach its planted foot.
+MAX_REACH_DROP_M = 0.10
+# Soles still deeper than this under the floor after the legs are solved lift the whole body.
+LAST_RESORT_M = 0.002
 # A pin's correction fades out after the contact no faster than this.
 RELEASE_SPEED_M_S = 0.5
 # A foot on two or more sole points keeps its heading, up to this turn; its release speed.
@@ -248,9 +256,15 @@ def _anchor_segments(points: np.ndarray, heights: np.ndarray) -> list[tuple[int,
     return [(int(anchor[a]), int(a), int(b)) for a, b in zip(starts, stops)]
 
 
+def _smoothstep(x):
+    """0 -> 1 with zero slope at both ends (a blend that starts and ends without a kink)."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
 def _fade(value, frames: int, count: int):
-    """``value`` (array) fading linearly to zero over ``frames`` frames, for ``count`` frames."""
-    ramp = np.clip(1.0 - np.arange(1, count + 1) / (frames + 1.0), 0.0, 1.0)
+    """``value`` (array) fading smoothly to zero over ``frames`` frames, for ``count`` frames."""
+    ramp = 1.0 - _smoothstep(np.arange(1, count + 1) / (frames + 1.0))
     return np.multiply.outer(ramp, value)
 
 
@@ -273,13 +287,21 @@ def _held_yaw(heading: np.ndarray, held: np.ndarray, ease: int, fps: float) -> n
     return yaw
 
 
+def _at_most(vectors: np.ndarray, length: float) -> np.ndarray:
+    """``vectors`` (..., n) shortened to at most ``length``."""
+    norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors * np.minimum(1.0, length / np.maximum(norm, 1e-12))
+
+
 def _pinned_offsets(ankle_xz: np.ndarray, offsets_xz: np.ndarray, segments, ease: int, fps: float) -> np.ndarray:
     """(T, 2) horizontal ankle correction of one foot that keeps its anchor point still.
 
     A contact segment pins its anchor where the corrected foot has it on the segment's first frame,
     so the correction is continuous when the anchor changes (heel to ball to toe tip) and when a
     contact starts; after a contact it fades out over ``ease`` frames, or longer when it is large
-    (at most ``RELEASE_SPEED_M_S``).
+    (at most ``RELEASE_SPEED_M_S``). A pin never pulls the foot further than ``MAX_PIN_OFFSET_M``
+    from where the motion has it: a "contact" that travels further is a foot that moves (a wrong
+    contact, or a drifting reconstruction), and it slides along with it.
     """
     T = len(ankle_xz)
     delta = np.zeros((T, 2))
@@ -288,12 +310,13 @@ def _pinned_offsets(ankle_xz: np.ndarray, offsets_xz: np.ndarray, segments, ease
         before = delta[start - 1] if start > 0 else np.zeros(2)
         if anchor >= 0:
             spot = ankle_xz[start] + offsets_xz[start, anchor] + before
-            delta[start:stop] = spot - ankle_xz[start:stop] - offsets_xz[start:stop, anchor]
+            delta[start:stop] = _at_most(spot - ankle_xz[start:stop] - offsets_xz[start:stop, anchor],
+                                         MAX_PIN_OFFSET_M)
             if previous < 0 and start > 0 and ease > 0:
                 # A contact starting: the pin eases in over the frames before it (the foot settles
                 # rather than stopping dead, and a contact found a frame late still holds).
                 lo = max(start - ease, 0)
-                w = (np.arange(lo, start) - (start - ease - 1)) / (ease + 1.0)
+                w = _smoothstep((np.arange(lo, start) - (start - ease - 1)) / (ease + 1.0))
                 pinned = spot - ankle_xz[lo:start] - offsets_xz[lo:start, anchor]
                 delta[lo:start] += w[:, None] * (pinned - delta[lo:start])
         elif start > 0:
@@ -370,8 +393,9 @@ def _foot_targets(ankle: np.ndarray, offsets: np.ndarray, points: np.ndarray, fo
 def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetOptions | None = None,
                   contact=None, editable=None) -> tuple[Motion, dict]:
     """``motion`` on ``target`` (default: its own skeleton) with the feet planted and on the floor;
-    returns (Motion, report). See the module docstring. ``contact``: a contact mask from a better
-    source than the motion's soles, (T, 2, 3) per sole point or (T, 2) per foot. ``editable``
+    returns (Motion, report). See the module docstring. ``contact``: contacts known better than the
+    motion's soles show them (e.g. a network's), (T, 2, 3) per sole point or (T, 2) per foot, added
+    to those found low and slow. ``editable``
     (T,) bool: only these frames may change (e.g. the frames a gap filler made), the correction
     ramping in from their edges over half of ``ease_s`` so they join the frames kept as they are;
     only on the motion's own body."""
@@ -398,10 +422,12 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
     ground = 0.0
     if options.floor == "estimate" and T:
         ground = estimate_ground_height(source_soles.reshape(T, 6, 3), fps=fps)
-    if contact is None:
-        points = detect_sole_contacts(source_soles, fps, ground, options)
-    else:
-        points = _point_contacts(contact, source_soles, ground)
+    points = detect_sole_contacts(source_soles, fps, ground, options)
+    known = stored_contacts(motion)
+    if known is not None:
+        points |= known
+    if contact is not None:
+        points |= _point_contacts(contact, source_soles, ground)
     points = _close_short_gaps(points, max(int(round(options.ease_s * fps)), 1))
     feet = points.any(axis=2)                                                            # (T, 2)
     report.update(ground_shift_m=float(-ground), contact_fraction=[float(v) for v in feet.mean(axis=0)]
@@ -426,7 +452,7 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
     shift = np.zeros(T)
     if options.body_shift:
         shift = edit * body_height_correction(soles[..., 1].min(axis=2), feet, fps)
-    foot_weight = np.stack([ease_weights(feet[:, f], ease) for f in range(2)], axis=1)  # (T, 2)
+    foot_weight = _smoothstep(np.stack([ease_weights(feet[:, f], ease) for f in range(2)], axis=1))  # (T, 2)
     lengths = body.bone_lengths()
     reach = [lengths[KNEES[f]] + lengths[ANKLES[f]] for f in range(2)]
 
@@ -447,7 +473,7 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
         drop = _reach_drop(lifted[:, HIPS[f]], feet_targets[f][0], reach[f])
         need = np.maximum(need, np.where((foot_weight[:, f] > 0) & (edit > 0), drop, 0.0))
     if need.any() and options.body_shift:
-        shift = shift - edit * _smooth_upper_envelope(need, max(ease, 1))
+        shift = shift - edit * _smooth_upper_envelope(np.minimum(need, MAX_REACH_DROP_M), max(ease, 1))
     lifted, feet_targets = targets_for(shift)
     translation[:, 1] += shift
 
@@ -471,6 +497,15 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
         report["edited_frames"] = int(editable.sum())
     out = Motion(fps, rotations, translation, body.copy(), dict(motion.metadata))
     after = sole_points(out) - np.array([0.0, floor_left, 0.0])
+    # Last resort, where a leg could not reach its target: the whole body up, smoothly, by any
+    # depth a sole is still below the floor.
+    depth = np.maximum(-after[..., 1].min(axis=(1, 2)), 0.0) * edit
+    if options.body_shift and depth.max() > LAST_RESORT_M:
+        lift = _smooth_upper_envelope(np.where(depth > LAST_RESORT_M, depth, 0.0), max(ease, 1)) * (edit > 0)
+        translation[:, 1] += lift
+        shift = shift + lift
+        out = Motion(fps, rotations, translation, body.copy(), dict(motion.metadata))
+        after = sole_points(out) - np.array([0.0, floor_left, 0.0])
     # What changed, counted where the stage could change things.
     edited = np.ones(T, dtype=bool) if editable is None else editable
     runs = [(f, a, b) for f, a, b in contact_runs(feet) if edited[a:b].any()]
@@ -482,7 +517,8 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
         worst_depth_before_cm=foot_below_floor_max_cm(soles[edited]) if edited.any() else 0.0,
         worst_depth_after_cm=foot_below_floor_max_cm(after[edited]) if edited.any() else 0.0,
     )
-    out.metadata["feet"] = _json_safe(report)
+    # Kept with the motion: a later pass (baking onto another body) plants these contacts too.
+    out.metadata["feet"] = dict(_json_safe(report), contacts=_contacts_record(points))
     return out, report
 
 
@@ -497,6 +533,24 @@ def _edit_weights(editable: np.ndarray, ease: int) -> np.ndarray:
     distance = np.minimum(np.abs(frames - kept[np.clip(pos - 1, 0, kept.size - 1)]),
                           np.abs(kept[np.clip(pos, 0, kept.size - 1)] - frames))
     return np.where(editable, np.clip(distance / (ease + 1.0), 0.0, 1.0) if ease > 0 else 1.0, 0.0)
+
+
+def stored_contacts(motion: Motion) -> np.ndarray | None:
+    """The contacts (T, 2, 3) an earlier pass of the stage found on this motion and kept in its
+    metadata (``feet.contacts``: runs per sole point), or None (none kept, or the motion has since
+    been resampled or cut)."""
+    kept = (motion.metadata.get("feet") or {}).get("contacts")
+    if not isinstance(kept, dict) or kept.get("frames") != motion.num_frames:
+        return None
+    points = np.zeros((motion.num_frames, 6), dtype=bool)
+    for k, start, stop in kept.get("runs", []):
+        points[int(start):int(stop), int(k)] = True
+    return points.reshape(motion.num_frames, 2, 3)
+
+
+def _contacts_record(points: np.ndarray) -> dict:
+    """Contacts (T, 2, 3) as JSON-safe runs per sole point (``stored_contacts`` reads them back)."""
+    return {"frames": int(len(points)), "runs": [list(r) for r in contact_runs(points.reshape(len(points), 6))]}
 
 
 def _json_safe(report: dict) -> dict:

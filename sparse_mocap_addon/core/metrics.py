@@ -206,5 +206,7 @@ def foot_skate_cm_per_s(soles, contact, fps: float) -> float:
     (:func:`foot_skating_cm` over all points). NaN when no point is in contact."""
     soles, contact = _check_soles(soles, contact)
     T = len(soles)
+    if T < 2:
+        return float("nan")
     result = foot_skating_cm(soles.reshape(T, -1, 3), contact.reshape(T, -1))
     return float(result["mean_cm_per_frame"] * fps)

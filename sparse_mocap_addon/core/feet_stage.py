@@ -474,7 +474,7 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
         need = np.maximum(need, np.where((foot_weight[:, f] > 0) & (edit > 0), drop, 0.0))
     if need.any() and options.body_shift:
         shift = shift - edit * _smooth_upper_envelope(np.minimum(need, MAX_REACH_DROP_M), max(ease, 1))
-    lifted, feet_targets = targets_for(shift)
+        lifted, feet_targets = targets_for(shift)
     translation[:, 1] += shift
 
     for f, side in enumerate(SIDES):

@@ -16,7 +16,7 @@ from sparse_mocap_addon.core.feet_stage import (FeetOptions, feet_metrics, feet_
 from sparse_mocap_addon.core.metrics import (foot_below_floor_max_cm, foot_float_in_contact_max_cm,
                                              foot_skate_cm_per_s)
 from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, forward_kinematics
+from sparse_mocap_addon.core.skeleton import JOINT_INDEX
 
 from .conftest import SHARED_DATA
 

@@ -13,14 +13,18 @@ body), and returns the motion on the target body with its contact feet planted a
    about the first frame's position on the floor) is scaled by the ratio of the two bodies' rest
    pelvis heights above the floor, so the pelvis height fits the new legs and the stride fits it.
 3. **body height**: a smooth vertical shift of the whole body that puts the contact feet on the
-   floor on average (``foot_lock.body_height_correction``), then lowered where a planted foot would
-   be out of the leg's reach (a smooth upper envelope of the needed drop, so it never bobs).
-4. **ankle targets**: each sole point in contact stays where it stood on average during its
-   contact run (horizontally: the foot may still roll about it, its orientation is the source's); a
-   foot in contact has its lowest sole point on the floor; a foot never has a sole point below the
-   floor. Weights ramp over ``ease_s`` outside each run so nothing pops.
+   floor on average (``foot_lock.body_height_correction``), then lowered (at most
+   ``MAX_REACH_DROP_M``) where a planted foot would be out of the leg's reach (a smooth upper
+   envelope of the needed drop, so it never bobs).
+4. **ankle targets**: a foot in contact turns about its anchor, the lowest of its contact points
+   (the heel at heel strike, the ball as the heel rises, the toe tip at toe-off), which stays where
+   it touched down (``_anchor_segments``, ``_pinned_offsets``); its heading is held while it stands
+   on two or more points (up to ``MAX_YAW_HOLD_RAD``); its lowest sole point is on the floor; no
+   foot ever has a sole point below it (a smooth bump lifts a foot sweeping through it). Pins ease
+   in before a contact and out after it (smoothstep) so nothing pops.
 5. **legs**: analytic two-bone IK to the ankle targets (``foot_lock.solve_leg``), the ankle keeping
-   its world orientation.
+   its world orientation (turned by the held heading); a sole a leg could not lift still under the
+   floor lifts the whole body, smoothly.
 
 With the same body and ``floor = "zero"`` a motion whose feet already stand still on the floor
 comes back unchanged. ``FeetOptions(enabled=False)`` gives the raw result: the rotations and the root
@@ -364,9 +368,10 @@ def _foot_targets(ankle: np.ndarray, offsets: np.ndarray, points: np.ndarray, fo
     ``ankle`` (T, 3) as the motion has it; ``offsets`` (T, 3 points, 3) sole points minus ankle in
     world axes; ``points`` (T, 3) contact per sole point; ``foot_weight`` (T,) eased contact of the
     foot; ``edit`` (T,) how much of the floor correction each frame takes (0: the frame is kept as
-    it is; the pins meet the kept frames through ``_zero_where_kept``). Pinned: the foot's heading is held while it stands on two or more points, and its anchor
-    point (``_anchor_segments``) stays still; a contact foot has its lowest sole point on the floor;
-    no sole point of an edited frame ever goes below it.
+    it is; the pins meet the kept frames through ``_zero_where_kept``). Pinned: the foot's heading
+    is held while it stands on two or more points, and its anchor point (``_anchor_segments``)
+    stays still; a contact foot has its lowest sole point on the floor; no sole point of an edited
+    frame ever goes below it.
     """
     target = ankle.copy()
     turn = None
@@ -395,10 +400,10 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
     """``motion`` on ``target`` (default: its own skeleton) with the feet planted and on the floor;
     returns (Motion, report). See the module docstring. ``contact``: contacts known better than the
     motion's soles show them (e.g. a network's), (T, 2, 3) per sole point or (T, 2) per foot, added
-    to those found low and slow. ``editable``
-    (T,) bool: only these frames may change (e.g. the frames a gap filler made), the correction
-    ramping in from their edges over half of ``ease_s`` so they join the frames kept as they are;
-    only on the motion's own body."""
+    to those found low and slow. ``editable`` (T,) bool: only these frames may change (e.g. the
+    frames a gap filler made), joining the frames kept as they are without a jump (the floor
+    correction ramps in over half of ``ease_s``, the pins meet the kept feet); only on the motion's
+    own body."""
     options = (options or FeetOptions()).validate()
     source = motion.skeleton
     body = source if target is None else target

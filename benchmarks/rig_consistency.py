@@ -293,6 +293,14 @@ def main(argv=None) -> int:
         else:
             feet = measure_paths(args.data, args.max_clips, log)
 
+    if feet is not None:
+        print("\nfeet per path after the feet stage (cm, cm, cm/s; the truth's contacts)")
+        for path, figures in feet["paths"].items():
+            if "after" in figures:
+                a = figures["after"]
+                print(f"  {path:<28} below floor {a['foot_below_floor_max_cm']:6.2f}  contact float "
+                      f"{a['foot_float_in_contact_max_cm']:6.2f}  skate {a['foot_skate_cm_per_s']:6.2f}")
+
     corpus = pairs["summary"].get("corpus", {})
     result = {
         "benchmark": "rig_consistency",
@@ -309,9 +317,12 @@ def main(argv=None) -> int:
         "targets": TARGETS, "seconds": round(time.perf_counter() - started, 1),
     }
     if feet is not None:
-        result.update({k: feet[k] for k in ("foot_below_floor_max_cm", "foot_float_in_contact_max_cm",
-                                             "foot_skate_cm_per_s") if k in feet})
-        result["feet"] = feet
+        # Headline: the worst path after the feet stage; per path below it (the truth's contacts).
+        result.update(feet["worst"])
+        result["feet_worst_path"] = feet["worst_path"]
+        result["feet_per_path"] = {path: figures["after"] for path, figures in feet["paths"].items()
+                                   if "after" in figures}
+        result["feet"] = {k: v for k, v in feet.items() if k not in ("rows", "takes")}
     print(json.dumps(result))
     return 0
 

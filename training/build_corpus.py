@@ -1,10 +1,9 @@
 """Build the SMPL-24 training corpus from every mocap source in ``../shared/data``.
 
 Each take is read with its format's reader, retargeted onto an SMPL-24 skeleton with the performer's
-own proportions, resampled to 60 fps with slerp, and saved as a Motion ``.npz`` under
-``<out>/<split>/<source>/``. The feet stage (``core/feet_stage.py``) is not run: the corpus is the
-ground truth the networks learn, as captured (the stage plants feet with rigid toes, which moves a
-dancer's pointed feet); every reconstruction runs the stage on its own output. Every performer
+own proportions, given its feet on the floor (``core/feet_stage.py``, as Import Mocap does: the
+truth every reconstruction is measured against stands where the reconstructions put their feet),
+resampled to 60 fps with slerp, and saved as a Motion ``.npz`` under ``<out>/<split>/<source>/``. Every performer
 has one skeleton: the body figures of all their takes are measured first (``core/rig_body.measure_take``)
 and pooled (``performer_body``: medians over the takes, symmetric limbs). A ``manifest.json`` lists
 every clip with its split, performer, frames and body measurements; a summary table (clips, frames
@@ -45,6 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sparse_mocap_addon.core.atomic import atomic_open  # noqa: E402
+from sparse_mocap_addon.core.feet_stage import feet_on_floor, feet_summary  # noqa: E402
 from sparse_mocap_addon.core.mirror import mirror_motion  # noqa: E402
 from sparse_mocap_addon.core.motion import Motion  # noqa: E402
 from sparse_mocap_addon.core.resample import resample_motion  # noqa: E402
@@ -167,9 +167,10 @@ def convert(take: Take, out: Path, mirror: bool, skeleton, body: dict) -> list[d
     mirror); the manifest entries."""
     source = read_take(take)
     motion, dropped = drop_leading_reference_frames(retarget(source, skeleton))
+    motion, feet = feet_on_floor(motion)
     motion = resample_motion(motion, TARGET_FPS)
     motion.metadata.update({"corpus_source": take.source, "performer": take.performer, "split": take.split,
-                            "body": body, "leading_frames_dropped": dropped})
+                            "body": body, "leading_frames_dropped": dropped, "feet_stage": feet_summary(feet)})
     variants = [(take.name, motion)]
     if mirror and take.split == "train":
         variants.append((take.name + "_mirrored", mirror_motion(motion)))

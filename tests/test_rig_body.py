@@ -83,3 +83,32 @@ def test_the_performers_skeleton_has_an_anatomical_layout(performer):
     fidelity = retarget_fidelity(source, retarget(source, skeletons[1]))
     limbs = [i for i, bone in enumerate(fidelity["bones"]) if bone[2] == "limb"]
     assert fidelity["angles_deg"][:, limbs].max() < 1e-5
+
+
+def test_one_body_from_several_takes_is_the_median_and_symmetric():
+    """Three takes of one performer: each figure is the median over the takes, limbs within 3 % of
+    each other on the two sides are made equal, a clearly longer limb keeps its length; the
+    report's measurements are those of the skeleton's bones."""
+    from sparse_mocap_addon.core.rig_body import measure_take, performer_body, performer_skeleton
+
+    takes = []
+    for height in (1.66, 1.70, 1.90):           # the third take is an outlier
+        rig = skeleton_from_measurements(BodyMeasurements(height=height, sex="neutral"))
+        takes.append(SourceMotion.from_motion(demo_motion(rig, seconds=0.5), f"take {height}"))
+    bodies = [measure_take(t) for t in takes]
+    skeleton, report = performer_body(bodies)
+    middle, _ = skeleton_from_rig(takes[1])
+    np.testing.assert_allclose(skeleton.offsets, middle.offsets, atol=1e-9)
+    assert report["takes"] == 3 and report["measurements"]["height"] == pytest.approx(skeleton.stature())
+    assert measure_skeleton(skeleton)["leg_length"] == pytest.approx(report["measurements"]["leg_length"])
+    np.testing.assert_allclose(performer_skeleton(takes)[0].offsets, skeleton.offsets)
+
+    # A shin 1 % longer on the left is pooled with the right one; 6 % longer stays longer.
+    for stretch, symmetric in ((1.01, True), (1.06, False)):
+        rig = skeleton_from_measurements(BodyMeasurements(height=1.70))
+        rig.offsets[7] *= stretch                # left ankle: the left shin
+        body = measure_take(SourceMotion.from_motion(demo_motion(rig, seconds=0.5)))
+        skeleton, report = performer_body([body])
+        lengths = skeleton.bone_lengths()
+        assert (abs(lengths[7] - lengths[8]) < 1e-9) == symmetric
+        assert ("ankle" in report["symmetric_limbs"]) == symmetric

@@ -67,8 +67,8 @@ def test_six_point_reaches_every_tracked_joint(mode):
 @pytest.mark.parametrize("names", [SIX_POINT, THREE_POINT])
 def test_the_feet_stage_keeps_the_tracked_joints_and_puts_the_feet_on_the_floor(names):
     """On by default: only the legs move (the pelvis, head and hands stay on their trackers); no
-    sole under the floor (six-point feet follow their trackers 2 cm into it without the stage);
-    tracked feet keep their trackers' horizontal path, guessed feet the truth plants slide less."""
+    sole under the floor (six-point feet follow their trackers 2 cm into it without the stage), the
+    feet the truth plants slide less."""
     walk = demo_motion(seconds=3.0)
     motion = Motion(walk.fps, walk.rotations, walk.translation - [0.0, 0.02, 0.0], walk.skeleton)   # 2 cm low
     mountings = default_mountings(motion.skeleton, names)
@@ -82,13 +82,10 @@ def test_the_feet_stage_keeps_the_tracked_joints_and_puts_the_feet_on_the_floor(
     contact = motion_contacts(walk)
     after, before = feet_metrics(solved, contact), feet_metrics(raw, contact)
     assert after["foot_below_floor_max_cm"] <= 1.0
+    assert after["foot_skate_cm_per_s"] < before["foot_skate_cm_per_s"]
     if "left_foot" in names:
         assert before["foot_below_floor_max_cm"] > 1.5 and after["foot_float_in_contact_max_cm"] <= 1.0
-        feet = [TRACKER_JOINTS[n] for n in ("left_foot", "right_foot")]
-        horizontal = _positions(solved)[0][:, feet][..., [0, 2]] - _positions(raw)[0][:, feet][..., [0, 2]]
-        assert np.abs(horizontal).max() < 1e-6
     else:
-        assert after["foot_skate_cm_per_s"] < before["foot_skate_cm_per_s"]
         # Three points: where the guessed pelvis is too high for the leg, a contact foot stays short
         # of the floor (lowering the body would pull the head and hands off their trackers).
         assert after["foot_float_in_contact_max_cm"] <= before["foot_float_in_contact_max_cm"]

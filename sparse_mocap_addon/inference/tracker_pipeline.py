@@ -22,7 +22,7 @@ the floor, no sole under it) is the last step (``TrackerSolveOptions.feet``); th
 
 from __future__ import annotations
 
-from dataclasses import replace, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -186,7 +186,7 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
     if mode == "analytic":
         motion, ik_report = solve_six_point(targets, skeleton, rate, options.ik)
         report.update(ik_report)
-        motion, report["feet"] = feet_on_floor(motion, options=_tracked_feet(options.feet, present))
+        motion, report["feet"] = feet_on_floor(motion, options=options.feet)
         return motion, report
     poser = poser or load_tracker_poser(mode, offline=options.offline_model)
     report["network"] = "bidirectional (offline)" if poser.bidirectional else "causal"
@@ -209,17 +209,8 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
     motion.metadata.update(source=f"{mode}_trackers", solver=f"tracker_poser+tracker_ik ({mode})")
     # Guessed legs: the network's contacts say better than the guessed feet's speed when one is down.
     contact = guess.contact if mode == "three_point" else None
-    motion, report["feet"] = feet_on_floor(motion, options=_tracked_feet(options.feet, present), contact=contact)
+    motion, report["feet"] = feet_on_floor(motion, options=options.feet, contact=contact)
     return motion, report
-
-
-def _tracked_feet(feet: FeetOptions, present) -> FeetOptions:
-    """The feet stage for the trackers present: feet with trackers of their own stay on them
-    horizontally (the stage only keeps their heights right: on the floor in contact, never under
-    it); guessed feet are also pinned where they stand."""
-    if {"left_foot", "right_foot"} <= set(present) and feet.pin:
-        return replace(feet, pin=False)
-    return feet
 
 
 def reconstruct_trackers(recording: TrackerRecording, skeleton: Skeleton, calibration: TrackerCalibration | None = None,

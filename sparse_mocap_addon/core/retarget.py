@@ -256,7 +256,7 @@ def neutral_posture(positions: np.ndarray, resolved: dict, fps: float) -> Neutra
     standing = len(frames) > 0
     if not standing:
         frames = np.array([len(positions) - 1])
-    return Neutral(frames, headings(positions[frames], resolved), standing, float(fps))
+    return Neutral(frames, headings(positions[frames], resolved), standing)
 
 
 def _check_handedness(pose: np.ndarray, resolved: dict, source: SourceMotion) -> None:

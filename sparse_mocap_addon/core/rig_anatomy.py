@@ -4,25 +4,28 @@ Rigs disagree on everything that is a convention rather than anatomy: where the 
 with the hip joints or well above them), how many spine and neck joints there are and where,
 whether the collars start at the midline, how each bone is rolled, and what their zero pose is.
 They agree on the anatomical points: hip, knee, ankle, shoulder, elbow and wrist centres, the ball
-of the foot, the knuckles, the tip of the thumb. This module turns a posed rig into SMPL-24 joint
-*targets* on the performer's own skeleton using only what does not depend on the rig:
+of the foot, the knuckles. This module turns a posed rig into SMPL-24 joint *targets* on the
+performer's own skeleton using only what does not depend on the rig:
 
-- **limbs** (thigh, shin, upper arm, forearm, hand): the direction between the rig's anatomical
-  points, exactly;
-- **trunk**: how each rigid part moved since the reference pose (where the performer stands
-  upright, see ``retarget``): the pelvis from the rig segment that carries both hips (its hip line
-  exact), the thorax from the segment that carries both shoulders, spine1 and spine2 from the rig's
-  spine segments between them resampled by arc length (any number of rig spine joints, none
-  included), the neck and the collars from how the rig's neck (neck -> head) and collar
-  (collar -> shoulder) vectors turned inside the thorax, the head from its segment;
-- **feet**: the ankle -> ball direction, its flexion angle calibrated so the foot is flat (as SMPL's
-  rest foot) in the reference pose: toe joints sit at different heights on different rigs;
+- **limbs** (thigh, shin, upper arm, forearm): the direction between the rig's joint centres,
+  exactly;
+- **trunk**: how each rigid part moved away from the performer's **neutral posture** (the take's
+  most upright standing frames, see ``retarget.neutral_posture``): the pelvis from the rig segment
+  that carries both hips (its hip line exact), the thorax from the segment that carries both
+  shoulders, spine1 and spine2 from the rig's spine segments between them resampled by arc length
+  (any number of rig spine joints, none included), the neck and the collars from how the rig's
+  neck (neck -> head) and collar (collar -> shoulder) vectors turned inside the thorax, the head
+  from its segment;
+- **feet**: the ankle -> ball direction as the rig's foot turned against its shin since the neutral
+  posture, where the foot stood flat and straight (toe joints sit at different heights on
+  different rigs); **hands**: in line with the forearm in the neutral posture, turned as the rig's
+  hand turned since;
 - **twist cues** for the IK: the head's top and forward directions, and the palm's line (pinky to
   index knuckle) where the rig has both knuckles; without them the hand does not roll against the
   forearm (the rig's own wrist rotation is a convention, not a measurement of the palm).
 
-Every trunk part is upright and facing the body's heading in the reference pose: a rig's own bone
-layout there (a spine that curves back, collars that start at the chest's centre) cancels out.
+Every trunk part is upright and facing the body's heading in the neutral posture: a rig's own bone
+layout (a spine that curves back, collars that start at the chest's centre) cancels out there.
 The IK (``core.ik.solve_ik``) then turns the targets into rotations with the same anatomical twist
 for every rig: limb twist from the bend planes (carried over time while a limb is straight), the
 ankle from the foot, the wrist from the palm, the trunk from the hip and shoulder lines.
@@ -130,7 +133,6 @@ class Neutral:
     frames: np.ndarray
     headings: np.ndarray
     standing: bool = True       # False: the reference pose stands in (the performer never stood)
-    fps: float = 60.0
 
     def segment(self, rotations: np.ndarray, joint: int) -> np.ndarray:
         """The rig segment's mean rotation relative to the heading in the neutral frames: world
@@ -248,7 +250,7 @@ def _foot_directions(positions, rotations, anatomy: RigAnatomy, skeleton: Skelet
     down = height[neutral.frames] < np.percentile(height[:-1], 2) + FOOT_DOWN_SHARE * leg
     if not down.any():
         return positions[:, foot] - positions[:, ankle]
-    flat = Neutral(neutral.frames[down], neutral.headings[down], neutral.standing, neutral.fps)
+    flat = Neutral(neutral.frames[down], neutral.headings[down], neutral.standing)
     toes = positions[:, foot] - positions[:, ankle]
     # How far the rig's foot is from SMPL's flat, straight foot there (in the body's heading frame):
     # a rig's toe joint sits a little higher or lower, turned a little out; much more means the

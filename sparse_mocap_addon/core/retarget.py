@@ -139,9 +139,7 @@ def _choose_reference(source: SourceMotion, resolved: dict, joints, rest_referen
     """
     up_axes = [source.up_axis] if source.up_axis else ["Y", "Z"]
     problems = []
-    if rest_reference == "standing":
-        frames = np.arange(source.num_frames)
-    elif rest_reference in ("auto", "zero"):
+    if rest_reference in ("auto", "zero"):
         zero = _zero_pose(source, joints)
         for up in up_axes:
             pose = _to_core(zero, up)
@@ -192,19 +190,14 @@ def reference_pose(source: SourceMotion, joint_map: JointMap | None = None, rest
 
 
 def heading_rotation(pose: np.ndarray, resolved: dict) -> np.ndarray:
-    """Yaw-only rotation (quaternion) taking the SMPL body axes to the reference pose's."""
-    lateral = pose[resolved[J["left_hip"]]] - pose[resolved[J["right_hip"]]]
-    lateral = np.array((lateral[0], 0.0, lateral[2]))
-    lateral /= np.linalg.norm(lateral)
-    up = np.array((0.0, 1.0, 0.0))
-    forward = np.cross(lateral, up)
-    return matrix_to_quat(np.stack((lateral, up, forward), axis=-1))
+    """Yaw-only rotation (quaternion) taking the SMPL body axes to the pose's (J, 3)."""
+    return headings(pose[None], resolved)[0]
 
 
 def headings(poses: np.ndarray, resolved: dict) -> np.ndarray:
     """Yaw-only rotations (K, 4) of the body in each pose (K, J, 3): from the hip line."""
     lateral = poses[:, resolved[J["left_hip"]]] - poses[:, resolved[J["right_hip"]]]
-    lateral[:, 1] = 0.0
+    lateral = lateral * (1.0, 0.0, 1.0)
     lateral /= np.linalg.norm(lateral, axis=-1, keepdims=True)
     up = np.broadcast_to((0.0, 1.0, 0.0), lateral.shape)
     return matrix_to_quat(np.stack((lateral, up, np.cross(lateral, up)), axis=-1))

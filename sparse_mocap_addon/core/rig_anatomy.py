@@ -37,9 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .imu_calibration import mean_rotation
 from .rotations import (
-    axis_angle_to_quat, quat_conjugate, quat_multiply, quat_normalize, quat_rotate, quat_to_axis_angle,
-    rotation_between_vectors,
+    axis_angle_to_quat, matrix_to_quat, quat_conjugate, quat_multiply, quat_normalize, quat_rotate,
+    quat_to_axis_angle, quat_to_matrix, rotation_between_vectors,
 )
 from .skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, Skeleton
 from .source import SourceSkeleton
@@ -117,11 +118,10 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
-def mean_rotation(q: np.ndarray) -> np.ndarray:
-    """Average of unit quaternions (K, 4) that are close to each other (signs aligned, normalised)."""
-    q = np.asarray(q, dtype=np.float64)
-    signs = np.where(q @ q[0] < 0.0, -1.0, 1.0)
-    return quat_normalize((q * signs[:, None]).sum(axis=0))
+def _mean_quat(q: np.ndarray) -> np.ndarray:
+    """The mean rotation of quaternions (K, 4) (``imu_calibration.mean_rotation``, the one rotation
+    average of the project)."""
+    return matrix_to_quat(mean_rotation(quat_to_matrix(q)))
 
 
 @dataclass
@@ -137,7 +137,7 @@ class Neutral:
     def segment(self, rotations: np.ndarray, joint: int) -> np.ndarray:
         """The rig segment's mean rotation relative to the heading in the neutral frames: world
         rotation ``R`` of the segment maps to the anatomical ``R segment^-1``."""
-        return mean_rotation(quat_multiply(quat_conjugate(self.headings), rotations[self.frames, joint]))
+        return _mean_quat(quat_multiply(quat_conjugate(self.headings), rotations[self.frames, joint]))
 
 
 def _anatomical(rotations: np.ndarray, joint: int, neutral: Neutral) -> np.ndarray:
@@ -146,15 +146,22 @@ def _anatomical(rotations: np.ndarray, joint: int, neutral: Neutral) -> np.ndarr
     return quat_multiply(rotations[:, joint], quat_conjugate(neutral.segment(rotations, joint)))
 
 
+def _local_swing(rotations: np.ndarray, positions: np.ndarray, frame_joint: int, start: int, end: int,
+                 neutral: Neutral) -> np.ndarray:
+    """(N, 4) how the rig's ``start -> end`` vector turned inside the rig's ``frame_joint`` segment
+    away from its mean direction there in the neutral posture (a swing in the segment's frame)."""
+    local = quat_rotate(quat_conjugate(rotations[:, frame_joint]), positions[:, end] - positions[:, start])
+    rest = _unit(_unit(local[neutral.frames]).mean(axis=0))
+    return rotation_between_vectors(np.broadcast_to(rest, local.shape), local)
+
+
 def _calibrated_swing(rotations: np.ndarray, positions: np.ndarray, frame_joint: int, start: int, end: int,
                       neutral: Neutral) -> np.ndarray:
     """(N, 4) world rotation of an SMPL bone that turns, inside the rig's ``frame_joint`` segment,
     as the rig's ``start -> end`` vector turned there away from its neutral direction."""
-    frame = rotations[:, frame_joint]
-    local = quat_rotate(quat_conjugate(frame), positions[:, end] - positions[:, start])
-    rest = _unit(_unit(local[neutral.frames]).mean(axis=0))
-    swing = rotation_between_vectors(np.broadcast_to(rest, local.shape), local)
-    return quat_multiply(quat_multiply(frame, swing), quat_conjugate(neutral.segment(rotations, frame_joint)))
+    swing = _local_swing(rotations, positions, frame_joint, start, end, neutral)
+    return quat_multiply(quat_multiply(rotations[:, frame_joint], swing),
+                         quat_conjugate(neutral.segment(rotations, frame_joint)))
 
 
 def _power(q: np.ndarray, fraction: float) -> np.ndarray:
@@ -224,9 +231,7 @@ def _neutral_swing(rotations, positions, frame_joint: int, start: int, end: int,
     """(N, 4) how the rig's ``start -> end`` vector turned inside the ``frame_joint`` segment since
     the neutral posture, as a world rotation about the segment (``frame swing frame^-1``)."""
     frame = rotations[:, frame_joint]
-    local = quat_rotate(quat_conjugate(frame), positions[:, end] - positions[:, start])
-    rest = _unit(_unit(local[neutral.frames]).mean(axis=0))
-    swing = rotation_between_vectors(np.broadcast_to(rest, local.shape), local)
+    swing = _local_swing(rotations, positions, frame_joint, start, end, neutral)
     return quat_multiply(quat_multiply(frame, swing), quat_conjugate(frame))
 
 

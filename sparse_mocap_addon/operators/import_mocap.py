@@ -59,7 +59,8 @@ and bake each as a new action (several takes of one performer share one body)"""
     joint_map_path: StringProperty(name="Joint Map File", subtype="FILE_PATH",
                                    description="JSON joint map (Joint Map: JSON File)")
     reference: EnumProperty(name="Reference Pose", items=REFERENCE_ITEMS, default="AUTO",
-                            description="The pose in which the rig's bones are matched to the SMPL T-pose")
+                            description="The pose that checks the rig's left and right and gives its leg length; "
+                                        "it is also the neutral posture of a take where the performer never stands")
     reference_frame: IntProperty(name="Reference Frame", default=0, min=0,
                                  description="Frame of the take (0 = first) used as the reference pose")
     target: EnumProperty(name="Target", items=TARGET_ITEMS, default="ACTIVE",

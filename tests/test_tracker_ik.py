@@ -148,3 +148,32 @@ def test_unreachable_foot_points_straight_at_target(soft):
     reached = spos[:, ankle] - spos[:, hip]
     cos_dir = np.sum(to_target * reached, -1) / np.linalg.norm(to_target, axis=-1) / np.linalg.norm(reached, axis=-1)
     assert cos_dir.min() > 1 - 1e-9
+
+
+def test_head_is_reached_from_any_spine_start():
+    """The spine reaches the head exactly from a prior that is nonsense (the whole body turned
+    upside down, as a network's guess of someone lying on the floor was) and on a spine stretched to
+    within a millimetre of its length, where the old Gauss-Newton crawled."""
+    motion = demo_motion(seconds=1.0)
+    targets, pos, glob = _targets(motion)
+    flip = np.diag([1.0, -1.0, -1.0])
+    for prior in (flip @ glob, np.broadcast_to(np.eye(3), glob.shape).copy()):
+        solved, report = solve_six_point(targets, motion.skeleton, motion.fps, prior=prior)
+        spos, _ = forward_kinematics(solved.rotations, solved.translation, motion.skeleton)
+        assert report["head_residual_max_m"] < 1e-6
+        assert np.linalg.norm(spos[:, END_JOINTS] - pos[:, END_JOINTS], axis=-1).max() < 1e-6
+    # Nearly straight: the head 0.5 mm short of the spine's full length above spine1.
+    skeleton = motion.skeleton
+    spine = [JOINT_INDEX[n] for n in ("spine2", "spine3", "neck", "head")]
+    length = np.linalg.norm(skeleton.offsets[spine], axis=-1).sum()
+    straight = dict(targets)
+    hp = pos[:, JOINT_INDEX["spine1"]] + (length - 5e-4) * glob[:, 0, :, 1]
+    straight["head"] = (hp, targets["head"][1])
+    solved, report = solve_six_point(straight, skeleton, motion.fps)
+    spos, _ = forward_kinematics(solved.rotations, solved.translation, skeleton)
+    assert np.linalg.norm(spos[:, JOINT_INDEX["head"]] - hp, axis=-1).max() < 1e-6
+    # Beyond reach: a straight spine pointing at the head, the residual reported.
+    far = dict(targets)
+    far["head"] = (pos[:, JOINT_INDEX["spine1"]] + 1.2 * length * glob[:, 0, :, 1], targets["head"][1])
+    solved, report = solve_six_point(far, skeleton, motion.fps)
+    assert abs(report["head_residual_max_m"] - 0.2 * length) < 1e-6

@@ -23,11 +23,11 @@ Method, all frames at once:
   whatever takes the mid joint's frame to the target's, so the end's global rotation is exact.
 - **Spine** (spine1, spine2, spine3, neck, head): the head's rotation relative to the pelvis is
   split into a twist about the spine's axis and a swing, each distributed over the five joints with
-  their own shares (the head turns mostly in the neck; the torso bends over the whole spine), which
-  already gives the head its exact global rotation (the head's local rotation takes the remainder).
-  The head position is then reached by a few damped Gauss-Newton steps on one extra bend
-  (3-vector) spread over spine1..neck by ``spine_bend_shares``: the torso takes most of it, the
-  neck little, so the trunk does not drift with every head movement.
+  their own shares (the head turns mostly in the neck; the torso bends over the whole spine), or
+  the prior's spine is taken (:func:`_spine_start`). The head position is then reached exactly in
+  closed form (:func:`_solve_spine`): the start's bends are scaled together until the spine spans
+  the pelvis-to-head distance, and the whole spine turns about spine1 onto the head; the head keeps
+  its exact global rotation (its local rotation takes the remainder).
 - **Collars**: a share of the swing from the rest arm direction towards the hand (in spine3's
   frame): SMPL collars move little. **Hands** (22, 23) and **toes** (10, 11): identity locals.
 
@@ -43,16 +43,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .filters import fill_gaps
-from .ik import DEFAULT_HINGE_AXES, _apply, _apply_t, _axis_angle_matrix, _cross, _dot, _normalize, _solve_spd3
+from .ik import DEFAULT_HINGE_AXES, _apply, _apply_t, _axis_angle_matrix, _cross, _dot, _normalize
 from .motion import Motion
-from .rotations import axis_angle_to_matrix, matrix_to_quat, quat_to_matrix
+from .rotations import (axis_angle_to_matrix, matrix_to_quat, quat_slerp, quat_to_matrix,
+                        rotation_between_vectors)
 from .skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, Skeleton
 
 J = JOINT_INDEX
 TARGET_NAMES = ("pelvis", "head", "left_hand", "right_hand", "left_foot", "right_foot")
 SPINE = (J["spine1"], J["spine2"], J["spine3"], J["neck"], J["head"])
+# The knee/elbow below each hip/shoulder (the prior's direction of that bone is the swivel's pole).
+_CHILD = {J[f"{s}_{a}"]: J[f"{s}_{b}"] for s in ("left", "right") for a, b in (("hip", "knee"), ("shoulder", "elbow"))}
 _EPS = 1e-9
-_MAX_STEP = 0.25     # radians per joint and spine iteration
 
 
 @dataclass
@@ -64,11 +66,6 @@ class SixPointOptions:
     # spine1, spine2, spine3, neck, head (each sums to 1; the head's local takes any remainder).
     spine_twist_shares: tuple = (1 / 9, 1 / 9, 1 / 9, 1 / 3, 1 / 3)
     spine_swing_shares: tuple = (1 / 7, 1 / 7, 1 / 7, 2 / 7, 2 / 7)
-    # Compliances of spine1, spine2, spine3, neck in the head-position correction (the step of
-    # least weighted norm): the torso-drift weights.
-    spine_bend_shares: tuple = (1.0, 1.0, 1.0, 0.03)
-    spine_iterations: int = 30         # a cap: most frames converge in 4-6 (strongly bent spines take more)
-    spine_tolerance: float = 1e-6        # metres: stop iterating once every frame's head is this close
     # Collars: share of the rest-arm-to-hand swing (cross-product form, spine3 frame) per axis.
     collar_shares: tuple = (0.0, 0.2, 0.0)
     # Swivel objective: weights of the mid frame's x, y, z axes aligned with the end target's,
@@ -82,9 +79,12 @@ class SixPointOptions:
     soft_reach: float = 0.0
     # With a prior pose (``solve_six_point(..., prior=)``): the weight of the prior's knee/elbow
     # direction in the swivel objective (it replaces the body pole; 20 was best of 4-1000 on the
-    # validation split with the shipped six-point network), and the spine iterations.
+    # validation split with the shipped six-point network).
     prior_pole_weight: float = 20.0
-    prior_spine_iterations: int = 10
+    # The prior is trusted fully where its pelvis is within the first angle (degrees) of the pelvis
+    # target, not at all beyond the second (smoothly between): a network that has the one tracked
+    # rotation it sees 30+ degrees wrong has the rest wrong too (lying on the floor: 175 degrees).
+    prior_trust_deg: tuple = (15.0, 30.0)
     hinge_axes: dict = field(default_factory=lambda: dict(DEFAULT_HINGE_AXES))
 
 
@@ -244,70 +244,146 @@ def _rot_y(angle: np.ndarray) -> np.ndarray:
     return m
 
 
-def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, offsets, opts: SixPointOptions, prior=None):
-    """Local rotations (5, T, 3, 3) of spine1, spine2, spine3, neck, head; globals (5, T, 3, 3);
-    positions (5, T, 3); head position residual (T,). ``prior``: (T, 24, 3, 3) world rotations
-    to start from instead of the twist/swing shares."""
-    T = len(pelvis_pos)
-    locals_ = np.empty((5, T, 3, 3))
-    iterations = opts.spine_iterations
+# Spine: the start's bends scaled to the head's distance, then the whole spine turned onto the head.
+_BEND_LIMIT = 0.5 * np.pi        # radians: the most the length fit bends any one joint
+_WEAK_BEND = 0.05                # radians: a start bent less than this in all gets a forward flexion mode
+_FLEXION = np.array((0.1, 0.0, 0.0)) / 3.0      # about each joint's parent +X (bending forwards)
+_LENGTH_TOLERANCE = 1e-10        # metres
+_NEWTON_STEPS = 16               # a cap: most frames converge in 2-4
+
+
+def _rotvec_matrix(v: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) of rotation vectors (..., 3)."""
+    flat = v.reshape(-1, 3)
+    axis, angle = _normalize(flat)
+    return _axis_angle_matrix(axis, np.cos(angle), np.sin(angle)).reshape(v.shape + (3,))
+
+
+def _turn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Shortest rotations (N, 3, 3) taking unit vectors a (N, 3) onto unit b (N, 3)."""
+    k = _cross(a, b)
+    c = _dot(a, b)
+    kx = np.zeros(a.shape + (3,))
+    kx[:, 0, 1], kx[:, 0, 2], kx[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
+    kx[:, 1, 0], kx[:, 2, 0], kx[:, 2, 1] = k[:, 2], -k[:, 1], k[:, 0]
+    out = np.eye(3) + kx + (kx @ kx) / np.maximum(1.0 + c, 1e-300)[:, None, None]
+    opposite = c < -1.0 + 1e-9
+    if opposite.any():      # half a turn about any axis normal to a
+        out[opposite] = quat_to_matrix(rotation_between_vectors(a[opposite], b[opposite]))
+    return out
+
+
+def _spine_shares(pelvis_rot: np.ndarray, head_rot: np.ndarray, opts: SixPointOptions) -> np.ndarray:
+    """Locals (4, T, 3, 3) of spine1..neck: their shares of the head's twist and swing."""
+    twist, swing = _twist_swing_y(pelvis_rot.transpose(0, 2, 1) @ head_rot)
+    twist_shares = np.asarray(opts.spine_twist_shares[:4], dtype=np.float64)[:, None]
+    swing_shares = np.asarray(opts.spine_swing_shares[:4], dtype=np.float64)[:, None, None]
+    return _rotvec_matrix(swing_shares * swing) @ _rot_y((twist_shares * twist).ravel()).reshape(4, -1, 3, 3)
+
+
+def _spine_start(pelvis_rot, head_rot, opts: SixPointOptions, prior=None, trust=None) -> np.ndarray:
+    """Locals (4, T, 3, 3) of spine1..neck to start from: the prior's (slerped towards the shares
+    where ``trust`` < 1), else the shares."""
     if prior is None:
-        twist, swing = _twist_swing_y(pelvis_rot.transpose(0, 2, 1) @ head_rot)
-        for i, (ts, ss) in enumerate(zip(opts.spine_twist_shares, opts.spine_swing_shares)):
-            locals_[i] = axis_angle_to_matrix(ss * swing) @ _rot_y(ts * twist)
-    else:
-        parent = pelvis_rot
-        for i, j in enumerate(SPINE[:4]):
-            locals_[i] = parent.transpose(0, 2, 1) @ prior[:, j]
-            parent = prior[:, j]
-        locals_[4] = parent.transpose(0, 2, 1) @ head_rot
-        iterations = opts.prior_spine_iterations
-    chain_len = float(sum(np.linalg.norm(offsets[j]) for j in SPINE[1:]))
+        return _spine_shares(pelvis_rot, head_rot, opts)
+    chain = prior[:, SPINE[:4]]
+    parents = np.concatenate((pelvis_rot[:, None], chain[:, :3]), axis=1)
+    start = (parents.transpose(0, 1, 3, 2) @ chain).transpose(1, 0, 2, 3)
+    faded = np.nonzero(trust < 1.0)[0] if trust is not None else ()
+    if len(faded):
+        shares = _spine_shares(pelvis_rot[faded], head_rot[faded], opts)
+        q = quat_slerp(matrix_to_quat(shares), matrix_to_quat(start[:, faded]), trust[faded][None])
+        start[:, faded] = quat_to_matrix(q)
+    return start
 
-    def chain(locals_):
-        glob = np.empty((5, T, 3, 3))
-        pos = np.empty((5, T, 3))
-        parent_rot, parent_pos = pelvis_rot, pelvis_pos
-        for i, j in enumerate(SPINE):
-            pos[i] = parent_pos + _apply(parent_rot, offsets[j])
-            glob[i] = parent_rot @ locals_[i]
-            parent_rot, parent_pos = glob[i], pos[i]
-        return glob, pos
 
-    glob, pos = chain(locals_)
-    compliance = np.asarray(opts.spine_bend_shares, dtype=np.float64)
-    damping = (1e-6 * chain_len) ** 2
-    for iteration in range(iterations):
-        err = head_pos - pos[4]
-        if np.abs(err).max() < opts.spine_tolerance:
-            break       # every frame's head is reached: the rest of the iterations would do nothing
-        # Each of spine1..neck may turn by its own world rotation vector delta_i (moving the head by
-        # delta_i x r_i, r_i = head - p_i); the step of least weighted norm sum_i |delta_i|^2 / c_i
-        # reaching the head: delta_i = c_i [r_i]x y with (sum_i c_i (|r_i|^2 I - r_i r_i^T)) y = err
-        # (a 3x3 solve per frame; the compliances c_i are the torso-drift weights).
-        levers = pos[4][None] - pos[:4]                                        # (4, T, 3)
-        weighted = compliance[:, None, None] * levers
-        normal = -np.einsum("itj,itk->tjk", weighted, levers)
-        rr = np.einsum("itj,itj->t", weighted, levers)
-        # Levenberg-style damping: the lever arms are nearly collinear along the spine, so the
-        # error along the chain is reached only slowly (and never by a huge step).
-        scale = (normal[:, 0, 0] + normal[:, 1, 1] + normal[:, 2, 2]) / 3.0 + rr
-        normal[:, [0, 1, 2], [0, 1, 2]] += (rr + 1e-2 * 0.1 ** iteration * scale + damping)[:, None]
-        y, _ = _solve_spd3(normal, err)
-        parents = np.concatenate((pelvis_rot[None], glob[:3]))                  # (4, T, 3, 3)
-        delta = _cross(weighted, y[None])
-        angle = np.sqrt(_dot(delta, delta))
-        # Joint by joint step limit, in the parent's frame.
-        delta = np.einsum("itjk,itj->itk", parents, delta) * (
-            np.minimum(angle, _MAX_STEP) / np.maximum(angle, 1e-300))[..., None]
-        delta = delta.reshape(4 * T, 3)
-        size = np.sqrt(_dot(delta, delta))
-        axis = delta / np.maximum(size, 1e-300)[:, None]
-        locals_[:4] = (_axis_angle_matrix(axis, np.cos(size), np.sin(size)).reshape(4, T, 3, 3) @ locals_[:4])
-        # The head keeps its exact global rotation: its local takes the remainder.
-        glob, pos = chain(locals_)
-        locals_[4] = glob[3].transpose(0, 2, 1) @ head_rot
-        glob[4] = head_rot
+def _spine_chord(modes: np.ndarray, straight: np.ndarray, offsets: np.ndarray, s: np.ndarray):
+    """The spine1-to-head vector in spine1's frame (N, 3) with spine2, spine3 and the neck bent by
+    ``s`` (N,) times their ``modes`` (3, N, 3) off their ``straight`` locals (3, N, 3, 3), and its
+    derivative in s."""
+    rot = _rotvec_matrix(modes * s[:, None]) @ straight
+    v = np.broadcast_to(offsets[4], modes.shape[1:])
+    dv = np.zeros(modes.shape[1:])
+    for k in (2, 1, 0):                # neck, spine3, spine2
+        rv = _apply(rot[k], v)
+        dv = _apply(rot[k], dv) + _cross(modes[k], rv)
+        v = offsets[k + 1] + rv
+    return v, dv
+
+
+def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, offsets, start):
+    """Spine1..head from the start locals (4, T, 3, 3) of spine1..neck, reaching the head target.
+
+    Two exact steps (no Gauss-Newton on the head position: near a straight spine its error along
+    the spine is second order in the bend, so it crawled or oscillated and a capped iteration left
+    the head centimetres off its tracker):
+
+    - *length*: the bends of spine2, spine3 and the neck (each the swing taking the joint's child bone
+      off the line of its own bone) are scaled together by one factor until the spine1-to-head
+      distance is the target's: a bracketed Newton solve in the squared factor, in which that
+      distance is about linear even at a straight spine. A start too straight to bend gets a small
+      forward flexion as its mode.
+    - *direction*: the whole spine turns about spine1 onto the head by the shortest rotation, so the
+      start's twist about that line is kept; the head keeps its exact global rotation.
+
+    Exact wherever the head is within reach (a head farther than the spine's length gets a straight
+    spine pointing at it). Returns locals (5, T, 3, 3), globals (5, T, 3, 3), positions (5, T, 3) of
+    spine1..head and the head's residual distance (T,)."""
+    T = len(pelvis_pos)
+    o = offsets[list(SPINE)]
+    unit = o / np.linalg.norm(o, axis=-1, keepdims=True)
+    # Bend of spine2, spine3, neck: the swing (parent frame) taking its bone's line onto its child's.
+    child = np.einsum("ktij,kj->kti", start[1:], unit[2:])
+    axis, sin = _normalize(_cross(unit[1:4, None], child))
+    modes = axis * np.arctan2(sin, _dot(unit[1:4, None], child))[..., None]
+    straight = _rotvec_matrix(-modes) @ start[1:]
+    bend = np.sqrt(_dot(modes, modes))
+    weak = np.clip(1.0 - bend.sum(axis=0) / _WEAK_BEND, 0.0, 1.0)
+    if weak.any():
+        modes = modes + weak[:, None] * _FLEXION
+        bend = np.sqrt(_dot(modes, modes))
+    root = pelvis_pos + _apply(pelvis_rot, o[0])
+    to_head = head_pos - root
+    reach = np.sqrt(_dot(to_head, to_head))
+    # Length: f(sigma) = |chord(sqrt(sigma))| - reach, decreasing in sigma on [0, sigma_max].
+    hi = (_BEND_LIMIT / np.maximum(bend.max(axis=0), 1e-12)) ** 2
+    sigma = np.where(reach < float(np.linalg.norm(o[1:], axis=-1).sum()), np.minimum(1.0, hi), 0.0)
+    lo = np.zeros(T)
+    todo = np.nonzero(sigma > 0.0)[0]
+    for _ in range(_NEWTON_STEPS):
+        if not len(todo):
+            break
+        sig = sigma[todo]
+        s = np.sqrt(sig)
+        chord, d_chord = _spine_chord(modes[:, todo], straight[:, todo], o, s)
+        length = np.sqrt(_dot(chord, chord))
+        f = length - reach[todo]
+        open_ = np.abs(f) >= _LENGTH_TOLERANCE
+        lo[todo] = np.where(f > 0.0, sig, lo[todo])
+        hi[todo] = np.where(f < 0.0, sig, hi[todo])
+        slope = _dot(chord, d_chord) / (np.maximum(length, _EPS) * 2.0 * np.maximum(s, 1e-9))
+        step = sig - f / np.where(slope < -1e-12, slope, -1e-12)
+        inside = (step > lo[todo]) & (step < hi[todo]) & (slope < -1e-12)
+        sigma[todo] = np.where(open_, np.where(inside, step, 0.5 * (lo[todo] + hi[todo])), sig)
+        todo = todo[open_]
+    locals_ = np.empty((5, T, 3, 3))
+    locals_[0] = start[0]
+    locals_[1:4] = _rotvec_matrix(modes * np.sqrt(sigma)[:, None]) @ straight
+    glob = np.empty((5, T, 3, 3))
+    pos = np.empty((5, T, 3))
+    parent = pelvis_rot
+    pos[0] = root
+    for i in range(4):
+        glob[i] = parent @ locals_[i]
+        pos[i + 1] = pos[i] + _apply(glob[i], o[i + 1])
+        parent = glob[i]
+    # Direction: the whole spine turns about spine1 onto the head.
+    turn = _turn(_normalize(pos[4] - root)[0], _normalize(to_head)[0])
+    glob[:4] = turn @ glob[:4]
+    pos[1:] = root + np.einsum("tij,ktj->kti", turn, pos[1:] - root)
+    locals_[0] = pelvis_rot.transpose(0, 2, 1) @ glob[0]
+    locals_[4] = glob[3].transpose(0, 2, 1) @ head_rot
+    glob[4] = head_rot
     residual = np.sqrt(_dot(head_pos - pos[4], head_pos - pos[4]))
     return locals_, glob, pos, residual
 
@@ -332,6 +408,130 @@ def stack_targets(targets: dict, names) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 # --------------------------------------------------------------------------------------------
 
+def prior_trust(prior_pelvis: np.ndarray, pelvis_rot: np.ndarray, options: SixPointOptions) -> np.ndarray:
+    """(T,) 1 where the prior's pelvis rotation is within ``prior_trust_deg[0]`` of the pelvis
+    target, 0 beyond ``prior_trust_deg[1]``, smoothly between."""
+    cos = 0.5 * (np.einsum("tij,tij->t", prior_pelvis, pelvis_rot) - 1.0)
+    angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    full, none = options.prior_trust_deg
+    x = np.clip((none - angle) / max(none - full, 1e-9), 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _blend(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Rotations (N, 3, 3) slerped from a to b by weight (N,)."""
+    return quat_to_matrix(quat_slerp(matrix_to_quat(a), matrix_to_quat(b), weight))
+
+
+def solve_pose(filled: dict, skeleton: Skeleton, opts: SixPointOptions, prior: np.ndarray | None = None):
+    """The solve of :func:`solve_six_point` on gap-free targets ({name: (positions (T, 3),
+    rotations (T, 3, 3))}, pelvis and head required): local rotation matrices (T, 24, 3, 3) and a
+    report (``head_residual`` (T,), ``unreachable`` {target: (T,) bool}, ``prior_trust`` (T,) or None).
+    The live tracker stream calls it one frame at a time."""
+    offsets = skeleton.offsets
+    pelvis_pos, pelvis_rot = filled["pelvis"]
+    T = len(pelvis_pos)
+    trust = faded = None
+    if prior is not None:
+        locals_ = np.empty((T, NUM_JOINTS, 3, 3))
+        locals_[:, 1:] = prior[:, list(PARENTS[1:])].transpose(0, 1, 3, 2) @ prior[:, 1:]
+        # Toes and hands have no target: identity locals, as in the corpus.
+        locals_[:, [J["left_foot"], J["right_foot"], J["left_hand"], J["right_hand"]]] = np.eye(3)
+        trust = prior_trust(prior[:, 0], pelvis_rot, opts)
+        faded = np.nonzero(trust < 1.0)[0]
+    else:
+        locals_ = np.broadcast_to(np.eye(3), (T, NUM_JOINTS, 3, 3)).copy()
+    locals_[:, 0] = pelvis_rot
+    report = {"prior_trust": trust, "unreachable": {}}
+
+    # Spine to the head.
+    head_pos, head_rot = filled["head"]
+    start = _spine_start(pelvis_rot, head_rot, opts, prior, trust)
+    spine_locals, spine_glob, spine_pos, report["head_residual"] = _solve_spine(
+        pelvis_pos, pelvis_rot, head_pos, head_rot, offsets, start)
+    locals_[:, list(SPINE)] = spine_locals.transpose(1, 0, 2, 3)
+    spine3_rot, spine3_pos = spine_glob[2], spine_pos[2]
+    hinge_axes = {k: np.asarray(v, dtype=np.float64) for k, v in opts.hinge_axes.items()}
+
+    # Collars (both arms at once): a share of the reach (or the prior's), then just enough reach.
+    arms = [side for side in ("left", "right") if f"{side}_hand" in filled]
+    collar_rot = {}
+    if arms:
+        collars = [J[f"{side}_collar"] for side in arms]
+        shoulders = [J[f"{side}_shoulder"] for side in arms]
+        wrists = [J[f"{side}_wrist"] for side in arms]
+        hands = np.concatenate([filled[f"{side}_hand"][0] for side in arms])
+        spine3_rows = np.concatenate([spine3_rot] * len(arms))
+        collar_pos = np.concatenate([spine3_pos + _apply(spine3_rot, offsets[c]) for c in collars])
+        if prior is None or len(faded):
+            rest = skeleton.rest_positions()
+            rest_dir, _ = _normalize(rest[wrists] - rest[collars])
+            reach_dir, _ = _normalize(_apply_t(spine3_rows, hands - collar_pos))
+            swing = _cross(np.repeat(rest_dir, T, axis=0), reach_dir)
+            rows = spine3_rows @ axis_angle_to_matrix(swing * np.asarray(opts.collar_shares, dtype=np.float64))
+        if prior is not None:
+            shares_rows = rows if len(faded) else None
+            rows = np.concatenate([prior[:, c] for c in collars])
+            if len(faded):
+                part = np.concatenate([faded + i * T for i in range(len(arms))])
+                rows[part] = _blend(shares_rows[part], rows[part], np.tile(trust[faded], len(arms)))
+        arm_length = np.linalg.norm(offsets[[J[f"{side}_elbow"] for side in arms]], axis=-1) \
+            + np.linalg.norm(offsets[wrists], axis=-1) - 2e-6
+        rows = _collar_reach(rows, collar_pos, hands, np.repeat(offsets[shoulders], T, axis=0),
+                             np.repeat(arm_length, T))
+        shoulder_pos = collar_pos + _apply(rows, np.repeat(offsets[shoulders], T, axis=0))
+        for i, side in enumerate(arms):
+            collar_rot[side] = rows[i * T:(i + 1) * T]
+            locals_[:, collars[i]] = spine3_rot.transpose(0, 2, 1) @ collar_rot[side]
+
+    def pole_of(body_pole, body_weight, root):
+        """The swivel's pole and its weight: the body pole, or the prior's upper-limb direction
+        (faded towards the body pole where the prior is not trusted)."""
+        if prior is None:
+            return body_pole, body_weight
+        prior_pole = _apply(prior[:, root], offsets[_CHILD[root]])
+        if not len(faded):
+            return prior_pole, opts.prior_pole_weight
+        w = trust[:, None]
+        return w * opts.prior_pole_weight * prior_pole + (1.0 - w) * body_weight * body_pole, 1.0
+
+    # Limbs (every tracked leg and arm in one batch): two-bone IK with the closed-form swivel.
+    limbs = []      # (target name, root joint, mid joint, end joint, parent rotation, root position, pole, weights)
+    for side in ("left", "right"):
+        if f"{side}_foot" in filled:
+            hip, knee, ankle = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
+            pole, pole_weight = pole_of(pelvis_rot[:, :, 2], opts.knee_pole_weight, hip)
+            limbs.append((f"{side}_foot", hip, knee, ankle, pelvis_rot, pelvis_pos + _apply(pelvis_rot, offsets[hip]),
+                          pole, pole_weight, opts.knee_axis_weights, f"{side}_knee"))
+    for i, side in enumerate(arms):
+        shoulder, elbow, wrist = J[f"{side}_shoulder"], J[f"{side}_elbow"], J[f"{side}_wrist"]
+        # Body pole for the elbow: behind and below, in spine3's frame.
+        pole, pole_weight = pole_of(_apply(spine3_rot, np.array([0.0, -0.7071067811865476, -0.7071067811865476])),
+                                    opts.elbow_pole_weight, shoulder)
+        limbs.append((f"{side}_hand", shoulder, elbow, wrist, collar_rot[side], shoulder_pos[i * T:(i + 1) * T],
+                      pole, pole_weight, opts.elbow_axis_weights, f"{side}_elbow"))
+    if limbs:
+        def rows(values):
+            return np.concatenate(values) if len(values) > 1 else values[0]
+
+        def per_row(values):
+            return np.repeat(np.asarray(values, dtype=np.float64), T, axis=0)
+
+        upper_rot, mid_rot, _, _, unreachable = _swivel_limb(
+            rows([limb[5] for limb in limbs]),
+            rows([filled[limb[0]][0] for limb in limbs]), rows([filled[limb[0]][1] for limb in limbs]),
+            per_row([offsets[limb[2]] for limb in limbs]), per_row([offsets[limb[3]] for limb in limbs]),
+            per_row([hinge_axes[limb[9]] for limb in limbs]), per_row([limb[8] for limb in limbs]),
+            rows([limb[6] for limb in limbs]), per_row([limb[7] for limb in limbs]), opts.soft_reach)
+        for i, (name, root, mid, end, parent_rot, *_rest) in enumerate(limbs):
+            part = slice(i * T, (i + 1) * T)
+            locals_[:, root] = parent_rot.transpose(0, 2, 1) @ upper_rot[part]
+            locals_[:, mid] = upper_rot[part].transpose(0, 2, 1) @ mid_rot[part]
+            locals_[:, end] = mid_rot[part].transpose(0, 2, 1) @ filled[name][1]
+            report["unreachable"][name] = unreachable[part]
+    return locals_, report
+
+
 def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixPointOptions | None = None,
                     prior: np.ndarray | None = None):
     """Full SMPL-24 Motion from six joint-level targets (module docstring). Returns (Motion, report).
@@ -339,10 +539,10 @@ def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixP
     ``prior``: optional (T, 24, 3, 3) world rotations of a guessed pose (the tracker poser's): the
     spine starts from it instead of the twist/swing shares, the collars take its rotations (then
     just enough reach), the knees and elbows swivel towards its thigh/upper-arm directions
-    (``prior_pole_weight``), and limbs without a target keep its rotations. The targets are still
-    reached exactly; the prior only decides what they leave open."""
+    (``prior_pole_weight``), and limbs without a target keep its rotations; where its pelvis is far
+    from the pelvis target it fades into the closed-form defaults (``prior_trust_deg``). The targets
+    are still reached exactly; the prior only decides what they leave open."""
     opts = options or SixPointOptions()
-    offsets = skeleton.offsets
     report = {"filled_frames": {}, "missing_targets": [], "unreachable_frames": {}}
     filled = {}
     T = None
@@ -369,102 +569,15 @@ def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixP
     for required in ("pelvis", "head"):
         if required not in filled:
             raise ValueError(f"the six-point solver needs the {required} target with at least one valid frame")
-
-    pelvis_pos, pelvis_rot = filled["pelvis"]
     if prior is not None:
         prior = np.asarray(prior, dtype=np.float64)
         if prior.shape != (T, NUM_JOINTS, 3, 3):
             raise ValueError(f"prior must be (T, {NUM_JOINTS}, 3, 3) world rotations for {T} frames, got {prior.shape}")
-        locals_ = np.empty((T, NUM_JOINTS, 3, 3))
-        locals_[:, 1:] = prior[:, list(PARENTS[1:])].transpose(0, 1, 3, 2) @ prior[:, 1:]
-        # Toes and hands have no target: identity locals, as in the corpus.
-        locals_[:, [J["left_foot"], J["right_foot"], J["left_hand"], J["right_hand"]]] = np.eye(3)
-    else:
-        locals_ = np.broadcast_to(np.eye(3), (T, NUM_JOINTS, 3, 3)).copy()
-    glob = np.empty((T, NUM_JOINTS, 3, 3))
-    locals_[:, 0] = pelvis_rot
-    glob[:, 0] = pelvis_rot
-
-    # Spine to the head.
-    head_pos, head_rot = filled["head"]
-    spine_locals, spine_glob, spine_pos, residual = _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot,
-                                                                 offsets, opts, prior)
-    for i, j in enumerate(SPINE):
-        locals_[:, j] = spine_locals[i]
-        glob[:, j] = spine_glob[i]
-    report["head_residual_max_m"] = float(residual.max()) if T else 0.0
-    spine3_rot, spine3_pos = spine_glob[2], spine_pos[2]
-
-    rest = skeleton.rest_positions()
-    hinge_axes = {k: np.asarray(v, dtype=np.float64) for k, v in opts.hinge_axes.items()}
-
-    # Collars (both arms at once): a share of the reach (or the prior's), then just enough reach.
-    arms = [side for side in ("left", "right") if f"{side}_hand" in filled]
-    collar_rot = {}
-    if arms:
-        collars = [J[f"{side}_collar"] for side in arms]
-        shoulders = [J[f"{side}_shoulder"] for side in arms]
-        wrists = [J[f"{side}_wrist"] for side in arms]
-        hands = np.concatenate([filled[f"{side}_hand"][0] for side in arms])
-        spine3_rows = np.concatenate([spine3_rot] * len(arms))
-        collar_pos = np.concatenate([spine3_pos + _apply(spine3_rot, offsets[c]) for c in collars])
-        if prior is None:
-            rest_dir, _ = _normalize(rest[wrists] - rest[collars])
-            reach_dir, _ = _normalize(_apply_t(spine3_rows, hands - collar_pos))
-            swing = _cross(np.repeat(rest_dir, T, axis=0), reach_dir)
-            rows = spine3_rows @ axis_angle_to_matrix(swing * np.asarray(opts.collar_shares, dtype=np.float64))
-        else:
-            rows = np.concatenate([prior[:, c] for c in collars])
-        arm_length = np.linalg.norm(offsets[[J[f"{side}_elbow"] for side in arms]], axis=-1) \
-            + np.linalg.norm(offsets[wrists], axis=-1) - 2e-6
-        rows = _collar_reach(rows, collar_pos, hands, np.repeat(offsets[shoulders], T, axis=0),
-                             np.repeat(arm_length, T))
-        shoulder_pos = collar_pos + _apply(rows, np.repeat(offsets[shoulders], T, axis=0))
-        for i, side in enumerate(arms):
-            collar_rot[side] = rows[i * T:(i + 1) * T]
-            locals_[:, collars[i]] = spine3_rot.transpose(0, 2, 1) @ collar_rot[side]
-
-    # Limbs (every tracked leg and arm in one batch): two-bone IK with the closed-form swivel.
-    limbs = []      # (target name, root joint, mid joint, end joint, parent rotation, root position, pole, weights)
-    for side in ("left", "right"):
-        if f"{side}_foot" in filled:
-            hip, knee, ankle = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
-            if prior is None:
-                pole, pole_weight = pelvis_rot[:, :, 2], opts.knee_pole_weight
-            else:
-                pole, pole_weight = _apply(prior[:, hip], offsets[knee]), opts.prior_pole_weight
-            limbs.append((f"{side}_foot", hip, knee, ankle, pelvis_rot, pelvis_pos + _apply(pelvis_rot, offsets[hip]),
-                          pole, pole_weight, opts.knee_axis_weights, f"{side}_knee"))
-    for i, side in enumerate(arms):
-        shoulder, elbow, wrist = J[f"{side}_shoulder"], J[f"{side}_elbow"], J[f"{side}_wrist"]
-        if prior is None:
-            # Body pole for the elbow: behind and below, in spine3's frame.
-            pole = _apply(spine3_rot, np.array([0.0, -0.7071067811865476, -0.7071067811865476]))
-            pole_weight = opts.elbow_pole_weight
-        else:
-            pole, pole_weight = _apply(prior[:, shoulder], offsets[elbow]), opts.prior_pole_weight
-        limbs.append((f"{side}_hand", shoulder, elbow, wrist, collar_rot[side], shoulder_pos[i * T:(i + 1) * T],
-                      pole, pole_weight, opts.elbow_axis_weights, f"{side}_elbow"))
-    if limbs:
-        def rows(values):
-            return np.concatenate(values) if len(values) > 1 else values[0]
-
-        def per_row(values):
-            return np.repeat(np.asarray(values, dtype=np.float64), T, axis=0)
-
-        upper_rot, mid_rot, _, _, unreachable = _swivel_limb(
-            rows([limb[5] for limb in limbs]),
-            rows([filled[limb[0]][0] for limb in limbs]), rows([filled[limb[0]][1] for limb in limbs]),
-            per_row([offsets[limb[2]] for limb in limbs]), per_row([offsets[limb[3]] for limb in limbs]),
-            per_row([hinge_axes[limb[9]] for limb in limbs]), per_row([limb[8] for limb in limbs]),
-            rows([limb[6] for limb in limbs]), per_row([limb[7] for limb in limbs]), opts.soft_reach)
-        for i, (name, root, mid, end, parent_rot, *_rest) in enumerate(limbs):
-            part = slice(i * T, (i + 1) * T)
-            locals_[:, root] = parent_rot.transpose(0, 2, 1) @ upper_rot[part]
-            locals_[:, mid] = upper_rot[part].transpose(0, 2, 1) @ mid_rot[part]
-            locals_[:, end] = mid_rot[part].transpose(0, 2, 1) @ filled[name][1]
-            report["unreachable_frames"][name] = int(unreachable[part].sum())
-
-    motion = Motion(fps, matrix_to_quat(locals_), pelvis_pos.copy(), skeleton,
+    locals_, pose_report = solve_pose(filled, skeleton, opts, prior)
+    report["head_residual_max_m"] = float(pose_report["head_residual"].max()) if T else 0.0
+    report["unreachable_frames"] = {n: int(m.sum()) for n, m in pose_report["unreachable"].items()}
+    if prior is not None:
+        report["prior_faded_frames"] = int((pose_report["prior_trust"] < 1.0).sum())
+    motion = Motion(fps, matrix_to_quat(locals_), filled["pelvis"][0].copy(), skeleton,
                     {"source": "six_point_trackers", "solver": "tracker_ik"})
     return motion, report

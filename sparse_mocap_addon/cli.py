@@ -253,8 +253,7 @@ def _tracker_motion(args, say, skeleton) -> Motion:
     from .core.feet_stage import feet_summary
     from .core.formats.trackers import read_trackers
     from .core.tracker_calibration import calibrate_trackers
-    from .inference.missing_frames import tracker_missing_frames
-    from .inference.tracker_pipeline import TrackerSolveOptions, reconstruct_trackers
+    from .inference.tracker_pipeline import TrackerSolveOptions, failure_summary, reconstruct_trackers
     try:
         recording = read_trackers(args.trackers, convention=args.tracker_convention, fps=args.tracker_fps,
                                   units=args.tracker_units)
@@ -272,8 +271,10 @@ def _tracker_motion(args, say, skeleton) -> Motion:
         motion, report = reconstruct_trackers(recording, skeleton, calibration=calibration, options=options)
         say(f"reconstructed {motion.num_frames} frames ({report['mode'].replace('_', '-')} mode, {motion.fps:g} fps); "
             f"{feet_summary(report.get('feet'))}")
-        motion = _fill_gaps(args, say, motion, lambda: tracker_missing_frames(recording, report["mode"], motion.fps),
-                            options.feet)
+        if failure_summary(report):
+            say(failure_summary(report))
+        # The frames to fill: those whose input could not support a pose (lost or impossible samples).
+        motion = _fill_gaps(args, say, motion, lambda: report["failed_frames"], options.feet)
     except (ValueError, OSError) as exc:
         raise CliError(str(exc).rstrip(".")) from None
     return motion

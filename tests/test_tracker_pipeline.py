@@ -238,3 +238,58 @@ def test_offline_smoothing_takes_tracking_noise_out():
     assert np.linalg.norm(smooth_pos - truth, axis=-1).mean() < np.linalg.norm(raw_pos - truth, axis=-1).mean()
     with pytest.raises(ValueError, match="smoothing_hz"):
         TrackerSolveOptions(smoothing_hz=40.0).validate()
+
+
+def _glitched(names, seconds=2.0):
+    """A recording with a hand tracker 3 m off for frames 40-45, the head 1 m under the floor for
+    frames 70-72 and the head lost for frames 90-91."""
+    motion, recording, mountings = _recording(names, seconds=seconds)
+    targets = joint_targets(recording, mountings)
+    bad = {n: (p.copy(), r.copy()) for n, (p, r) in targets.items()}
+    bad["left_hand"][0][40:46] += np.array([3.0, 0.0, 0.0])
+    bad["head"][0][70:73, 1] = -1.0
+    bad["head"][0][90:92] = np.nan
+    return motion, targets, bad
+
+
+@pytest.mark.parametrize("names", [THREE_POINT, SIX_POINT])
+def test_impossible_input_is_flagged_and_given_a_fallback_pose(names):
+    motion, targets, bad = _glitched(names)
+    options = TrackerSolveOptions(feet=FeetOptions(enabled=False))
+    solved, report = solve_targets(bad, motion.skeleton, motion.fps, options)
+    failed = report["failed_frames"]
+    assert np.nonzero(failed)[0].tolist() == list(range(40, 46)) + [70, 71, 72, 90, 91]
+    # The head under the floor is also too far from the hands (both reasons count).
+    assert report["failures"] == {"lost": 2, "too_far_apart": 9, "below_floor": 3}
+    assert solved.metadata["failed_frames"] == np.nonzero(failed)[0].tolist()
+    # The fallback: the rejected samples are treated as lost (interpolated from the good frames
+    # around them), so the hand and head stay with the body instead of reaching for the glitch.
+    clean, _ = solve_targets(targets, motion.skeleton, motion.fps, options)
+    pos, _ = _positions(solved)
+    ref, _ = _positions(clean)
+    assert np.linalg.norm(pos - ref, axis=-1)[failed].max() < 0.3
+    assert np.linalg.norm(pos - ref, axis=-1)[~failed].mean() < 0.02
+
+
+def test_the_stream_flags_impossible_input_and_holds_the_last_good_samples():
+    motion, targets, bad = _glitched(THREE_POINT)
+    stream = TrackerStream(motion.skeleton, THREE_POINT)
+    flags, reasons, hands = [], {}, []
+    wrist = TRACKER_JOINTS["left_hand"]
+    for t in range(motion.num_frames):
+        r, x = stream.step(np.stack([bad[n][0][t] for n in THREE_POINT]), np.stack([bad[n][1][t] for n in THREE_POINT]))
+        flags.append(stream.failed)
+        reasons[t] = stream.failure_reasons
+        pos, _ = forward_kinematics(r[None], x[None], motion.skeleton)
+        hands.append(pos[0, wrist])
+    assert np.nonzero(flags)[0].tolist() == list(range(40, 46)) + [70, 71, 72, 90, 91]
+    assert reasons[40] == ("too_far_apart",) and reasons[70] == ("too_far_apart", "below_floor") and reasons[90] == ("lost",)
+    # The glitched hand's last good sample is held.
+    assert np.linalg.norm(np.array(hands[40:46]) - targets["left_hand"][0][39], axis=-1).max() < 1e-3
+
+
+def test_a_recording_that_fits_no_pose_of_the_skeleton_is_refused():
+    motion, targets, _ = _glitched(THREE_POINT)
+    doubled = {n: (2.0 * p, r) for n, (p, r) in targets.items()}
+    with pytest.raises(TrackerError, match="fits the skeleton"):
+        solve_targets(doubled, motion.skeleton, motion.fps, TrackerSolveOptions())

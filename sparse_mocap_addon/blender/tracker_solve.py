@@ -38,8 +38,7 @@ from ..core.skeleton import Skeleton
 from ..core.tracker_calibration import TrackerCalibration, calibrate_trackers
 from ..core.trackers import TrackerError, TrackerRecording
 from ..inference.gap_fill import GapFillOptions, fill_reconstruction, gap_fill_summary
-from ..inference.missing_frames import tracker_missing_frames
-from ..inference.tracker_pipeline import TrackerSolveOptions, reconstruct_trackers
+from ..inference.tracker_pipeline import TrackerSolveOptions, failure_summary, reconstruct_trackers
 from .armature import skeleton_from_armature
 from .bake import set_scene_timing
 from .empty_sets import take_name as set_take_name
@@ -259,7 +258,7 @@ def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None
     motion's first frame lands on the recording's first frame; when the motion has the recording's
     frame rate the scene takes it, otherwise (the networks run at 60 fps) the keys are spaced to
     keep real time at the scene's rate. With ``gap_fill`` the frames where the input was lost
-    (:func:`~..inference.missing_frames.tracker_missing_frames`) are filled before baking
+    (the solve's ``report["failed_frames"]``: lost or impossible input) are filled before baking
     (``report["gap_fill"]``), the filled frames through the feet stage of ``options.feet`` too. Raises the core's errors (``TrackerError``,
     ``MeasurementError``: ValueErrors; a missing weight file: OSError) before anything is created; a
     later failure removes what was created.
@@ -283,8 +282,7 @@ def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None
     name = name or source.name
     same_rate = abs(motion.fps - recording.fps) < 1e-6
     if gap_fill is not None:
-        missing = tracker_missing_frames(recording, report["mode"], motion.fps)
-        motion, report["gap_fill"] = fill_reconstruction(motion, missing, gap_fill, source.frame_start,
+        motion, report["gap_fill"] = fill_reconstruction(motion, report["failed_frames"], gap_fill, source.frame_start,
                                                          key_step(context.scene, motion.fps, same_rate),
                                                          feet=options.feet)
 
@@ -314,6 +312,8 @@ def solve_summary(report: dict) -> str:
     out_of_reach = int(sum(unreachable.values())) if isinstance(unreachable, dict) else 0
     if out_of_reach:
         parts.append(f"{out_of_reach} target(s) out of reach")
+    if failure_summary(report):
+        parts.append(failure_summary(report))
     if report.get("resampled_from_fps"):
         parts.append(f"resampled from {report['resampled_from_fps']:g} fps")
     if "stature_m" in report:

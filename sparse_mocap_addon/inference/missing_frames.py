@@ -27,6 +27,7 @@ from ..core.landmark_targets import joint_targets
 from ..core.landmarks import LandmarkSequence
 from ..core.resample import resample_times
 from ..core.skeleton import JOINT_INDEX
+from ..core.tracker_checks import lost_frames
 from ..core.trackers import SIX_POINT, THREE_POINT, TrackerRecording
 from .imu_pipeline import NETWORK_FPS as IMU_NETWORK_FPS
 from .tracker_poser import REFERENCE
@@ -49,13 +50,13 @@ def resample_mask(missing, fps: float, new_fps: float) -> np.ndarray:
 
 def tracker_missing_frames(recording: TrackerRecording, mode: str, motion_fps: float | None = None) -> np.ndarray:
     """Frames where the tracker solve of ``mode`` ("six_point", "three_point", "analytic": the
-    mode the reconstruction ran) had no usable input, at ``motion_fps`` (default the recording's)."""
+    mode the reconstruction ran) had no usable input, at ``motion_fps`` (default the recording's).
+    Lost samples only: the solve's own ``report["failed_frames"]`` also flags the frames with
+    samples no pose of the skeleton can produce."""
     wanted = THREE_POINT if mode == "three_point" else SIX_POINT
     used = [name for name in wanted if name in recording.names]
-    lost = ~recording.valid[:, [recording.index(name) for name in used]]
-    anchors = {"head", REFERENCE.get(mode, "pelvis")}
-    anchor_columns = [k for k, name in enumerate(used) if name in anchors]
-    missing = lost[:, anchor_columns].any(axis=1) | (2 * lost.sum(axis=1) >= len(used))
+    valid = recording.valid[:, [recording.index(name) for name in used]]
+    missing = lost_frames(valid, used, {"head", REFERENCE.get(mode, "pelvis")})
     return resample_mask(missing, recording.fps, motion_fps or recording.fps)
 
 

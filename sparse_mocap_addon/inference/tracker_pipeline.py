@@ -13,6 +13,12 @@ Modes (``TrackerSolveOptions.mode``; "auto" picks from the trackers present):
   floor (``core/foot_plant``).
 - **analytic**: the six-point solver alone, without a network (its closed-form defaults).
 
+Every frame is checked first (``core/tracker_checks``): samples no pose of the wearer's skeleton
+can produce (trackers farther apart than the bones between them reach, a joint under the floor)
+are treated as lost, and frames without enough usable input are flagged (the report's
+``failed_frames``, the stream's ``failed``); their pose is the fallback the lost samples get
+(offline interpolated from the good frames around them, live the last good samples held).
+
 Targets are joint-level (``core/tracker_calibration.apply_calibration`` or ``apply_mountings``),
 core frame, floor at y = 0. The networks run at 60 fps: other rates are resampled first and the
 Motion comes out at 60 fps. Offline, the feet stage (``core/feet_stage``: contact feet planted on
@@ -31,12 +37,13 @@ from ..core.filters import filtfilt_padlen, zero_phase_lowpass
 from ..core.foot_plant import ANKLES, FootPlanter
 from ..core.motion import Motion
 from ..core.resample import resample_times
-from ..core.rotations import matrix_to_6d, quat_slerp, sixd_to_matrix
+from ..core.rotations import matrix_to_6d, matrix_to_quat, quat_slerp, sixd_to_matrix
 from ..core.skeleton import PARENTS, Skeleton
 from ..core.tracker_calibration import TrackerCalibration, apply_calibration, apply_mountings
-from ..core.tracker_ik import SixPointOptions, solve_six_point, stack_targets
+from ..core.tracker_checks import REASONS, TargetChecks, check_targets, lost_frames
+from ..core.tracker_ik import SixPointOptions, solve_pose, solve_six_point, stack_targets
 from ..core.trackers import SIX_POINT, THREE_POINT, TrackerError, TrackerRecording
-from .tracker_poser import KINDS, NETWORK_FPS, TrackerPoser, has_offline_model
+from .tracker_poser import KINDS, NETWORK_FPS, REFERENCE, TrackerPoser, has_offline_model
 
 MODES = ("auto", "six_point", "three_point", "analytic")
 _POSERS: dict = {}
@@ -60,6 +67,8 @@ class TrackerSolveOptions:
     - ``feet``: the feet stage, the last offline step (the floor is y = 0; only the legs move, the
       tracked pelvis, head and hands stay on their trackers; off: the raw solve, as the stream
       gives it).
+    - ``checks``: the tolerances of the per-frame plausibility check (``core/tracker_checks``):
+      samples no pose of the skeleton can produce are treated as lost and their frames flagged.
     """
 
     mode: str = "auto"
@@ -70,6 +79,7 @@ class TrackerSolveOptions:
     anchor_pelvis: bool = True
     ik: SixPointOptions = field(default_factory=SixPointOptions)
     feet: FeetOptions = field(default_factory=lambda: FeetOptions(floor="zero", body_shift=False))
+    checks: TargetChecks = field(default_factory=TargetChecks)
 
     def validate(self) -> "TrackerSolveOptions":
         if self.mode not in MODES:
@@ -130,6 +140,56 @@ def resample_targets(targets: dict, fps: float, new_fps: float) -> dict:
     return out
 
 
+def used_trackers(mode: str, present) -> tuple:
+    """The trackers the solve of ``mode`` listens to: its network's (six for the analytic mode),
+    plus the pelvis and feet that a three-point solve takes where they are present."""
+    base = SIX_POINT if mode == "analytic" else KINDS[mode]
+    return tuple(base) + tuple(n for n in SIX_POINT if n in present and n not in base)
+
+
+def anchor_trackers(mode: str) -> set:
+    """The trackers a pose hangs from (a frame without one of them cannot be posed)."""
+    return {"head", REFERENCE.get(mode, "pelvis")}
+
+
+def check_frames(targets: dict, names, mode: str, skeleton: Skeleton, checks: TargetChecks):
+    """The plausibility check of ``names``' samples (``core/tracker_checks``): (targets with the
+    rejected samples lost, failed (T,) frames that could not support a pose, reasons {reason: (T,)
+    frames})."""
+    positions = np.stack([np.asarray(targets[n][0], dtype=np.float64) for n in names], axis=1)
+    rotations = np.stack([np.asarray(targets[n][1], dtype=np.float64) for n in names], axis=1)
+    ok, reasons = check_targets(positions, rotations, names, skeleton, checks)
+    rejected = ~ok & ~reasons["lost"]
+    out = dict(targets)
+    for k, n in enumerate(names):
+        if rejected[:, k].any():
+            pos, rot = positions[:, k].copy(), rotations[:, k].copy()
+            pos[rejected[:, k]] = np.nan
+            rot[rejected[:, k]] = np.nan
+            out[n] = (pos, rot)
+    gone = [n for k, n in enumerate(names) if rejected[:, k].any() and not ok[:, k].any()]
+    if gone:
+        why = sorted({r.replace("_", " ") for r in REASONS[1:] for k, n in enumerate(names) if n in gone
+                      and reasons[r][:, k].any()})
+        raise TrackerError(f"no sample of the {', '.join(gone)} tracker(s) fits the skeleton ({', '.join(why)}): "
+                           f"are the measurements the wearer's, and the floor at y = 0?")
+    core = [k for k, n in enumerate(names) if n in used_trackers(mode, ())]
+    failed = lost_frames(ok[:, core], [names[k] for k in core], anchor_trackers(mode)) | rejected.any(axis=1)
+    frames = {r: reasons[r].any(axis=1) for r in REASONS}
+    frames["lost"] = lost_frames(~reasons["lost"][:, core], [names[k] for k in core], anchor_trackers(mode))
+    return out, failed, frames
+
+
+def failure_summary(report: dict) -> str:
+    """One phrase for the user about the flagged frames of a solve's report ("" when none)."""
+    failed = report.get("failed_frames")
+    count = int(np.sum(failed)) if failed is not None else 0
+    if not count:
+        return ""
+    why = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in (report.get("failures") or {}).items() if n)
+    return f"{count} frame(s) flagged: the input could not support a pose there ({why}); held/interpolated"
+
+
 def _chain_end(start, globals_, offsets, chain) -> np.ndarray:
     """Forward kinematics down one chain of joints (each a child of the one before) from ``start``."""
     out = start
@@ -171,7 +231,14 @@ def smooth_targets(targets: dict, fps: float, cutoff_hz: float) -> dict:
 def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: TrackerSolveOptions | None = None,
                   poser: TrackerPoser | None = None, progress=None) -> tuple[Motion, dict]:
     """Joint-level targets ({name: (positions (T, 3), rotations (T, 3, 3))}, NaN where lost) ->
-    (Motion at 60 fps for the network modes, else at ``fps``; report)."""
+    (Motion at 60 fps for the network modes, else at ``fps``; report).
+
+    The report's ``failed_frames`` ((T,) bool at the Motion's rate, also the Motion's metadata
+    ``failed_frames`` as frame indices) flags the frames whose input could not support a pose: a
+    tracker the pose hangs from (or half of them) lost, or a sample no pose of the skeleton can
+    produce (``core/tracker_checks``: trackers farther apart than the bones between them reach,
+    a joint under the floor); ``failures`` counts the frames per reason. Rejected samples are
+    treated as lost: interpolated from the good frames around them."""
     options = (options or TrackerSolveOptions()).validate()
     present = [n for n, (p, _) in targets.items() if np.isfinite(np.asarray(p, dtype=np.float64)).all(-1).any()]
     mode = choose_mode(present, options.mode)
@@ -180,6 +247,9 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
     if mode != "analytic" and abs(fps - NETWORK_FPS) > 1e-6:
         targets = resample_targets(targets, fps, NETWORK_FPS)
         report["resampled_from_fps"], rate = float(fps), NETWORK_FPS
+    targets, failed, failures = check_frames(targets, used_trackers(mode, present), mode, skeleton, options.checks)
+    report["failed_frames"] = failed
+    report["failures"] = {r: int(f.sum()) for r, f in failures.items()}
     lost = {n: ~np.isfinite(np.asarray(targets[n][0], dtype=np.float64)).all(-1) for n in present}
     if options.smoothing_hz > 0.0:
         targets = smooth_targets({n: targets[n] for n in present}, rate, options.smoothing_hz)
@@ -187,6 +257,7 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
         motion, ik_report = solve_six_point(targets, skeleton, rate, options.ik)
         report.update(ik_report)
         motion, report["feet"] = feet_on_floor(motion, options=options.feet)
+        motion.metadata["failed_frames"] = np.nonzero(failed)[0].tolist()
         return motion, report
     poser = poser or load_tracker_poser(mode, offline=options.offline_model)
     report["network"] = "bidirectional (offline)" if poser.bidirectional else "causal"
@@ -210,6 +281,7 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
     # Guessed legs: the network's contacts say better than the guessed feet's speed when one is down.
     contact = guess.contact if mode == "three_point" else None
     motion, report["feet"] = feet_on_floor(motion, options=options.feet, contact=contact)
+    motion.metadata["failed_frames"] = np.nonzero(failed)[0].tolist()
     return motion, report
 
 
@@ -234,9 +306,12 @@ class TrackerStream:
 
     ``names``: the trackers of each frame, in order. ``step(positions (K, 3), rotations (K, 3, 3),
     valid (K,) or None)`` returns ``(local rotations (24, 4) wxyz, root translation (3,))``. A lost
-    sample (``valid`` False or NaN) holds that tracker's last pose. The same maths as
-    :func:`solve_targets` frame by frame: equal to it with ``offline_model=False``, no smoothing and
-    the feet stage off where no sample is lost."""
+    sample (``valid`` False or NaN) holds that tracker's last pose, and so does a sample no pose of
+    the skeleton can produce (``core/tracker_checks``). After each step ``failed`` says whether the
+    frame's input could not support a pose (its pose is then the held one) and ``failure_reasons``
+    why (names from ``core.tracker_checks.REASONS``). The same maths as :func:`solve_targets` frame
+    by frame: equal to it with ``offline_model=False``, no smoothing and the feet stage off where no
+    sample is lost."""
 
     def __init__(self, skeleton: Skeleton, names, options: TrackerSolveOptions | None = None,
                  poser: TrackerPoser | None = None):
@@ -248,6 +323,13 @@ class TrackerStream:
         if self.mode != "analytic":
             self.poser = poser or load_tracker_poser(self.mode)
             self._columns = [self.names.index(n) for n in KINDS[self.mode]]
+        used = used_trackers(self.mode, self.names)
+        self._checked = [self.names.index(n) for n in used]
+        self._checked_names = used
+        core = used_trackers(self.mode, ())
+        self._core = [k for k, n in enumerate(used) if n in core]
+        self._core_names = [used[k] for k in self._core]
+        self._targets = [(k, n) for k, n in enumerate(self.names) if n in SIX_POINT]
         plant = self.mode == "three_point" and self.options.plant_feet
         self._planter = FootPlanter(skeleton, NETWORK_FPS, pin=self.options.pin_feet) if plant else None
         self.reset()
@@ -258,15 +340,33 @@ class TrackerStream:
             self._planter.reset()
         self._last_pos = np.full((len(self.names), 3), np.nan)
         self._last_rot = np.full((len(self.names), 3, 3), np.nan)
+        self.failed, self.failure_reasons = False, ()
+
+    def _check(self, pos: np.ndarray, rot: np.ndarray, valid) -> np.ndarray:
+        """The samples to take (K,); sets ``failed`` and ``failure_reasons``."""
+        c = self._checked
+        ok_checked, reasons = check_targets(pos[None, c], rot[None, c], self._checked_names, self.skeleton,
+                                            self.options.checks)
+        ok = np.isfinite(pos).all(-1) & np.isfinite(rot).all(axis=(1, 2))
+        if valid is not None:
+            ok &= np.asarray(valid, bool)
+        lost = ~ok[c]
+        ok[c] &= ok_checked[0]
+        rejected = ~ok[c] & ~lost
+        lost_rule = bool(lost_frames(~lost[None, self._core], self._core_names, anchor_trackers(self.mode))[0])
+        self.failure_reasons = (("lost",) if lost_rule else ()) + tuple(
+            r for r in REASONS[1:] if reasons[r][0].any())
+        self.failed = bool(lost_frames(ok[None, c][:, self._core], self._core_names, anchor_trackers(self.mode))[0]
+                           or rejected.any())
+        return ok
 
     def step(self, positions, rotations, valid=None):
         pos = np.asarray(positions, dtype=np.float64)
         rot = np.asarray(rotations, dtype=np.float64)
-        ok = np.ones(len(self.names), bool) if valid is None else np.asarray(valid, bool).copy()
-        ok &= np.isfinite(pos).all(-1) & np.isfinite(rot).all(axis=(1, 2))
+        ok = self._check(pos, rot, valid)
         self._last_pos[ok], self._last_rot[ok] = pos[ok], rot[ok]
-        seen = np.isfinite(self._last_pos).all(-1)
-        targets = {n: (self._last_pos[k][None], self._last_rot[k][None]) for k, n in enumerate(self.names) if seen[k]}
+        seen = np.isfinite(self._last_pos[:, 0])
+        targets = {n: (self._last_pos[k][None], self._last_rot[k][None]) for k, n in self._targets if seen[k]}
         prior = None
         if self._net is not None:
             c = self._columns
@@ -280,9 +380,12 @@ class TrackerStream:
                 for name, value in _guessed_targets(guess, self.skeleton, self._planter, head).items():
                     if name not in targets:
                         targets[name] = value
-        motion, _ = solve_six_point(targets, self.skeleton, NETWORK_FPS, self.options.ik, prior=prior)
-        return motion.rotations[0], motion.translation[0]
+        if "pelvis" not in targets or "head" not in targets:
+            raise TrackerError("the stream's first frame must hold the pelvis and head trackers")
+        locals_, _ = solve_pose(targets, self.skeleton, self.options.ik, prior)
+        return matrix_to_quat(locals_[0]), targets["pelvis"][0][0].copy()
 
 
-__all__ = ["MODES", "TrackerSolveOptions", "TrackerStream", "choose_mode", "load_tracker_poser", "reconstruct_trackers",
+__all__ = ["MODES", "TrackerSolveOptions", "TrackerStream", "choose_mode", "failure_summary", "load_tracker_poser",
+           "reconstruct_trackers",
            "resample_targets", "smooth_targets", "solve_targets"]

@@ -121,3 +121,35 @@ def test_the_live_stream_smooths_causally_like_smooth_rotations_online():
         joints[smooth] = forward_kinematics(rotations, np.zeros((len(rotations), 3)), stream.skeleton)[0]
     assert jitter_km_s3(joints[True], 60.0) < 0.5 * jitter_km_s3(joints[False], 60.0)
     assert np.abs(joints[True] - joints[False]).max() < 0.15             # smoothing, not another pose
+
+
+def _angle_between(q1, q2):
+    return 2.0 * np.arccos(np.clip(np.abs(np.sum(q1 * q2, axis=-1)), 0.0, 1.0))
+
+
+def _laned_and_sequential(rec, monkeypatch):
+    from sparse_mocap_addon.inference import imu_poser
+    laned, _ = reconstruct_imu(rec, BODY)
+    monkeypatch.setattr(imu_poser, "LANES", 1)
+    sequential, _ = reconstruct_imu(rec, BODY)
+    return laned, sequential
+
+
+def test_long_recordings_run_in_lanes_within_1e_3_rad_of_the_sequential_run(monkeypatch):
+    """Offline, a long recording goes through the network as batched segments (nn lanes): the whole
+    reconstruction stays within 1e-3 rad (and 1 mm) of the sequential run, with the shipped weights."""
+    from .test_imu_dataset import _turning_motion
+    motion = _turning_motion(seconds=100.0, seed=5)
+    rec = corrupt(virtual_imus(motion), CorruptionModel(), np.random.default_rng(6))
+    laned, sequential = _laned_and_sequential(rec, monkeypatch)
+    assert _angle_between(laned.rotations, sequential.rotations).max() < 1e-3
+    assert np.abs(laned.translation - sequential.translation).max() < 1e-3
+
+
+@pytest.mark.skipif(not TRANSPOSE.exists(), reason=f"the TransPose example recording is absent ({TRANSPOSE})")
+def test_the_real_recording_in_short_lanes_stays_within_1e_3_rad(monkeypatch):
+    from sparse_mocap_addon.inference import nn
+    monkeypatch.setattr(nn._Recurrent, "MIN_LANE", 200)       # 8 segments of 220 frames
+    laned, sequential = _laned_and_sequential(read_imu(TRANSPOSE), monkeypatch)
+    assert _angle_between(laned.rotations, sequential.rotations).max() < 1e-3
+    assert np.abs(laned.translation - sequential.translation).max() < 1e-3

@@ -18,6 +18,7 @@ from sparse_mocap_addon.core.synth import features, virtual_imus
 from sparse_mocap_addon.inference.imu_poser import (
     ASSETS, KINDS, POSE_JOINTS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals, shape_vector,
 )
+from sparse_mocap_addon.inference import nn
 from sparse_mocap_addon.inference.nn import WeightError, load_state_dict
 
 from .test_imu_dataset import _turning_motion, _write_corpus
@@ -73,7 +74,7 @@ def _assert_parity(out, ref, tol=1e-4):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_numpy_runtime_matches_torch_and_streaming_matches_offline(kind, tmp_path):
+def test_numpy_runtime_matches_torch_and_streaming_matches_offline(kind, tmp_path, monkeypatch):
     model, poser = _random_model(kind, tmp_path)
     imu, valid = _inputs()
     imu[10, 0] = 40.0                               # a glitch: clamped the same way on both sides
@@ -84,9 +85,14 @@ def test_numpy_runtime_matches_torch_and_streaming_matches_offline(kind, tmp_pat
     frames = [stream.step(imu[t], valid[t]) for t in range(len(imu))]
     streamed = np.stack([f.pose_6d for f in frames])
     assert np.abs(streamed - offline.pose_6d).max() <= 1e-5
+    assert offline.pose_6d.shape == (len(imu), len(POSE_JOINTS), 6)
+    # Batched segments (lanes) of a "long" input give the sequential result.
+    monkeypatch.setattr(nn._Recurrent, "MIN_LANE", 30)
     seen = []
-    chunked = poser.run(imu, valid, MEASUREMENTS, progress=seen.append, chunk=40)
-    assert np.abs(chunked.pose_6d - offline.pose_6d).max() <= 1e-5 and seen[-1] == 1.0 and len(seen) == 4
+    sequential = poser.run(imu, valid, MEASUREMENTS, lanes=1)
+    laned = poser.run(imu, valid, MEASUREMENTS, progress=seen.append, lanes=4)
+    assert np.abs(laned.pose_6d - sequential.pose_6d).max() <= 1e-5 and seen[-1] == 1.0
+    assert np.abs(sequential.pose_6d - offline.pose_6d).max() <= 1e-5
     stream.reset()
     assert np.abs(stream.step(imu[0], valid[0]).pose_6d - offline.pose_6d[0]).max() <= 1e-5
 

@@ -334,6 +334,32 @@ def test_rnn_step_keeps_old_states_and_starts_from_zero(kind):
 
 
 @needs_torch
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("min_lane,piece", [(40, 60), (10, 7)], ids=["long-lanes", "cascade"])
+def test_rnn_lanes_equal_the_sequential_run(kind, bidirectional, min_lane, piece, monkeypatch):
+    """A long sequence in batched segments (lanes) gives the sequential output and final state up to
+    the state tolerance, also with segments shorter than the network needs to forget its start
+    (each then runs again from the one before's corrected end) and lane counts that are not a
+    multiple of the row block."""
+    monkeypatch.setattr(nn._Recurrent, "MIN_LANE", min_lane)
+    monkeypatch.setattr(nn._Recurrent, "LANE_PIECE", piece)
+    hidden, layers, dirs = 24, 2, 2 if bidirectional else 1
+    module = _rnn(kind, np.float32, input_size=13, hidden_size=hidden, num_layers=layers, batch_first=True,
+                  bidirectional=bidirectional)
+    rnn = _numpy_rnn(kind, module, np.float32)
+    rng = np.random.default_rng(11)
+    x = _randn(rng, 1003, 13)
+    state = _random_state(kind, rng, layers * dirs, None, hidden, np.float32)
+    y1, s1 = rnn(x, state)
+    for lanes in (3, 8, 25, 200):
+        y, s = rnn(x, state, lanes=lanes)
+        assert y.shape == y1.shape and np.abs(y - y1).max() < 1e-4, lanes
+        for a, b in zip(s if kind == "LSTM" else (s,), s1 if kind == "LSTM" else (s1,)):
+            assert np.abs(a - b).max() < 1e-4, lanes
+
+
+@needs_torch
 def test_rnn_errors():
     module = _rnn("LSTM", np.float32, input_size=5, hidden_size=8, num_layers=2, bidirectional=True)
     rnn = _numpy_rnn("LSTM", module, np.float32)

@@ -40,6 +40,7 @@ UPPER_JOINTS = (3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19)   # spine, neck, collar
 LOWER_JOINTS = (1, 2, 4, 5, 7, 8)                           # hips, knees, ankles
 POSE_JOINTS = tuple(sorted(UPPER_JOINTS + LOWER_JOINTS))    # the 17 joints the network rotates
 SEX_CODES = {"male": 1.0, "female": -1.0, "neutral": 0.0}   # unknown sits halfway
+LANES = 8                 # offline, a long input runs as this many batched segments (nn LSTM lanes)
 
 
 def shape_vector(measurements) -> np.ndarray:
@@ -117,34 +118,32 @@ class ImuPoser:
 
     # --- offline and streaming ------------------------------------------------------------------
 
-    def run(self, imu, valid=None, measurements=None, progress=None, chunk: int = 4096) -> PoserOutput:
+    def run(self, imu, valid=None, measurements=None, progress=None, lanes: int | None = None) -> PoserOutput:
         """Whole sequence: ``imu`` (T, 72), ``valid`` (T, 6) or None (all valid), ``measurements``
         (BodyMeasurements or the (4,) shape vector; ignored by the no-shape and baseline models).
-        Long inputs run in chunks of ``chunk`` frames with the recurrent state carried over (the
-        same numbers as one call); ``progress(fraction)`` is called after each chunk."""
+
+        A long input runs in ``lanes`` (default ``LANES``) batched segments (``nn.LSTM.forward``:
+        the sequential result up to a 1e-5 tolerance on the recurrent state; ``lanes=1`` is the
+        sequential run itself); ``progress(fraction)`` is called after each stage of the network."""
         x = self._inputs(imu, valid, measurements)
         if x.ndim != 2:
             raise ValueError(f"run takes one sequence (T, {IMU_FEATURES}); got shape {np.shape(imu)}")
-        parts, states = [], None
-        for start in range(0, max(len(x), 1), chunk):
-            out, states = self._forward(x[start:start + chunk], states, step=False)
-            parts.append(out)
-            if progress is not None:
-                progress(min(1.0, (start + chunk) / max(len(x), 1)))
-        if len(parts) == 1:
-            return parts[0]
-        join = (lambda name: None if getattr(parts[0], name) is None else
-                np.concatenate([getattr(p, name) for p in parts]))
-        return PoserOutput(join("pose_6d"), join("contact"), join("leaf"), join("joints"))
+        return self._forward(x, None, step=False, lanes=LANES if lanes is None else lanes, progress=progress)[0]
 
     def stream(self, measurements=None) -> "PoserStream":
         """A streaming session: ``.step(imu_t, valid_t)`` per frame, state kept between calls."""
         return PoserStream(self, measurements)
 
-    def _forward(self, x, states, step: bool):
+    def _forward(self, x, states, step: bool, lanes: int = 1, progress=None):
         states = states or {}
-        call = (lambda b, v: self.blocks[b].step(v, states.get(b))) if step else \
-               (lambda b, v: self.blocks[b].forward(v, states.get(b)))
+        report = progress or (lambda fraction: None)
+
+        def call(block, value):
+            if step:
+                return self.blocks[block].step(value, states.get(block))
+            out = self.blocks[block].forward(value, states.get(block), lanes=lanes)
+            report(min(1.0, (list(self.blocks).index(block) + 1) / len(self.blocks)))
+            return out
         new = {}
         lead = x.shape[:-1]
         if self.kind == "baseline":

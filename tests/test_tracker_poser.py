@@ -9,6 +9,7 @@ import pytest
 from sparse_mocap_addon.core.rotations import axis_angle_to_matrix
 from sparse_mocap_addon.core.tracker_ik import stack_targets
 from sparse_mocap_addon.core.tracker_synth import default_mountings, joint_targets, virtual_trackers
+from sparse_mocap_addon.inference import nn
 from sparse_mocap_addon.inference.nn import WeightError, load_state_dict
 from sparse_mocap_addon.inference.tracker_poser import (ASSETS, KINDS, OFFLINE_WEIGHT_FILES, OUTPUTS, WEIGHT_FILES,
                                                         TrackerPoser, heading_yaw, input_size, tracker_features,
@@ -51,7 +52,7 @@ def _random_weights(tmp_path, kind, hidden=24, bidirectional=False):
 
 
 @pytest.mark.parametrize("kind,bidirectional", [("three_point", False), ("six_point", False), ("three_point", True)])
-def test_numpy_runtime_matches_torch(tmp_path, kind, bidirectional):
+def test_numpy_runtime_matches_torch(tmp_path, kind, bidirectional, monkeypatch):
     net, path = _random_weights(tmp_path, kind, bidirectional=bidirectional)
     poser = TrackerPoser.load(path=path)
     motion, pos, rot, valid = _targets(kind)
@@ -62,10 +63,12 @@ def test_numpy_runtime_matches_torch(tmp_path, kind, bidirectional):
     assert raw.shape == (len(pos), OUTPUTS)
     assert np.abs(ours - raw).max() < 1e-4
     assert poser.bidirectional == bidirectional
+    # Batched segments (lanes) give the sequential result, a bidirectional model's too.
+    monkeypatch.setattr(nn._Recurrent, "MIN_LANE", 20)
+    whole = poser.run(pos, rot, valid, motion.skeleton, motion.fps, lanes=1)
+    laned = poser.run(pos, rot, valid, motion.skeleton, motion.fps, lanes=5)
+    assert np.abs(laned.globals - whole.globals).max() < 1e-4
     if bidirectional:
-        # The whole sequence at once whatever the chunk size (the future matters), and no streaming.
-        whole = poser.run(pos, rot, valid, motion.skeleton, motion.fps)
-        assert np.array_equal(poser.run(pos, rot, valid, motion.skeleton, motion.fps, chunk=7).globals, whole.globals)
         with pytest.raises(ValueError, match="cannot stream"):
             poser.stream(motion.skeleton)
 
@@ -75,7 +78,7 @@ def test_stream_equals_offline(tmp_path, kind):
     _, path = _random_weights(tmp_path, kind)
     poser = TrackerPoser.load(path=path)
     motion, pos, rot, valid = _targets(kind, seconds=1.0)
-    offline = poser.run(pos, rot, valid, motion.skeleton, motion.fps, chunk=17)
+    offline = poser.run(pos, rot, valid, motion.skeleton, motion.fps)
     stream = poser.stream(motion.skeleton, motion.fps)
     steps = [stream.step(pos[t], rot[t], valid[t]) for t in range(len(pos))]
     assert np.abs(np.concatenate([s.globals for s in steps]) - offline.globals).max() < 1e-5
@@ -127,6 +130,20 @@ def test_shipped_weights_load_and_match_their_torch_twin(kind, offline):
     with torch.no_grad():
         raw = net(torch.from_numpy(features.astype(np.float32))[None])["raw"][0].numpy()
     assert np.abs(poser.block.forward(poser._normalise(features))[0] - raw).max() < 1e-4
+
+
+@pytest.mark.parametrize("kind,offline", [("three_point", False), ("six_point", False), ("three_point", True)])
+def test_shipped_weights_in_lanes_stay_within_1e_3_of_the_sequential_run(kind, offline):
+    """Offline, a long input runs as batched segments (nn lanes): within 1e-3 rad / m of the
+    sequential run with the shipped weights (a minute: six segments)."""
+    poser = TrackerPoser.load(kind, offline=offline)
+    motion, pos, rot, valid = _targets(kind, seconds=60.0, seed=4)
+    laned = poser.run(pos, rot, valid, motion.skeleton, motion.fps)
+    sequential = poser.run(pos, rot, valid, motion.skeleton, motion.fps, lanes=1)
+    cosine = (np.einsum("tjab,tjab->tj", laned.globals, sequential.globals) - 1.0) / 2.0
+    assert np.arccos(np.clip(cosine, -1.0, 1.0)).max() < 1e-3
+    assert np.abs(laned.pelvis - sequential.pelvis).max() < 1e-3
+    assert np.abs(laned.contact - sequential.contact).max() < 1e-3
 
 
 def test_smoke_training_writes_a_loadable_model(tmp_path):

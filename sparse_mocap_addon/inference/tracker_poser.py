@@ -57,6 +57,7 @@ MEASUREMENTS = 3
 POSE_JOINTS = tuple(j for j in range(22) if j not in (10, 11))
 _GLOBAL_SOURCES = np.array([POSE_JOINTS.index({10: 7, 11: 8, 22: 20, 23: 21}.get(j, j)) for j in range(24)])
 OUTPUTS = 6 * len(POSE_JOINTS) + 3 + 2
+LANES = 8                 # offline, a long input runs as this many batched segments (nn LSTM lanes)
 
 
 def input_size(kind: str) -> int:
@@ -202,22 +203,15 @@ class TrackerPoser:
         return (np.asarray(features, dtype=np.float32) - self.input_mean) / self.input_std
 
     def run(self, positions, rotations, valid, skeleton: Skeleton, fps: float = NETWORK_FPS,
-            progress=None, chunk: int = 4096) -> TrackerPoserOutput:
+            progress=None, lanes: int | None = None) -> TrackerPoserOutput:
         """Whole sequence (arguments of :func:`tracker_features`, trackers in ``self.names`` order).
-        Long inputs run in chunks with the recurrent state carried over (the same numbers as one
-        call; a bidirectional model takes the whole sequence at once); ``progress(fraction)`` after
-        each chunk."""
+        A long input runs in ``lanes`` (default ``LANES``) batched segments (``nn.LSTM.forward``: the
+        sequential result up to a 1e-5 tolerance on the recurrent state; ``lanes=1`` is the
+        sequential run itself, a bidirectional model's included); ``progress(1.0)`` at the end."""
         features, heading, origin, _ = tracker_features(positions, rotations, valid, fps, self.kind, skeleton)
-        x = self._normalise(features)
-        if self.bidirectional:
-            chunk = max(len(x), 1)
-        parts, state = [], None
-        for start in range(0, max(len(x), 1), chunk):
-            y, state = self.block.forward(x[start:start + chunk], state)
-            parts.append(y)
-            if progress is not None:
-                progress(min(1.0, (start + chunk) / max(len(x), 1)))
-        raw = np.concatenate(parts) if parts else np.zeros((0, OUTPUTS), np.float32)
+        raw, _ = self.block.forward(self._normalise(features), lanes=LANES if lanes is None else lanes)
+        if progress is not None:
+            progress(1.0)
         return decode(raw, heading, origin)
 
     def stream(self, skeleton: Skeleton, fps: float = NETWORK_FPS) -> "TrackerPoserStream":

@@ -448,8 +448,11 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
         return Motion(fps, rotations, translation, body.copy(), metadata), report
     translation = _root_on_target(motion.translation, ground, scale)
 
-    positions, globals_ = forward_kinematics(rotations, translation, body)
-    soles = foot_floor_points(positions, globals_, body)
+    if moved or ground != 0.0:
+        positions, globals_ = forward_kinematics(rotations, translation, body)
+        soles = foot_floor_points(positions, globals_, body)
+    else:
+        soles = source_soles        # the same body at the same place: the same pose
 
     ease = max(int(round(options.ease_s * fps)), 0)
     # Edited frames join the kept ones over half the easing (a short gap is still corrected whole).

@@ -47,45 +47,56 @@ class FootPlanter:
         self.reset()
 
     def reset(self) -> None:
-        self.planted = np.zeros(2, bool)
-        self.pinned = np.zeros((2, 3))
-        self.since = np.full(2, 10**9)          # frames since the last contact start / end
-        self.release = np.zeros((2, 3))          # pinned minus guessed ankle when the contact ended
+        self.planted = [False, False]
+        self.pinned = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+        self.since = [10**9, 10**9]             # frames since the last contact start / end
+        self.release = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]     # pinned minus guessed ankle when the contact ended
         self.last = None
 
     def floor_height(self, ankle_rot: np.ndarray) -> np.ndarray:
-        """(2,) ankle heights putting the lowest sole point of each foot on y = 0."""
-        heights = np.einsum("fj,fpj->fp", ankle_rot[:, 1, :], self.soles)   # (2, 3) sole y offsets
-        return -heights.min(axis=1)
+        """(..., 2) ankle heights putting the lowest sole point of each foot on y = 0, for ankle
+        rotations (..., 2, 3, 3)."""
+        heights = np.einsum("...fj,fpj->...fp", ankle_rot[..., 1, :], self.soles)   # sole y offsets
+        return -heights.min(axis=-1)
 
     def step(self, ankle_pos: np.ndarray, ankle_rot: np.ndarray, contact: np.ndarray) -> np.ndarray:
         """ankle_pos (2, 3), ankle_rot (2, 3, 3), contact probability (2,) -> ankle targets (2, 3)."""
-        ankle_pos = np.asarray(ankle_pos, dtype=np.float64)
-        floor = self.floor_height(np.asarray(ankle_rot, dtype=np.float64))
-        out = ankle_pos.copy()
-        for f in range(2):
-            p = contact[f]
-            if not self.planted[f] and p > self.on:
-                self.planted[f], self.since[f] = True, 0
-                self.pinned[f] = ankle_pos[f] if self.last is None else self.last[f]
-            elif self.planted[f] and p < self.off:
-                self.planted[f], self.since[f] = False, 0
-                self.release[f] = self.last[f] - ankle_pos[f]
-            self.since[f] += 1
-            w = min(self.since[f] / self.ease, 1.0)
-            if self.planted[f]:
-                if self.pin:
-                    out[f, 0], out[f, 2] = self.pinned[f, 0], self.pinned[f, 2]
-                out[f, 1] = (1.0 - w) * self.pinned[f, 1] + w * floor[f]
-            elif w < 1.0:
-                out[f] += (1.0 - w) * self.release[f] * (1.0 if self.pin else np.array((0.0, 1.0, 0.0)))
-            out[f, 1] = max(out[f, 1], floor[f])
-        self.last = out
-        return out
+        return self.run(np.asarray(ankle_pos)[None], np.asarray(ankle_rot)[None], np.asarray(contact)[None])[0]
 
     def run(self, ankle_pos: np.ndarray, ankle_rot: np.ndarray, contact: np.ndarray) -> np.ndarray:
         """(T, 2, 3), (T, 2, 3, 3), (T, 2) -> ankle targets (T, 2, 3); continues from the state."""
-        out = np.empty_like(np.asarray(ankle_pos, dtype=np.float64))
-        for t in range(len(out)):          # recurrent: each frame depends on the last
-            out[t] = self.step(ankle_pos[t], ankle_rot[t], contact[t])
-        return out
+        ankle_pos = np.asarray(ankle_pos, dtype=np.float64)
+        floors = self.floor_height(np.asarray(ankle_rot, dtype=np.float64)).tolist()    # all frames at once
+        guessed = ankle_pos.tolist()
+        probability = np.asarray(contact, dtype=np.float64).tolist()
+        out = []
+        # Recurrent (each frame depends on the last): plain floats, two feet a frame.
+        planted, pinned, since, release, last = self.planted, self.pinned, self.since, self.release, self.last
+        ease, on, off, pin = self.ease, self.on, self.off, self.pin
+        for frame, floor, p in zip(guessed, floors, probability):
+            now = []
+            for f in range(2):
+                ankle = frame[f]
+                if not planted[f] and p[f] > on:
+                    planted[f], since[f] = True, 0
+                    pinned[f] = list(ankle if last is None else last[f])
+                elif planted[f] and p[f] < off:
+                    planted[f], since[f] = False, 0
+                    release[f] = [a - b for a, b in zip(last[f], ankle)]
+                since[f] += 1
+                w = min(since[f] / ease, 1.0)
+                x, y, z = ankle
+                if planted[f]:
+                    if pin:
+                        x, z = pinned[f][0], pinned[f][2]
+                    y = (1.0 - w) * pinned[f][1] + w * floor[f]
+                elif w < 1.0:
+                    k = 1.0 - w
+                    y += k * release[f][1]
+                    if pin:
+                        x, z = x + k * release[f][0], z + k * release[f][2]
+                now.append([x, max(y, floor[f]), z])
+            out.append(now)
+            last = now
+        self.last = last
+        return np.array(out, dtype=np.float64).reshape(ankle_pos.shape)

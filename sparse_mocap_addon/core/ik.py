@@ -72,8 +72,17 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("...i,...i->...", a, b)
 
 
+_LEVI_CIVITA = np.zeros((3, 3, 3))
+_LEVI_CIVITA[0, 1, 2] = _LEVI_CIVITA[1, 2, 0] = _LEVI_CIVITA[2, 0, 1] = 1.0
+_LEVI_CIVITA[0, 2, 1] = _LEVI_CIVITA[2, 1, 0] = _LEVI_CIVITA[1, 0, 2] = -1.0
+
+
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cross product of (T,3) vectors (np.cross is several times slower on short last axes)."""
+    """Cross product of (T,3) vectors (np.cross is several times slower on short last axes). A few
+    vectors (the live stream's one frame) in one einsum call, many component by component (the
+    three-operand einsum is slow on long arrays); the same numbers either way."""
+    if a.size <= 48 and b.size <= 48:
+        return np.einsum("ijk,...j,...k->...i", _LEVI_CIVITA, a, b)
     out = np.empty(np.broadcast_shapes(a.shape, b.shape))
     out[..., 0] = a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]
     out[..., 1] = a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2]
@@ -100,20 +109,12 @@ def _apply_t(m: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _axis_angle_matrix(axis: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
-    """Rotations about unit axes (T,3) by angles given as cos/sin (T,): Rodrigues' formula."""
-    x, y, z = axis[:, 0], axis[:, 1], axis[:, 2]
-    c1 = 1.0 - cos
-    m = np.empty(axis.shape[:1] + (3, 3))
-    m[:, 0, 0] = cos + x * x * c1
-    m[:, 0, 1] = x * y * c1 - z * sin
-    m[:, 0, 2] = x * z * c1 + y * sin
-    m[:, 1, 0] = y * x * c1 + z * sin
-    m[:, 1, 1] = cos + y * y * c1
-    m[:, 1, 2] = y * z * c1 - x * sin
-    m[:, 2, 0] = z * x * c1 - y * sin
-    m[:, 2, 1] = z * y * c1 + x * sin
-    m[:, 2, 2] = cos + z * z * c1
-    return m
+    """Rotations about unit axes (..., 3) by angles given as cos/sin (...): Rodrigues' formula,
+    cos I + sin [axis]x + (1 - cos) axis axis^T (few numpy calls: the live streams solve one frame
+    at a time)."""
+    c = cos[..., None, None]
+    return (1.0 - c) * axis[..., :, None] * axis[..., None, :] + c * np.eye(3) \
+        - np.einsum("...k,kij->...ij", sin[..., None] * axis, _LEVI_CIVITA)
 
 
 def _swing_quat(a: np.ndarray, b: np.ndarray) -> np.ndarray:

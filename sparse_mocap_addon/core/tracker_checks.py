@@ -54,26 +54,36 @@ def stretched_length(skeleton: Skeleton, a: int, b: int) -> float:
     return float(np.linalg.norm(skeleton.offsets[bones], axis=-1).sum())
 
 
+def pair_limits(names, skeleton: Skeleton, checks: TargetChecks = TargetChecks()) -> np.ndarray:
+    """(K, K) the farthest apart the tracked joints of ``names`` may be (infinite on the diagonal)."""
+    joints = [TRACKER_JOINTS[n] for n in names]
+    out = np.full((len(joints), len(joints)), np.inf)
+    for i, a in enumerate(joints):
+        for j, b in enumerate(joints):
+            if i != j:
+                out[i, j] = (1.0 + checks.slack) * stretched_length(skeleton, a, b) + checks.slack_m
+    return out
+
+
 def check_targets(positions: np.ndarray, rotations: np.ndarray, names, skeleton: Skeleton,
-                  checks: TargetChecks = TargetChecks()) -> tuple[np.ndarray, dict]:
+                  checks: TargetChecks = TargetChecks(), limits: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """positions (T, K, 3), rotations (T, K, 3, 3) of the trackers ``names`` (joint level, core
     frame, floor at y = 0, NaN where lost) -> (ok (T, K) bool: the sample is possible, reasons
-    {reason: (T, K) bool} for the rejected ones, ``REASONS``)."""
+    {reason: (T, K) bool} for the rejected ones, ``REASONS``). ``limits``: :func:`pair_limits`
+    of the same names, skeleton and checks, when already at hand (a live stream)."""
     positions = np.asarray(positions, dtype=np.float64)
     rotations = np.asarray(rotations, dtype=np.float64)
     T, K = positions.shape[:2]
-    finite = np.isfinite(positions).all(-1) & np.isfinite(rotations).all(axis=(-2, -1))
-    # A rotation's columns are unit and orthogonal: |R^T R - I| small (a generous 1e-2).
-    gram = np.einsum("tkji,tkjl->tkil", np.where(finite[..., None, None], rotations, 0.0), rotations)
-    lost = ~finite | (np.abs(np.nan_to_num(gram) - np.eye(3)).max(axis=(-2, -1)) > 1e-2)
-    joints = [TRACKER_JOINTS[n] for n in names]
-    with np.errstate(invalid="ignore"):
-        below = positions[..., 1] < -checks.floor_slack
-        far = np.zeros((T, K, K), bool)
-        for i in range(K):
-            for j in range(i + 1, K):
-                limit = (1.0 + checks.slack) * stretched_length(skeleton, joints[i], joints[j]) + checks.slack_m
-                far[:, i, j] = far[:, j, i] = np.linalg.norm(positions[:, i] - positions[:, j], axis=-1) > limit
+    if limits is None:
+        limits = pair_limits(names, skeleton, checks)
+    # A rotation's columns are unit and orthogonal: |R^T R - I| small (a generous 1e-2); NaN fails.
+    gram = np.einsum("tkji,tkjl->tkil", rotations, rotations) - np.eye(3)
+    lost = ~(np.isfinite(positions).all(-1) & (np.abs(gram).max(axis=(-2, -1)) <= 1e-2))
+    below = positions[..., 1] < -checks.floor_slack          # NaN compares False
+    gaps = positions[:, :, None] - positions[:, None, :]
+    far = np.sqrt(np.einsum("tijc,tijc->tij", gaps, gaps)) > limits
+    if not (lost.any() or below.any() or far.any()):
+        return ~lost, {"lost": lost, "too_far_apart": far[:, :, 0], "below_floor": below}
     far &= ~(lost[:, :, None] | lost[:, None, :])        # a lost sample is not blamed twice
     # Blame the tracker too far from every other usable one; where that leaves a bad pair
     # unexplained (two trackers, or every pair too far), the whole frame.
@@ -99,4 +109,4 @@ def lost_frames(ok: np.ndarray, names, anchors) -> np.ndarray:
     return missing[:, anchor_columns].any(axis=1) | (2 * missing.sum(axis=1) >= len(names))
 
 
-__all__ = ["REASONS", "TargetChecks", "check_targets", "lost_frames", "stretched_length"]
+__all__ = ["REASONS", "TargetChecks", "check_targets", "lost_frames", "pair_limits", "stretched_length"]

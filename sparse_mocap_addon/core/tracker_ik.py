@@ -43,17 +43,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .filters import fill_gaps
-from .ik import DEFAULT_HINGE_AXES, _apply, _apply_t, _axis_angle_matrix, _cross, _dot, _normalize
+from .ik import DEFAULT_HINGE_AXES, _LEVI_CIVITA, _apply, _apply_t, _axis_angle_matrix, _cross, _dot, _normalize
 from .motion import Motion
-from .rotations import (axis_angle_to_matrix, matrix_to_quat, quat_slerp, quat_to_matrix,
-                        rotation_between_vectors)
-from .skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, Skeleton
+from .rotations import matrix_to_quat, quat_slerp, quat_to_matrix, rotation_between_vectors
+from .skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, Skeleton
 
 J = JOINT_INDEX
 TARGET_NAMES = ("pelvis", "head", "left_hand", "right_hand", "left_foot", "right_foot")
 SPINE = (J["spine1"], J["spine2"], J["spine3"], J["neck"], J["head"])
-# The knee/elbow below each hip/shoulder (the prior's direction of that bone is the swivel's pole).
-_CHILD = {J[f"{s}_{a}"]: J[f"{s}_{b}"] for s in ("left", "right") for a, b in (("hip", "knee"), ("shoulder", "elbow"))}
 _EPS = 1e-9
 
 
@@ -91,18 +88,18 @@ class SixPointOptions:
 # --------------------------------------------------------------------------------------------
 # helpers
 
-def _frames_from(primary: np.ndarray, secondary: np.ndarray, rest_primary: np.ndarray,
-                 rest_secondary: np.ndarray) -> np.ndarray:
-    """Rotations (N,3,3) taking unit ``rest_primary`` ((3,) or one per row (N,3)) exactly onto
-    ``primary`` (N,3) and ``rest_secondary`` (made normal to it) onto ``secondary`` (made normal to
-    ``primary``)."""
-    a_r, _ = _normalize(rest_primary)
-    b_r, _ = _normalize(rest_secondary - _dot(rest_secondary, a_r)[..., None] * a_r)
-    rest = np.stack((a_r, b_r, _cross(a_r, b_r)), axis=-1)          # columns
+def _world_frame(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+    """Frames (N, 3, 3) whose columns are ``primary`` normalised, the part of ``secondary`` normal
+    to it normalised, and their cross product."""
     a, _ = _normalize(primary)
-    b, _ = _normalize(secondary - _dot(secondary, a)[:, None] * a)
-    world = np.stack((a, b, _cross(a, b)), axis=2)
-    return world @ np.swapaxes(rest, -1, -2)
+    b, _ = _normalize(secondary - _dot(secondary, a)[..., None] * a)
+    return np.stack((a, b, _cross(a, b)), axis=-1)
+
+
+def _rest_frame(rest_primary: np.ndarray, rest_secondary: np.ndarray) -> np.ndarray:
+    """The transposed :func:`_world_frame` of rest vectors: ``_world_frame(p, s) @ _rest_frame(rp,
+    rs)`` takes ``rp`` onto ``p`` and ``rs`` (made normal to it) onto ``s`` (made normal to ``p``)."""
+    return np.swapaxes(_world_frame(rest_primary, rest_secondary), -1, -2)
 
 
 def fill_target(pos: np.ndarray, rot: np.ndarray):
@@ -132,26 +129,28 @@ def _perpendicular(v: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return _normalize(v - _dot(v, u)[:, None] * u)
 
 
-def _bend(root, u, side, reach, l1, l2):
-    """Mid joint (N,3) of a two-bone chain from ``root`` towards unit ``u`` over ``reach``, bent
-    towards the unit ``side`` normal to ``u`` (law of cosines, reach clipped to what the bones span)."""
-    reach = np.clip(reach, np.abs(l1 - l2) + 1e-6, l1 + l2 - 1e-6)
-    cos = (l1 * l1 + reach * reach - l2 * l2) / (2.0 * l1 * reach)
-    sin = np.sqrt(np.clip(1.0 - cos * cos, 0.0, 1.0))
-    return root + np.reshape(l1, (-1, 1)) * (cos[:, None] * u + sin[:, None] * side)
+@dataclass
+class _LimbRest:
+    """What the rest pose fixes of two-bone limbs, one row per limb and frame: bone lengths (N,)
+    and the rest frames (2, N, 3, 3) of the upper and lower bone (bone direction, hinge axis)."""
+
+    l1: np.ndarray
+    l2: np.ndarray
+    frames: np.ndarray
+
+    @classmethod
+    def of(cls, upper_rest: np.ndarray, lower_rest: np.ndarray, hinge: np.ndarray) -> "_LimbRest":
+        return cls(np.sqrt(_dot(upper_rest, upper_rest)), np.sqrt(_dot(lower_rest, lower_rest)),
+                   np.stack((_rest_frame(upper_rest, hinge), _rest_frame(lower_rest, hinge))))
 
 
-def _swivel_limb(root: np.ndarray, end: np.ndarray, end_rot: np.ndarray, upper_rest: np.ndarray,
-                 lower_rest: np.ndarray, hinge: np.ndarray, axis_weights, pole: np.ndarray,
-                 pole_weight, soft: float):
+def _swivel_limb(root: np.ndarray, end: np.ndarray, end_rot: np.ndarray, rest: _LimbRest, axis_weights: np.ndarray,
+                 pole: np.ndarray, pole_weight, soft: float):
     """Two-bone IK root -> mid -> end with the swivel picked in closed form (module docstring).
-    Rows may be different limbs: the rest vectors, hinge axes and axis weights may be (3,) or one
-    per row (N,3), ``pole_weight`` a number or (N,).
+    Rows (N) may be different limbs; ``axis_weights`` (N, 3), ``pole_weight`` a number or (N,).
 
-    Returns (upper global (N,3,3), mid global (N,3,3), mid position (N,3), reached end (N,3),
-    unreachable mask (N,))."""
-    l1 = np.sqrt(_dot(upper_rest, upper_rest))
-    l2 = np.sqrt(_dot(lower_rest, lower_rest))
+    Returns (upper global (N,3,3), mid global (N,3,3), unreachable mask (N,))."""
+    l1, l2 = rest.l1, rest.l2
     full = l1 + l2
     u, reach = _normalize(end - root)
     unreachable = reach > full - 1e-9
@@ -169,30 +168,30 @@ def _swivel_limb(root: np.ndarray, end: np.ndarray, end_rot: np.ndarray, upper_r
     if weak.any():
         helper = np.where(np.abs(u[weak, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
         s0[weak] = _perpendicular(helper, u[weak])[0]
-    mid0 = _bend(root, u, s0, reach_eff, l1, l2)
-    lower0, _ = _normalize(target - mid0)
+    # The limb bent towards s0 (law of cosines, the reach clipped to what the bones span): both bones
+    # lie in the plane of u and s0, so its normal is their frames' second axis.
+    span = np.clip(reach_eff, np.abs(l1 - l2) + 1e-6, full - 1e-6)
+    cos_a = (l1 * l1 + span * span - l2 * l2) / (2.0 * l1 * span)
+    upper_dir = cos_a[:, None] * u + np.sqrt(np.clip(1.0 - cos_a * cos_a, 0.0, 1.0))[:, None] * s0
+    lower_dir, _ = _normalize(target - root - l1[:, None] * upper_dir)
     normal0 = _cross(s0, u)
-    mid_rot0 = _frames_from(lower0, normal0, lower_rest, hinge)
-    # Objective A cos(phi) + B sin(phi) + const over the swivel phi about u.
-    weights = np.broadcast_to(np.asarray(axis_weights, dtype=np.float64), u.shape)
-    m = (end_rot * weights[:, None, :]) @ mid_rot0.transpose(0, 2, 1)
-    trace = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
-    a = trace - _dot(u, _apply(m, u))
-    b = (u[:, 2] * (m[:, 1, 0] - m[:, 0, 1]) + u[:, 1] * (m[:, 0, 2] - m[:, 2, 0])
-         + u[:, 0] * (m[:, 2, 1] - m[:, 1, 2]))
+    dirs = np.stack((upper_dir, lower_dir))
+    normals = np.broadcast_to(normal0, dirs.shape)
+    frames = np.stack((dirs, normals, _cross(dirs, normals)), axis=-1) @ rest.frames
+    upper_rot0, mid_rot0 = frames[0], frames[1]
+    # Objective A cos(phi) + B sin(phi) + const over the swivel phi about u: with m the weighted
+    # end frame times the mid frame's transpose, A = tr(m) - u.m u and B = -u.axial(m).
+    m = (end_rot * axis_weights[:, None, :]) @ mid_rot0.transpose(0, 2, 1)
+    a = np.einsum("tii->t", m) - _dot(u, _apply(m, u))
+    b = -_dot(u, np.einsum("ijk,tjk->ti", _LEVI_CIVITA, m))
     us0 = _cross(u, s0)
     a = a + pole_weight * _dot(s0, pole)
     b = b + pole_weight * _dot(us0, pole)
     norm = np.maximum(np.hypot(a, b), 1e-300)
     cos, sin = np.where(norm > 1e-12, a / norm, 1.0), np.where(norm > 1e-12, b / norm, 0.0)
-    side = cos[:, None] * s0 + sin[:, None] * us0
-    mid = _bend(root, u, side, reach_eff, l1, l2)
-    upper, _ = _normalize(mid - root)
-    lower, _ = _normalize(target - mid)
-    normal = _cross(side, u)
-    upper_rot = _frames_from(upper, normal, upper_rest, hinge)
-    mid_rot = _frames_from(lower, normal, lower_rest, hinge)
-    return upper_rot, mid_rot, mid, target, unreachable
+    # The swivel turns the whole limb about u: both bones' frames turn with it.
+    turn = _axis_angle_matrix(u, cos, sin)
+    return turn @ upper_rot0, turn @ mid_rot0, unreachable
 
 
 def _collar_reach(collar_rot, collar_pos, wrist, shoulder_offset, arm_length):
@@ -249,24 +248,23 @@ _BEND_LIMIT = 0.5 * np.pi        # radians: the most the length fit bends any on
 _WEAK_BEND = 0.05                # radians: a start bent less than this in all gets a forward flexion mode
 _FLEXION = np.array((0.1, 0.0, 0.0)) / 3.0      # about each joint's parent +X (bending forwards)
 _LENGTH_TOLERANCE = 1e-10        # metres
+_CLOSE = 1e-4                    # metres: a Newton step from this close ends the length fit (its error squares)
 _NEWTON_STEPS = 16               # a cap: most frames converge in 2-4
 
 
 def _rotvec_matrix(v: np.ndarray) -> np.ndarray:
     """Rotation matrices (..., 3, 3) of rotation vectors (..., 3)."""
-    flat = v.reshape(-1, 3)
-    axis, angle = _normalize(flat)
-    return _axis_angle_matrix(axis, np.cos(angle), np.sin(angle)).reshape(v.shape + (3,))
+    angle = np.sqrt(_dot(v, v))
+    return _axis_angle_matrix(v / np.maximum(angle, 1e-300)[..., None], np.cos(angle), np.sin(angle))
 
 
 def _turn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Shortest rotations (N, 3, 3) taking unit vectors a (N, 3) onto unit b (N, 3)."""
+    """Shortest rotations (N, 3, 3) taking unit vectors a (N, 3) onto unit b (N, 3):
+    c I + [k]x + k k^T / (1 + c) with k = a x b, c = a . b."""
     k = _cross(a, b)
     c = _dot(a, b)
-    kx = np.zeros(a.shape + (3,))
-    kx[:, 0, 1], kx[:, 0, 2], kx[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
-    kx[:, 1, 0], kx[:, 2, 0], kx[:, 2, 1] = k[:, 2], -k[:, 1], k[:, 0]
-    out = np.eye(3) + kx + (kx @ kx) / np.maximum(1.0 + c, 1e-300)[:, None, None]
+    out = c[:, None, None] * np.eye(3) - np.einsum("nk,kij->nij", k, _LEVI_CIVITA) \
+        + k[:, :, None] * (k / np.maximum(1.0 + c, 1e-300)[:, None])[:, None, :]
     opposite = c < -1.0 + 1e-9
     if opposite.any():      # half a turn about any axis normal to a
         out[opposite] = quat_to_matrix(rotation_between_vectors(a[opposite], b[opposite]))
@@ -311,7 +309,23 @@ def _spine_chord(modes: np.ndarray, straight: np.ndarray, offsets: np.ndarray, s
     return v, dv
 
 
-def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, offsets, start):
+@dataclass
+class _SpineGeometry:
+    """A skeleton's spine: the offsets (5, 3) of spine1..head, their directions, the length from
+    spine1 to the head when straight."""
+
+    offsets: np.ndarray
+    unit: np.ndarray
+    length: float
+
+    @classmethod
+    def of(cls, skeleton: Skeleton) -> "_SpineGeometry":
+        o = skeleton.offsets[list(SPINE)]
+        norms = np.linalg.norm(o, axis=-1)
+        return cls(o, o / norms[:, None], float(norms[1:].sum()))
+
+
+def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, spine: _SpineGeometry, start):
     """Spine1..head from the start locals (4, T, 3, 3) of spine1..neck, reaching the head target.
 
     Two exact steps (no Gauss-Newton on the head position: near a straight spine its error along
@@ -328,64 +342,91 @@ def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, offsets, start):
 
     Exact wherever the head is within reach (a head farther than the spine's length gets a straight
     spine pointing at it). Returns locals (5, T, 3, 3), globals (5, T, 3, 3), positions (5, T, 3) of
-    spine1..head and the head's residual distance (T,)."""
+    spine1..head and the head's residual distance (T,).
+"""
     T = len(pelvis_pos)
-    o = offsets[list(SPINE)]
-    unit = o / np.linalg.norm(o, axis=-1, keepdims=True)
+    o, unit, full = spine.offsets, spine.unit, spine.length
+    locals_ = np.empty((5, T, 3, 3))
+    locals_[:4] = start
+    glob, pos = _spine_chain(pelvis_pos, pelvis_rot, start, o)
+    if np.abs(head_pos - pos[4]).max(initial=0.0) < _LENGTH_TOLERANCE:
+        # The start reaches the head already (a three-point prior, anchored on the head).
+        return _spine_finish(locals_, glob, pos, head_pos, head_rot)
     # Bend of spine2, spine3, neck: the swing (parent frame) taking its bone's line onto its child's.
     child = np.einsum("ktij,kj->kti", start[1:], unit[2:])
     axis, sin = _normalize(_cross(unit[1:4, None], child))
     modes = axis * np.arctan2(sin, _dot(unit[1:4, None], child))[..., None]
     straight = _rotvec_matrix(-modes) @ start[1:]
     bend = np.sqrt(_dot(modes, modes))
-    weak = np.clip(1.0 - bend.sum(axis=0) / _WEAK_BEND, 0.0, 1.0)
-    if weak.any():
-        modes = modes + weak[:, None] * _FLEXION
+    weak = 1.0 - bend.sum(axis=0) / _WEAK_BEND
+    if (weak > 0.0).any():
+        modes = modes + np.clip(weak, 0.0, 1.0)[:, None] * _FLEXION
         bend = np.sqrt(_dot(modes, modes))
-    root = pelvis_pos + _apply(pelvis_rot, o[0])
+    root = pos[0]
     to_head = head_pos - root
     reach = np.sqrt(_dot(to_head, to_head))
-    # Length: f(sigma) = |chord(sqrt(sigma))| - reach, decreasing in sigma on [0, sigma_max].
+    # Length: f(sigma) = |chord(sqrt(sigma))| - reach, decreasing in sigma on [0, sigma_max]. The
+    # squared chord of a slightly bent chain is about full_length^2 - sigma * bend term: the start's
+    # chord then says where to begin.
+    deficit = full * full - _dot(pos[4] - root, pos[4] - root)
     hi = (_BEND_LIMIT / np.maximum(bend.max(axis=0), 1e-12)) ** 2
-    sigma = np.where(reach < float(np.linalg.norm(o[1:], axis=-1).sum()), np.minimum(1.0, hi), 0.0)
+    guess = np.where(deficit > 1e-4 * full * full, (full * full - reach * reach) / np.maximum(deficit, 1e-300), 1.0)
+    sigma = np.where(reach < full, np.minimum(guess, hi), 0.0)
     lo = np.zeros(T)
     todo = np.nonzero(sigma > 0.0)[0]
     for _ in range(_NEWTON_STEPS):
         if not len(todo):
             break
-        sig = sigma[todo]
+        every = len(todo) == T       # (no gathering while every frame is still open)
+        sig = sigma if every else sigma[todo]
         s = np.sqrt(sig)
-        chord, d_chord = _spine_chord(modes[:, todo], straight[:, todo], o, s)
+        chord, d_chord = _spine_chord(modes if every else modes[:, todo], straight if every else straight[:, todo], o, s)
         length = np.sqrt(_dot(chord, chord))
-        f = length - reach[todo]
-        open_ = np.abs(f) >= _LENGTH_TOLERANCE
-        lo[todo] = np.where(f > 0.0, sig, lo[todo])
-        hi[todo] = np.where(f < 0.0, sig, hi[todo])
-        slope = _dot(chord, d_chord) / (np.maximum(length, _EPS) * 2.0 * np.maximum(s, 1e-9))
-        step = sig - f / np.where(slope < -1e-12, slope, -1e-12)
-        inside = (step > lo[todo]) & (step < hi[todo]) & (slope < -1e-12)
-        sigma[todo] = np.where(open_, np.where(inside, step, 0.5 * (lo[todo] + hi[todo])), sig)
-        todo = todo[open_]
-    locals_ = np.empty((5, T, 3, 3))
-    locals_[0] = start[0]
+        f = length - (reach if every else reach[todo])
+        size = np.abs(f)
+        low = np.where(f > 0.0, sig, lo if every else lo[todo])
+        high = np.where(f < 0.0, sig, hi if every else hi[todo])
+        slope = np.minimum(_dot(chord, d_chord) / (np.maximum(length, _EPS) * 2.0 * np.maximum(s, 1e-9)), -1e-12)
+        step = sig - f / slope
+        inside = (step > low) & (step < high)
+        new = np.where(size < _LENGTH_TOLERANCE, sig, np.where(inside, step, 0.5 * (low + high)))
+        if every:
+            sigma, lo, hi = new, low, high
+        else:
+            sigma[todo], lo[todo], hi[todo] = new, low, high
+        # Within _CLOSE the Newton step just taken lands far inside the tolerance (the error
+        # squares): no need to look again.
+        todo = todo[(size >= _LENGTH_TOLERANCE) & ((size >= _CLOSE) | ~inside)]
     locals_[1:4] = _rotvec_matrix(modes * np.sqrt(sigma)[:, None]) @ straight
-    glob = np.empty((5, T, 3, 3))
-    pos = np.empty((5, T, 3))
-    parent = pelvis_rot
-    pos[0] = root
-    for i in range(4):
-        glob[i] = parent @ locals_[i]
-        pos[i + 1] = pos[i] + _apply(glob[i], o[i + 1])
-        parent = glob[i]
+    glob, pos = _spine_chain(pelvis_pos, pelvis_rot, locals_[:4], o)
     # Direction: the whole spine turns about spine1 onto the head.
     turn = _turn(_normalize(pos[4] - root)[0], _normalize(to_head)[0])
-    glob[:4] = turn @ glob[:4]
+    glob = turn @ glob
     pos[1:] = root + np.einsum("tij,ktj->kti", turn, pos[1:] - root)
     locals_[0] = pelvis_rot.transpose(0, 2, 1) @ glob[0]
-    locals_[4] = glob[3].transpose(0, 2, 1) @ head_rot
-    glob[4] = head_rot
-    residual = np.sqrt(_dot(head_pos - pos[4], head_pos - pos[4]))
-    return locals_, glob, pos, residual
+    return _spine_finish(locals_, glob, pos, head_pos, head_rot)
+
+
+def _spine_chain(pelvis_pos, pelvis_rot, locals4, o):
+    """Globals (4, T, 3, 3) of spine1..neck and positions (5, T, 3) of spine1..head, from the
+    locals of spine1..neck and the spine offsets ``o`` (5, 3)."""
+    glob = np.empty(locals4.shape)
+    pos = np.empty((5,) + pelvis_pos.shape)
+    parent = pelvis_rot
+    pos[0] = pelvis_pos + _apply(pelvis_rot, o[0])
+    for i in range(4):
+        glob[i] = parent = parent @ locals4[i]
+        pos[i + 1] = pos[i] + _apply(parent, o[i + 1])
+    return glob, pos
+
+
+def _spine_finish(locals_, glob4, pos, head_pos, head_rot):
+    """The head's local rotation (it keeps its exact global one); (locals, globals, positions,
+    head residual) as :func:`_solve_spine` returns them."""
+    locals_[4] = glob4[3].transpose(0, 2, 1) @ head_rot
+    glob = np.concatenate((glob4, head_rot[None]))
+    gap = head_pos - pos[4]
+    return locals_, glob, pos, np.sqrt(_dot(gap, gap))
 
 
 def stack_targets(targets: dict, names) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -411,9 +452,11 @@ def stack_targets(targets: dict, names) -> tuple[np.ndarray, np.ndarray, np.ndar
 def prior_trust(prior_pelvis: np.ndarray, pelvis_rot: np.ndarray, options: SixPointOptions) -> np.ndarray:
     """(T,) 1 where the prior's pelvis rotation is within ``prior_trust_deg[0]`` of the pelvis
     target, 0 beyond ``prior_trust_deg[1]``, smoothly between."""
-    cos = 0.5 * (np.einsum("tij,tij->t", prior_pelvis, pelvis_rot) - 1.0)
-    angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
     full, none = options.prior_trust_deg
+    cos = 0.5 * (np.einsum("tij,tij->t", prior_pelvis, pelvis_rot) - 1.0)
+    if cos.min(initial=1.0) >= np.cos(np.radians(full)):
+        return np.ones(len(cos))
+    angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
     x = np.clip((none - angle) / max(none - full, 1e-9), 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
 
@@ -423,113 +466,148 @@ def _blend(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return quat_to_matrix(quat_slerp(matrix_to_quat(a), matrix_to_quat(b), weight))
 
 
-def solve_pose(filled: dict, skeleton: Skeleton, opts: SixPointOptions, prior: np.ndarray | None = None):
-    """The solve of :func:`solve_six_point` on gap-free targets ({name: (positions (T, 3),
-    rotations (T, 3, 3))}, pelvis and head required): local rotation matrices (T, 24, 3, 3) and a
-    report (``head_residual`` (T,), ``unreachable`` {target: (T,) bool}, ``prior_trust`` (T,) or None).
-    The live tracker stream calls it one frame at a time."""
-    offsets = skeleton.offsets
-    pelvis_pos, pelvis_rot = filled["pelvis"]
-    T = len(pelvis_pos)
-    trust = faded = None
-    if prior is not None:
-        locals_ = np.empty((T, NUM_JOINTS, 3, 3))
-        locals_[:, 1:] = prior[:, list(PARENTS[1:])].transpose(0, 1, 3, 2) @ prior[:, 1:]
-        # Toes and hands have no target: identity locals, as in the corpus.
-        locals_[:, [J["left_foot"], J["right_foot"], J["left_hand"], J["right_hand"]]] = np.eye(3)
-        trust = prior_trust(prior[:, 0], pelvis_rot, opts)
-        faded = np.nonzero(trust < 1.0)[0]
-    else:
-        locals_ = np.broadcast_to(np.eye(3), (T, NUM_JOINTS, 3, 3)).copy()
-    locals_[:, 0] = pelvis_rot
-    report = {"prior_trust": trust, "unreachable": {}}
+_PARENT_ROWS = list(PARENTS[1:])
+_LEAVES = [J["left_foot"], J["right_foot"], J["left_hand"], J["right_hand"]]   # toes and hands: identity locals
+_ELBOW_POLE = np.array([0.0, -0.7071067811865476, -0.7071067811865476])         # behind and below, spine3's frame
+# Two-bone limbs by target: root, mid and end joint.
+_LIMBS = {f"{side}_{end}": tuple(J[f"{side}_{j}"] for j in joints) for side in ("left", "right")
+          for end, joints in (("foot", ("hip", "knee", "ankle")), ("hand", ("shoulder", "elbow", "wrist")))}
 
-    # Spine to the head.
-    head_pos, head_rot = filled["head"]
-    start = _spine_start(pelvis_rot, head_rot, opts, prior, trust)
-    spine_locals, spine_glob, spine_pos, report["head_residual"] = _solve_spine(
-        pelvis_pos, pelvis_rot, head_pos, head_rot, offsets, start)
-    locals_[:, list(SPINE)] = spine_locals.transpose(1, 0, 2, 3)
-    spine3_rot, spine3_pos = spine_glob[2], spine_pos[2]
-    hinge_axes = {k: np.asarray(v, dtype=np.float64) for k, v in opts.hinge_axes.items()}
 
-    # Collars (both arms at once): a share of the reach (or the prior's), then just enough reach.
-    arms = [side for side in ("left", "right") if f"{side}_hand" in filled]
-    collar_rot = {}
-    if arms:
-        collars = [J[f"{side}_collar"] for side in arms]
-        shoulders = [J[f"{side}_shoulder"] for side in arms]
-        wrists = [J[f"{side}_wrist"] for side in arms]
+class SixPointSolver:
+    """The solve of :func:`solve_six_point` on gap-free targets for one skeleton and options; what
+    depends on those alone is worked out once (the live tracker stream solves a frame at a time).
+
+    ``solve(filled, prior=None)``: ``filled`` {name: (positions (T, 3), rotations (T, 3, 3))} with
+    the pelvis and head -> (local rotation matrices (T, 24, 3, 3), report: ``head_residual`` (T,),
+    ``unreachable`` {target: (T,) bool}, ``prior_trust`` (T,) or None)."""
+
+    def __init__(self, skeleton: Skeleton, options: SixPointOptions | None = None):
+        self.skeleton = skeleton
+        self.opts = opts = options or SixPointOptions()
+        offsets = skeleton.offsets
+        rest = skeleton.rest_positions()
+        hinge = {k: np.asarray(v, dtype=np.float64) for k, v in opts.hinge_axes.items()}
+        self._limb = {}
+        for name, (root, mid, end) in _LIMBS.items():
+            leg = name.endswith("foot")
+            self._limb[name] = (offsets[mid], offsets[end], hinge[JOINT_NAMES[mid]],
+                                np.asarray(opts.knee_axis_weights if leg else opts.elbow_axis_weights, dtype=np.float64),
+                                opts.knee_pole_weight if leg else opts.elbow_pole_weight)
+        self._arm = {}
+        for side in ("left", "right"):
+            collar, (shoulder, elbow, wrist) = J[f"{side}_collar"], _LIMBS[f"{side}_hand"]
+            rest_dir, _ = _normalize(rest[wrist] - rest[collar])
+            length = np.linalg.norm(offsets[elbow]) + np.linalg.norm(offsets[wrist]) - 2e-6
+            self._arm[side] = (collar, shoulder, rest_dir, length)
+        self._rows: dict = {}
+        self._spine = _SpineGeometry.of(skeleton)
+
+    def _limb_rows(self, names: tuple, T: int):
+        """Per-row rest data of the limbs ``names``, each repeated over T frames (cached)."""
+        key = (names, T)
+        if key not in self._rows:
+            parts = [self._limb[n] for n in names]
+            rows = [np.repeat(np.stack([p[k] for p in parts]), T, axis=0) for k in range(4)]
+            self._rows[key] = (_LimbRest.of(rows[0], rows[1], rows[2]), rows[3])
+        return self._rows[key]
+
+    def _collars(self, arms, filled, spine3_rot, spine3_pos, prior, trust, faded):
+        """Collar globals (A*T, 3, 3) and shoulder positions (A*T, 3) of ``arms``: a share of the
+        swing towards the hand (or the prior's collars, faded towards that where not trusted), then
+        just enough turn for the arm to reach the hand."""
+        T, offsets, opts = len(spine3_rot), self.skeleton.offsets, self.opts
+        collars = [self._arm[side][0] for side in arms]
+        shoulders = [self._arm[side][1] for side in arms]
         hands = np.concatenate([filled[f"{side}_hand"][0] for side in arms])
         spine3_rows = np.concatenate([spine3_rot] * len(arms))
         collar_pos = np.concatenate([spine3_pos + _apply(spine3_rot, offsets[c]) for c in collars])
         if prior is None or len(faded):
-            rest = skeleton.rest_positions()
-            rest_dir, _ = _normalize(rest[wrists] - rest[collars])
+            rest_dir = np.repeat(np.stack([self._arm[side][2] for side in arms]), T, axis=0)
             reach_dir, _ = _normalize(_apply_t(spine3_rows, hands - collar_pos))
-            swing = _cross(np.repeat(rest_dir, T, axis=0), reach_dir)
-            rows = spine3_rows @ axis_angle_to_matrix(swing * np.asarray(opts.collar_shares, dtype=np.float64))
+            swing = _cross(rest_dir, reach_dir)
+            rows = spine3_rows @ _rotvec_matrix(swing * np.asarray(opts.collar_shares, dtype=np.float64))
         if prior is not None:
             shares_rows = rows if len(faded) else None
             rows = np.concatenate([prior[:, c] for c in collars])
             if len(faded):
                 part = np.concatenate([faded + i * T for i in range(len(arms))])
                 rows[part] = _blend(shares_rows[part], rows[part], np.tile(trust[faded], len(arms)))
-        arm_length = np.linalg.norm(offsets[[J[f"{side}_elbow"] for side in arms]], axis=-1) \
-            + np.linalg.norm(offsets[wrists], axis=-1) - 2e-6
-        rows = _collar_reach(rows, collar_pos, hands, np.repeat(offsets[shoulders], T, axis=0),
-                             np.repeat(arm_length, T))
-        shoulder_pos = collar_pos + _apply(rows, np.repeat(offsets[shoulders], T, axis=0))
-        for i, side in enumerate(arms):
-            collar_rot[side] = rows[i * T:(i + 1) * T]
-            locals_[:, collars[i]] = spine3_rot.transpose(0, 2, 1) @ collar_rot[side]
+        shoulder_offsets = np.repeat(offsets[shoulders], T, axis=0)
+        rows = _collar_reach(rows, collar_pos, hands, shoulder_offsets,
+                             np.repeat([self._arm[side][3] for side in arms], T))
+        return rows, collar_pos + _apply(rows, shoulder_offsets)
 
-    def pole_of(body_pole, body_weight, root):
-        """The swivel's pole and its weight: the body pole, or the prior's upper-limb direction
-        (faded towards the body pole where the prior is not trusted)."""
-        if prior is None:
-            return body_pole, body_weight
-        prior_pole = _apply(prior[:, root], offsets[_CHILD[root]])
-        if not len(faded):
-            return prior_pole, opts.prior_pole_weight
-        w = trust[:, None]
-        return w * opts.prior_pole_weight * prior_pole + (1.0 - w) * body_weight * body_pole, 1.0
+    def solve(self, filled: dict, prior: np.ndarray | None = None):
+        opts, offsets = self.opts, self.skeleton.offsets
+        pelvis_pos, pelvis_rot = filled["pelvis"]
+        head_pos, head_rot = filled["head"]
+        T = len(pelvis_pos)
+        trust, faded = None, ()
+        if prior is not None:
+            locals_ = np.empty((T, NUM_JOINTS, 3, 3))
+            locals_[:, 1:] = prior[:, _PARENT_ROWS].transpose(0, 1, 3, 2) @ prior[:, 1:]
+            locals_[:, _LEAVES] = np.eye(3)         # as in the corpus
+            trust = prior_trust(prior[:, 0], pelvis_rot, opts)
+            faded = np.nonzero(trust < 1.0)[0]
+        else:
+            locals_ = np.broadcast_to(np.eye(3), (T, NUM_JOINTS, 3, 3)).copy()
+        locals_[:, 0] = pelvis_rot
+        report = {"prior_trust": trust, "unreachable": {}}
 
-    # Limbs (every tracked leg and arm in one batch): two-bone IK with the closed-form swivel.
-    limbs = []      # (target name, root joint, mid joint, end joint, parent rotation, root position, pole, weights)
-    for side in ("left", "right"):
-        if f"{side}_foot" in filled:
-            hip, knee, ankle = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
-            pole, pole_weight = pole_of(pelvis_rot[:, :, 2], opts.knee_pole_weight, hip)
-            limbs.append((f"{side}_foot", hip, knee, ankle, pelvis_rot, pelvis_pos + _apply(pelvis_rot, offsets[hip]),
-                          pole, pole_weight, opts.knee_axis_weights, f"{side}_knee"))
-    for i, side in enumerate(arms):
-        shoulder, elbow, wrist = J[f"{side}_shoulder"], J[f"{side}_elbow"], J[f"{side}_wrist"]
-        # Body pole for the elbow: behind and below, in spine3's frame.
-        pole, pole_weight = pole_of(_apply(spine3_rot, np.array([0.0, -0.7071067811865476, -0.7071067811865476])),
-                                    opts.elbow_pole_weight, shoulder)
-        limbs.append((f"{side}_hand", shoulder, elbow, wrist, collar_rot[side], shoulder_pos[i * T:(i + 1) * T],
-                      pole, pole_weight, opts.elbow_axis_weights, f"{side}_elbow"))
-    if limbs:
-        def rows(values):
-            return np.concatenate(values) if len(values) > 1 else values[0]
+        # Spine to the head.
+        start = _spine_start(pelvis_rot, head_rot, opts, prior, trust)
+        spine_locals, spine_glob, spine_pos, report["head_residual"] = _solve_spine(
+            pelvis_pos, pelvis_rot, head_pos, head_rot, self._spine, start)
+        locals_[:, list(SPINE)] = spine_locals.transpose(1, 0, 2, 3)
+        spine3_rot, spine3_pos = spine_glob[2], spine_pos[2]
 
-        def per_row(values):
-            return np.repeat(np.asarray(values, dtype=np.float64), T, axis=0)
+        # Collars, both arms at once.
+        arms = [side for side in ("left", "right") if f"{side}_hand" in filled]
+        if arms:
+            collar_rows, shoulder_pos = self._collars(arms, filled, spine3_rot, spine3_pos, prior, trust, faded)
+            for i, side in enumerate(arms):
+                locals_[:, self._arm[side][0]] = spine3_rot.transpose(0, 2, 1) @ collar_rows[i * T:(i + 1) * T]
 
-        upper_rot, mid_rot, _, _, unreachable = _swivel_limb(
-            rows([limb[5] for limb in limbs]),
-            rows([filled[limb[0]][0] for limb in limbs]), rows([filled[limb[0]][1] for limb in limbs]),
-            per_row([offsets[limb[2]] for limb in limbs]), per_row([offsets[limb[3]] for limb in limbs]),
-            per_row([hinge_axes[limb[9]] for limb in limbs]), per_row([limb[8] for limb in limbs]),
-            rows([limb[6] for limb in limbs]), per_row([limb[7] for limb in limbs]), opts.soft_reach)
-        for i, (name, root, mid, end, parent_rot, *_rest) in enumerate(limbs):
-            part = slice(i * T, (i + 1) * T)
-            locals_[:, root] = parent_rot.transpose(0, 2, 1) @ upper_rot[part]
-            locals_[:, mid] = upper_rot[part].transpose(0, 2, 1) @ mid_rot[part]
-            locals_[:, end] = mid_rot[part].transpose(0, 2, 1) @ filled[name][1]
-            report["unreachable"][name] = unreachable[part]
-    return locals_, report
+        # Limbs (every tracked leg and arm in one batch): two-bone IK with the closed-form swivel.
+        # The swivel's pole: the body's (pelvis forward for knees, behind and below spine3 for
+        # elbows), or the prior's upper-limb direction (faded towards the body's where not trusted).
+        names, parents, roots, poles = [], [], [], []
+        hip_pole = pelvis_rot[:, :, 2]
+        elbow_pole = _apply(spine3_rot, _ELBOW_POLE) if arms else None
+        for name, (root, mid, _end) in _LIMBS.items():
+            if name not in filled:
+                continue
+            leg = name.endswith("foot")
+            if leg:
+                parent, at = pelvis_rot, pelvis_pos + _apply(pelvis_rot, offsets[root])
+            else:
+                i = arms.index(name.split("_")[0])
+                parent, at = collar_rows[i * T:(i + 1) * T], shoulder_pos[i * T:(i + 1) * T]
+            body = self._limb[name][4] * (hip_pole if leg else elbow_pole)
+            if prior is None:
+                pole = body
+            else:
+                pole = opts.prior_pole_weight * _apply(prior[:, root], offsets[mid])
+                if len(faded):
+                    pole = trust[:, None] * pole + (1.0 - trust[:, None]) * body
+            names.append(name)
+            parents.append(parent)
+            roots.append(at)
+            poles.append(pole)
+        if names:
+            rest, weights = self._limb_rows(tuple(names), T)
+            end_rot = np.concatenate([filled[n][1] for n in names])
+            upper_rot, mid_rot, unreachable = _swivel_limb(
+                np.concatenate(roots), np.concatenate([filled[n][0] for n in names]), end_rot, rest, weights,
+                np.concatenate(poles), 1.0, opts.soft_reach)
+            joints = np.array([_LIMBS[n] for n in names])          # (limbs, root/mid/end)
+            chain = np.stack((np.concatenate(parents), upper_rot, mid_rot))
+            local = (chain.transpose(0, 1, 3, 2) @ np.stack((upper_rot, mid_rot, end_rot)))
+            locals_[:, joints.T.ravel()] = local.reshape(3 * len(names), T, 3, 3).transpose(1, 0, 2, 3)
+            for i, name in enumerate(names):
+                report["unreachable"][name] = unreachable[i * T:(i + 1) * T]
+        return locals_, report
 
 
 def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixPointOptions | None = None,
@@ -573,7 +651,7 @@ def solve_six_point(targets: dict, skeleton: Skeleton, fps: float, options: SixP
         prior = np.asarray(prior, dtype=np.float64)
         if prior.shape != (T, NUM_JOINTS, 3, 3):
             raise ValueError(f"prior must be (T, {NUM_JOINTS}, 3, 3) world rotations for {T} frames, got {prior.shape}")
-    locals_, pose_report = solve_pose(filled, skeleton, opts, prior)
+    locals_, pose_report = SixPointSolver(skeleton, opts).solve(filled, prior)
     report["head_residual_max_m"] = float(pose_report["head_residual"].max()) if T else 0.0
     report["unreachable_frames"] = {n: int(m.sum()) for n, m in pose_report["unreachable"].items()}
     if prior is not None:

@@ -40,8 +40,8 @@ from ..core.resample import resample_times
 from ..core.rotations import matrix_to_6d, matrix_to_quat, quat_slerp, sixd_to_matrix
 from ..core.skeleton import PARENTS, Skeleton
 from ..core.tracker_calibration import TrackerCalibration, apply_calibration, apply_mountings
-from ..core.tracker_checks import REASONS, TargetChecks, check_targets, lost_frames
-from ..core.tracker_ik import SixPointOptions, solve_pose, solve_six_point, stack_targets
+from ..core.tracker_checks import REASONS, TargetChecks, check_targets, lost_frames, pair_limits
+from ..core.tracker_ik import SixPointOptions, SixPointSolver, solve_six_point, stack_targets
 from ..core.trackers import SIX_POINT, THREE_POINT, TrackerError, TrackerRecording
 from .tracker_poser import KINDS, NETWORK_FPS, REFERENCE, TrackerPoser, has_offline_model
 
@@ -326,12 +326,14 @@ class TrackerStream:
         used = used_trackers(self.mode, self.names)
         self._checked = [self.names.index(n) for n in used]
         self._checked_names = used
+        self._limits = pair_limits(used, skeleton, self.options.checks)
         core = used_trackers(self.mode, ())
         self._core = [k for k, n in enumerate(used) if n in core]
         self._core_names = [used[k] for k in self._core]
         self._targets = [(k, n) for k, n in enumerate(self.names) if n in SIX_POINT]
         plant = self.mode == "three_point" and self.options.plant_feet
         self._planter = FootPlanter(skeleton, NETWORK_FPS, pin=self.options.pin_feet) if plant else None
+        self._solver = SixPointSolver(skeleton, self.options.ik)
         self.reset()
 
     def reset(self) -> None:
@@ -346,18 +348,21 @@ class TrackerStream:
         """The samples to take (K,); sets ``failed`` and ``failure_reasons``."""
         c = self._checked
         ok_checked, reasons = check_targets(pos[None, c], rot[None, c], self._checked_names, self.skeleton,
-                                            self.options.checks)
+                                            self.options.checks, self._limits)
         ok = np.isfinite(pos).all(-1) & np.isfinite(rot).all(axis=(1, 2))
         if valid is not None:
             ok &= np.asarray(valid, bool)
         lost = ~ok[c]
         ok[c] &= ok_checked[0]
+        if ok.all():
+            self.failed, self.failure_reasons = False, ()
+            return ok
         rejected = ~ok[c] & ~lost
-        lost_rule = bool(lost_frames(~lost[None, self._core], self._core_names, anchor_trackers(self.mode))[0])
+        anchors = anchor_trackers(self.mode)
+        lost_rule = bool(lost_frames(~lost[None, self._core], self._core_names, anchors)[0])
         self.failure_reasons = (("lost",) if lost_rule else ()) + tuple(
             r for r in REASONS[1:] if reasons[r][0].any())
-        self.failed = bool(lost_frames(ok[None, c][:, self._core], self._core_names, anchor_trackers(self.mode))[0]
-                           or rejected.any())
+        self.failed = bool(lost_frames(ok[None, c][:, self._core], self._core_names, anchors)[0] or rejected.any())
         return ok
 
     def step(self, positions, rotations, valid=None):
@@ -382,7 +387,7 @@ class TrackerStream:
                         targets[name] = value
         if "pelvis" not in targets or "head" not in targets:
             raise TrackerError("the stream's first frame must hold the pelvis and head trackers")
-        locals_, _ = solve_pose(targets, self.skeleton, self.options.ik, prior)
+        locals_, _ = self._solver.solve(targets, prior)
         return matrix_to_quat(locals_[0]), targets["pelvis"][0][0].copy()
 
 

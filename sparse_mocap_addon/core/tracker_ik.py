@@ -380,7 +380,8 @@ def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, spine: _SpineGeomet
         every = len(todo) == T       # (no gathering while every frame is still open)
         sig = sigma if every else sigma[todo]
         s = np.sqrt(sig)
-        chord, d_chord = _spine_chord(modes if every else modes[:, todo], straight if every else straight[:, todo], o, s)
+        chord, d_chord = _spine_chord(modes if every else modes[:, todo],
+                                      straight if every else straight[:, todo], o, s)
         length = np.sqrt(_dot(chord, chord))
         f = length - (reach if every else reach[todo])
         size = np.abs(f)
@@ -492,7 +493,8 @@ class SixPointSolver:
         for name, (root, mid, end) in _LIMBS.items():
             leg = name.endswith("foot")
             self._limb[name] = (offsets[mid], offsets[end], hinge[JOINT_NAMES[mid]],
-                                np.asarray(opts.knee_axis_weights if leg else opts.elbow_axis_weights, dtype=np.float64),
+                                np.asarray(opts.knee_axis_weights if leg else opts.elbow_axis_weights,
+                                           dtype=np.float64),
                                 opts.knee_pole_weight if leg else opts.elbow_pole_weight)
         self._arm = {}
         for side in ("left", "right"):

@@ -56,21 +56,28 @@ class MotionMLP:
         self.frames = self.dct.shape[0]
         self.in_features = self.fc_in.in_features
         self.features = self.fc_out.out_features
+        # The network runs frames-major, (B, T, F), throughout (torch's twin swaps to (B, F, T) for
+        # the time Linears): a time Linear is then a left product W @ y plus its bias per frame,
+        # and no array is ever swapped or copied for a layer.
+        self._time = [(np.ascontiguousarray(t.weight_t.T), None if t.bias is None else t.bias[:, None])
+                      for t in self.time]
 
     def __call__(self, x, residual):
         x = np.asarray(x, dtype=self.dtype)
         if x.ndim != 3 or x.shape[1:] != (self.frames, self.in_features):
             raise ValueError(f"MotionMLP expects inputs (batch, {self.frames}, {self.in_features}), got {x.shape}")
-        y = np.swapaxes(self.fc_in(np.matmul(self.dct, x)), 1, 2)           # (B, F, T)
-        for time, norm, channel in zip(self.time, self.norm, self.channel):
-            z = time(y)
-            y = y + np.swapaxes(norm(np.swapaxes(z, 1, 2)), 1, 2)
+        y = self.fc_in(np.matmul(self.dct, x))                               # (B, T, F)
+        for (weight, bias), norm, channel in zip(self._time, self.norm, self.channel):
+            z = np.matmul(weight, y)
+            if bias is not None:
+                z += bias
+            y += norm(z)
             if channel is not None:
                 channel_norm, channel_in, channel_out = channel
-                c = gelu(channel_in(channel_norm(np.swapaxes(y, 1, 2))))
-                y = y + np.swapaxes(channel_out(c), 1, 2)
-        y = np.matmul(self.idct, self.fc_out(np.swapaxes(y, 1, 2)))
-        return y + np.asarray(residual, dtype=self.dtype)
+                y += channel_out(gelu(channel_in(channel_norm(y))))
+        y = np.matmul(self.idct, self.fc_out(y))
+        y += np.asarray(residual, dtype=self.dtype)
+        return y
 
 
 def load_motion_mlp(path, architecture: str, *, dtype=np.float32) -> tuple[MotionMLP, dict]:

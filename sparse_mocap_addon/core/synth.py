@@ -367,19 +367,26 @@ def normalise(recording: ImuRecording, root=5, acc_scale: float = ACC_SCALE, roo
     (``root_acc="rotated"``, TransPose) or zero (``root_acc="zero"``, FIP's inference code).
     A lost root sample makes its whole frame NaN; a lost other sample only its own values.
     """
-    if root_acc not in ("rotated", "zero"):
-        raise ValueError(f"root_acc must be 'rotated' (TransPose) or 'zero' (FIP), got {root_acc!r}")
     S = len(recording.sensors)
     r = recording.index(root) if isinstance(root, str) else int(root)
     if not -S <= r < S:
         raise ValueError(f"root sensor index {root!r} is out of range for {S} sensors")
-    r %= S
-    R_root = recording.orientation[:, r]                                      # (T, 3, 3)
-    a_root = recording.acceleration[:, r]                                     # (T, 3)
-    rel = recording.acceleration - a_root[:, None]
+    return normalise_arrays(recording.orientation, recording.acceleration, r % S, acc_scale, root_acc)
+
+
+def normalise_arrays(orientation: np.ndarray, acceleration: np.ndarray, root: int, acc_scale: float = ACC_SCALE,
+                     root_acc: str = "rotated"):
+    """:func:`normalise` on bare arrays, orientations (T, S, 3, 3) and accelerations (T, S, 3), with
+    the root sensor's index (the live stream's frames, without building a recording each)."""
+    if root_acc not in ("rotated", "zero"):
+        raise ValueError(f"root_acc must be 'rotated' (TransPose) or 'zero' (FIP), got {root_acc!r}")
+    r = root
+    R_root = orientation[:, r]                                                # (T, 3, 3)
+    a_root = acceleration[:, r]                                               # (T, 3)
+    rel = acceleration - a_root[:, None]
     rel[:, r] = a_root if root_acc == "rotated" else 0.0
     acc = np.einsum("tji,tsj->tsi", R_root, rel) / float(acc_scale)
-    ori = np.einsum("tji,tsjk->tsik", R_root, recording.orientation)
+    ori = np.einsum("tji,tsjk->tsik", R_root, orientation)
     ori[:, r] = R_root
     return acc, ori
 
@@ -387,6 +394,10 @@ def normalise(recording: ImuRecording, root=5, acc_scale: float = ACC_SCALE, roo
 def features(recording: ImuRecording, root=5, acc_scale: float = ACC_SCALE, root_acc: str = "rotated") -> np.ndarray:
     """(T, 12 S) network input in TransPose's order: the S normalised accelerations (3 each), then
     the S normalised orientations (9 each, row-major), as torch's ``flatten(1)``; (T, 72) for six."""
-    acc, ori = normalise(recording, root, acc_scale, root_acc)
+    return feature_vectors(*normalise(recording, root, acc_scale, root_acc))
+
+
+def feature_vectors(acc: np.ndarray, ori: np.ndarray) -> np.ndarray:
+    """The normalised accelerations (T, S, 3) and orientations (T, S, 3, 3) as :func:`features` lays them out."""
     T = acc.shape[0]
     return np.concatenate((acc.reshape(T, -1), ori.reshape(T, -1)), axis=1)

@@ -37,10 +37,11 @@ from ..core.imu_root import (FOOT_POINTS, RootOptions, RootTracker, SoleLift, ki
 from ..core.motion import Motion
 from ..core.rotations import matrix_to_6d, sixd_to_matrix
 from ..core.skeleton import PARENTS, forward_kinematics
-from ..core.synth import features
-from .imu_poser import KINDS, POSE_JOINTS, ImuPoser, local_quaternions, relative_globals
+from ..core.synth import feature_vectors, features, normalise_arrays
+from .imu_poser import KINDS, POSE_JOINTS, ImuPoser, globals_from_posed, local_quaternions, relative_globals
 
 NETWORK_FPS = 60.0
+PELVIS = SIX_SENSORS.index("pelvis")
 DEFAULT_SMOOTHING_HZ = 6.0   # offline only; see smooth_rotations
 ONLINE_FILTER = (3.0, 1.0)   # One Euro (min cut-off Hz, beta) of the live stream; see smooth_rotations_online
 MODES = ("auto", "network", "direct")
@@ -227,7 +228,15 @@ class ImuStream:
         self._order = [tuple(sensors).index(s) for s in SIX_SENSORS]
         self.skeleton = skeleton_from_measurements(measurements)
         self._parents = list(PARENTS[1:])
-        self._offsets = self.skeleton.offsets[1:]
+        self._offsets = self.skeleton.offsets[1:, :, None]
+        # Forward kinematics of one frame as one product: joint j is the sum of the bones (child
+        # minus parent, 1..23) on its path from the root.
+        self._paths = np.zeros((24, 23))
+        for j in range(1, 24):
+            k = j
+            while k:
+                self._paths[j, k - 1] = 1.0
+                k = PARENTS[k]
         self.poser = poser or load_poser(self.options.model)
         self._net = self.poser.stream(measurements)
         self._root_options = RootOptions.for_skeleton(self.skeleton)
@@ -243,7 +252,6 @@ class ImuStream:
             self._filter.reset()
         self._last_orientation = np.broadcast_to(np.eye(3), (6, 3, 3)).copy()
         self._last_acceleration = np.zeros((6, 3))
-        self._seen = np.zeros(6, bool)
 
     def step(self, orientation, acceleration, valid=None):
         """``orientation`` (S, 3, 3) bone world orientations, ``acceleration`` (S, 3) core-frame free
@@ -253,33 +261,30 @@ class ImuStream:
         ok = (np.ones(6, bool) if valid is None else np.asarray(valid, bool)[self._order])
         ok &= np.isfinite(ori).all(axis=(1, 2)) & np.isfinite(acc).all(axis=1)
         self._last_orientation[ok], self._last_acceleration[ok] = ori[ok], acc[ok]
-        self._seen |= ok
-        frame = ImuRecording(sensors=SIX_SENSORS, orientation=self._last_orientation[None],
-                             acceleration=self._last_acceleration[None], fps=NETWORK_FPS)
-        out = self._net.step(features(frame)[0], ok.astype(np.float32))
+        held, held_acc = self._last_orientation[None], self._last_acceleration[None]
+        # One frame of features(), without building a recording for it.
+        x = feature_vectors(*normalise_arrays(held, held_acc, PELVIS))[0]
+        out = self._net.step(x, ok.astype(np.float32))
         pose_6d = out.pose_6d[None]
         if self.options.sensor_bones:
-            pose_6d = sensor_bone_rotations(pose_6d, self._last_orientation[None])
-        pelvis_6d = matrix_to_6d(self._last_orientation[None, SIX_SENSORS.index("pelvis")])[:, None]
-        both = np.concatenate((pose_6d, pelvis_6d), axis=1)
+            pose_6d = sensor_bone_rotations(pose_6d, held)
+        both = np.concatenate((pose_6d, matrix_to_6d(held[:, PELVIS])[:, None]), axis=1)
         if self._filter is not None:
             both = self._filter(both, 1.0 / NETWORK_FPS)
-        pose_6d, pelvis = both[:, :-1], sixd_to_matrix(both[:, -1])
-        relative = relative_globals(pose_6d)
-        rotations = local_quaternions(pelvis, relative)
+        matrices = sixd_to_matrix(both[0])                                          # (18, 3, 3)
+        relative, pelvis = globals_from_posed(matrices[:-1]), matrices[-1]
+        rotations = local_quaternions(pelvis[None], relative[None])[0]
         # Forward kinematics of one frame straight from the globals (the batched FK is built for
         # many frames and costs more than the network here).
-        global_rot = pelvis[:, None] @ relative                                     # (1, 24, 3, 3)
-        bones = (global_rot[0, self._parents] @ self._offsets[:, :, None])[..., 0]  # (23, 3)
-        positions = np.zeros((1, 24, 3))
-        for j, parent in enumerate(self._parents, start=1):
-            positions[0, j] = positions[0, parent] + bones[j - 1]
-        contact = out.contact if out.contact is not None else _lower_foot_contact(positions[0])
+        global_rot = pelvis @ relative                                              # (24, 3, 3)
+        bones = (global_rot[self._parents] @ self._offsets)[..., 0]                 # (23, 3)
+        positions = self._paths @ bones                                             # (24, 3)
+        contact = out.contact if out.contact is not None else _lower_foot_contact(positions)
         translation = np.zeros(3)
         if self.options.translation:
-            translation = self._tracker.step(positions[0], contact, self._last_acceleration[SIX_SENSORS.index("pelvis")])
-        translation, _ = self._soles.lift(translation, positions[0], global_rot[0])
-        return rotations[0], translation, contact
+            translation = self._tracker.step(positions, contact, self._last_acceleration[PELVIS])
+        translation, _ = self._soles.lift(translation, positions, global_rot)
+        return rotations, translation, contact
 
 
 def _lower_foot_contact(relative_positions: np.ndarray, tie_m: float = 0.04) -> np.ndarray:

@@ -128,54 +128,55 @@ class ImuPoser:
         x = self._inputs(imu, valid, measurements)
         if x.ndim != 2:
             raise ValueError(f"run takes one sequence (T, {IMU_FEATURES}); got shape {np.shape(imu)}")
-        return self._forward(x, None, step=False, lanes=LANES if lanes is None else lanes, progress=progress)[0]
+        lanes = LANES if lanes is None else lanes
+        names = list(self.blocks)
+
+        def call(name, value):
+            out = self.blocks[name].forward(value, lanes=lanes)[0]
+            if progress is not None:
+                progress((names.index(name) + 1) / len(names))
+            return out
+        return self._forward(x, call)
 
     def stream(self, measurements=None) -> "PoserStream":
         """A streaming session: ``.step(imu_t, valid_t)`` per frame, state kept between calls."""
         return PoserStream(self, measurements)
 
-    def _forward(self, x, states, step: bool, lanes: int = 1, progress=None):
-        states = states or {}
-        report = progress or (lambda fraction: None)
-
-        def call(block, value):
-            if step:
-                return self.blocks[block].step(value, states.get(block))
-            out = self.blocks[block].forward(value, states.get(block), lanes=lanes)
-            report(min(1.0, (list(self.blocks).index(block) + 1) / len(self.blocks)))
-            return out
-        new = {}
+    def _forward(self, x, call) -> PoserOutput:
+        """The network's wiring on inputs (..., F); ``call(block name, input)`` runs one block."""
         lead = x.shape[:-1]
         if self.kind == "baseline":
-            pose, new["pose"] = call("pose", x)
-            return PoserOutput(pose.reshape(lead + (len(POSE_JOINTS), 6)), None, None, None), new
-        leaf, new["leaf"] = call("leaf", x)
-        joints_out, new["joints"] = call("joints", np.concatenate((x, leaf), axis=-1))
+            pose = call("pose", x)
+            return PoserOutput(pose.reshape(lead + (len(POSE_JOINTS), 6)), None, None, None)
+        leaf = call("leaf", x)
+        joints_out = call("joints", np.concatenate((x, leaf), axis=-1))
         joints, logits = joints_out[..., :69], joints_out[..., 69:]
         body_in = np.concatenate((x, joints), axis=-1)
-        upper, new["upper"] = call("upper", body_in)
-        lower, new["lower"] = call("lower", body_in)
+        upper = call("upper", body_in)
+        lower = call("lower", body_in)
         pose = np.concatenate((upper, lower), axis=-1).reshape(lead + (len(POSE_JOINTS), 6))[..., self._pose_order, :]
         contact = 1.0 / (1.0 + np.exp(-logits))
-        return PoserOutput(pose, contact, leaf.reshape(lead + (LEAVES, 3)), joints.reshape(lead + (23, 3))), new
+        return PoserOutput(pose, contact, leaf.reshape(lead + (LEAVES, 3)), joints.reshape(lead + (23, 3)))
 
 
 class PoserStream:
-    """One frame in, one pose out; the recurrent states live here (one stream per wearer)."""
+    """One frame in, one pose out; the recurrent states live here (one stream per wearer), in the
+    preallocated buffers of one ``nn.RNNStream`` per block."""
 
     def __init__(self, poser: ImuPoser, measurements=None):
         self.poser = poser
         # The shape vector once (and any error at construction, not on the first frame).
         self.measurements = shape_vector(measurements) if poser.kind == "full" else measurements
-        self.states: dict = {}
+        self._blocks = {name: block.stream() for name, block in poser.blocks.items()}
 
     def reset(self) -> None:
-        self.states = {}
+        for block in self._blocks.values():
+            block.reset()
 
     def step(self, imu_t, valid_t=None) -> PoserOutput:
         x = self.poser._inputs(np.asarray(imu_t, np.float32).reshape(IMU_FEATURES), valid_t, self.measurements)
-        out, self.states = self.poser._forward(x, self.states, step=True)
-        return out
+        # A block's output buffer is overwritten by its next step: copies (a few hundred floats).
+        return self.poser._forward(x, lambda name, value: self._blocks[name].step(value).copy())
 
 
 # --- rotations -----------------------------------------------------------------------------------
@@ -196,7 +197,11 @@ def relative_globals(pose_6d: np.ndarray) -> np.ndarray:
     """(..., 17, 6) network rotations -> (..., 24, 3, 3) root-relative globals: the pelvis is the
     identity and joints the network does not rotate (feet, wrists, hands) keep their parent's
     global rotation, i.e. an identity local rotation (TransPose's ``joint_set.ignored``)."""
-    posed = sixd_to_matrix(pose_6d)
+    return globals_from_posed(sixd_to_matrix(pose_6d))
+
+
+def globals_from_posed(posed: np.ndarray) -> np.ndarray:
+    """:func:`relative_globals` from the posed joints' rotations as matrices (..., 17, 3, 3)."""
     eye = np.broadcast_to(np.eye(3), posed.shape[:-3] + (1, 3, 3))
     return np.concatenate((eye, posed), axis=-3)[..., _GLOBAL_SOURCES, :, :]
 

@@ -226,12 +226,13 @@ def has_offline_model(kind: str) -> bool:
 
 
 class TrackerPoserStream:
-    """One frame in, one pose out; equal to :meth:`TrackerPoser.run` frame for frame."""
+    """One frame in, one pose out; equal to :meth:`TrackerPoser.run` frame for frame. The network's
+    state lives in the preallocated buffers of an ``nn.RNNStream``."""
 
     def __init__(self, poser: TrackerPoser, skeleton: Skeleton, fps: float):
         self.poser, self.fps = poser, float(fps)
         self.shape = shape_measurements(skeleton)
-        self.state = None
+        self._net = poser.block.stream()
         self.features = None
 
     def step(self, positions, rotations, valid) -> TrackerPoserOutput:
@@ -239,5 +240,5 @@ class TrackerPoserStream:
         features, heading, origin, self.features = tracker_features(
             np.asarray(positions)[None], np.asarray(rotations)[None], np.asarray(valid)[None], self.fps,
             self.poser.kind, self.shape, self.features)
-        y, self.state = self.poser.block.step(self.poser._normalise(features[0]), self.state)
+        y = self._net.step(self.poser._normalise(features[0]))
         return decode(y[None], heading, origin)

@@ -117,6 +117,11 @@ def solve_leg(rotations: np.ndarray, positions: np.ndarray, globals_: np.ndarray
     foot still points where it did, or takes ``ankle_rotation`` (T, 3, 3) when given."""
     hip, knee, ankle = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
     lengths = skeleton.bone_lengths()
+    if frames is not None:
+        # Only the frames that change are worked out (each frame's leg is its own).
+        frames = np.flatnonzero(frames)
+        positions, globals_, target = positions[frames], globals_[frames], target[frames]
+        ankle_rotation = None if ankle_rotation is None else ankle_rotation[frames]
     new_knee = two_bone_ik(positions[:, hip], positions[:, knee], positions[:, ankle], target,
                            lengths[knee], lengths[ankle], pole=globals_[:, hip, :, 2])
     old_thigh = _unit(positions[:, knee] - positions[:, hip])
@@ -139,4 +144,4 @@ def solve_leg(rotations: np.ndarray, positions: np.ndarray, globals_: np.ndarray
         if frames is None:
             rotations[:, joint] = matrix_to_quat(matrix)
         else:
-            rotations[frames, joint] = matrix_to_quat(matrix[frames])
+            rotations[frames, joint] = matrix_to_quat(matrix)

@@ -138,17 +138,18 @@ def test_three_point_reaches_head_and_hands_and_keeps_feet_on_the_floor():
     assert np.linalg.norm(pos - truth, axis=-1).mean() < 0.15
 
 
-def test_stream_equals_offline_without_losses():
-    motion, recording, mountings = _recording(THREE_POINT, seconds=1.0)
+@pytest.mark.parametrize("names", [THREE_POINT, SIX_POINT])
+def test_stream_equals_offline_without_losses(names):
+    motion, recording, mountings = _recording(names, seconds=1.0)
     targets = joint_targets(recording, mountings)
     # The offline feet stage sees the whole take: the stream has none, so it is off here.
     offline, _ = solve_targets(targets, motion.skeleton, motion.fps,
                                TrackerSolveOptions(offline_model=False, feet=FeetOptions(enabled=False)))
-    stream = TrackerStream(motion.skeleton, THREE_POINT)
+    stream = TrackerStream(motion.skeleton, names)
     rotations, translation = [], []
     for t in range(motion.num_frames):
-        r, x = stream.step(np.stack([targets[n][0][t] for n in THREE_POINT]),
-                           np.stack([targets[n][1][t] for n in THREE_POINT]))
+        r, x = stream.step(np.stack([targets[n][0][t] for n in names]),
+                           np.stack([targets[n][1][t] for n in names]))
         rotations.append(r)
         translation.append(x)
     rotations = np.stack(rotations)

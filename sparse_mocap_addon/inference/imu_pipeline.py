@@ -35,10 +35,11 @@ from ..core.imu_direct import direct_motion, is_dense_lower_body
 from ..core.imu_root import (FOOT_POINTS, RootOptions, RootTracker, SoleLift, kinematic_contact,
                              lift_soles_above_floor, root_translation)
 from ..core.motion import Motion
-from ..core.rotations import matrix_to_6d, sixd_to_matrix
+from ..core.rotations import matrix_to_6d, matrix_to_quat, sixd_to_matrix
 from ..core.skeleton import PARENTS, forward_kinematics
 from ..core.synth import feature_vectors, features, normalise_arrays
-from .imu_poser import KINDS, POSE_JOINTS, ImuPoser, globals_from_posed, local_quaternions, relative_globals
+from .imu_poser import (KINDS, POSE_JOINTS, ImuPoser, globals_from_posed, local_matrices, local_quaternions,
+                        relative_globals)
 
 NETWORK_FPS = 60.0
 PELVIS = SIX_SENSORS.index("pelvis")
@@ -180,10 +181,10 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     # The pelvis's world orientation is smoothed with the pose (its sensor noise moves the whole body).
     pelvis_6d = matrix_to_6d(held.orientation[:, SIX_SENSORS.index("pelvis")])[:, None]
     smoothed = smooth_rotations(np.concatenate((pose_6d, pelvis_6d), axis=1), NETWORK_FPS, options.smoothing_hz)
-    relative = relative_globals(smoothed[:, :-1])
-    rotations = local_quaternions(sixd_to_matrix(smoothed[:, -1]), relative)
+    local = local_matrices(sixd_to_matrix(smoothed[:, -1]), relative_globals(smoothed[:, :-1]))
+    rotations = matrix_to_quat(local)
     T = len(rotations)
-    positions, global_rot = forward_kinematics(rotations, np.zeros((T, 3)), skeleton)
+    positions, global_rot = forward_kinematics(local, np.zeros((T, 3)), skeleton)
     root_options = RootOptions.for_skeleton(skeleton)
     contact = out.contact if out.contact is not None else kinematic_contact(positions, NETWORK_FPS, root_options)
     translation = np.zeros((T, 3))

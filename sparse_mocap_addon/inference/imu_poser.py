@@ -206,11 +206,16 @@ def globals_from_posed(posed: np.ndarray) -> np.ndarray:
     return np.concatenate((eye, posed), axis=-3)[..., _GLOBAL_SOURCES, :, :]
 
 
-def local_quaternions(root_orientation: np.ndarray, relative: np.ndarray) -> np.ndarray:
-    """Local rotations (T, 24, 4) wxyz from the pelvis's world orientation (T, 3, 3) and the
+def local_matrices(root_orientation: np.ndarray, relative: np.ndarray) -> np.ndarray:
+    """Local rotation matrices (T, 24, 3, 3) from the pelvis's world orientation (T, 3, 3) and the
     root-relative globals (T, 24, 3, 3) of :func:`relative_globals`."""
     parents = np.array(PARENTS[1:])
     local = np.empty_like(relative)
     local[:, 0] = root_orientation
     local[:, 1:] = np.swapaxes(relative[:, parents], -1, -2) @ relative[:, 1:]
-    return matrix_to_quat(local)
+    return local
+
+
+def local_quaternions(root_orientation: np.ndarray, relative: np.ndarray) -> np.ndarray:
+    """:func:`local_matrices` as the Motion's local rotations (T, 24, 4) wxyz."""
+    return matrix_to_quat(local_matrices(root_orientation, relative))

@@ -658,6 +658,13 @@ class Conv1d(Module):
 # Recurrent layers
 # --------------------------------------------------------------------------------------------
 
+def _gate_major(xp: np.ndarray, gates: int) -> np.ndarray:
+    """(steps, batch, G*H) input projections viewed as (steps, G, batch, H): a step's slice adds to
+    the gate-major gates without a copy (its rows are strided, each gate's H values contiguous)."""
+    steps, batch, width = xp.shape
+    return xp.reshape(steps, batch, gates, width // gates).transpose(0, 2, 1, 3)
+
+
 class _Recurrent(Module):
     """Shared machinery of LSTM and GRU: weight loading, shapes, states, the layer/direction loop.
 
@@ -745,10 +752,8 @@ class _Recurrent(Module):
                 self._w.append(np.ascontiguousarray(w, dtype=self.dtype))
                 self._b.append(np.ascontiguousarray(b, dtype=self.dtype))
                 self._bh.append(None if bh is None else np.ascontiguousarray(bh, dtype=self.dtype))
-        # The weights again per gate for whole sequences: input (G, in, H), recurrent (G, H, H).
-        self._w_ih_gates = [np.ascontiguousarray(w[:-h].reshape(-1, g, h).transpose(1, 0, 2)) for w in self._w]
+        # The recurrent weights again per gate, (G, H, H), for batched steps (class docstring).
         self._w_hh_gates = [np.ascontiguousarray(w[-h:].reshape(h, g, h).transpose(1, 0, 2)) for w in self._w]
-        self._b_gates = [b.reshape(g, 1, h) for b in self._b]
 
     # -- state ---------------------------------------------------------------------------------
     def initial_state(self, batch_size: int | None = None):
@@ -793,15 +798,16 @@ class _Recurrent(Module):
         return product
 
     def _projection(self, k: int, inp: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """The input projection ``inp @ W_ih + b`` of (steps, batch, in) as gate-major (G, steps, batch, H)."""
+        """The input projection ``inp @ W_ih + b`` of (steps, batch, in) into ``out`` (steps, batch,
+        G*H) (one product); returns it as the gate-major view (steps, G, batch, H) the scans read."""
         steps, batch, in_size = inp.shape
-        shape = (self.GATES, steps * batch, self.hidden_size)
+        width = self.GATES * self.hidden_size
         if out is None:
-            out = np.empty((self.GATES, steps, batch, self.hidden_size), self.dtype)
-        flat = out.reshape(shape)
-        np.matmul(inp.reshape(1, steps * batch, in_size), self._w_ih_gates[k], out=flat)
-        flat += self._b_gates[k]
-        return out
+            out = np.empty((steps, batch, width), self.dtype)
+        flat = out.reshape(steps * batch, width)
+        np.dot(inp.reshape(steps * batch, in_size), self._w[k][:in_size], out=flat)
+        flat += self._b[k]
+        return _gate_major(out, self.GATES)
 
     # -- whole sequences -------------------------------------------------------------------------
     def forward(self, x, state=None, lanes: int = 1):
@@ -837,7 +843,7 @@ class _Recurrent(Module):
                 else:
                     xp = self._projection(k, inp)
                     if d == 1:
-                        xp, target = xp[:, ::-1], target[::-1]
+                        xp, target = xp[::-1], target[::-1]
                     last = self._scan(xp, self._recurrent_product(k, batch), self._bh[k], initial, target)
                 for f, value in zip(final, last):
                     f[k] = value
@@ -863,7 +869,7 @@ class _Recurrent(Module):
             seq[:len(part), lane] = part
             seq[len(part):, lane] = inp[-1]                    # the last lane padded (its outputs dropped)
         # The input projection piece by piece, each just before its scan (while it is in cache).
-        tm = np.empty((self.GATES, n, lanes, h), self.dtype)
+        tm = np.empty((n, lanes, self.GATES * h), self.dtype)
         y = np.empty((n, lanes, h), self.dtype)
         states = [np.zeros((lanes, h), self.dtype) for _ in initial]
         for s, value in zip(states, initial):
@@ -873,8 +879,8 @@ class _Recurrent(Module):
         product = self._recurrent_product(k, lanes)
         checkpoints = []                                       # the state after each piece, per lane
         for a, b in pieces:
-            self._projection(k, seq[a:b], tm[:, a:b])
-            states = [np.array(s) for s in self._scan(tm[:, a:b], product, self._bh[k], states, y[a:b])]
+            xp = self._projection(k, seq[a:b], tm[a:b])
+            states = [np.array(s) for s in self._scan(xp, product, self._bh[k], states, y[a:b])]
             checkpoints.append(states)
         pending = list(range(1, lanes))
         while pending:
@@ -882,8 +888,8 @@ class _Recurrent(Module):
             states = [s[active - 1] for s in checkpoints[-1]]  # the previous lane's end
             for j, (a, b) in enumerate(pieces):
                 part = np.empty((b - a, len(active), h), self.dtype)
-                states = self._scan(tm[:, a:b, active], self._recurrent_product(k, len(active)), self._bh[k],
-                                    states, part)
+                xp = _gate_major(tm[a:b, active], self.GATES)
+                states = self._scan(xp, self._recurrent_product(k, len(active)), self._bh[k], states, part)
                 y[a:b, active] = part
                 moving = np.zeros(len(active), bool)
                 for new, old in zip(states, checkpoints[j]):
@@ -961,13 +967,13 @@ class LSTM(_Recurrent):
         return w.T, (b_ih + b_hh)[order] * scale, None
 
     def _scan(self, xp, product, _bh, initial, out):
-        _, steps, batch, h = xp.shape
+        steps, _, batch, h = xp.shape
         gates = np.empty((4, batch, h), self.dtype)
         sig, gi, gf, go, gg = gates[:3], gates[0], gates[1], gates[2], gates[3]
         h_prev, c = initial[0], initial[1].copy()
         for t in range(steps):
             product(h_prev, gates)
-            gates += xp[:, t]
+            gates += xp[t]
             np.tanh(gates, out=gates)
             sig *= 0.5
             sig += 0.5
@@ -1032,13 +1038,13 @@ class GRU(_Recurrent):
         return w.T, b, b_hh[2 * h:]
 
     def _scan(self, xp, product, b_hn, initial, out):
-        _, steps, batch, h = xp.shape
+        steps, _, batch, h = xp.shape
         gh = np.empty((3, batch, h), self.dtype)
         rz = np.empty((2, batch, h), self.dtype)
         gh_rz, gh_n, r, z = gh[:2], gh[2], rz[0], rz[1]
         h_prev = initial[0]
         for t in range(steps):
-            xt = xp[:, t]
+            xt = xp[t]
             product(h_prev, gh)
             np.add(gh_rz, xt[:2], out=rz)
             np.tanh(rz, out=rz)

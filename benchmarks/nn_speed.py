@@ -1,11 +1,12 @@
 """Speed of the numpy neural-network runtime (``inference/nn.py``) on one CPU core.
 
 A 2-layer unidirectional LSTM (input 72, hidden 256, float32, random weights), and the same GRU:
-offline frames/s over a 10,000-frame sequence (``forward``), and streaming latency per frame
-(``step`` one frame at a time, state carried). ``--torch`` adds torch (one thread) for comparison.
-Prints a table to stderr and, as the last stdout line, one JSON object.
+offline frames/s over a 10,000-frame sequence (``forward``: sequential, and in ``--lanes`` batched
+segments, ``forward(x, lanes=...)``, with the largest difference to the sequential output), and
+streaming latency per frame (``step`` one frame at a time, state carried). ``--torch`` adds torch
+(one thread) for comparison. Prints a table to stderr and, as the last stdout line, one JSON object.
 
-    python benchmarks/nn_speed.py [--frames 10000] [--stream-frames 2000] [--repeats 3] [--torch]
+    python benchmarks/nn_speed.py [--frames 10000] [--stream-frames 2000] [--repeats 3] [--lanes 8] [--torch]
 """
 
 from __future__ import annotations
@@ -72,9 +73,12 @@ def time_stream(step, x) -> np.ndarray:
     return times
 
 
-def summarise(offline_s: float, frames: int, stream: np.ndarray) -> dict:
+def summarise(offline_s: float, frames: int, stream: np.ndarray, lanes_s: float | None = None,
+              lanes_error: float | None = None) -> dict:
+    lanes = {} if lanes_s is None else {"offline_lanes_frames_per_second": round(frames / lanes_s),
+                                        "lanes_max_abs_difference": float(f"{lanes_error:.2e}")}
     return {
-        "offline_frames_per_second": round(frames / offline_s),
+        "offline_frames_per_second": round(frames / offline_s), **lanes,
         "stream_ms_per_frame": round(float(stream.mean()) * 1e3, 4),
         "stream_ms_p50": round(float(np.percentile(stream, 50)) * 1e3, 4),
         "stream_ms_p99": round(float(np.percentile(stream, 99)) * 1e3, 4),
@@ -107,6 +111,7 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=10_000, help="offline sequence length")
     parser.add_argument("--stream-frames", type=int, default=2_000, help="frames streamed one at a time")
     parser.add_argument("--repeats", type=int, default=3, help="offline runs (best is kept)")
+    parser.add_argument("--lanes", type=int, default=8, help="batched segments of the offline lanes run")
     parser.add_argument("--torch", action="store_true", help="also time torch (one thread) for comparison")
     args = parser.parse_args(argv)
 
@@ -117,24 +122,30 @@ def main(argv=None) -> int:
     for name, klass, gates in (("lstm", LSTM, 4), ("gru", GRU, 3)):
         rnn = klass(random_rnn_state_dict(gates, rng))
         offline = time_offline(rnn.forward, x, args.repeats)
+        laned = time_offline(lambda s: rnn.forward(s, lanes=args.lanes), x, args.repeats)
+        error = float(np.abs(rnn.forward(x, lanes=args.lanes)[0] - rnn.forward(x)[0]).max())
         stream = time_stream(rnn.step, stream_x)
-        rows[name] = summarise(offline, args.frames, stream)
+        rows[name] = summarise(offline, args.frames, stream, laned, error)
     if args.torch:
         rows.update(torch_rows(args, x, stream_x))
 
-    header = f"{'model':<12}{'offline frames/s':>18}{'stream ms/frame':>17}{'p50 ms':>9}{'p99 ms':>9}"
+    header = (f"{'model':<12}{'offline frames/s':>18}{f'in {args.lanes} lanes':>14}{'stream ms/frame':>17}"
+              f"{'p50 ms':>9}{'p99 ms':>9}")
     print(f"numpy runtime, {LAYERS}-layer unidirectional, input {INPUT}, hidden {HIDDEN}, float32, one thread; "
           f"offline over {args.frames} frames, streaming over {len(stream_x)} frames", file=sys.stderr)
     print(header, file=sys.stderr)
     for name, row in rows.items():
-        print(f"{name:<12}{row['offline_frames_per_second']:>18,}{row['stream_ms_per_frame']:>17.4f}"
-              f"{row['stream_ms_p50']:>9.4f}{row['stream_ms_p99']:>9.4f}", file=sys.stderr)
+        laned = row.get("offline_lanes_frames_per_second")
+        print(f"{name:<12}{row['offline_frames_per_second']:>18,}{'-' if laned is None else f'{laned:,}':>14}"
+              f"{row['stream_ms_per_frame']:>17.4f}{row['stream_ms_p50']:>9.4f}{row['stream_ms_p99']:>9.4f}",
+              file=sys.stderr)
     result = {
         "benchmark": "nn_speed",
         "layers": LAYERS, "input_size": INPUT, "hidden_size": HIDDEN, "dtype": "float32",
         "offline_frames": args.frames, "stream_frames": len(stream_x),
         **rows,
         "offline_frames_per_second": rows["lstm"]["offline_frames_per_second"],
+        "offline_lanes_frames_per_second": rows["lstm"]["offline_lanes_frames_per_second"], "lanes": args.lanes,
         "stream_ms_per_frame": rows["lstm"]["stream_ms_per_frame"],
         "threads": 1,
         "numpy": np.__version__,

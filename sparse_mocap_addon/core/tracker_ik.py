@@ -8,7 +8,7 @@ its global rotation), ``head`` (head joint), ``left_hand``/``right_hand`` (wrist
 Method, all frames at once:
 
 - **Pelvis**: rotation and translation straight from its target; the hips and spine1 follow rigidly.
-- **Legs and arms**: analytic two-bone IK (``foot_lock.two_bone_ik``, law of cosines) reaching the
+- **Legs and arms**: analytic two-bone IK (law of cosines, :func:`_swivel_limb`) reaching the
   ankle/wrist target exactly when it is within reach (optionally a *soft* reach near full extension,
   ``SixPointOptions.soft_reach``; beyond reach the limb points straight at it). The one free
   parameter, the swivel of the knee/elbow about the root-to-end line, is chosen in closed form: the
@@ -26,7 +26,7 @@ Method, all frames at once:
   their own shares (the head turns mostly in the neck; the torso bends over the whole spine), or
   the prior's spine is taken (:func:`_spine_start`). The head position is then reached exactly in
   closed form (:func:`_solve_spine`): the start's bends are scaled together until the spine spans
-  the pelvis-to-head distance, and the whole spine turns about spine1 onto the head; the head keeps
+  the spine1-to-head distance, and the whole spine turns about spine1 onto the head; the head keeps
   its exact global rotation (its local rotation takes the remainder).
 - **Collars**: a share of the swing from the rest arm direction towards the hand (in spine3's
   frame): SMPL collars move little. **Hands** (22, 23) and **toes** (10, 11): identity locals.
@@ -342,8 +342,7 @@ def _solve_spine(pelvis_pos, pelvis_rot, head_pos, head_rot, spine: _SpineGeomet
 
     Exact wherever the head is within reach (a head farther than the spine's length gets a straight
     spine pointing at it). Returns locals (5, T, 3, 3), globals (5, T, 3, 3), positions (5, T, 3) of
-    spine1..head and the head's residual distance (T,).
-"""
+    spine1..head and the head's residual distance (T,)."""
     T = len(pelvis_pos)
     o, unit, full = spine.offsets, spine.unit, spine.length
     locals_ = np.empty((5, T, 3, 3))

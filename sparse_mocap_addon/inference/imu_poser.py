@@ -40,7 +40,7 @@ UPPER_JOINTS = (3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19)   # spine, neck, collar
 LOWER_JOINTS = (1, 2, 4, 5, 7, 8)                           # hips, knees, ankles
 POSE_JOINTS = tuple(sorted(UPPER_JOINTS + LOWER_JOINTS))    # the 17 joints the network rotates
 SEX_CODES = {"male": 1.0, "female": -1.0, "neutral": 0.0}   # unknown sits halfway
-LANES = 8                 # offline, a long input runs as this many batched segments (nn LSTM lanes)
+LANES = 16                # offline, a long input runs as this many batched segments (nn LSTM lanes)
 
 
 def shape_vector(measurements) -> np.ndarray:

@@ -13,7 +13,10 @@ file feeds every layer of a model::
     lstm = LSTM(arrays, "rnn.", batch_first=True)
     head = Sequential.from_state_dict(arrays, [Linear, "relu", Linear], prefix="head.")
     y, state = lstm(x)                    # whole sequence, x (T, F) or (B, T, F)
+    y, state = lstm(x, lanes=8)           # one long (T, F) sequence as 8 batched segments (same result)
     y_t, state = lstm.step(x_t, state)    # streaming, one frame (F,) or (B, F)
+    live = RNNBlock(arrays, "net.", 2).stream()   # a block's live loop: state in preallocated buffers
+    y_t = live.step(x_t)
 
 Conventions:
 

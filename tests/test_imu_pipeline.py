@@ -128,15 +128,20 @@ def _angle_between(q1, q2):
 
 
 def _laned_and_sequential(rec, monkeypatch):
+    """The reconstruction with the network in lanes and sequentially, up to the feet stage: its
+    contact decisions are thresholds, so any float-level change can flip one and re-solve a leg (on
+    a corpus test take the sequential run itself moves 0.036 rad when the accelerations change by
+    1e-9 m/s^2); what the lanes change is measured before it."""
     from sparse_mocap_addon.inference import imu_poser
-    laned, _ = reconstruct_imu(rec, BODY)
+    options = ImuSolveOptions(feet=FeetOptions(floor="zero", enabled=False))
+    laned, _ = reconstruct_imu(rec, BODY, options)
     monkeypatch.setattr(imu_poser, "LANES", 1)
-    sequential, _ = reconstruct_imu(rec, BODY)
+    sequential, _ = reconstruct_imu(rec, BODY, options)
     return laned, sequential
 
 
 def test_long_recordings_run_in_lanes_within_1e_3_rad_of_the_sequential_run(monkeypatch):
-    """Offline, a long recording goes through the network as batched segments (nn lanes): the whole
+    """Offline, a long recording goes through the network as batched segments (nn lanes): the
     reconstruction stays within 1e-3 rad (and 1 mm) of the sequential run, with the shipped weights."""
     from .test_imu_dataset import _turning_motion
     motion = _turning_motion(seconds=100.0, seed=5)

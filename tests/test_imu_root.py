@@ -80,6 +80,34 @@ def test_streaming_equals_offline(walk):
     np.testing.assert_allclose(tracker.step(rel[0], prob[0]), offline[0], atol=1e-12)
 
 
+def test_bias_estimate_stays_within_bias_max(walk):
+    """A foot wrongly called planted while the pelvis accelerates (the contact velocity says 'still',
+    the accelerometer says 2 m/s^2) is explained by the filter as accelerometer bias; the estimate is
+    held within bias_max per axis (unbounded it runs far beyond any real sensor's bias), and the
+    stream still equals the offline run with the bound active."""
+    motion, rel, contact, _, _, options = walk
+    n = 300
+    rel = np.broadcast_to(rel[:1], (n,) + rel.shape[1:]).copy()     # a frozen pose: contact velocity 0
+    prob = np.ones((n, 2))
+    acc = np.zeros((n, 3))
+    acc[:, 0] = 2.0
+    biases = {}
+    for bound in (0.0, options.bias_max):
+        opts = options.replace(bias_max=bound)
+        tracker = R.RootTracker(motion.fps, opts)
+        b = []
+        for t in range(n):
+            tracker.step(rel[t], prob[t], acc[t])
+            b.append(list(tracker._filter.b))
+        biases[bound] = np.array(b)
+        stream = tracker._filter.x
+        offline = R.root_translation(rel, prob, motion.fps, acc, opts)
+        np.testing.assert_allclose(stream, offline[-1], rtol=0, atol=1e-12)
+    assert options.bias_max == pytest.approx(0.3)
+    assert np.abs(biases[0.0][:, 0]).max() > 1.0                      # unbounded: the bias takes it all
+    assert np.abs(biases[options.bias_max]).max() <= options.bias_max + 1e-15
+
+
 def test_start_and_floor(walk):
     motion, rel, contact, acc, _, options = walk
     for prob in (contact, R.kinematic_contact(rel, motion.fps, options), np.zeros_like(contact)):

@@ -36,7 +36,11 @@ Method
    sqrt(confidence)``; an innovation beyond ``gate`` standard deviations (a foot wrongly called
    planted, a slipping foot) gets a Huber weight: its pull is bounded but never vanishes, so a wrong
    state is still brought back by steady contact. The acceleration carries the velocity through
-   flight phases and contact changes; every stance re-estimates the bias. A contact-less run
+   flight phases and contact changes; every stance re-estimates the bias, which is kept within
+   ``bias_max`` per axis (a constrained filter: the estimate is projected back onto the physically
+   possible range; without it, correlated contact-velocity errors, e.g. a foot wrongly called
+   planted while the body rolls on the floor, push the bias to 1-2 m/s^2 and the next contact-less
+   stretch integrates it into metres of drift). A contact-less run
    longer than ``flight_time`` is not a flight (climbing, sitting, hands on a rail): the velocity
    then decays, ``v *= exp(-dt / coast_time)``, which bounds the drift of a biased accelerometer.
    The covariance (hence the gain) depends only on the confidences, so it is shared by the axes.
@@ -110,6 +114,9 @@ class RootOptions:
     bias_walk: random walk of the world-frame accelerometer bias (m/s^2/sqrt(s)); it is large
       enough to follow a sensor-frame bias turning with the wearer's heading.
     bias_std: prior std of the bias at the start.
+    bias_max: bound of the bias estimate per axis (m/s^2); about three times ``bias_std``: a
+      calibrated MEMS accelerometer's residual offset plus a tilt error's gravity leak stays well
+      under it (``synth.CorruptionModel``: at most 0.1 per sensor axis). 0 leaves it unbounded.
     initial_velocity_std: prior std of the root velocity at the start (the first contact
       measurement then sets it).
     gate: innovations beyond this many standard deviations (3-D, normalised) are down-weighted.
@@ -134,6 +141,7 @@ class RootOptions:
     acc_noise: float = 1.0
     bias_walk: float = 0.05
     bias_std: float = 0.1
+    bias_max: float = 0.3
     initial_velocity_std: float = 2.0
     gate: float = 3.0
     coast_time: float = 0.5
@@ -332,9 +340,12 @@ class _Filter:
                 # (e.g. after an acceleration spike) is still pulled back by steady contact.
                 s = s * math.sqrt(d2) / o.gate
             k0, k1 = p00 / s, p01 / s
+            bound = o.bias_max
             for k, e in enumerate((e0, e1, e2)):
                 v[k] += k0 * e
                 b[k] += k1 * e
+                if bound > 0.0:
+                    b[k] = min(max(b[k], -bound), bound)
             p00, p01, p11 = (1.0 - k0) * p00, (1.0 - k0) * p01, p11 - k1 * p01
         self.p00, self.p01, self.p11 = p00, p01, p11
         # Position; the planted foot pulled onto the floor, no foot below it.

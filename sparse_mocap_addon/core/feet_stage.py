@@ -47,7 +47,7 @@ from .feet import foot_floor_points
 from .foot_lock import body_height_correction, ease_weights, solve_leg
 from .metrics import foot_below_floor_max_cm, foot_float_in_contact_max_cm, foot_skate_cm_per_s
 from .motion import Motion
-from .skeleton import JOINT_INDEX, Skeleton, forward_kinematics
+from .skeleton import JOINT_INDEX, LEG_JOINTS, Skeleton, forward_kinematics
 
 SIDES = ("left", "right")
 ANKLES = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
@@ -132,7 +132,7 @@ def same_body(a: Skeleton, b: Skeleton) -> bool:
 
 def sole_points(motion: Motion) -> np.ndarray:
     """(T, 2 feet, 3 points (heel, ball, toe tip), 3) sole points of a motion on its skeleton."""
-    positions, globals_ = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
+    positions, globals_ = forward_kinematics(motion.rotations, motion.translation, motion.skeleton, joints=LEG_JOINTS)
     return foot_floor_points(positions, globals_, motion.skeleton)
 
 
@@ -422,7 +422,8 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
               "moved_onto_body": bool(moved), "root_scale": float(scale),
               "stature_m": float(body.stature()), "source_stature_m": float(source.stature())}
 
-    positions, globals_ = forward_kinematics(motion.rotations, motion.translation, source)
+    # The legs alone (the same numbers as the whole skeleton's FK): all that the stage reads.
+    positions, globals_ = forward_kinematics(motion.rotations, motion.translation, source, joints=LEG_JOINTS)
     source_soles = foot_floor_points(positions, globals_, source)                        # (T, 2, 3, 3)
     ground = 0.0
     if options.floor == "estimate" and T:
@@ -449,7 +450,7 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
     translation = _root_on_target(motion.translation, ground, scale)
 
     if moved or ground != 0.0:
-        positions, globals_ = forward_kinematics(rotations, translation, body)
+        positions, globals_ = forward_kinematics(rotations, translation, body, joints=LEG_JOINTS)
         soles = foot_floor_points(positions, globals_, body)
     else:
         soles = source_soles        # the same body at the same place: the same pose

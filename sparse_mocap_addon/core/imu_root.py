@@ -77,6 +77,8 @@ FOOT_POINTS = ((JOINT_INDEX["left_ankle"], JOINT_INDEX["left_foot"]),
 _ANKLES = np.array([p[0] for p in FOOT_POINTS])
 _BALLS = np.array([p[1] for p in FOOT_POINTS])
 _HIPS = (JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"], JOINT_INDEX["spine1"])
+# The joints the root translation, the contacts and the sole lift read (with their ancestors).
+ROOT_JOINTS = (0, 1, 2, 3, 4, 5, 7, 8, 10, 11)
 
 
 def hip_frames(relative_positions) -> np.ndarray:
@@ -362,6 +364,86 @@ class _Filter:
         return (x[0], x[1], x[2])
 
 
+    def run(self, accs, velocity, sensor, confidence, target, floor) -> list:
+        """:meth:`step` over frames 1.. of whole lists (the offline loop): the same operations in
+        the same order, with the state and settings in local variables (a method call and a dozen
+        attribute look-ups per frame cost more than the arithmetic); returns the root positions of
+        those frames and leaves the state where ``step`` would."""
+        o, dt = self.o, self.dt
+        use_acc, coast_decay, pull = self.use_acc, self.coast_decay, self.pull
+        flight = o.flight_time if use_acc else 0.0
+        max_acc, bound, gate = o.max_acc, o.bias_max, o.gate
+        gate2, r_full = gate * gate, o.contact_velocity_std ** 2
+        two_dt, dt_dt, q_acc = 2.0 * dt, dt * dt, (o.acc_noise * dt) ** 2
+        walk, q_coast = o.bias_walk ** 2 * dt, (o.coast_noise * dt) ** 2
+        v0, v1, v2 = self.v
+        b0, b1, b2 = self.b
+        x0, x1, x2 = self.x
+        p00, p01, p11 = self.p00, self.p01, self.p11
+        a0, a1, a2 = self.a_last
+        airborne = self.airborne
+        sqrt = math.sqrt
+        out = []
+        append = out.append
+        for t in range(1, len(confidence)):
+            c, sen = confidence[t], sensor[t]
+            s0, s1, s2 = sen[0], sen[1], sen[2]
+            airborne = airborne + dt if c <= 0.0 else 0.0
+            decay = coast_decay if airborne > flight else 1.0
+            if use_acc:
+                acc = accs[t]
+                if acc is not None and acc[0] == acc[0] and acc[1] == acc[1] and acc[2] == acc[2]:
+                    norm = sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])
+                    scale = max_acc / norm if norm > max_acc else 1.0
+                    a0, a1, a2 = acc[0] * scale, acc[1] * scale, acc[2] * scale
+                v0 = decay * v0 + (a0 - b0) * dt
+                v1 = decay * v1 + (a1 - b1) * dt
+                v2 = decay * v2 + (a2 - b2) * dt
+                p00 = p00 - two_dt * p01 + dt_dt * p11 + q_acc
+                p01 = p01 - dt * p11
+                p11 = p11 + walk
+            else:
+                v0 *= decay
+                v1 *= decay
+                v2 *= decay
+                p00 = p00 * decay * decay + q_coast
+                p01 = p11 = 0.0
+            if c > 0.0:
+                u = velocity[t]
+                r = r_full / c
+                e0, e1, e2 = u[0] + s0 - v0, u[1] + s1 - v1, u[2] + s2 - v2
+                s = p00 + r
+                d2 = (e0 * e0 + e1 * e1 + e2 * e2) / (3.0 * s)
+                if d2 > gate2:
+                    s = s * sqrt(d2) / gate
+                k0, k1 = p00 / s, p01 / s
+                v0 += k0 * e0
+                b0 += k1 * e0
+                v1 += k0 * e1
+                b1 += k1 * e1
+                v2 += k0 * e2
+                b2 += k1 * e2
+                if bound > 0.0:
+                    b0 = min(max(b0, -bound), bound)
+                    b1 = min(max(b1, -bound), bound)
+                    b2 = min(max(b2, -bound), bound)
+                p00, p01, p11 = (1.0 - k0) * p00, (1.0 - k0) * p01, p11 - k1 * p01
+            x0 += (v0 - s0) * dt
+            x1 += (v1 - s1) * dt
+            x2 += (v2 - s2) * dt
+            if c > 0.0:
+                x1 += pull * c * (target[t] - x1)
+            if x1 < floor[t]:
+                x1 = floor[t]
+                if v1 < 0.0:
+                    v1 = 0.0
+            append((x0, x1, x2))
+        self.v, self.b, self.x = [v0, v1, v2], [b0, b1, b2], [x0, x1, x2]
+        self.p00, self.p01, self.p11 = p00, p01, p11
+        self.a_last, self.airborne = (a0, a1, a2), airborne
+        return out
+
+
 # --- public API -----------------------------------------------------------------------------------
 
 def root_translation(relative_positions, contact_prob, fps, pelvis_acc=None, options: RootOptions = RootOptions()) -> np.ndarray:
@@ -381,12 +463,8 @@ def root_translation(relative_positions, contact_prob, fps, pelvis_acc=None, opt
     velocity, sensor, confidence, target, floor = (a.tolist() for a in arrays)
     accs = acc.tolist() if use_acc else [None] * T
     f = _Filter(fps, options, use_acc)
-    out = np.empty((T, 3))
-    out[0] = f.start(floor[0])
-    step = f.step
-    for t in range(1, T):
-        out[t] = step(accs[t], velocity[t], sensor[t], confidence[t], target[t], floor[t])
-    return out
+    first = f.start(floor[0])
+    return np.array([first] + f.run(accs, velocity, sensor, confidence, target, floor), dtype=np.float64).reshape(T, 3)
 
 
 class RootTracker:

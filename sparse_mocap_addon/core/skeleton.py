@@ -145,7 +145,7 @@ def _quat_to_matrix_joint_major(q: np.ndarray) -> np.ndarray:
 _FK_CHUNK = 1024  # frames per block: keeps the working set in cache (about 2x faster than 10k at once)
 
 
-def forward_kinematics(rotations: np.ndarray, translation: np.ndarray, skeleton: Skeleton):
+def forward_kinematics(rotations: np.ndarray, translation: np.ndarray, skeleton: Skeleton, joints=None):
     """Batched FK for SMPL-24 poses.
 
     rotations: (T, 24, 4) local joint rotations (w, x, y, z) or (T, 24, 3, 3) matrices.
@@ -157,6 +157,10 @@ def forward_kinematics(rotations: np.ndarray, translation: np.ndarray, skeleton:
     3x3 product is a few contiguous multiply-adds over the whole block (about 4x faster than a
     stacked ``@`` per joint on 10,000-frame batches, see ``benchmarks/fk.py``); the results are
     returned in the usual (T, 24, ...) layout.
+
+    ``joints`` (ascending joint indices, every joint's parent among them, e.g. ``LEG_JOINTS``):
+    only those joints are computed (the same operations, so the same numbers as the full run);
+    the other joints' rows are left zero. Stages that need only the feet skip the arms and head.
     """
     rotations = np.asarray(rotations, dtype=np.float64)
     is_matrix = rotations.ndim == 4 and rotations.shape[1:] == (NUM_JOINTS, 3, 3)
@@ -169,6 +173,8 @@ def forward_kinematics(rotations: np.ndarray, translation: np.ndarray, skeleton:
         raise ValueError(f"translation must be ({frames}, 3) to match the rotations, got {translation.shape}")
     translation = translation.reshape(frames, 3)
 
+    if joints is not None:
+        return _forward_kinematics_subset(rotations, translation, skeleton, _joint_subset(joints), is_matrix)
     positions = np.empty((frames, NUM_JOINTS, 3))
     global_rot = np.empty((frames, NUM_JOINTS, 3, 3))
     for start in range(0, frames, _FK_CHUNK):
@@ -183,15 +189,47 @@ def forward_kinematics(rotations: np.ndarray, translation: np.ndarray, skeleton:
     return positions, global_rot
 
 
-def _fk_joint_major(local: np.ndarray, translation: np.ndarray, offsets: np.ndarray):
-    """FK on (24, 3, 3, n) local matrices; returns positions (24, 3, n) and globals (24, 3, 3, n)."""
+# Pelvis, hips, knees, ankles and feet: all that the feet (sole points, leg IK) need.
+LEG_JOINTS = (0, 1, 2, 4, 5, 7, 8, 10, 11)
+
+
+def _joint_subset(joints) -> tuple:
+    joints = tuple(sorted({int(j) for j in joints}))
+    if not joints or joints[0] != 0 or any(PARENTS[j] not in joints for j in joints[1:]):
+        raise ValueError(f"joints must include the root and every listed joint's parent, got {joints}")
+    return joints
+
+
+def _forward_kinematics_subset(rotations, translation, skeleton, joints, is_matrix):
+    """:func:`forward_kinematics` of ``joints`` alone (the rest stay zero)."""
+    frames = rotations.shape[0]
+    index = np.array(joints)
+    positions = np.zeros((frames, NUM_JOINTS, 3))
+    global_rot = np.zeros((frames, NUM_JOINTS, 3, 3))
+    for start in range(0, frames, _FK_CHUNK):
+        block = slice(start, start + _FK_CHUNK)
+        n = len(rotations[block])
+        local = np.empty((NUM_JOINTS, 3, 3, n))
+        if is_matrix:
+            local[index] = rotations[block][:, index].transpose(1, 2, 3, 0)
+        else:
+            local[index] = _quat_to_matrix_joint_major(rotations[block][:, index])
+        pos, glob = _fk_joint_major(local, translation[block], skeleton.offsets, joints)
+        positions[block, index] = pos[index].transpose(2, 0, 1)
+        global_rot[block, index] = glob[index].transpose(3, 0, 1, 2)
+    return positions, global_rot
+
+
+def _fk_joint_major(local: np.ndarray, translation: np.ndarray, offsets: np.ndarray, joints=None):
+    """FK on (24, 3, 3, n) local matrices; returns positions (24, 3, n) and globals (24, 3, 3, n)
+    (only ``joints``, ascending with the root first, when given: the other rows are left unset)."""
     n = local.shape[-1]
     global_rot = np.empty_like(local)
     positions = np.empty((NUM_JOINTS, 3, n))
     global_rot[0] = local[0]
     positions[0] = translation.T
     tmp = np.empty((3, 3, n))
-    for j in range(1, NUM_JOINTS):
+    for j in (range(1, NUM_JOINTS) if joints is None else joints[1:]):
         p = PARENTS[j]
         gp, lj, gj = global_rot[p], local[j], global_rot[j]
         # gj[i, l] = sum_k gp[i, k] * lj[k, l], vectorised over frames.

@@ -32,7 +32,7 @@ from ..core.filters import OneEuroFilter, one_euro, zero_phase_lowpass
 from ..core.formats.imu import resample_imu
 from ..core.imu import SIX_SENSOR_JOINTS, SIX_SENSORS, ImuError, ImuRecording, fill_dropped
 from ..core.imu_direct import direct_motion, is_dense_lower_body
-from ..core.imu_root import (FOOT_POINTS, RootOptions, RootTracker, SoleLift, kinematic_contact,
+from ..core.imu_root import (FOOT_POINTS, ROOT_JOINTS, RootOptions, RootTracker, SoleLift, kinematic_contact,
                              lift_soles_above_floor, root_translation)
 from ..core.motion import Motion
 from ..core.rotations import matrix_to_6d, matrix_to_quat, sixd_to_matrix
@@ -184,7 +184,8 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     local = local_matrices(sixd_to_matrix(smoothed[:, -1]), relative_globals(smoothed[:, :-1]))
     rotations = matrix_to_quat(local)
     T = len(rotations)
-    positions, global_rot = forward_kinematics(local, np.zeros((T, 3)), skeleton)
+    # The joints the root, contacts and soles read (legs, spine1); the others stay zero.
+    positions, global_rot = forward_kinematics(local, np.zeros((T, 3)), skeleton, joints=ROOT_JOINTS)
     root_options = RootOptions.for_skeleton(skeleton)
     contact = out.contact if out.contact is not None else kinematic_contact(positions, NETWORK_FPS, root_options)
     translation = np.zeros((T, 3))

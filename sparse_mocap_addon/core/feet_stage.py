@@ -85,7 +85,8 @@ class FeetOptions:
     """How :func:`feet_on_floor` treats the feet.
 
     - ``enabled``: False gives the raw result (rotations and root path as they are, on the target
-      skeleton).
+      skeleton), at no cost: no kinematics or contacts are worked out (the report has no
+      ``contact_fraction`` then).
     - ``floor``: "estimate" (from the soles of the source) or "zero" (the caller knows y = 0 is the
       floor: trackers and IMU reconstructions, Motion files).
     - ``pin``: planted sole points stay put (no sliding); off keeps only the heights right.
@@ -422,6 +423,11 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
               "moved_onto_body": bool(moved), "root_scale": float(scale),
               "stature_m": float(body.stature()), "source_stature_m": float(source.stature())}
 
+    if not options.enabled:
+        # Raw: the rotations and the root path as they are (nothing to find: no contacts, no floor).
+        report.update(ground_shift_m=0.0, root_scale=1.0)
+        metadata = dict(motion.metadata, feet=_json_safe(report))
+        return Motion(fps, motion.rotations.copy(), motion.translation.copy(), body.copy(), metadata), report
     # The legs alone (the same numbers as the whole skeleton's FK): all that the stage reads.
     positions, globals_ = forward_kinematics(motion.rotations, motion.translation, source, joints=LEG_JOINTS)
     source_soles = foot_floor_points(positions, globals_, source)                        # (T, 2, 3, 3)
@@ -440,13 +446,11 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
                   if T else [0.0, 0.0])
 
     rotations = motion.rotations.copy()
-    if not options.enabled or T == 0:
-        # Raw: the rotations and the root path as they are (on another body, its legs' length aside).
-        report.update(ground_shift_m=0.0, root_scale=1.0 if not options.enabled else scale)
-        translation = motion.translation.copy() if not options.enabled else _root_on_target(
-            motion.translation, ground, scale)
+    if T == 0:
+        report.update(ground_shift_m=0.0, root_scale=scale)
         metadata = dict(motion.metadata, feet=_json_safe(report))
-        return Motion(fps, rotations, translation, body.copy(), metadata), report
+        return Motion(fps, rotations, _root_on_target(motion.translation, ground, scale), body.copy(),
+                      metadata), report
     translation = _root_on_target(motion.translation, ground, scale)
 
     if moved or ground != 0.0:

@@ -264,11 +264,15 @@ def test_impossible_input_is_flagged_and_given_a_fallback_pose(names):
     assert report["failures"] == {"lost": 2, "too_far_apart": 9, "below_floor": 3}
     assert solved.metadata["failed_frames"] == np.nonzero(failed)[0].tolist()
     # The fallback: the rejected samples are treated as lost (interpolated from the good frames
-    # around them), so the hand and head stay with the body instead of reaching for the glitch.
+    # around them), so the hand and head stay with the body instead of reaching for the glitch
+    # (1 m and 3 m away). The three-point network hears the head as lost there, so its guessed
+    # legs may differ from the clean solve's more than the tracked joints do.
     clean, _ = solve_targets(targets, motion.skeleton, motion.fps, options)
     pos, _ = _positions(solved)
     ref, _ = _positions(clean)
-    assert np.linalg.norm(pos - ref, axis=-1)[failed].max() < 0.3
+    error = np.linalg.norm(pos - ref, axis=-1)[failed]
+    assert error[:, [TRACKER_JOINTS[n] for n in names]].max() < 0.2
+    assert error.max() < 0.5
     assert np.linalg.norm(pos - ref, axis=-1)[~failed].mean() < 0.02
 
 

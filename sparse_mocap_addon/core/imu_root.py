@@ -307,68 +307,17 @@ class _Filter:
         return tuple(self.x)
 
     def step(self, acc, u, sensor, confidence: float, target: float, floor: float):
-        """One frame: ``u`` the root's contact velocity, ``sensor`` the pelvis sensor's velocity
-        relative to the root; the state ``v`` is the *sensor's* world velocity (what the
-        accelerometer integrates to); returns the root position."""
-        o, dt, v, b = self.o, self.dt, self.v, self.b
-        # Predict. A contact-less run longer than a flight is support by something else (climbing,
-        # sitting, hands): the velocity then decays.
-        self.airborne = self.airborne + dt if confidence <= 0.0 else 0.0
-        decay = self.coast_decay if self.airborne > (o.flight_time if self.use_acc else 0.0) else 1.0
-        if self.use_acc:
-            if acc is not None and acc[0] == acc[0] and acc[1] == acc[1] and acc[2] == acc[2]:
-                norm = math.sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])
-                scale = o.max_acc / norm if norm > o.max_acc else 1.0
-                self.a_last = (acc[0] * scale, acc[1] * scale, acc[2] * scale)
-            a = self.a_last
-            for k in range(3):
-                v[k] = decay * v[k] + (a[k] - b[k]) * dt
-            p00 = self.p00 - 2.0 * dt * self.p01 + dt * dt * self.p11 + (o.acc_noise * dt) ** 2
-            p01 = self.p01 - dt * self.p11
-            p11 = self.p11 + o.bias_walk ** 2 * dt
-        else:
-            for k in range(3):
-                v[k] *= decay
-            p00 = self.p00 * decay * decay + (o.coast_noise * dt) ** 2
-            p01 = p11 = 0.0
-        # Update with the contact velocity.
-        if confidence > 0.0:
-            r = o.contact_velocity_std ** 2 / confidence
-            e0, e1, e2 = u[0] + sensor[0] - v[0], u[1] + sensor[1] - v[1], u[2] + sensor[2] - v[2]
-            s = p00 + r
-            d2 = (e0 * e0 + e1 * e1 + e2 * e2) / (3.0 * s)
-            if d2 > o.gate * o.gate:
-                # Huber weight: the correction stays bounded but never vanishes, so a wrong state
-                # (e.g. after an acceleration spike) is still pulled back by steady contact.
-                s = s * math.sqrt(d2) / o.gate
-            k0, k1 = p00 / s, p01 / s
-            bound = o.bias_max
-            for k, e in enumerate((e0, e1, e2)):
-                v[k] += k0 * e
-                b[k] += k1 * e
-                if bound > 0.0:
-                    b[k] = min(max(b[k], -bound), bound)
-            p00, p01, p11 = (1.0 - k0) * p00, (1.0 - k0) * p01, p11 - k1 * p01
-        self.p00, self.p01, self.p11 = p00, p01, p11
-        # Position; the planted foot pulled onto the floor, no foot below it.
-        x = self.x
-        x[0] += (v[0] - sensor[0]) * dt
-        x[1] += (v[1] - sensor[1]) * dt
-        x[2] += (v[2] - sensor[2]) * dt
-        if confidence > 0.0:
-            x[1] += self.pull * confidence * (target - x[1])
-        if x[1] < floor:
-            x[1] = floor
-            if v[1] < 0.0:
-                v[1] = 0.0
-        return (x[0], x[1], x[2])
-
+        """One frame (the live stream): :meth:`run` over a single frame; returns the root position."""
+        return self.run((None, acc), (None, u), (None, sensor), (0.0, confidence), (0.0, target), (0.0, floor))[0]
 
     def run(self, accs, velocity, sensor, confidence, target, floor) -> list:
-        """:meth:`step` over frames 1.. of whole lists (the offline loop): the same operations in
-        the same order, with the state and settings in local variables (a method call and a dozen
-        attribute look-ups per frame cost more than the arithmetic); returns the root positions of
-        those frames and leaves the state where ``step`` would."""
+        """Frames 1.. of whole sequences (frame 0 is :meth:`start`'s): per frame, ``accs`` the
+        pelvis acceleration (or None), ``velocity`` the root's contact velocity, ``sensor`` the
+        pelvis sensor's velocity relative to the root (the state ``v`` is the *sensor's* world
+        velocity, what the accelerometer integrates to), the contact ``confidence``, the planted
+        foot's floor ``target`` and the ``floor`` no foot may go under. Returns the root positions
+        of those frames. The state and settings live in local variables: a method call and a dozen
+        attribute look-ups per frame cost more than the arithmetic."""
         o, dt = self.o, self.dt
         use_acc, coast_decay, pull = self.use_acc, self.coast_decay, self.pull
         flight = o.flight_time if use_acc else 0.0
@@ -388,6 +337,8 @@ class _Filter:
         for t in range(1, len(confidence)):
             c, sen = confidence[t], sensor[t]
             s0, s1, s2 = sen[0], sen[1], sen[2]
+            # Predict. A contact-less run longer than a flight is support by something else
+            # (climbing, sitting, hands): the velocity then decays.
             airborne = airborne + dt if c <= 0.0 else 0.0
             decay = coast_decay if airborne > flight else 1.0
             if use_acc:
@@ -408,13 +359,15 @@ class _Filter:
                 v2 *= decay
                 p00 = p00 * decay * decay + q_coast
                 p01 = p11 = 0.0
-            if c > 0.0:
+            if c > 0.0:                                  # update with the contact velocity
                 u = velocity[t]
                 r = r_full / c
                 e0, e1, e2 = u[0] + s0 - v0, u[1] + s1 - v1, u[2] + s2 - v2
                 s = p00 + r
                 d2 = (e0 * e0 + e1 * e1 + e2 * e2) / (3.0 * s)
                 if d2 > gate2:
+                    # Huber weight: the correction stays bounded but never vanishes, so a wrong
+                    # state (e.g. after an acceleration spike) is still pulled back by steady contact.
                     s = s * sqrt(d2) / gate
                 k0, k1 = p00 / s, p01 / s
                 v0 += k0 * e0
@@ -428,6 +381,7 @@ class _Filter:
                     b1 = min(max(b1, -bound), bound)
                     b2 = min(max(b2, -bound), bound)
                 p00, p01, p11 = (1.0 - k0) * p00, (1.0 - k0) * p01, p11 - k1 * p01
+            # Position; the planted foot pulled onto the floor, no foot below it.
             x0 += (v0 - s0) * dt
             x1 += (v1 - s1) * dt
             x2 += (v2 - s2) * dt

@@ -14,7 +14,10 @@ Augmentation (``make_sample(..., augment=True)``), in this order, each drawn fro
    :func:`random_measurements` by :func:`retarget_to_body` (same local rotations; the measurement
    input is then that body's);
 3. **heading rotation** by a uniform angle in [0, 2 pi) about the vertical (:func:`heading_rotate`);
-4. the **corruption model** of ``core/synth.py`` (``corruption=None`` gives clean sensors; it is
+4. **playback speed** (only when ``speed_range`` is given): the clip played a log-uniform factor in
+   ``speed_range`` faster (:func:`change_speed`; issue 16, item 3), so the networks meet a walk
+   quicker or slower than any performer's;
+5. the **corruption model** of ``core/synth.py`` (``corruption=None`` gives clean sensors; it is
    applied with or without ``augment``, so evaluation sets get corrupted sensors too).
 
 Conventions (all arrays float32; T frames; "root frame" = the pelvis joint's frame)
@@ -111,6 +114,7 @@ from sparse_mocap_addon.core.contact import detect_foot_contact  # noqa: E402
 from sparse_mocap_addon.core.feet import foot_floor_points  # noqa: E402
 from sparse_mocap_addon.core.imu import SIX_SENSORS, ImuRecording, fill_dropped  # noqa: E402
 from sparse_mocap_addon.core.mirror import mirror_motion  # noqa: E402
+from sparse_mocap_addon.core.resample import resample_motion  # noqa: E402
 from sparse_mocap_addon.core.motion import Motion  # noqa: E402
 from sparse_mocap_addon.core.rotations import (  # noqa: E402
     axis_angle_to_quat, matrix_to_6d, quat_multiply, quat_to_matrix,
@@ -278,6 +282,14 @@ def heading_rotate(motion: Motion, angle: float) -> Motion:
     return Motion(motion.fps, rotations, translation, motion.skeleton, metadata)
 
 
+def change_speed(motion: Motion, factor: float) -> Motion:
+    """The motion played ``factor`` times faster at the same frame rate (slerp resampling)."""
+    if abs(factor - 1.0) < 1e-9:
+        return motion
+    faster = resample_motion(motion, motion.fps / factor)
+    return Motion(motion.fps, faster.rotations, faster.translation, motion.skeleton, motion.metadata)
+
+
 def motion_sex(motion: Motion) -> str:
     """The performer's sex from the metadata (``subject_measurements``, then the corpus ``body``),
     "neutral" when not recorded."""
@@ -302,11 +314,13 @@ def measurement_vector(motion: Motion) -> np.ndarray:
 
 def make_sample(motion: Motion, rng=None, augment: bool = True, corruption: CorruptionModel | None = CorruptionModel(),
                 mirror_prob: float = 0.5, random_body_prob: float = DEFAULT_RANDOM_BODY_PROB,
-                random_heading: bool = True, root_acc: str = "rotated") -> dict:
+                random_heading: bool = True, root_acc: str = "rotated",
+                speed_range: tuple[float, float] | None = None) -> dict:
     """One clip as network inputs and targets (float32 arrays; the module docstring has every
     convention). ``rng``: a numpy Generator or a seed (None: fresh entropy). With ``augment``:
     mirroring with ``mirror_prob``, a random body with ``random_body_prob``, a uniform heading when
-    ``random_heading``; ``corruption`` (None: clean sensors) applies whatever ``augment`` is.
+    ``random_heading``; a playback speed factor in ``speed_range`` (None: unchanged);
+    ``corruption`` (None: clean sensors) applies whatever ``augment`` is.
 
     Besides the arrays of the docstring the dict holds ``mirrored`` and ``heading`` (radians)
     float32 scalars saying what the augmentation did.
@@ -315,6 +329,8 @@ def make_sample(motion: Motion, rng=None, augment: bool = True, corruption: Corr
     # Fixed draws whatever is enabled, so one seed gives the same stream for any settings.
     u_mirror, u_body, u_heading = rng.uniform(size=3)
     body_seed, corrupt_seed = rng.integers(0, 2**63 - 1, size=2)
+    # Drawn only when asked, so runs without speed augmentation keep their exact streams.
+    u_speed = rng.uniform() if (augment and speed_range is not None) else None
     mirrored, heading = False, 0.0
     if augment:
         if u_mirror < mirror_prob:
@@ -325,6 +341,9 @@ def make_sample(motion: Motion, rng=None, augment: bool = True, corruption: Corr
         if random_heading:
             heading = 2.0 * np.pi * u_heading
             motion = heading_rotate(motion, heading)
+        if u_speed is not None:
+            low, high = np.log(speed_range[0]), np.log(speed_range[1])
+            motion = change_speed(motion, float(np.exp(low + u_speed * (high - low))))
 
     recording = virtual_imus(motion)
     if corruption is not None:
@@ -427,7 +446,8 @@ def build_arrays(motions, rng, window: int = DEFAULT_WINDOW, stride: int = DEFAU
                     skipped.append(i)
                 continue
             sample = make_sample(motion, rng=np.random.default_rng(seeds[c, i]), **sample_kwargs)
-            for start, cut, mask in cut_windows(sample, TIME_KEYS, motion.num_frames, window, stride):
+            frames = len(sample["imu"])  # the clip's own length, or its length after a speed change
+            for start, cut, mask in cut_windows(sample, TIME_KEYS, frames, window, stride):
                 for key in TIME_KEYS:
                     parts[key].append(cut[key])
                 for key in CLIP_KEYS:

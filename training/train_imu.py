@@ -84,10 +84,11 @@ def rotation_error_deg(model: ImuPoserNet, data: dict, batch_size: int = 64) -> 
     return total / max(count, 1.0)
 
 
-def build_epoch(motions, seed: int, epoch: int, augment: bool, window: int, stride: int) -> dict:
+def build_epoch(motions, seed: int, epoch: int, augment: bool, window: int, stride: int,
+                speed_range=None) -> dict:
     rng = np.random.default_rng([seed, epoch])
     return tensors(build_arrays(motions, rng, window=window, stride=stride, augment=augment,
-                                corruption=CorruptionModel()))
+                                corruption=CorruptionModel(), speed_range=speed_range))
 
 
 def train(args) -> dict:
@@ -103,13 +104,14 @@ def train(args) -> dict:
         print("no validation clips: the epoch is picked on the training clips without augmentation", flush=True)
         val_motions = train_motions
     model = ImuPoserNet(args.kind, hidden=args.hidden, layers=args.layers)
-    first = build_epoch(train_motions, args.seed, 0, True, args.window, args.stride)
+    speed = tuple(args.speed_range) if args.speed_range else None
+    first = build_epoch(train_motions, args.seed, 0, True, args.window, args.stride, speed)
     model.shape_mean.copy_(first["measurements"].mean(0))
     model.shape_std.copy_(first["measurements"].std(0).clamp_min(1e-3))
     val = build_epoch(val_motions, args.seed + 1, 0, False, args.window, args.window)
 
     def next_epoch(epoch):
-        return build_epoch(train_motions, args.seed, epoch, True, args.window, args.stride)
+        return build_epoch(train_motions, args.seed, epoch, True, args.window, args.stride, speed)
 
     best, history = fit(model, first, next_epoch,
                         losses, lambda m: rotation_error_deg(m, val), metric="val_rotation_deg", epochs=args.epochs,
@@ -122,6 +124,7 @@ def train(args) -> dict:
         "training": {"seed": args.seed, "epochs": args.epochs, "best_epoch": best["epoch"],
                      "val_rotation_deg": round(best["val_rotation_deg"], 3), "batch": args.batch, "lr": args.lr,
                      "loss_weights": LOSS_WEIGHTS, "window": args.window, "stride": args.stride,
+                     "speed_range": list(speed) if speed else None,
                      "train_clips": len(train_motions), "seconds": best["seconds"],
                      "smoke": bool(args.smoke), "command": " ".join(["python -m training.train_imu"] + sys.argv[1:]),
                      "history": history},
@@ -136,6 +139,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kind", choices=KINDS, default="full")
     add_training_arguments(parser, epochs=40, hidden=192)
+    parser.add_argument("--speed-range", type=float, nargs=2, metavar=("SLOWEST", "FASTEST"), default=None,
+                        help="augment playback speed by a log-uniform factor in this range, e.g. 0.8 1.25")
     args = parse_training_arguments(parser, argv)
     meta = train(args)
     print(f"{args.kind}: best epoch {meta['training']['best_epoch']}, validation rotation error "

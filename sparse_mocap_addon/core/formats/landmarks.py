@@ -74,10 +74,11 @@ from pathlib import Path
 import numpy as np
 
 from ..body import HEIGHT_RANGE_M
-from ..landmark_scale import scale_to_height
+from ..landmark_scale import landmark_stature, scale_to_height
 from ..landmarks import CANONICAL_NAMES, LAYOUTS, SMPL_LAYOUT, LandmarkError, LandmarkSequence
 from ..skeleton import JOINT_NAMES
 from ..source import SourceFormatError
+from . import plausible
 from .names import side_and_key
 from .textio import read_text
 
@@ -167,6 +168,15 @@ def _positive(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) and value > 0 else None
+
+
+def _stated_rate(where, value, label: str = "array \"fps\"") -> float:
+    """A frame rate the file states: a plausible one, or a LandmarkError (never silently replaced)."""
+    rate, why = plausible.frame_rate(value)
+    if why is not None:
+        raise _fail(f"{where}, {label}", f"{why}; expected the file's frames per second, or no frame rate at all "
+                    f"(then {DEFAULT_VIDEO_FPS:g} fps is assumed).")
+    return rate
 
 
 def _snap_rate(fps: float) -> float:
@@ -368,7 +378,9 @@ def _read_trc(path: Path, layout: str, metres_per_unit) -> _Parsed:
         if unit.lower() not in _TRC_UNITS:
             raise _fail(f"{path}, line 3", f"Units {unit!r} is not m, cm or mm; give metres_per_unit.")
         metres_per_unit = _TRC_UNITS[unit.lower()]
-    fps = _positive(header.get("datarate")) or _positive(header.get("camerarate"))
+    rate_key = next((k for k in ("datarate", "camerarate") if k in header), None)
+    fps = _stated_rate(f"{path}, line 3", header[rate_key], keys[[k.lower() for k in keys].index(rate_key)]) \
+        if rate_key else None
 
     name_cells = _trc_cells(lines[3])
     if len(name_cells) < 2 or not name_cells[0].strip().lower().startswith("frame"):
@@ -548,7 +560,8 @@ def _read_json(path: Path, layout: str) -> _Parsed:
         raise _fail(f"{path}, line {exc.lineno}", f"not valid JSON ({exc.msg}).") from None
     fps = None
     if isinstance(data, dict):
-        fps = _positive(data.get("fps", data.get("frame_rate")))
+        key = next((k for k in ("fps", "frame_rate") if k in data), None)
+        fps = _stated_rate(path, data[key], f"key \"{key}\"") if key else None
         if "frames" not in data:
             keys = ", ".join(list(map(str, data))[:6]) or "none"
             raise _fail(path, "expected a list of frames, a list of AlphaPose records or an object with a "
@@ -781,8 +794,8 @@ _NPZ_POINT_KEYS = ("joints", "positions", "joints3d")
 def _read_npy(path: Path, layout: str) -> _Parsed:
     try:
         array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise _fail(path, f"not a readable .npy array of numbers ({exc}).") from None
+    except Exception:      # numpy raises many kinds (ValueError, SyntaxError, EOFError...) for a damaged header
+        raise _fail(path, plausible.damaged_array_file(".npy") + ".") from None
     points, confidence = _split_array(path, array, "the array")
     return _from_layout(path, points, confidence, layout, metadata={"format": "npy"})
 
@@ -796,11 +809,11 @@ def _read_npz(path: Path, layout: str) -> _Parsed:
                             f"has {', '.join(archive.files) or 'none'}.")
             array = archive[key]
             extra_confidence = archive["confidence"] if "confidence" in archive.files else None
-            fps = _positive(archive["fps"]) if "fps" in archive.files and archive["fps"].size == 1 else None
-    except (OSError, ValueError, EOFError) as exc:
-        if isinstance(exc, LandmarkError):
-            raise
-        raise _fail(path, f"not a readable .npz archive of number arrays ({exc}).") from None
+            fps = _stated_rate(path, archive["fps"]) if "fps" in archive.files else None
+    except LandmarkError:
+        raise
+    except Exception:      # zipfile, zlib and numpy raise many kinds for a damaged archive
+        raise _fail(path, plausible.damaged_array_file(".npz") + ".") from None
     points, confidence = _split_array(path, array, f"\"{key}\"")
     if extra_confidence is not None:
         extra_confidence = np.asarray(extra_confidence, dtype=np.float64)
@@ -846,6 +859,34 @@ def _check_options(layout, fps, metres_per_unit, height):
                                 f"in metres, {lo:.2f} to {hi:.2f}.")
 
 
+def _check_points(path: Path, parsed: _Parsed, unit: float, fps: float, stature_checked: bool = False) -> None:
+    """Infinite values and points kilometres away are refused (file, frame, point); impossible jumps
+    too, once the body's size has been checked (a body in the wrong unit is named as such first)."""
+    def label(k):
+        return f"point {parsed.names[k]}"
+
+    why = plausible.infinite_values(parsed.points, label) or plausible.far_positions(parsed.points, label, unit)
+    if why is None and stature_checked:
+        why = plausible.fast_steps(parsed.points, fps, label, unit)
+    if why is not None:
+        raise _fail(path, why + ".")
+
+
+def _unit_name(unit: float) -> str:
+    return next((name for name, m in plausible.UNITS.items() if m == unit), f"units of {unit:g} m")
+
+
+def _check_stature(path: Path, seq: LandmarkSequence, unit: float) -> None:
+    """A body far from a person's height is a unit mistake: say which unit the file probably uses."""
+    try:
+        stature = landmark_stature(seq)
+    except LandmarkError:          # too few confident points to measure; the solver says so later
+        return
+    why = plausible.stature_problem(stature, unit, _unit_name(unit))
+    if why is not None:
+        raise _fail(path, why + ".")
+
+
 def read_landmarks(path, layout: str = "auto", fps: float | None = None, metres_per_unit: float | None = None,
                    height: float | None = None) -> LandmarkSequence:
     """Read a 3D landmark file (.trc, .json, .csv, .npy, .npz) into a :class:`LandmarkSequence`.
@@ -879,9 +920,18 @@ def read_landmarks(path, layout: str = "auto", fps: float | None = None, metres_
     if parsed.layout == "h36m17" and height is None:
         raise _fail(path, "Human3.6M-17 landmarks (MotionBERT, VideoPose3D) are not in metres; give the "
                     "performer's height to scale them.")
+    if fps is None and parsed.fps is not None:
+        rate, why = plausible.frame_rate(rate)
+        if why is not None:
+            raise _fail(path, f"{why}, as the time stamps give it; expected time stamps in seconds (or a "
+                        "column named *_ms for milliseconds).")
+    _check_points(path, parsed, unit, rate)
     seq = LandmarkSequence(names=parsed.names, points=parsed.points * unit, confidence=parsed.confidence,
                            fps=rate, layout=parsed.layout, source=str(path), up_axis=parsed.up_axis,
                            metadata=metadata)
+    if height is None and parsed.layout != "h36m17":
+        _check_stature(path, seq, unit)
+    _check_points(path, parsed, unit, rate, stature_checked=True)
     if height is not None:
         seq = scale_to_height(seq, float(height))
     return seq

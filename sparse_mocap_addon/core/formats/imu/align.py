@@ -11,7 +11,8 @@ import numpy as np
 
 from ...imu import ImuRecording
 from ...rotations import quat_continuous, quat_slerp, quat_to_matrix
-from .common import _fail
+from ..plausible import MAX_DURATION_S, MAX_SAMPLE_RATE, frame_rate, infinite_values
+from .common import _fail, check_acceleration
 from .segments import _sensor_order
 
 
@@ -49,6 +50,11 @@ def _check_times(where, times: np.ndarray, lines) -> None:
         k = bad[0] + 1
         raise _fail(f"{where}, line {lines[k]}", f"the time stamp {times[k]:.6f} s does not come after the "
                     f"previous one ({times[k - 1]:.6f} s); time stamps must increase.")
+    late = np.flatnonzero(times - times[0] > MAX_DURATION_S)
+    if len(late):
+        k = late[0]
+        raise _fail(f"{where}, line {lines[k]}", f"the time stamp {times[k]:.6g} s is {(times[k] - times[0]) / 3600:.3g} "
+                    f"hours after the first one; expected a recording of at most {MAX_DURATION_S / 3600:g} hours.")
 
 
 def _interpolate(times, quat, acc, valid, grid, max_gap):
@@ -107,6 +113,16 @@ def _assemble(streams: list, fps, world: str, up_axis: str, source, fmt: str, me
         if not steps:
             raise _fail(source, "every sensor has a single sample; a recording needs at least two.")
         nominal = _snap_rate(1.0 / float(np.median(steps)))
+    nominal, why = frame_rate(nominal, MAX_SAMPLE_RATE)
+    if why is not None:
+        raise _fail(source, f"{why}, as the file states it or its time stamps give it; expected the sensors' "
+                    "sample rate.")
+    for s in streams:
+        why = (infinite_values(s.quat[:, None], lambda k: "the orientation")
+               or infinite_values(s.acc[:, None], lambda k: "the acceleration"))
+        if why is not None:
+            raise _fail(s.where, why.replace("frame", "sample", 1) + ".")
+        check_acceleration(s.where, np.where(s.valid[:, None], s.acc, np.nan)[:, None], [s.name])
     rate = float(fps) if fps is not None else nominal
     start = max(s.times[0] for s in streams)
     end = min(s.times[-1] for s in streams)

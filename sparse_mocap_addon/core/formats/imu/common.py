@@ -11,6 +11,7 @@ import numpy as np
 
 from ...imu import ImuError
 from ...source import SourceFormatError
+from ..plausible import MAX_ACCELERATION, large_values
 from ..textio import read_text
 
 
@@ -93,3 +94,15 @@ def _check_rotations(where, matrices: np.ndarray, label) -> None:
         why = ("a reflection (determinant -1)" if det[index] < 0
                else f"not orthonormal (R^T R - I up to {error[index]:.3g})")
         raise _fail(f"{where}, {label(index)}", f"the orientation matrix is {why}; expected a rotation matrix.")
+
+
+def sensor_label(sensors):
+    """``label(k)`` for the plausibility checks: "sensor <name>"."""
+    return lambda k: f"sensor {sensors[k]}"
+
+
+def check_acceleration(where, acc: np.ndarray, sensors) -> None:
+    """Refuse (T, S, 3) free accelerations beyond what a body can produce (100 g), naming the frame."""
+    why = large_values(acc, MAX_ACCELERATION, "acceleration", "m/s^2", sensor_label(sensors))
+    if why is not None:
+        raise _fail(where, why + ".")

@@ -9,6 +9,7 @@ import numpy as np
 
 from ...imu import GRAVITY, ImuRecording
 from ...rotations import quat_to_matrix
+from ..plausible import MAX_SAMPLE_RATE, frame_rate
 from .align import _assemble, _check_times, _Stream, _unwrap
 from .common import _fail, _table, _text, _unit_quaternions
 from .segments import segment_name
@@ -41,9 +42,10 @@ def _read_dot_file(path: Path) -> _Stream:
     else:
         raise _fail(where_header, "no FreeAcc_X, FreeAcc_Y, FreeAcc_Z (or Acc_X, Acc_Y, Acc_Z) columns.")
     rate = None
-    match = re.match(r"\s*([0-9.]+)\s*Hz", info.get("OutputRate", ""), re.IGNORECASE)
-    if match:
-        rate = float(match.group(1))
+    if info.get("OutputRate", "").strip():
+        rate, why = frame_rate(info["OutputRate"], MAX_SAMPLE_RATE)
+        if why is not None:
+            raise _fail(path, f"OutputRate: {why}; expected the sensor's output rate in Hz.")
     if "SampleTimeFine" in index:
         time_label = "SampleTimeFine"
     elif "PacketCounter" in index and rate:

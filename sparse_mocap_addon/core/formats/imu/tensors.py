@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib
-import math
+import inspect
 from pathlib import Path
 
 import numpy as np
 
 from ...imu import SIX_SENSORS, ImuRecording
-from .common import _check_rotations, _fail
+from ..plausible import MAX_SAMPLE_RATE, damaged_array_file, frame_rate, infinite_values
+from .common import _check_rotations, _fail, check_acceleration, sensor_label
 
 
 DEFAULT_TENSOR_FPS = 60.0
@@ -21,13 +22,15 @@ def _load_pt(path: Path):
     except ImportError:
         raise _fail(path, "reading .pt files needs PyTorch, which is not installed; save the arrays as .npz "
                     "(acc, ori) instead.") from None
+    if "weights_only" not in inspect.signature(torch.load).parameters:
+        # Without it torch.load unpickles anything, which can run code from the file: refuse.
+        raise _fail(path, f"reading .pt files safely needs PyTorch 1.13 or newer (this is {torch.__version__}); "
+                    "save the arrays as .npz (acc, ori) instead.")
     try:
-        try:
-            value = torch.load(str(path), map_location="cpu", weights_only=True)
-        except TypeError:                      # torch older than 1.13 has no weights_only
-            value = torch.load(str(path), map_location="cpu")
-    except Exception as exc:                   # torch raises many kinds for damaged files
-        raise _fail(path, f"not a readable PyTorch file ({type(exc).__name__}: {exc}).") from None
+        value = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception:                          # torch raises many kinds for damaged or unsafe files
+        raise _fail(path, "not a readable PyTorch tensor file: it is damaged or truncated, or holds objects other "
+                    "than tensors (those are never loaded, since loading them can run code).") from None
 
     def to_numpy(v):
         if hasattr(v, "detach"):
@@ -62,8 +65,8 @@ def _tensor_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, dict, Path]:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except Exception as exc:
-        raise _fail(path, f"not a readable .npz archive of number arrays ({exc}).") from None
+    except Exception:      # zipfile, zlib and numpy raise many kinds for a damaged archive
+        raise _fail(path, damaged_array_file(".npz") + ".") from None
     missing = [k for k in ("acc", "ori") if k not in arrays]
     if missing:
         raise _fail(path, f"no {' or '.join(missing)} array; expected 'acc' (frames, sensors, 3) and 'ori' "
@@ -95,12 +98,21 @@ def _read_tensors(path: Path, fps) -> ImuRecording:
     else:
         raise _fail(where, f"{acc.shape[1]} sensors without names; TransPose-style arrays have 6 "
                     f"({', '.join(SIX_SENSORS)}), or give a 'sensors' array in the .npz.")
-    ori = ori.astype(np.float64)
+    ori, acc = ori.astype(np.float64), acc.astype(np.float64)
+    why = infinite_values(ori, sensor_label(sensors)) or infinite_values(acc, sensor_label(sensors))
+    if why is not None:
+        raise _fail(where, why + ".")
     _check_rotations(where, ori, lambda index: f"frame {index[0]}, sensor {sensors[index[1]]}")
-    rate = float(fps) if fps is not None else float(np.asarray(extras.get("fps", DEFAULT_TENSOR_FPS)))
-    if not (math.isfinite(rate) and rate > 0):
-        raise _fail(where, f"the fps in the file must be a positive number, got {rate!r}.")
+    check_acceleration(where, acc, sensors)
+    if fps is not None:
+        rate = float(fps)
+    elif "fps" in extras:
+        rate, why = frame_rate(extras["fps"], MAX_SAMPLE_RATE)
+        if why is not None:
+            raise _fail(f"{where}, array \"fps\"", f"{why}; expected the recording's frames per second.")
+    else:
+        rate = DEFAULT_TENSOR_FPS
     meta = {"format": "tensors", "times": np.arange(acc.shape[0]) / rate, "native_fps": rate, "up_axis": "+Y",
             "fps_assumed": fps is None and "fps" not in extras}
-    return ImuRecording(sensors=sensors, orientation=ori, acceleration=acc.astype(np.float64), fps=rate,
+    return ImuRecording(sensors=sensors, orientation=ori, acceleration=acc, fps=rate,
                         world="core", source=str(where), metadata=meta)

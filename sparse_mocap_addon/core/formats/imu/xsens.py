@@ -13,6 +13,7 @@ import numpy as np
 
 from ...imu import GRAVITY, ImuRecording
 from ...rotations import matrix_to_quat, quat_to_matrix
+from ..plausible import MAX_SAMPLE_RATE, frame_rate
 from .align import _assemble, _check_times, _Stream, _unwrap
 from .common import _check_rotations, _fail, _table, _text, _unit_quaternions
 from .segments import segment_name
@@ -39,9 +40,11 @@ def _read_xsens_file(path: Path, name: str | None) -> _Stream:
     for k, line in enumerate(lines):
         stripped = line.strip()
         if stripped.startswith("//"):
-            match = re.search(r"Update Rate:\s*([0-9.eE+-]+)\s*Hz", stripped, re.IGNORECASE)
+            match = re.search(r"Update Rate:\s*(\S+)\s*Hz", stripped, re.IGNORECASE)
             if match:
-                rate = float(match.group(1))
+                rate, why = frame_rate(match.group(1), MAX_SAMPLE_RATE)
+                if why is not None:
+                    raise _fail(f"{path}, line {k + 1}", f"{why}; expected the sensor's update rate in Hz.")
             continue
         if not stripped:
             continue

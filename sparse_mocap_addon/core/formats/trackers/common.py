@@ -13,6 +13,7 @@ import numpy as np
 from ...source import SourceFormatError
 from ...trackers import TRACKER_JOINTS, TrackerError
 from ..names import side_and_key
+from ..plausible import MAX_DURATION_S
 from ..textio import read_text
 
 _QUAT_NORM_TOLERANCE = 0.1
@@ -109,6 +110,12 @@ def check_times(label, times: np.ndarray, where_of) -> None:
         k = bad[0] + 1
         raise fail(where_of(k), f"the time stamp {times[k]:.6f} s of tracker {label} does not come after the "
                    f"previous one ({times[k - 1]:.6f} s); time stamps must increase.")
+    late = np.flatnonzero(times - times[0] > MAX_DURATION_S)
+    if len(late):
+        k = late[0]
+        raise fail(where_of(k), f"the time stamp {times[k]:.6g} s of tracker {label} is "
+                   f"{(times[k] - times[0]) / 3600:.3g} hours after its first one; expected a recording of at most "
+                   f"{MAX_DURATION_S / 3600:g} hours.")
 
 
 def unit_quats(label, quats: np.ndarray, positions: np.ndarray, where_of) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ...trackers import TrackerError, TrackerRecording
+from .. import plausible
 from . import checks
 from .common import fail, rate_argument
 from .conventions import (convention as find_convention, positions_from_core, positions_to_core, quaternion_order,
@@ -115,12 +116,10 @@ def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "a
     text, line = _header_value(header, "fps")
     header_fps = None
     if text is not None:
-        try:
-            header_fps = float(str(text).lower().removesuffix("hz"))
-        except ValueError:
-            header_fps = math.nan
-        if not (math.isfinite(header_fps) and header_fps > 0):
-            raise fail(_where(path, line), f"fps must be a positive number, got {text!r}.")
+        header_fps, why = plausible.frame_rate(text)
+        if why is not None:
+            raise fail(_where(path, line), f"fps must be a positive number of frames per second up to "
+                       f"{plausible.MAX_FRAME_RATE:g}, got {text!r:.40}.")
     numbered = [s for s in streams if s.frame_index]
     if numbered:
         rate = fps or header_fps
@@ -132,6 +131,7 @@ def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "a
 
     times, raw_pos, quats, valid, rate, meta = assemble(streams, fps, header_fps, path)
     names = tuple(s.name for s in streams)
+    _check_motion(path, names, raw_pos, conv, unit, rate, steps=False)
     positions = positions_to_core(raw_pos, conv, unit)
     orientations = quats_to_core(quats, conv)
     if check:
@@ -142,9 +142,30 @@ def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "a
                     "no other convention or unit passes these checks either, so check the file (check=False reads it "
                     "anyway)")
             raise fail(path, f"read as convention {conv.name!r} in {unit}, {why}; {hint}.")
+    _check_motion(path, names, raw_pos, conv, unit, rate, steps=True)
     metadata = {"format": kind, "convention": conv.name, "units": unit, "times": times,
                 "labels": {s.name: s.label for s in streams}, "ignored_trackers": ignored, **meta}
     return TrackerRecording(names, positions, orientations, rate, valid, source=str(path), metadata=metadata)
+
+
+def _check_motion(path, names, raw_positions, conv, unit, fps, steps: bool) -> None:
+    """Trackers kilometres away are refused (file, frame, tracker) before the unit and convention
+    checks, which would compute with such values; with ``steps``, after those checks (a wrong unit is
+    named as such first), trackers jumping metres faster than a body moves too."""
+    rate, why = plausible.frame_rate(fps)
+    if why is not None:
+        raise fail(path, f"{why}, as the file's time stamps give it; expected time stamps in seconds.")
+    metres = positions_to_core(np.ones((1, 1, 3)), conv, unit)        # metres per file unit, on each axis
+    scale = float(np.abs(metres).max())
+
+    def label(k):
+        return f"tracker {names[k]}"
+
+    why = plausible.far_positions(raw_positions, label, scale)
+    if why is None and steps:
+        why = plausible.fast_steps(raw_positions, rate, label, scale)
+    if why is not None:
+        raise fail(path, why + ".")
 
 
 def write_trackers(recording: TrackerRecording, path, convention="core", units=None, *, kind: str = "auto") -> Path:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plausible import damaged_array_file, infinite_values
 from .common import Stream, assign_names, check_times, fail, unit_quats
 from .conventions import reorder_to_wxyz
 
@@ -24,8 +25,8 @@ def read_npz(path: Path, resolve_order):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except Exception as exc:
-        raise fail(path, f"not a readable .npz archive of number arrays ({exc}).") from None
+    except Exception:      # zipfile, zlib and numpy raise many kinds for a damaged archive
+        raise fail(path, damaged_array_file(".npz") + ".") from None
     missing = [k for k in ("names", "positions", "orientations") if k not in arrays]
     if missing:
         raise fail(path, f"no {missing[0]!r} array; expected names (K,), positions (T, K, 3) and orientations "
@@ -36,7 +37,7 @@ def read_npz(path: Path, resolve_order):
         if text is not None:
             header[key] = (text, 0)
     if "fps" in arrays:
-        header["fps"] = (float(np.asarray(arrays["fps"]).reshape(-1)[0]), 0)
+        header["fps"] = (np.asarray(arrays["fps"]), 0)        # checked with the other headers' fps
     labels = [str(n) for n in np.asarray(arrays["names"]).reshape(-1)]
     positions, quats = np.asarray(arrays["positions"]), np.asarray(arrays["orientations"])
     for key, array in (("positions", positions), ("orientations", quats)):
@@ -50,6 +51,10 @@ def read_npz(path: Path, resolve_order):
         raise fail(path, f"orientations has shape {quats.shape}; expected ({T}, {K}, 4) to match positions.")
     if T == 0:
         raise fail(path, "the arrays have no frames.")
+    why = (infinite_values(positions, lambda k: f"tracker {labels[k]}")
+           or infinite_values(quats, lambda k: f"tracker {labels[k]}"))
+    if why is not None:
+        raise fail(path, why + ".")
     quats = reorder_to_wxyz(quats.astype(np.float64), resolve_order(header))
     positions = positions.astype(np.float64)
     valid = None
@@ -62,7 +67,10 @@ def read_npz(path: Path, resolve_order):
         quats = np.where(valid[..., None], quats, np.nan)
     times, frame_index = None, False
     if "time" in arrays:
-        times = np.asarray(arrays["time"], dtype=np.float64)
+        times = np.asarray(arrays["time"])
+        if times.dtype.kind not in "iuf":
+            raise fail(path, f"time holds {times.dtype} values; numbers of seconds are expected.")
+        times = times.astype(np.float64)
         if times.shape not in ((T,), (T, K)):
             raise fail(path, f"time has shape {times.shape}; expected ({T},) or ({T}, {K}).")
     else:

@@ -1,21 +1,29 @@
 """Headless entry point: a personalised armature, a baked motion, and .blend / .fbx / .bvh outputs.
 
-Runs the same way in three places:
-    python -m sparse_mocap_addon --demo --height 1.80 --fbx walk.fbx
-    python -m sparse_mocap_addon --trackers vr.csv --tracker-convention unity --height 1.80 --fbx vr.fbx
+Runs the same way in four places:
+    sparse-mocap --demo --height 1.80 --fbx walk.fbx                    (after `pip install .`)
+    python -m sparse_mocap_addon --mocap 01_01.bvh.gz --fbx 01_01.fbx
     python sparse_mocap_addon/cli.py -- --demo --fbx walk.fbx            (plain Python + bpy module)
     blender --background --python sparse_mocap_addon/cli.py -- --demo --fbx walk.fbx
 
-Progress goes to stderr. Bad input exits with status 2 and one line ``error: ...``; a failure while
-writing exits with status 1. Outputs are written to temporary files and renamed only once all of
-them succeeded, so no partial output file is ever left behind.
+Inputs: --mocap (BVH, ASF/AMC, FBX, CMU exp-map), --imu, --trackers, --landmarks, --motion, --demo;
+with --batch the input is a folder or a glob and every take in it is written to --out-dir.
+
+stdout carries only the paths written (one a line); progress, Blender's own messages and errors go
+to stderr. Bad input exits with status 2 and one line ``error: ...``; a failure while writing exits
+with status 1; a batch exits with 1 when any take failed. Outputs are written to temporary files and
+renamed only once all of them succeeded, so no partial output file is ever left behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import glob
+import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -30,6 +38,12 @@ from .core.demo import demo_motion  # noqa: E402
 from .core.motion import Motion, MotionFileError  # noqa: E402
 
 FBX_PRESETS = ("unity", "unreal")
+OUTPUT_KINDS = ("fbx", "bvh", "blend")
+INPUTS = ("mocap", "imu", "trackers", "landmarks", "motion")   # the flags that name an input file
+DEMO_TAKE = "demo_walk"
+DEFAULT_HEIGHT = 1.75
+BODY_FLAGS = ("height", "arm_length", "leg_length", "sex", "shoulder_width", "hip_width")
+MOCAP_SUFFIXES = (".bvh", ".bvh.gz", ".amc", ".amc.gz", ".fbx", ".txt", ".txt.gz")
 
 
 class CliError(Exception):
@@ -38,19 +52,33 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="sparse_mocap",
-        description="Bake a motion onto a personalised SMPL armature and write .blend / .fbx / .bvh.",
+        prog="sparse-mocap",
+        description="Bake a motion onto a personalised SMPL armature and write .blend / .fbx / .bvh. "
+                    "stdout lists the files written; progress goes to stderr.",
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--motion", type=Path, help="a sparse_mocap Motion file (.npz)")
+    src.add_argument("--mocap", help="a mocap take (.bvh, .amc with --asf, .fbx through Blender's importer, CMU "
+                                     "exp-map .txt; text may be gzipped), retargeted as Import Mocap does")
+    src.add_argument("--motion", help="a sparse_mocap Motion file (.npz)")
     src.add_argument("--demo", action="store_true", help="use the built-in demo walk (the default)")
-    src.add_argument("--landmarks", type=Path, help="a 3D landmark file (.trc, .json, .csv, .npy, .npz), solved "
-                                                    "onto the performer's skeleton measured from it")
-    src.add_argument("--imu", type=Path, help="an IMU recording (TransPose .pt/.npz, generic CSV, Xsens MT, Movella "
+    src.add_argument("--landmarks", help="a 3D landmark file (.trc, .json, .csv, .npy, .npz), solved "
+                                         "onto the performer's skeleton measured from it")
+    src.add_argument("--imu", help="an IMU recording (TransPose .pt/.npz, generic CSV, Xsens MT, Movella "
                      "DOT, x-io folder), calibrated and reconstructed by the IMU poser or, for dense leg sets, directly")
-    src.add_argument("--trackers", type=Path, help="a VR / positional tracker recording (.csv, .json, .npz), "
-                                                   "reconstructed from the head, hands and (optionally) pelvis and feet")
+    src.add_argument("--trackers", help="a VR / positional tracker recording (.csv, .json, .npz), "
+                                        "reconstructed from the head, hands and (optionally) pelvis and feet")
     p.add_argument("--demo-seconds", type=float, default=4.0, help="length of the demo walk (default 4 s)")
+    p.add_argument("--fps", type=float, help="frame rate: with --landmarks the file's own (for files that store "
+                   "none; 30 is assumed and said otherwise); with any other input the output is resampled to it "
+                   "(default: the take's own rate)")
+    mocap = p.add_argument_group("mocap takes (with --mocap)")
+    mocap.add_argument("--asf", help="the .asf skeleton of an AMC take (default: the .asf beside it)")
+    mocap.add_argument("--source-fps", type=float, help="frame rate of takes that store none: AMC and CMU exp-map "
+                       "(default 120), TransPose IMU tensors (default 60)")
+    mocap.add_argument("--joint-map", help="a built-in joint map's name or a JSON joint map file (default: "
+                                           "detected from the rig's joint names)")
+    mocap.add_argument("--reference", default="auto",
+                       help="reference pose: auto, zero (the rig's zero pose) or a frame number (default auto)")
     lm = p.add_argument_group("landmarks (with --landmarks)")
     lm.add_argument("--landmark-layout", default="auto",
                     choices=("auto", "mediapipe33", "h36m17", "coco17", "halpe26", "smpl24"),
@@ -65,17 +93,33 @@ def build_parser() -> argparse.ArgumentParser:
                     help="blend the body measurements below into the skeleton measured from the landmarks")
     imu = p.add_argument_group("IMU recordings (with --imu)")
     imu.add_argument("--imu-format", default="auto", help="reader to use (default: from the file)")
+    imu.add_argument("--imu-segment", action="append", default=[], metavar="SENSOR=SEGMENT",
+                     help="the body segment a sensor rides, e.g. 00B421E6=left_foot (repeatable; also "
+                          "'a=b, c=d' or a JSON file {\"sensor\": \"segment\"}); segments: pelvis, head, chest, "
+                          "left/right_upper_arm, _forearm, _hand, _upper_leg, _lower_leg, _foot")
+    imu.add_argument("--imu-heading", default="auto",
+                     help="the direction the wearer faced while calibrating: auto, knees, left_knee, right_knee, "
+                          "core, or degrees counter-clockwise from above from the device's +X (default auto)")
+    imu.add_argument("--imu-up", choices=("+X", "-X", "+Y", "-Y", "+Z", "-Z"),
+                     help="the device world's up axis, for files that do not state it")
+    imu.add_argument("--imu-start", type=float, default=0.0,
+                     help="start of the part to reconstruct, seconds from the recording's first frame (default 0)")
+    imu.add_argument("--imu-duration", type=float,
+                     help="length of the part to reconstruct, seconds (default: to the end)")
     imu.add_argument("--calibration-pose", choices=("t", "n"), default="t",
                      help="the pose held at the start of a device-world recording (default t)")
-    imu.add_argument("--calibration-start", type=float, default=0.0, help="start of the held pose, seconds")
-    imu.add_argument("--calibration-seconds", type=float, default=2.0, help="length of the held pose, seconds")
+    imu.add_argument("--calibration-start", type=float, default=0.0,
+                     help="start of the held pose, seconds from the recording's first frame")
+    imu.add_argument("--calibration-seconds", type=float, default=2.0, help="length of the held pose, seconds "
+                                                                            "(default 2)")
     imu.add_argument("--imu-mode", choices=("auto", "network", "direct"), default="auto")
     trk = p.add_argument_group("tracker recordings (with --trackers)")
     trk.add_argument("--tracker-convention", choices=("unity", "unreal", "openxr", "steamvr", "blender", "core"),
                      help="coordinate convention of the file (default: the one the file states)")
     trk.add_argument("--tracker-units", choices=("m", "cm", "mm"),
                      help="length unit of the file (default: the file's, else the convention's)")
-    trk.add_argument("--tracker-fps", type=float, help="resample to this frame rate (default: the file's)")
+    trk.add_argument("--tracker-fps", type=float, help="resample the samples to this rate before solving "
+                                                       "(default: the file's)")
     trk.add_argument("--tracker-mode", choices=("auto", "six_point", "three_point", "analytic"), default="auto",
                      help="solver (default auto: six-point with pelvis, head, hands and feet, else three-point)")
     trk.add_argument("--tracker-calibration-pose", choices=("t", "a", "n"),
@@ -84,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--tracker-calibration-start", type=float, default=0.0, help="start of the held pose, seconds")
     trk.add_argument("--tracker-calibration-seconds", type=float, default=1.0,
                      help="length of the held pose, seconds (default 1)")
+    trk.add_argument("--tracker-heading", default="auto",
+                     help="the direction the wearer faced while calibrating: auto, positions, head, or degrees "
+                          "(default auto)")
     gap = p.add_argument_group("gap filling (with --landmarks, --imu or --trackers)")
     gap.add_argument("--fill-gaps", type=float, default=1.0, metavar="SECONDS",
                      help="fill the frames whose input was lost (the head or reference tracker, an IMU sample, most "
@@ -94,11 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave the feet raw: by default feet that touch the floor are planted on it (no sliding), no "
                         "foot goes under it, and a --motion of another body has its root path fitted to the "
                         "armature's legs")
-    body = p.add_argument_group("body measurements (metres)")
-    body.add_argument("--height", type=float, default=1.75, help="standing height (default 1.75)")
+    body = p.add_argument_group("body measurements (metres; a --mocap take keeps the performer's body measured from "
+                                "the file unless one of these is given)")
+    body.add_argument("--height", type=float, help=f"standing height (default {DEFAULT_HEIGHT})")
     body.add_argument("--arm-length", type=float, help="armpit to wrist (default: from the table)")
     body.add_argument("--leg-length", type=float, help="hip joint to ankle (default: from the table)")
-    body.add_argument("--sex", choices=("neutral", "male", "female"), default="neutral")
+    body.add_argument("--sex", choices=("neutral", "male", "female"), help="(default neutral)")
     body.add_argument("--shoulder-width", type=float, help="acromion to acromion (optional)")
     body.add_argument("--hip-width", type=float, help="across the greater trochanters (optional)")
     out = p.add_argument_group("outputs (at least one)")
@@ -106,7 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--fbx", type=Path, help="write an .fbx file")
     out.add_argument("--preset", choices=FBX_PRESETS, default="unity", help="FBX target (default unity)")
     out.add_argument("--bvh", type=Path, help="write a .bvh file")
-    p.add_argument("--name", default="Subject", help="armature name (default Subject)")
+    out.add_argument("--out-dir", type=Path, help="write <take>.<format> files into this folder (named after the "
+                                                  "take; the form --batch needs)")
+    out.add_argument("--format", action="append", choices=OUTPUT_KINDS, dest="formats",
+                     help="what --out-dir gets: fbx, bvh or blend (repeatable; default fbx)")
+    p.add_argument("--batch", action="store_true",
+                   help="the input flag names a folder or a glob ('takes/*.bvh.gz', quoted): every take in it is "
+                        "written to --out-dir; a bad take is reported and skipped, and the exit status is 1 if any "
+                        "failed")
+    p.add_argument("--name", help="armature name (default Subject; a --mocap take's own name for the performer's "
+                                  "body)")
     p.add_argument("--no-body", action="store_true", help="armature only, without the default body mesh")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     return p
@@ -117,16 +174,72 @@ def script_args(argv: list[str]) -> list[str]:
     return argv[argv.index("--") + 1:] if "--" in argv else argv
 
 
+# --- the input, its take name and the outputs ----------------------------------------------------
+
+def input_kind(args) -> str:
+    """Which input flag was given ("demo" when none)."""
+    return next((kind for kind in INPUTS if getattr(args, kind)), "demo")
+
+
+def take_label(args) -> str:
+    """The take's name, for the action, the FBX take and --out-dir's files: the file name without its
+    format suffixes (``01_01.bvh.gz`` -> ``01_01``), the folder's for a folder recording."""
+    kind = input_kind(args)
+    if kind == "demo":
+        return DEMO_TAKE
+    path = Path(getattr(args, kind))
+    if kind == "imu":
+        from .blender.imu_solve import recording_name
+        return recording_name(path)
+    from .blender.mocap_import import take_name
+    return take_name(path)
+
+
 def _check_outputs(args) -> list[tuple[str, Path]]:
-    outputs = [(kind, path) for kind, path in (("blend", args.blend), ("fbx", args.fbx), ("bvh", args.bvh)) if path]
-    if not outputs:
-        raise CliError("nothing to write: give at least one of --blend, --fbx, --bvh")
-    for kind, path in outputs:
+    """The (kind, path) pairs to write: --blend/--fbx/--bvh, or --out-dir's <take>.<format> files."""
+    named = [(kind, path) for kind, path in (("blend", args.blend), ("fbx", args.fbx), ("bvh", args.bvh)) if path]
+    if args.out_dir is not None:
+        if named:
+            raise CliError("give either --out-dir (files named after the take) or --blend/--fbx/--bvh, not both")
+        if not args.out_dir.is_dir():
+            raise CliError(f"{args.out_dir}: --out-dir needs an existing folder")
+        take = take_label(args)
+        return [(kind, args.out_dir / f"{take}.{kind}") for kind in dict.fromkeys(args.formats or ["fbx"])]
+    if args.formats:
+        raise CliError("--format chooses what --out-dir gets; give --out-dir too")
+    if not named:
+        raise CliError("nothing to write: give at least one of --blend, --fbx, --bvh or --out-dir")
+    for kind, path in named:
         if path.suffix.lower() != f".{kind}":
             raise CliError(f"{path}: --{kind} needs a file name ending in .{kind}")
         if not path.parent.resolve().is_dir():
             raise CliError(f"{path}: the folder {path.parent} does not exist")
-    return outputs
+    return named
+
+
+def _check_numbers(args) -> None:
+    """The numeric options: one sentence naming the flag when one is out of range."""
+    if not (math.isfinite(args.fill_gaps) and args.fill_gaps >= 0.0):
+        raise CliError(f"--fill-gaps {args.fill_gaps} is out of range: expected a number of seconds, 0 for off")
+    for flag, value in (("--fps", args.fps), ("--source-fps", args.source_fps), ("--tracker-fps", args.tracker_fps)):
+        if value is not None and not (math.isfinite(value) and 0.0 < value <= 1000.0):
+            raise CliError(f"{flag} {value:g} is out of range: expected a frame rate above 0 and up to 1000")
+    if not (math.isfinite(args.imu_start) and args.imu_start >= 0.0):
+        raise CliError(f"--imu-start {args.imu_start:g} is out of range: expected seconds, 0 or more")
+    if args.imu_duration is not None and not (math.isfinite(args.imu_duration) and args.imu_duration > 0.0):
+        raise CliError(f"--imu-duration {args.imu_duration:g} is out of range: expected seconds, more than 0")
+
+
+def _measurements(args) -> BodyMeasurements:
+    """The body flags as measurements (height 1.75 m and the table when none is given)."""
+    values = {key: getattr(args, key) for key in BODY_FLAGS}
+    values["height"] = DEFAULT_HEIGHT if values["height"] is None else values["height"]
+    values["sex"] = values["sex"] or "neutral"
+    return BodyMeasurements(**values)
+
+
+def _body_given(args) -> bool:
+    return any(getattr(args, key) is not None for key in BODY_FLAGS)
 
 
 class _Progress:
@@ -139,46 +252,43 @@ class _Progress:
             print(f"[sparse_mocap {time.perf_counter() - self.start:6.2f}s] {message}", file=sys.stderr, flush=True)
 
 
+# --- one take ------------------------------------------------------------------------------------
+
 def run(args) -> list[Path]:
+    """Read the input named by ``args``, bake it onto an armature and write the outputs; returns the
+    paths written. Raises :class:`CliError` on bad input."""
     say = _Progress(args.quiet)
+    _check_numbers(args)
     outputs = _check_outputs(args)
-    if not (math.isfinite(args.fill_gaps) and args.fill_gaps >= 0.0):
-        raise CliError(f"--fill-gaps {args.fill_gaps} is out of range: expected a number of seconds, 0 for off")
-    measurements = BodyMeasurements(height=args.height, arm_length=args.arm_length, leg_length=args.leg_length,
-                                    sex=args.sex, shoulder_width=args.shoulder_width, hip_width=args.hip_width)
+    measurements = _measurements(args)
     try:
         skeleton = skeleton_from_measurements(measurements)
     except MeasurementError as exc:
         raise CliError(str(exc)) from None
-    if args.landmarks:
+    kind = input_kind(args)
+    if kind == "landmarks":
         return _run_landmarks(args, say, outputs, measurements)
-    if args.imu:
+    if kind == "mocap":
+        return _run_mocap(args, say, outputs)
+    if kind == "imu":
         motion = _imu_motion(args, say, measurements)
-    elif args.trackers:
+    elif kind == "trackers":
         motion = _tracker_motion(args, say, skeleton)
-    elif args.motion:
-        try:
-            motion = Motion.load(args.motion)
-        except MotionFileError as exc:
-            raise CliError(str(exc)) from None
-        say(f"loaded {args.motion} ({motion.num_frames} frames at {motion.fps:g} fps)")
-        motion = _onto_body(args, say, motion, skeleton)
+    elif kind == "motion":
+        motion = _onto_body(args, say, _load_motion(Path(args.motion), say), skeleton)
     else:
         if not 0.1 <= args.demo_seconds <= 3600:
             raise CliError(f"--demo-seconds {args.demo_seconds} is out of range: expected 0.1 to 3600")
         motion = demo_motion(skeleton, seconds=args.demo_seconds)
         say(f"generated the demo walk ({motion.num_frames} frames at {motion.fps:g} fps)")
+    motion = _resampled(args, say, motion)
 
-    say("starting Blender")
-    import bpy  # imported late: argument errors are reported without loading Blender
-
-    from . import register
+    say("starting Blender")  # imported late: argument errors are reported without loading Blender
     from .blender.armature import create_armature
     from .blender.bake import bake_motion
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    _ensure_registered(register)
-    obj = create_armature(skeleton, name=args.name, with_mesh=not args.no_body)
+    _fresh_scene()
+    obj = create_armature(skeleton, name=args.name or "Subject", with_mesh=not args.no_body)
     subject = obj.sparse_mocap_subject
     subject.height = measurements.height
     subject.sex = measurements.sex
@@ -194,11 +304,44 @@ def run(args) -> list[Path]:
             last[0] = step
             say(f"baking {int(fraction * 100):3d}%")
 
-    action = bake_motion(obj, motion, action_name=motion.metadata.get("source", "motion"), progress=bake_progress)
+    action = bake_motion(obj, motion, action_name=take_label(args), progress=bake_progress)
     say(f"baked {motion.num_frames} frames into action '{action.name}'")
-
     _write_outputs(obj, outputs, args, say)
     return [path for _, path in outputs]
+
+
+def _fresh_scene():
+    """An empty Blender file with the add-on registered."""
+    import bpy
+
+    from . import register
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    if not hasattr(bpy.types.Object, "sparse_mocap_subject"):
+        register()
+
+
+def _load_motion(path: Path, say) -> Motion:
+    if path.name.lower().endswith(MOCAP_SUFFIXES):
+        raise CliError(f"{path}: --motion reads sparse_mocap Motion files (.npz); a mocap take goes in with --mocap")
+    try:
+        motion = Motion.load(path)
+    except MotionFileError as exc:
+        raise CliError(str(exc)) from None
+    say(f"loaded {path} ({motion.num_frames} frames at {motion.fps:g} fps)")
+    return motion
+
+
+def _resampled(args, say, motion: Motion) -> Motion:
+    """With --fps, the motion resampled to it, and that said."""
+    if args.fps is None or abs(args.fps - motion.fps) < 1e-9 * args.fps:
+        return motion
+    from .core.resample import resample_motion
+
+    resampled = resample_motion(motion, args.fps)
+    say(f"resampled from {motion.fps:g} fps ({motion.num_frames} frames) to {args.fps:g} fps "
+        f"({resampled.num_frames} frames) as --fps asks")
+    return resampled
 
 
 def _feet_options(args, floor: str = "estimate"):
@@ -220,33 +363,151 @@ def _onto_body(args, say, motion: Motion, skeleton) -> Motion:
     return motion
 
 
+# --- mocap ---------------------------------------------------------------------------------------
+
+def _run_mocap(args, say, outputs) -> list[Path]:
+    """--mocap: the take retargeted and baked as Import Mocap does (blender/mocap_import.py): onto a
+    new armature with the performer's body measured from the take, or the body flags' when given;
+    the file's frame rate unless --fps resamples."""
+    path = Path(args.mocap)
+    say("starting Blender")
+    from .blender.mocap_import import import_mocap
+    from .core.feet_stage import FeetOptions, feet_summary
+
+    measurements = _measurements(args) if _body_given(args) else None
+    _fresh_scene()
+    try:
+        result = import_mocap(path, measurements=measurements, asf_path=args.asf, source_fps=args.source_fps,
+                              joint_map=_joint_map(args.joint_map), rest_reference=_rest_reference(args.reference),
+                              fps=args.fps, with_body=not args.no_body,
+                              name=args.name or ("Subject" if measurements else None),
+                              feet=FeetOptions(enabled=args.feet_on_floor))
+    except (ValueError, OSError) as exc:   # the readers' and the core's errors are ValueErrors
+        message = str(exc).rstrip(".")
+        raise CliError(message if path.name in message else f"{path}: {message}") from None
+    source, motion, obj = result.source, result.motion, result.armature
+    say(f"read {source.num_frames} frames at {source.fps:g} fps from {path} (joint map {result.joint_map.name}, "
+        f"reference {result.reference})")
+    if args.fps is not None and abs(args.fps - source.fps) > 1e-9 * args.fps:
+        say(f"resampled from {source.fps:g} fps to {motion.fps:g} fps ({motion.num_frames} frames) as --fps asks")
+    body = (f"the performer's body measured from the take ({obj.sparse_mocap_subject.height:.2f} m)"
+            if measurements is None else f"a {measurements.height:.2f} m {measurements.sex} subject")
+    say(f"baked {motion.num_frames} frames onto new armature '{obj.name}' ({body}) as action "
+        f"'{result.action.name}'; {feet_summary(result.feet)}")
+    _write_outputs(obj, outputs, args, say)
+    return [path for _, path in outputs]
+
+
+def _joint_map(text: str | None):
+    """--joint-map: None (detect), a built-in map's name, or a JSON file."""
+    if not text:
+        return None
+    from .core.joint_maps import BUILTIN_MAPS, load_joint_map
+
+    if text in BUILTIN_MAPS:
+        return BUILTIN_MAPS[text]
+    if not text.lower().endswith(".json"):
+        raise CliError(f"--joint-map {text!r} is neither a built-in map ({', '.join(BUILTIN_MAPS)}) nor a .json file")
+    try:
+        return load_joint_map(text)
+    except (ValueError, OSError) as exc:
+        raise CliError(str(exc).rstrip(".")) from None
+
+
+def _rest_reference(text: str):
+    """--reference: "auto", "zero" or a frame number."""
+    if text in ("auto", "zero"):
+        return text
+    if text.isdigit():
+        return int(text)
+    raise CliError(f"--reference {text!r}: expected auto, zero or a frame number (0 = the first)")
+
+
+# --- IMU -----------------------------------------------------------------------------------------
+
 def _imu_motion(args, say, measurements) -> Motion:
-    """--imu: read, calibrate (unless already in the core frame) and reconstruct."""
-    from .core.formats.imu import read_imu
+    """--imu: read (with --imu-segment names), calibrate (unless already in the core frame) on the
+    calibration window, cut to --imu-start/--imu-duration, and reconstruct."""
+    from .blender.imu_solve import read_recording
     from .core.feet_stage import feet_summary
     from .core.imu import ImuError
     from .core.imu_calibration import apply_calibration, calibrate
     from .inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
     from .inference.missing_frames import imu_missing_frames
     try:
-        recording = read_imu(args.imu, kind=args.imu_format)
-        say(f"read {len(recording.sensors)} sensors x {recording.num_frames} frames ({recording.fps:g} fps) from {args.imu}")
+        segments = _imu_segments(args.imu_segment)
+        recording, _ = read_recording(args.imu, kind=args.imu_format, fps=None, source_fps=args.source_fps,
+                                      sensor_names=segments)
+        say(f"read {len(recording.sensors)} sensors ({', '.join(recording.sensors)}) x {recording.num_frames} "
+            f"frames ({recording.fps:g} fps) from {args.imu}")
         if recording.world != "core":
             calibration = calibrate(recording, pose=args.calibration_pose, start_s=args.calibration_start,
-                                    duration_s=args.calibration_seconds)
+                                    duration_s=args.calibration_seconds, heading=_imu_heading(args.imu_heading),
+                                    up=args.imu_up)
             recording = apply_calibration(recording, calibration)
             heading = calibration.heading_deg
             say(f"calibrated on the {args.calibration_pose}-pose held from {args.calibration_start:g} s"
-                + ("" if heading is None else f" (heading {heading:.1f} deg)"))
+                + ("" if heading is None else f" (heading {heading:.1f} deg, "
+                                              f"{calibration.metadata['heading']['method']})"))
+        recording = _imu_window(recording, args.imu_start, args.imu_duration, say)
         options = ImuSolveOptions(mode=args.imu_mode, feet=_feet_options(args, "zero"))
         motion, report = reconstruct_imu(recording, measurements, options)
         say(f"reconstructed {report['frames']} frames ({report['mode']} mode) in {report['seconds']:.2f} s; "
             f"{feet_summary(report.get('feet'))}")
         motion = _fill_gaps(args, say, motion, lambda: imu_missing_frames(recording, report["mode"]), options.feet)
-    except (ImuError, ValueError) as exc:
-        raise CliError(str(exc)) from None
+    except (ImuError, ValueError, OSError) as exc:
+        raise CliError(cli_wording(str(exc), "imu")) from None
     return motion
 
+
+def _imu_segments(values: list[str]) -> dict:
+    """--imu-segment values (``SENSOR=SEGMENT``, ``a=b, c=d`` or a JSON file) as one {sensor: segment}."""
+    from .blender.imu_solve import parse_sensor_names
+
+    mapping = {}
+    for value in values:
+        if "=" not in value and value.lower().endswith(".json"):
+            try:
+                loaded = json.loads(Path(value).read_text())
+            except (OSError, ValueError) as exc:
+                raise CliError(f"{value}: --imu-segment expected a JSON object {{\"sensor\": \"segment\"}} "
+                               f"({exc})") from None
+            if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+                raise CliError(f"{value}: --imu-segment expected a JSON object {{\"sensor\": \"segment\", ...}}")
+            value = ", ".join(f"{k}={v}" for k, v in loaded.items())
+        mapping.update(parse_sensor_names(value))
+    return mapping
+
+
+def _imu_heading(text: str):
+    """--imu-heading: a method name or degrees."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _imu_window(recording, start_s: float, duration_s: float | None, say):
+    """The recording cut to ``[start_s, start_s + duration_s)`` (--imu-start / --imu-duration)."""
+    if start_s == 0.0 and duration_s is None:
+        return recording
+    from .core.imu import ImuRecording
+
+    fps, total = recording.fps, recording.num_frames
+    first = int(round(start_s * fps))
+    stop = total if duration_s is None else min(total, first + int(round(duration_s * fps)))
+    if stop - first < 2:
+        raise CliError(f"{recording.source}: --imu-start {start_s:g} s leaves {max(stop - first, 0)} frame(s) of the "
+                       f"recording ({total} frames, {total / fps:.2f} s); at least two are needed")
+    metadata = dict(recording.metadata)
+    if metadata.get("times") is not None and len(metadata["times"]) == total:
+        metadata["times"] = metadata["times"][first:stop]
+    say(f"reconstructing frames {first}-{stop - 1} ({first / fps:.2f}-{stop / fps:.2f} s) of {total}")
+    return ImuRecording(recording.sensors, recording.orientation[first:stop], recording.acceleration[first:stop],
+                        fps, recording.valid[first:stop], recording.world, recording.source, metadata)
+
+
+# --- trackers ------------------------------------------------------------------------------------
 
 def _tracker_motion(args, say, skeleton) -> Motion:
     """--trackers: read, calibrate (with --tracker-calibration-pose) and reconstruct on ``skeleton``."""
@@ -263,7 +524,8 @@ def _tracker_motion(args, say, skeleton) -> Motion:
         if args.tracker_calibration_pose:
             calibration = calibrate_trackers(recording, skeleton, pose=args.tracker_calibration_pose,
                                              start_s=args.tracker_calibration_start,
-                                             duration_s=args.tracker_calibration_seconds)
+                                             duration_s=args.tracker_calibration_seconds,
+                                             heading=_imu_heading(args.tracker_heading))
             say(f"calibrated on the {calibration.pose}-pose held from {args.tracker_calibration_start:g} s (heading "
                 f"{calibration.heading_deg:.1f} deg, {calibration.method})")
         options = TrackerSolveOptions(mode=args.tracker_mode)
@@ -276,9 +538,11 @@ def _tracker_motion(args, say, skeleton) -> Motion:
         # The frames to fill: those whose input could not support a pose (lost or impossible samples).
         motion = _fill_gaps(args, say, motion, lambda: report["failed_frames"], options.feet)
     except (ValueError, OSError) as exc:
-        raise CliError(str(exc).rstrip(".")) from None
+        raise CliError(cli_wording(str(exc).rstrip("."), "trackers")) from None
     return motion
 
+
+# --- gaps ----------------------------------------------------------------------------------------
 
 def _gap_fill_options(args):
     """--fill-gaps / --gap-fill-method as GapFillOptions, or None when off."""
@@ -302,37 +566,85 @@ def _fill_gaps(args, say, motion: Motion, missing_frames, feet=None) -> Motion:
     return motion
 
 
+# --- landmarks -----------------------------------------------------------------------------------
+
 def _run_landmarks(args, say, outputs, measurements) -> list[Path]:
     """--landmarks: the file as landmark empties, solved onto a new armature with the performer's
     skeleton (blended with the measurements with --blend-measurements), then the outputs."""
     for label, value in (("--threshold", args.threshold), ("--strength", args.strength)):
         if not 0.0 <= value <= 1.0:
             raise CliError(f"{label} {value} is out of range: expected 0 to 1")
-    if not args.landmarks.is_file():
-        raise CliError(f"{args.landmarks}: no such file")
+    path = Path(args.landmarks)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
     say("starting Blender")
-    import bpy  # imported late: argument errors are reported without loading Blender
-
-    from . import register
     from .blender.landmark_solve import import_landmarks, summary
     from .core.landmark_pipeline import SolveOptions
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    _ensure_registered(register)
+    _fresh_scene()
     try:
-        result = import_landmarks(args.landmarks, layout=args.landmark_layout, up_axis=args.up_axis,
+        result = import_landmarks(path, layout=args.landmark_layout, up_axis=args.up_axis, fps=args.fps,
                                   threshold=args.threshold,
                                   solve=SolveOptions(strength=args.strength, feet=args.feet_on_floor),
                                   measurements=measurements if args.blend_measurements else None,
                                   with_body=not args.no_body, gap_fill=_gap_fill_options(args))
     except (ValueError, OSError) as exc:
-        raise CliError(str(exc).rstrip(".")) from None
+        raise CliError(cli_wording(str(exc).rstrip("."), "landmarks")) from None
     seq, solved = result.sequence, result.solve
-    say(f"read {len(seq.names)} landmarks x {seq.num_frames} frames ({seq.fps:g} fps) from {args.landmarks}")
+    rate = ("as --fps gives" if args.fps is not None else
+            "assumed: the file states none; give --fps" if seq.metadata.get("fps_assumed") else "the file's")
+    say(f"read {len(seq.names)} landmarks x {seq.num_frames} frames ({seq.fps:g} fps, {rate}) from {path}")
     say(f"solved onto armature '{solved.armature.name}' as action '{solved.action.name}': {summary(solved.report)}")
     _write_outputs(solved.armature, outputs, args, say)
     return [path for _, path in outputs]
 
+
+# --- errors in the CLI's words -------------------------------------------------------------------
+
+# The readers and solvers name their Python arguments in their hints ("pass heading='left_knee'");
+# on the command line the same hint names the flag. (pattern, replacement) per input, in order.
+_FLAG_WORDING = {
+    "imu": (
+        (r"pass segments=\{'([^']*)': 'left_lower_leg', \.\.\.\}", r"give --imu-segment \1=<segment>"),
+        (r"\bsegments names sensor", "--imu-segment names sensor"),
+        (r"pass heading='left_knee', 'right_knee' or <degrees>", "give --imu-heading left_knee, right_knee or "
+                                                                  "<degrees>"),
+        (r"pass heading=<degrees>", "give --imu-heading <degrees>"),
+        (r"\bheading='(\w+)'", r"--imu-heading \1"),
+        (r"\bheading must be", "--imu-heading must be"),
+        (r"pass up='\+Z'", "give --imu-up +Z"),
+        (r"\(start_s, duration_s\)", "(--calibration-start, --calibration-seconds)"),
+        (r"needs start_s >= 0 and duration_s > 0, got start_s=(\S+), duration_s=(\S+?)\.?$",
+         r"needs --calibration-start >= 0 and --calibration-seconds > 0, got \1 and \2"),
+    ),
+    "trackers": (
+        (r"convention=('\w+') was given; pass convention=None to use the file's or fix the file",
+         r"--tracker-convention \1 was given; leave out --tracker-convention to use the file's, or fix the file"),
+        (r"pass convention= one of", "give --tracker-convention, one of"),
+        (r"\bconvention='(\w+)'", r"--tracker-convention \1"),
+        (r"\bunits='(\w+)'", r"--tracker-units \1"),
+        (r" \(check=False reads it anyway\)", ""),
+        (r"give fps=\.\.\.", "give --tracker-fps"),
+        (r"heading='head', heading=<degrees>, or known mountings", "--tracker-heading head or <degrees>"),
+        (r"heading=<degrees>, a facing vector, or known mountings", "--tracker-heading <degrees>"),
+        (r"\bheading must be", "--tracker-heading must be"),
+        (r"needs start_s >= 0 and duration_s > 0, got start_s=(\S+), duration_s=(\S+?)\.?$",
+         r"needs --tracker-calibration-start >= 0 and --tracker-calibration-seconds > 0, got \1 and \2"),
+    ),
+    "landmarks": (
+        (r"^fps must be", "--fps must be"),
+    ),
+}
+
+
+def cli_wording(message: str, kind: str) -> str:
+    """A reader's or solver's message with its Python-argument hints re-worded as CLI flags."""
+    for pattern, replacement in _FLAG_WORDING.get(kind, ()):
+        message = re.sub(pattern, replacement, message)
+    return message
+
+
+# --- outputs -------------------------------------------------------------------------------------
 
 def _write_outputs(obj, outputs, args, say) -> None:
     """Write every output to a temporary file; rename them only when all succeeded."""
@@ -363,11 +675,87 @@ def _write_outputs(obj, outputs, args, say) -> None:
     say("done")
 
 
-def _ensure_registered(register):
-    import bpy
+# --- batch ---------------------------------------------------------------------------------------
 
-    if not hasattr(bpy.types.Object, "sparse_mocap_subject"):
-        register()
+def batch_inputs(kind: str, pattern: str) -> list[Path]:
+    """The takes a --batch input names: a glob's matches, or a folder's takes (the files the import
+    dialogs list; for --imu also its sub-folders, each a recording)."""
+    from fnmatch import fnmatch
+
+    if any(ch in pattern for ch in "*?["):
+        return sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+    folder = Path(pattern)
+    if not folder.is_dir():
+        raise CliError(f"{folder}: --batch needs a folder or a glob (quoted, e.g. 'takes/*.bvh.gz')")
+    patterns = _dialog_patterns(kind)
+    return sorted(p for p in folder.iterdir()
+                  if (p.is_file() and any(fnmatch(p.name.lower(), pat) for pat in patterns))
+                  or (kind == "imu" and p.is_dir()))
+
+
+def _dialog_patterns(kind: str) -> list[str]:
+    """The file patterns the add-on's import dialog for ``kind`` lists."""
+    if kind == "motion":
+        return ["*.npz"]
+    import importlib
+
+    module = {"mocap": "mocap_import", "imu": "imu_solve", "trackers": "tracker_solve",
+              "landmarks": "landmark_solve"}[kind]
+    return importlib.import_module(f".blender.{module}", __package__).FILE_PATTERNS.split(";")
+
+
+def run_batch(args, emit) -> int:
+    """--batch: every take of the input folder or glob through :func:`run`, each written to --out-dir
+    as <take>.<format>; a failing take is reported and the next one goes on. One summary line per
+    take and a total on stderr; ``emit(path)`` gets every path written. Returns the exit status."""
+    kind = input_kind(args)
+    if kind == "demo":
+        raise CliError("--batch needs an input folder or glob: --mocap, --imu, --trackers, --landmarks or --motion")
+    if args.out_dir is None:
+        raise CliError("--batch writes one file per take: give --out-dir")
+    pattern = getattr(args, kind)
+    takes = batch_inputs(kind, pattern)
+    if not takes:
+        raise CliError(f"{pattern}: no {kind} takes found")
+    written_by: dict[str, Path] = {}
+    failed = 0
+    for number, path in enumerate(takes, 1):
+        take_args = argparse.Namespace(**{**vars(args), kind: str(path)})
+        started = time.perf_counter()
+        name = take_label(take_args)
+        try:
+            if name in written_by:
+                raise CliError(f"its output name '{name}' is already taken by {written_by[name]}")
+            paths = run(take_args)
+        except Exception as exc:  # noqa: BLE001 - one bad take must not stop the batch
+            failed += 1
+            print(f"[{number}/{len(takes)}] failed {path}: {exc}", file=sys.stderr, flush=True)
+            continue
+        written_by[name] = path
+        for written in paths:
+            emit(written)
+        print(f"[{number}/{len(takes)}] ok {path} -> {', '.join(p.name for p in paths)} "
+              f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
+    print(f"batch: {len(takes) - failed} of {len(takes)} takes written to {args.out_dir}"
+          + (f", {failed} failed" if failed else ""), file=sys.stderr, flush=True)
+    return 1 if failed else 0
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Send everything written to stdout (file descriptor 1: Blender's own messages, exporters'
+    prints) to stderr for the duration; yields ``emit(line)``, which writes to the real stdout."""
+    sys.stdout.flush()
+    real_stdout = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield lambda line: os.write(real_stdout, f"{line}\n".encode())
+    finally:
+        sys.stdout.flush()
+        os.dup2(real_stdout, 1)
+        os.close(real_stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -378,8 +766,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed a usage line
         return int(exc.code or 0) and 2
     try:
-        for path in run(args):
-            print(path)
+        with stdout_to_stderr() as emit:
+            if args.batch:
+                return run_batch(args, emit)
+            for path in run(args):
+                emit(path)
         return 0
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -12,6 +12,10 @@ export never leaves a partial file and never destroys an existing one.
   user's armature, meshes and action are left untouched. The armature object's own transform is
   not exported for Unreal: root motion is relative to the armature.
 - BVH: Blender's own BVH exporter on the active action.
+
+The FBX file's take (its animation stack) is named after the exported action, the name a game
+engine lists the clip under. Blender's exporter names it after the scene, so the scene carries the
+action's name for the duration of the export.
 """
 
 from __future__ import annotations
@@ -72,13 +76,14 @@ def export_fbx(obj, filepath, preset: str = "UNITY", context=None) -> Path:
     _check_armature(obj)
     context = context or bpy.context
     path = Path(filepath)
-    if preset == "UNREAL":
-        centimetres = 1.0 / FBX_UNIT_METRES["UNREAL"]
-        with _root_motion_copy(obj, context, centimetres) as export_obj, \
-                _unit_scale(context.scene, FBX_UNIT_METRES["UNREAL"]):
-            _export_fbx_objects(context, export_obj, path, FBX_PRESETS[preset])
-    else:
-        _export_fbx_objects(context, obj, path, FBX_PRESETS[preset])
+    with _scene_named(context.scene, obj.animation_data.action.name):
+        if preset == "UNREAL":
+            centimetres = 1.0 / FBX_UNIT_METRES["UNREAL"]
+            with _root_motion_copy(obj, context, centimetres) as export_obj, \
+                    _unit_scale(context.scene, FBX_UNIT_METRES["UNREAL"]):
+                _export_fbx_objects(context, export_obj, path, FBX_PRESETS[preset])
+        else:
+            _export_fbx_objects(context, obj, path, FBX_PRESETS[preset])
     return path
 
 
@@ -170,6 +175,23 @@ def _scene_range(scene, start: int, end: int):
     finally:
         scene.frame_start, scene.frame_end = previous[0], previous[1]
         scene.frame_set(previous[2])
+
+
+@contextlib.contextmanager
+def _scene_named(scene, name: str):
+    """The scene renamed to ``name`` for the duration (the FBX exporter names its take after the
+    scene); another scene already called ``name`` lends it its name meanwhile."""
+    previous = scene.name
+    other = bpy.data.scenes.get(name)
+    if other is not None and other != scene:
+        other.name = name + ".sparse_mocap_export"   # scene names are unique
+    scene.name = name
+    try:
+        yield
+    finally:
+        scene.name = previous
+        if other is not None and other != scene:
+            other.name = name
 
 
 @contextlib.contextmanager

@@ -147,12 +147,12 @@ def test_feet_on_floor_is_on_by_default_and_says_what_it_changed(addon, walk_bvh
     assert_baked_like(result.armature, raw)
 
 
-def test_scene_rate_start_frame_and_subject_target(addon, walk_bvh):
+def test_resampled_to_the_scene_rate_when_asked_start_frame_and_subject_target(addon, walk_bvh):
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base, scene.frame_start = 30, 1.0, 10
     scene.sparse_mocap_new_subject.height = 1.62
-    assert bpy.ops.sparse_mocap.import_mocap(filepath=str(walk_bvh), target="SUBJECT", with_body=False) \
-        == {"FINISHED"}
+    assert bpy.ops.sparse_mocap.import_mocap(filepath=str(walk_bvh), target="SUBJECT", with_body=False,
+                                             fps="SCENE") == {"FINISHED"}
     obj = bpy.context.active_object
     assert obj.name == "Subject" and not obj.children
     assert obj.sparse_mocap_subject.height == pytest.approx(1.62)
@@ -162,6 +162,41 @@ def test_scene_rate_start_frame_and_subject_target(addon, walk_bvh):
     assert len(frames) == len(resample_times(source.num_frames, source.fps, 30.0))
     assert frames[0] == 10 and np.allclose(np.diff(frames), 1.0)
     assert scene.render.fps == 30 and (scene.frame_start, scene.frame_end) == (10, 9 + len(frames))
+
+
+def test_the_take_keeps_its_frames_by_default_and_an_empty_scene_takes_its_rate(addon, walk_bvh, capsys):
+    """A new file plays at 24 fps: the 60 fps take keeps every frame and the scene takes 60 fps."""
+    scene = bpy.context.scene
+    assert (scene.render.fps, scene.render.fps_base) == (24, 1.0)
+    props = bpy.ops.sparse_mocap.import_mocap.get_rna_type().properties
+    assert props["fps"].default == "FILE"
+    assert "resample" in props["fps"].enum_items["SCENE"].description.lower()
+    assert bpy.ops.sparse_mocap.import_mocap(filepath=str(walk_bvh), target="PERFORMER") == {"FINISHED"}
+    obj = bpy.context.active_object
+    source = read_bvh(walk_bvh)
+    assert obj.animation_data.action.name == "walk"
+    frames = keys(obj)
+    assert len(frames) == source.num_frames and np.allclose(np.diff(frames), 1.0)
+    assert (scene.render.fps, scene.render.fps_base) == (60, 1.0)
+    assert (scene.frame_start, scene.frame_end) == (1, source.num_frames)
+    assert "the scene's frame rate is set to the take's 60 fps (was 24)" in capsys.readouterr().out
+
+
+def test_a_scene_with_other_animation_keeps_its_rate_and_the_take_its_frames(addon, walk_bvh, capsys):
+    scene = bpy.context.scene
+    scene.render.fps, scene.frame_start, scene.frame_end = 24, 1, 250
+    cube = bpy.data.objects.new("Cube", None)
+    scene.collection.objects.link(cube)
+    cube.keyframe_insert("location", frame=1)
+    assert bpy.ops.sparse_mocap.import_mocap(filepath=str(walk_bvh), target="PERFORMER") == {"FINISHED"}
+    obj = bpy.context.active_object
+    source = read_bvh(walk_bvh)
+    frames = keys(obj)
+    # Every frame of the take, spaced to keep its real timing at 24 fps (0.4 scene frames apart).
+    assert len(frames) == source.num_frames and np.allclose(np.diff(frames), 24.0 / 60.0)
+    assert (scene.render.fps, scene.frame_start, scene.frame_end) == (24, 1, 250)
+    assert "the scene keeps its 24 fps (Cube is animated): the take's 60 fps keys are 0.4 frames apart" \
+        in capsys.readouterr().out
 
 
 def test_active_target_needs_an_smpl_armature(addon, walk_bvh):
@@ -185,7 +220,7 @@ def test_real_takes_amc_bvh_and_fbx_onto_an_armature(addon):
 
     # CMU subject 62 BVH (120 fps) onto the same armature, resampled to a 30 fps scene.
     scene.render.fps, scene.render.fps_base = 30, 1.0
-    assert bpy.ops.sparse_mocap.import_mocap(filepath=str(CMU62_BVH), target="ACTIVE") == {"FINISHED"}
+    assert bpy.ops.sparse_mocap.import_mocap(filepath=str(CMU62_BVH), target="ACTIVE", fps="SCENE") == {"FINISHED"}
     bvh = read_mocap(CMU62_BVH)
     assert obj.animation_data.action.name == "62_18"
     assert len(keys(obj)) == len(resample_times(bvh.num_frames, bvh.fps, 30.0))

@@ -1,4 +1,4 @@
-"""Import IMU Recording, Calibrate and Reconstruct (sparse_mocap.import_imu / calibrate_imu /
+"""Import IMU Recording, Calibrate IMU Set and Reconstruct from IMU (sparse_mocap.import_imu / calibrate_imu /
 reconstruct_imu) on the real bpy module: IMU sets of animated empties, their round trip, the stored
 calibration, the reconstruction baked onto new and existing armatures, and errors that leave the
 scene as it was."""
@@ -147,12 +147,12 @@ def test_not_an_imu_set(addon):
 
 # --- Import IMU Recording ----------------------------------------------------------------------------
 
-def test_import_generic_csv_resamples_to_60_fps(addon, tmp_path):
+def test_import_generic_csv_keeps_its_rate_unless_resampling_is_asked(addon, tmp_path):
     rec = synthetic(seconds=2.0, fps=100.0, dropped=False)
     path = write_imu_csv(rec, tmp_path / "walk.csv")
     scene = bpy.context.scene
     scene.frame_start = 3
-    assert bpy.ops.sparse_mocap.import_imu(filepath=str(path)) == {"FINISHED"}
+    assert bpy.ops.sparse_mocap.import_imu(filepath=str(path), resample=True, fps=60.0) == {"FINISHED"}
     parent = bpy.context.active_object
     assert parent.name == "walk_imu" and parent["fps"] == 60.0 and parent["format"] == "csv"
     expected = resample_imu(read_imu(path), 60.0)
@@ -161,19 +161,25 @@ def test_import_generic_csv_resamples_to_60_fps(addon, tmp_path):
     assert_same_recording(read_imu_empties(parent), expected)
     assert counts() == dict(objects=7, armatures=0, meshes=0, actions=1 if compat.has_slotted_actions() else 6)
 
-    # Without resampling the recording keeps its 100 fps.
-    assert bpy.ops.sparse_mocap.import_imu(filepath=str(path), resample=False) == {"FINISHED"}
+    # By default (as Import Trackers) the recording keeps its 100 fps: one key per recorded frame.
+    assert bpy.ops.sparse_mocap.import_imu(filepath=str(path)) == {"FINISHED"}
     parent = bpy.context.active_object
     assert parent.name == "walk_imu.001" and parent["fps"] == 100.0 and parent["frame_count"] == 200
     assert bpy.context.scene.render.fps == 100
+    assert_same_recording(read_imu_empties(parent), read_imu(path))
 
 
 def test_import_tensors_npz_with_a_source_rate_and_sensor_names(addon, tmp_path):
     rec = synthetic(seconds=1.0, dropped=False)
     path = tmp_path / "take.npz"
     np.savez(path, acc=rec.acceleration, ori=rec.orientation)
-    # 30 fps tensors shown at 60 fps: twice the frames; renamed sensors.
-    assert bpy.ops.sparse_mocap.import_imu(filepath=str(path), source_fps=30.0,
+    # 30 fps tensors kept at 30 fps by default; resampled to 60 fps when asked: twice the frames;
+    # renamed sensors.
+    assert bpy.ops.sparse_mocap.import_imu(filepath=str(path), source_fps=30.0) == {"FINISHED"}
+    back = read_imu_empties(bpy.context.active_object)
+    assert back.fps == 30.0 and back.num_frames == rec.num_frames
+    assert np.allclose(back.orientation, rec.orientation, atol=1e-5)
+    assert bpy.ops.sparse_mocap.import_imu(filepath=str(path), source_fps=30.0, resample=True, fps=60.0,
                                            sensor_names="head=pelvis, pelvis = head") == {"FINISHED"}
     back = read_imu_empties(bpy.context.active_object)
     assert back.fps == 60.0 and back.num_frames == 2 * rec.num_frames - 1
@@ -231,7 +237,7 @@ def test_import_real_xio_lower_body_folder(addon):
     parent = bpy.context.active_object
     assert parent.name == "xio_lower_body_imu" and parent["format"] == "xio"
     assert parent["world"].startswith("x-io") and parent["up_axis"] == "+Z" and parent["native_fps"] == 50.0
-    expected = resample_imu(read_imu(XIO), 60.0)
+    expected = read_imu(XIO)                     # kept at the device's own 50 fps
     back = read_imu_empties(parent)
     assert_same_recording(back, expected)
     assert set(back.sensors) == {"pelvis", "left_upper_leg", "right_upper_leg", "left_lower_leg",
@@ -525,8 +531,14 @@ def test_calibrate_and_reconstruct_real_xio_directly(addon):
     assert bpy.ops.sparse_mocap.reconstruct_imu(with_body=False) == {"FINISHED"}
     obj = bpy.context.active_object
     assert obj.name == "xio_lower_body"
-    keys = pose_keys(obj, int(parent["frame_count"]))
+    # The set keeps the device's 50 fps; the reconstruction runs at 60 fps and its keys keep real time.
+    assert parent["fps"] == 50.0
+    solved_frames = resample_imu(read_imu_empties(parent), 60.0).num_frames
+    keys = pose_keys(obj, solved_frames)
     assert np.isfinite(keys).all()
+    first, last = key_frames(obj, 'pose.bones["pelvis"].location')[0][[0, -1]]
+    assert first == parent["frame_start"]
+    assert last == pytest.approx(parent["frame_start"] + (solved_frames - 1) * 50.0 / 60.0, abs=1e-3)
 
 
 MOVELLA = IMU_REAL / "movella_dot"

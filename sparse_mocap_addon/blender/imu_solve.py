@@ -120,12 +120,14 @@ def recording_path(path, whole_folder: bool = False) -> Path:
     return folder
 
 
-def read_recording(path, *, kind: str = "auto", fps: float | None = 60.0, source_fps: float | None = None,
+def read_recording(path, *, kind: str = "auto", fps: float | None = None, source_fps: float | None = None,
                    sensor_names: str | dict = "") -> tuple[ImuRecording, float | None]:
     """Read, rename and resample; returns (recording, the rate it was resampled from or None).
 
     ``source_fps`` is the rate of recordings without time stamps (TransPose/PIP tensors; default 60
-    or the .npz's own); ``fps`` the rate of the result (None keeps the recording's).
+    or the .npz's own); ``fps`` the rate to resample to (default None: keep the recording's own rate,
+    as :func:`~.tracker_solve.import_trackers` does; the reconstruction resamples to its networks'
+    60 fps by itself).
     """
     recording = read_imu(path, kind=kind)
     if source_fps and recording.metadata.get("format") == "tensors" and abs(recording.fps - source_fps) > 1e-9:
@@ -142,7 +144,7 @@ def read_recording(path, *, kind: str = "auto", fps: float | None = 60.0, source
     return recording, resampled_from
 
 
-def import_imu(path, *, kind: str = "auto", fps: float | None = 60.0, source_fps: float | None = None,
+def import_imu(path, *, kind: str = "auto", fps: float | None = None, source_fps: float | None = None,
                sensor_names: str | dict = "", frame_start: int | None = None, context=None,
                progress=None) -> ImuImport:
     """Read an IMU recording (file or folder) into a new IMU set (parent + child empties).

@@ -3,7 +3,7 @@
 The steps, each a core or blender function: read the file into a
 :class:`~..core.source.SourceMotion`, pick the joint map, choose the target skeleton (an existing
 SMPL armature, the performer's own proportions measured from the file's rig, or given body
-measurements), retarget, optionally resample, the feet stage (contact feet planted on the floor:
+measurements), retarget, resample only when asked (by default every frame of the file becomes a key), the feet stage (contact feet planted on the floor:
 :func:`~..core.feet_stage.feet_on_floor`), create the armature when there is none yet, and bake.
 
 Everything that can fail on the file (reading, joint map, reference pose, measurements) runs
@@ -86,8 +86,9 @@ class MocapImport:
 
 def import_mocap(path, *, armature=None, measurements: BodyMeasurements | None = None, asf_path=None,
                  source_fps: float | None = None, joint_map: JointMap | None = None, rest_reference="auto",
-                 fps: float | None = None, frame_start: int = 1, with_body: bool = True, name: str | None = None,
-                 feet: FeetOptions | None = None, context=None, progress=None) -> MocapImport:
+                 fps: float | None = None, match_scene: bool = True, frame_start: int = 1, with_body: bool = True,
+                 name: str | None = None, feet: FeetOptions | None = None, context=None,
+                 progress=None) -> MocapImport:
     """Retarget the take at ``path`` onto an SMPL armature and bake it into a new Action.
 
     Target: ``armature`` (an existing SMPL armature) when given; else a new armature built from
@@ -97,7 +98,10 @@ def import_mocap(path, *, armature=None, measurements: BodyMeasurements | None =
 
     ``joint_map`` defaults to the built-in map that fits the rig; ``rest_reference`` is "auto",
     "zero" or a frame index (see :func:`~..core.retarget.retarget`). ``fps`` resamples the motion to
-    that rate (``None`` keeps the file's); the scene's rate and range are set to the baked motion's.
+    that rate (``None``: every frame of the file becomes a key). With ``match_scene`` the scene's
+    rate and range are set to the baked motion's; without, the scene keeps its rate and the keys
+    are spaced to keep the take's real timing (:func:`.bake.bake_motion`). The action is named
+    after the take (:func:`take_name`: the file name without its suffixes, never a path).
     ``feet``: the feet stage's options (default: on, the floor found under the soles;
     ``FeetOptions(enabled=False)`` bakes the raw retarget). ``progress(fraction)`` is called along
     the way. Raises the readers' and the core's errors
@@ -106,14 +110,14 @@ def import_mocap(path, *, armature=None, measurements: BodyMeasurements | None =
     """
     return import_mocap_takes([path], armature=armature, measurements=measurements, asf_path=asf_path,
                               source_fps=source_fps, joint_map=joint_map, rest_reference=rest_reference, fps=fps,
-                              frame_start=frame_start, with_body=with_body, name=name, feet=feet, context=context,
+                              match_scene=match_scene, frame_start=frame_start, with_body=with_body, name=name, feet=feet, context=context,
                               progress=progress)[0]
 
 
 def import_mocap_takes(paths, *, armature=None, measurements: BodyMeasurements | None = None, asf_path=None,
                        source_fps: float | None = None, joint_map: JointMap | None = None, rest_reference="auto",
-                       fps: float | None = None, frame_start: int = 1, with_body: bool = True,
-                       name: str | None = None, feet: FeetOptions | None = None, context=None,
+                       fps: float | None = None, match_scene: bool = True, frame_start: int = 1,
+                       with_body: bool = True, name: str | None = None, feet: FeetOptions | None = None, context=None,
                        progress=None) -> list[MocapImport]:
     """Several takes of one performer onto one SMPL armature, one new Action per take (named after
     the take), as :func:`import_mocap` does for one.
@@ -158,13 +162,24 @@ def import_mocap_takes(paths, *, armature=None, measurements: BodyMeasurements |
         for k, ((path, source, take_map), (motion, feet_report)) in enumerate(zip(takes, motions)):
             target, action, created = bake_onto_armature(
                 motion, target, name=name or take_name(paths[0]), action_name=take_name(path), skeleton=skeleton,
-                measurements=measurements, frame_start=frame_start, with_body=with_body, context=context,
-                progress=lambda f, k=k: tick(_RETARGET + share * (k + f)))
+                measurements=measurements, frame_start=frame_start, match_scene=match_scene, with_body=with_body,
+                context=context, progress=lambda f, k=k: tick(_RETARGET + share * (k + f)))
             created_any |= created
             results.append(MocapImport(target, action, motion, source, take_map,
                                        motion.metadata["retarget"]["reference"], created_any,
                                        measurements if created_any else None, feet_report))
     return results
+
+
+def animated_objects(scene, ignore=None) -> list[str]:
+    """Names of the objects in ``scene`` (``ignore`` left out) that play an action or NLA strips: the
+    animation a change of the scene's frame rate would retime."""
+    names = []
+    for obj in scene.objects:
+        anim = obj.animation_data
+        if obj != ignore and anim is not None and (anim.action is not None or len(anim.nla_tracks)):
+            names.append(obj.name)
+    return names
 
 
 def store_measurements(obj, measurements: BodyMeasurements | None) -> None:

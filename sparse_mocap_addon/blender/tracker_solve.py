@@ -82,7 +82,8 @@ def import_trackers(path, *, convention: str | None = None, fps: float | None = 
                     frame_start: int | None = None, context=None, progress=None) -> TrackerImport:
     """Read a tracker file into a new tracker set (parent + one animated empty per tracker).
 
-    Reading options as :func:`read_recording`. The scene's frame rate and range are set to the
+    Reading options as :func:`read_recording` (``fps`` None, the default: keep the recording's own
+    rate, as :func:`~.imu_solve.import_imu` does). The scene's frame rate and range are set to the
     recording's; its first frame lands on ``frame_start`` (default: the scene's start frame).
     Either everything is made or, on an error, nothing is left behind.
     """

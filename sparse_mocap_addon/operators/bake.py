@@ -1,14 +1,14 @@
 """Bake a Motion (.npz file or the built-in demo walk) onto the active SMPL armature."""
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, FloatProperty
 from bpy_extras.io_utils import ImportHelper
 
 from ..blender.armature import skeleton_from_armature
 from ..blender.bake import bake_motion, fit_to_armature
 from ..core.demo import demo_motion
 from ..core.motion import Motion, MotionFileError
-from .common import FeetSettings, Progress, active_smpl_armature, object_mode
+from .common import FeetSettings, Progress, active_smpl_armature, file_filter, object_mode
 
 _MATCH_SCENE = dict(name="Match Scene Rate and Range", default=True,
                     description="Set the scene's frame rate and range to the motion's")
@@ -49,8 +49,10 @@ class SPARSE_MOCAP_OT_bake_demo(_BakeBase, bpy.types.Operator):
     bl_idname = "sparse_mocap.bake_demo"
     bl_label = "Bake Demo Walk"
 
-    seconds: FloatProperty(name="Duration", default=4.0, min=0.5, max=600.0, unit="TIME_ABSOLUTE")
-    fps: FloatProperty(name="Frame Rate", default=60.0, min=1.0, max=1000.0)
+    seconds: FloatProperty(name="Duration", default=4.0, min=0.5, max=600.0, unit="TIME_ABSOLUTE",
+                           description="Length of the demo walk in seconds")
+    fps: FloatProperty(name="Frame Rate", default=60.0, min=1.0, max=1000.0,
+                       description="Frame rate of the demo walk (frames per second)")
     match_scene: BoolProperty(**_MATCH_SCENE)
 
     def execute(self, context):
@@ -65,7 +67,7 @@ class SPARSE_MOCAP_OT_bake_motion_file(_BakeBase, FeetSettings, bpy.types.Operat
     bl_label = "Bake Motion File"
 
     filename_ext = ".npz"
-    filter_glob: StringProperty(default="*.npz", options={"HIDDEN"})
+    filter_glob: file_filter("*.npz")
     match_scene: BoolProperty(**_MATCH_SCENE)
 
     def execute(self, context):

@@ -4,7 +4,7 @@ import dataclasses
 import math
 
 import bpy
-from bpy.props import BoolProperty
+from bpy.props import BoolProperty, FloatProperty, StringProperty
 
 from ..blender.armature import is_smpl_armature
 from ..core.feet_stage import FeetOptions, feet_summary
@@ -189,14 +189,36 @@ class HeldPoseCalibration:
             layout.prop(self, "heading_angle")
 
 
-def draw_frame_rate(op, layout):
-    """The Frame Rate column of an import: ``resample`` and, active with it, ``fps``; returns the column."""
-    col = layout.column(heading="Frame Rate")
-    col.prop(op, "resample")
-    sub = col.column()
-    sub.active = op.resample
-    sub.prop(op, "fps")
-    return col
+def file_filter(patterns: str):
+    """The hidden ``filter_glob`` property of a file browser operator: the files it lists."""
+    return StringProperty(default=patterns, options={"HIDDEN"}, description="The file types the file browser lists")
+
+
+class RecordingRate:
+    """For the imports of recordings (IMU, trackers): one frame-rate rule, ``resample`` and ``fps``
+    (Blender reads a mixin's property annotations). By default a set keeps the recording's own rate
+    (one key per recorded frame, the scene takes its rate); resampling happens only when asked."""
+
+    resample: BoolProperty(
+        name="Resample", default=False,
+        description="Off: keep the recording's own frame rate, one key per recorded frame, and set the scene's "
+                    "rate to it. On: resample the recording to the frame rate below first (interpolated "
+                    "between samples). Reconstruction runs at 60 fps and resamples by itself either way")
+    fps: FloatProperty(name="Frame Rate", default=60.0, min=1.0, max=1000.0,
+                       description="The rate the recording is resampled to (Resample on)")
+
+    def _fps(self) -> float | None:
+        """The rate to resample to, or None to keep the recording's."""
+        return self.fps if self.resample else None
+
+    def _draw_frame_rate(self, layout):
+        """The Frame Rate column: ``resample`` and, active with it, ``fps``; returns the column."""
+        col = layout.column(heading="Frame Rate")
+        col.prop(self, "resample")
+        sub = col.column()
+        sub.active = self.resample
+        sub.prop(self, "fps")
+        return col
 
 
 class FeetSettings:

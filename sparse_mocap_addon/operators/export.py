@@ -1,11 +1,11 @@
 """Export the active SMPL armature's animation: FBX (Unity / Unreal presets) and BVH."""
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import EnumProperty
 from bpy_extras.io_utils import ExportHelper
 
 from ..blender.export import ExportError, export_bvh, export_fbx
-from .common import active_smpl_armature, object_mode
+from .common import active_smpl_armature, file_filter, object_mode
 
 
 class _ExportBase:
@@ -38,12 +38,13 @@ class SPARSE_MOCAP_OT_export_fbx(_ExportBase, bpy.types.Operator, ExportHelper):
     bl_label = "Export FBX"
 
     filename_ext = ".fbx"
-    filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
+    filter_glob: file_filter("*.fbx")
     preset: EnumProperty(
         name="Target",
         items=(("UNITY", "Unity", "Metres, Y up, no leaf bones"),
                ("UNREAL", "Unreal", "Centimetres, root motion on a 'root' bone, no leaf bones")),
         default="UNITY",
+        description="The game engine the FBX is written for (its units, axes and root bone)",
     )
 
     def execute(self, context):
@@ -57,7 +58,7 @@ class SPARSE_MOCAP_OT_export_bvh(_ExportBase, bpy.types.Operator, ExportHelper):
     bl_label = "Export BVH"
 
     filename_ext = ".bvh"
-    filter_glob: StringProperty(default="*.bvh", options={"HIDDEN"})
+    filter_glob: file_filter("*.bvh")
 
     def execute(self, context):
         return self.run(context, export_bvh)

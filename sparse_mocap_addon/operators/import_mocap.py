@@ -6,9 +6,10 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from ..blender.mocap_import import FILE_PATTERNS, import_mocap_takes
+from ..blender.mocap_import import FILE_PATTERNS, animated_objects, import_mocap_takes
 from ..core.joint_maps import BUILTIN_MAPS, load_joint_map
-from .common import FeetSettings, Progress, active_smpl_armature, object_mode, select_only, subject_source
+from .common import (FeetSettings, Progress, active_smpl_armature, file_filter, object_mode, select_only,
+                     subject_source)
 
 _MAP_KEYS = {key.upper(): key for key in BUILTIN_MAPS}
 JOINT_MAP_ITEMS = (
@@ -32,8 +33,12 @@ TARGET_ITEMS = (
 )
 
 FPS_ITEMS = (
-    ("SCENE", "Scene Rate", "Resample the take to the scene's frame rate"),
-    ("FILE", "File Rate", "Keep the file's frames and set the scene's frame rate to the file's"),
+    ("FILE", "Keep the Take's Frames", "Every frame of the file becomes a key. A scene with no other animation "
+                                       "takes the take's frame rate and range; a scene with other animated "
+                                       "objects keeps its rate, and the keys are spaced to keep the take's timing"),
+    ("SCENE", "Resample to Scene Rate", "Resample the take to the scene's frame rate, one key per scene frame (a "
+                                        "120 fps take in a 24 fps scene keeps one pose in five); the scene's rate "
+                                        "stays as it is"),
 )
 
 
@@ -46,9 +51,11 @@ and bake each as a new action (several takes of one performer share one body)"""
     bl_options = {"REGISTER", "UNDO"}
 
     filename_ext = ".bvh"
-    filter_glob: StringProperty(default=FILE_PATTERNS, options={"HIDDEN"})
-    files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
-    directory: StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
+    filter_glob: file_filter(FILE_PATTERNS)
+    files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"},
+                              description="The takes chosen in the file browser (one action each)")
+    directory: StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"},
+                              description="The folder of the chosen takes")
 
     asf_path: StringProperty(name="ASF Skeleton", subtype="FILE_PATH",
                              description="The .asf skeleton of an AMC take (empty: look beside the AMC file)")
@@ -67,7 +74,8 @@ and bake each as a new action (several takes of one performer share one body)"""
                          description="The armature that receives the motion")
     with_body: BoolProperty(name="Body Mesh", default=True,
                             description="Give a new armature a simple skinned body mesh")
-    fps: EnumProperty(name="Frame Rate", items=FPS_ITEMS, default="SCENE")
+    fps: EnumProperty(name="Frame Rate", items=FPS_ITEMS, default="FILE",
+                      description="Keep every frame of the take (default) or resample it to the scene's frame rate")
     frame_start: IntProperty(name="Start Frame", default=1, description="Frame of the take's first key")
 
     def invoke(self, context, event):
@@ -102,12 +110,14 @@ and bake each as a new action (several takes of one performer share one body)"""
         try:
             joint_map = self._joint_map()
             measurements = subject_source(context).to_measurements() if self.target == "SUBJECT" else None
+            scene_fps = self._scene_fps(context)
+            others = animated_objects(context.scene, ignore=target)
             with Progress(context) as progress:
                 results = import_mocap_takes(
                     paths, armature=target, measurements=measurements,
                     asf_path=bpy.path.abspath(self.asf_path) if self.asf_path else None,
                     source_fps=self.source_fps, joint_map=joint_map, rest_reference=self._rest_reference(),
-                    fps=self._scene_fps(context) if self.fps == "SCENE" else None,
+                    fps=scene_fps if self.fps == "SCENE" else None, match_scene=self.fps == "SCENE" or not others,
                     frame_start=self.frame_start, with_body=self.with_body,
                     name="Subject" if self.target == "SUBJECT" else None, feet=self._feet_options(),
                     context=context, progress=progress)
@@ -126,11 +136,13 @@ and bake each as a new action (several takes of one performer share one body)"""
         if len(results) == 1:
             self.report({"INFO"}, f"Imported {result.motion.num_frames} frames ({result.motion.fps:g} fps) from "
                                   f"{path.name} (joint map {result.joint_map.name}, reference {result.reference}) "
-                                  f"onto {target_text} as action '{result.action.name}'{self._feet_text(result.feet)}")
+                                  f"onto {target_text} as action '{result.action.name}'; "
+                                  f"{self._rate_text(context, result, scene_fps, others)}{self._feet_text(result.feet)}")
         else:
             actions = ", ".join(f"'{r.action.name}'" for r in results)
             self.report({"INFO"}, f"Imported {len(results)} takes onto {target_text} as actions {actions}; "
-                                  f"the last one is active{self._feet_text(result.feet)}")
+                                  f"the last one is active; {self._rate_text(context, result, scene_fps, others)}"
+                                  f"{self._feet_text(result.feet)}")
         return {"FINISHED"}
 
     def _joint_map(self):
@@ -144,6 +156,20 @@ and bake each as a new action (several takes of one performer share one body)"""
 
     def _rest_reference(self):
         return {"AUTO": "auto", "ZERO": "zero"}.get(self.reference, self.reference_frame)
+
+    def _rate_text(self, context, result, scene_fps_before, others) -> str:
+        """What became of the frame rates: the take resampled, the scene's rate set, or kept."""
+        take_fps, scene_fps = result.source.fps, self._scene_fps(context)
+        if self.fps == "SCENE":
+            if abs(take_fps - scene_fps) < 1e-6:
+                return f"the take is at the scene's {scene_fps:g} fps"
+            return f"resampled from the take's {take_fps:g} fps to the scene's {scene_fps:g} fps"
+        if others:
+            return (f"the scene keeps its {scene_fps:g} fps ({others[0]} is animated): the take's {take_fps:g} fps "
+                    f"keys are {scene_fps / take_fps:.3g} frames apart")
+        if abs(scene_fps_before - scene_fps) < 1e-6:
+            return f"the scene plays the take's {take_fps:g} fps"
+        return f"the scene's frame rate is set to the take's {take_fps:g} fps (was {scene_fps_before:g})"
 
     @staticmethod
     def _scene_fps(context):

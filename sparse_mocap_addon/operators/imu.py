@@ -1,6 +1,6 @@
-"""Import IMU Recording (a body-worn IMU recording as an IMU set of animated empties), Calibrate
-(the mounting and heading from a still pose, kept on the set) and Reconstruct (the set to full-body
-motion baked onto an SMPL armature as a new action)."""
+"""Import IMU Recording (a body-worn IMU recording as an IMU set of animated empties), Calibrate IMU
+Set (the mounting and heading from a still pose, kept on the set) and Reconstruct from IMU (the set
+to full-body motion baked onto an SMPL armature as a new action)."""
 
 from pathlib import Path
 
@@ -12,8 +12,8 @@ from ..blender.imu_objects import active_imu_parent
 from ..blender.imu_solve import (FILE_PATTERNS, calibrate_set, import_imu, import_summary, reconstruct_onto_armature,
                                  recording_path, solve_summary, stillness_text)
 from ..inference.imu_pipeline import ImuSolveOptions
-from .common import (ActiveSetPoll, ArmatureTarget, FeetSettings, HeldPoseCalibration, armature_text, draw_frame_rate,
-                     object_mode, run_reported, select_only, target_items)
+from .common import (ActiveSetPoll, ArmatureTarget, FeetSettings, HeldPoseCalibration, RecordingRate, armature_text,
+                     file_filter, object_mode, run_reported, select_only, target_items)
 from .gap_fill import GapFillSettings
 
 FORMAT_ITEMS = (
@@ -26,7 +26,7 @@ FORMAT_ITEMS = (
 )
 
 
-class SPARSE_MOCAP_OT_import_imu(bpy.types.Operator, ImportHelper):
+class SPARSE_MOCAP_OT_import_imu(RecordingRate, bpy.types.Operator, ImportHelper):
     """Import a body-worn IMU recording (TransPose/PIP tensors, generic CSV, Xsens, Movella DOT, x-io \
 folder) as an IMU set: one animated empty per sensor"""
 
@@ -35,18 +35,17 @@ folder) as an IMU set: one animated empty per sensor"""
     bl_options = {"REGISTER", "UNDO"}
 
     filename_ext = ".csv"
-    filter_glob: StringProperty(default=FILE_PATTERNS, options={"HIDDEN"})
-    directory: StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
+    filter_glob: file_filter(FILE_PATTERNS)
+    directory: StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"},
+                              description="The folder open in the file browser (a recording folder when no file "
+                                          "is chosen)")
 
-    kind: EnumProperty(name="Format", items=FORMAT_ITEMS, default="AUTO")
+    kind: EnumProperty(name="Format", items=FORMAT_ITEMS, default="AUTO",
+                       description="The recording's file format")
     whole_folder: BoolProperty(name="Whole Folder", default=False,
                                description="Read every sensor in the chosen file's folder as one recording "
                                            "(Xsens, Movella DOT, x-io); to pick a folder, open it and import "
                                            "with no file chosen")
-    resample: BoolProperty(name="Resample", default=True,
-                           description="Put the recording on a uniform grid at the target frame rate")
-    fps: FloatProperty(name="Target FPS", default=60.0, min=1.0, max=1000.0,
-                       description="Frame rate of the imported set (the networks expect 60)")
     source_fps: FloatProperty(name="Tensor Rate", default=60.0, min=1.0, max=1000.0,
                               description="Frame rate of recordings without time stamps (TransPose/PIP tensors)")
     sensor_names: StringProperty(name="Sensor Names", default="",
@@ -58,7 +57,7 @@ folder) as an IMU set: one animated empty per sensor"""
         path = recording_path(bpy.path.abspath(chosen), self.whole_folder)
         object_mode(context)
         result = run_reported(self, context, path.name, lambda progress: import_imu(
-            path, kind=self.kind.lower(), fps=self.fps if self.resample else None, source_fps=self.source_fps,
+            path, kind=self.kind.lower(), fps=self._fps(), source_fps=self.source_fps,
             sensor_names=self.sensor_names, context=context, progress=progress))
         if result is None:                       # the readers' errors are ImuErrors (ValueErrors)
             return {"CANCELLED"}
@@ -72,7 +71,7 @@ folder) as an IMU set: one animated empty per sensor"""
         layout.use_property_decorate = False
         layout.prop(self, "kind")
         layout.prop(self, "whole_folder")
-        draw_frame_rate(self, layout).prop(self, "source_fps")
+        self._draw_frame_rate(layout).prop(self, "source_fps")
         layout.prop(self, "sensor_names")
 
 
@@ -104,7 +103,7 @@ class SPARSE_MOCAP_OT_calibrate_imu(_ImuSetOperator, HeldPoseCalibration, bpy.ty
 bone and the heading, kept on the set for Reconstruct"""
 
     bl_idname = "sparse_mocap.calibrate_imu"
-    bl_label = "Calibrate"
+    bl_label = "Calibrate IMU Set"
     bl_options = {"REGISTER", "UNDO"}
 
     pose: EnumProperty(name="Pose", items=POSE_ITEMS, default="T", description="The pose held during the window")
@@ -154,10 +153,11 @@ class SPARSE_MOCAP_OT_reconstruct_imu(_ImuSetOperator, ArmatureTarget, GapFillSe
 and bake it onto an SMPL armature as a new action"""
 
     bl_idname = "sparse_mocap.reconstruct_imu"
-    bl_label = "Reconstruct"
+    bl_label = "Reconstruct from IMU"
     bl_options = {"REGISTER", "UNDO"}
 
-    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="AUTO")
+    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="AUTO",
+                       description="How the sensors drive the body")
     model: EnumProperty(name="Model", items=MODEL_ITEMS, default="FULL",
                         description="The shipped network (network mode)")
     translation: BoolProperty(name="Root Translation", default=True,

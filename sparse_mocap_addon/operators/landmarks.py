@@ -10,8 +10,8 @@ from bpy_extras.io_utils import ImportHelper
 from ..blender.landmark_objects import active_landmark_parent, read_landmark_empties
 from ..blender.landmark_solve import FILE_PATTERNS, import_landmarks, set_name, solve_onto_armature, summary
 from ..core.landmark_pipeline import SolveOptions
-from .common import (ArmatureTarget, FeetSettings, Progress, armature_text, error_text, object_mode, select_only,
-                     subject_source, target_items)
+from .common import (ArmatureTarget, FeetSettings, Progress, armature_text, error_text, file_filter, object_mode,
+                     select_only, subject_source, target_items)
 from .gap_fill import GapFillSettings
 
 LAYOUT_ITEMS = (
@@ -59,7 +59,8 @@ class _SolveMixin(ArmatureTarget, GapFillSettings, FeetSettings):
                              description="Points below this confidence count as missing")
     strength: FloatProperty(name="Filter Strength", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
                             description="Smoothing: 0 fills gaps only, 1 smooths heavily")
-    filter_mode: EnumProperty(name="Filter", items=FILTER_ITEMS, default="OFFLINE")
+    filter_mode: EnumProperty(name="Filter", items=FILTER_ITEMS, default="OFFLINE",
+                              description="How the landmarks are smoothed over time")
     target: EnumProperty(name="Target", items=TARGET_ITEMS, default="NEW",
                          description="The armature that receives the motion")
     armature: StringProperty(name="Armature",
@@ -101,14 +102,16 @@ as animated empties, and solve them onto an SMPL armature"""
     bl_options = {"REGISTER", "UNDO"}
 
     filename_ext = ".trc"
-    filter_glob: StringProperty(default=FILE_PATTERNS, options={"HIDDEN"})
+    filter_glob: file_filter(FILE_PATTERNS)
 
     layout_name: EnumProperty(name="Layout", items=LAYOUT_ITEMS, default="AUTO",
                               description="Which point is which in files that do not name their points")
-    units: EnumProperty(name="Units", items=UNIT_ITEMS, default="AUTO")
+    units: EnumProperty(name="Units", items=UNIT_ITEMS, default="AUTO", description="The file's length unit")
     up_axis: EnumProperty(name="Up Axis", items=UP_AXIS_ITEMS, default="AUTO",
                           description="The file's axis that points up")
-    fps_source: EnumProperty(name="Frame Rate", items=FPS_ITEMS, default="FILE")
+    fps_source: EnumProperty(name="Frame Rate", items=FPS_ITEMS, default="FILE",
+                             description="Where the landmarks' frame rate comes from; every frame of the file is "
+                                         "kept either way (no resampling)")
     fps: FloatProperty(name="FPS", default=30.0, min=1.0, max=1000.0, description="Frame rate (Frame Rate: Custom)")
     height: FloatProperty(name="Performer Height", default=0.0, min=0.0, max=2.5, subtype="DISTANCE",
                           unit="LENGTH", description="Stature in metres; scales the landmarks to it (needed for "

@@ -16,8 +16,9 @@ class SPARSE_MOCAP_OT_create_armature(bpy.types.Operator):
     bl_label = "Create Personalised Armature"
     bl_options = {"REGISTER", "UNDO"}
 
-    subject: PointerProperty(type=SPARSE_MOCAP_PG_subject)
-    name: StringProperty(name="Name", default="Subject")
+    subject: PointerProperty(type=SPARSE_MOCAP_PG_subject,
+                             description="The body measurements the armature is built from")
+    name: StringProperty(name="Name", default="Subject", description="Name of the new armature object")
     with_body: BoolProperty(name="Body Mesh", default=True,
                             description="Add a simple skinned body mesh so the figure is visible")
 

@@ -11,8 +11,8 @@ from ..blender.tracker_objects import active_tracker_parent, is_tracker_set
 from ..blender.tracker_solve import (FILE_PATTERNS, calibrate_set, calibration_summary, import_summary,
                                      import_trackers, reconstruct_onto_armature, solve_summary, target_skeleton)
 from ..inference.tracker_pipeline import TrackerSolveOptions
-from .common import (ActiveSetPoll, ArmatureTarget, FeetSettings, HeldPoseCalibration, armature_text, draw_frame_rate,
-                     object_mode, run_reported, select_only, target_armature, target_items)
+from .common import (ActiveSetPoll, ArmatureTarget, FeetSettings, HeldPoseCalibration, RecordingRate, armature_text,
+                     file_filter, object_mode, run_reported, select_only, target_armature, target_items)
 from .gap_fill import GapFillSettings
 
 CONVENTION_ITEMS = (
@@ -32,7 +32,7 @@ UNIT_ITEMS = (
 )
 
 
-class SPARSE_MOCAP_OT_import_trackers(bpy.types.Operator, ImportHelper):
+class SPARSE_MOCAP_OT_import_trackers(RecordingRate, bpy.types.Operator, ImportHelper):
     """Import a VR / positional tracker recording (CSV, JSON or npz from Unity, Unreal, OpenXR, SteamVR, \
 Blender) as a tracker set: one animated empty per tracker"""
 
@@ -41,23 +41,18 @@ Blender) as a tracker set: one animated empty per tracker"""
     bl_options = {"REGISTER", "UNDO"}
 
     filename_ext = ".csv"
-    filter_glob: StringProperty(default=FILE_PATTERNS, options={"HIDDEN"})
+    filter_glob: file_filter(FILE_PATTERNS)
 
     convention: EnumProperty(name="Convention", items=CONVENTION_ITEMS, default="FILE",
                              description="The coordinate convention of the file's positions and quaternions")
     units: EnumProperty(name="Units", items=UNIT_ITEMS, default="FILE", description="The file's length unit")
-    resample: BoolProperty(name="Resample", default=False,
-                           description="Put the recording on a uniform grid at the frame rate below (off: the "
-                                       "file's own rate); also the rate of files without time stamps")
-    fps: FloatProperty(name="Frame Rate", default=60.0, min=1.0, max=1000.0,
-                       description="Frame rate of the imported set")
 
     def execute(self, context):
         path = bpy.path.abspath(self.filepath)
         object_mode(context)
         result = run_reported(self, context, bpy.path.basename(path), lambda progress: import_trackers(
             path, convention=None if self.convention == "FILE" else self.convention.lower(),
-            units=None if self.units == "FILE" else self.units.lower(), fps=self.fps if self.resample else None,
+            units=None if self.units == "FILE" else self.units.lower(), fps=self._fps(),
             context=context, progress=progress))
         if result is None:                       # the readers' errors are TrackerErrors (ValueErrors)
             return {"CANCELLED"}
@@ -72,7 +67,7 @@ Blender) as a tracker set: one animated empty per tracker"""
         layout.use_property_decorate = False
         layout.prop(self, "convention")
         layout.prop(self, "units")
-        draw_frame_rate(self, layout)
+        self._draw_frame_rate(layout)
 
 
 POSE_ITEMS = (
@@ -167,7 +162,8 @@ it onto an SMPL armature as a new action"""
 
     source: EnumProperty(name="Source", items=SOURCE_ITEMS, default="SET",
                          description="Where the trackers come from")
-    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="AUTO")
+    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="AUTO",
+                       description="Which trackers drive the body and how the rest is found")
     target: EnumProperty(name="Target", items=TARGET_ITEMS, default="NEW",
                          description="The armature that receives the motion")
     armature: StringProperty(name="Armature",

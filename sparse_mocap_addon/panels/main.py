@@ -99,8 +99,8 @@ class SPARSE_MOCAP_PT_imu(_SidebarPanel, bpy.types.Panel):
         else:
             layout.label(text="Select an IMU set to calibrate", icon="INFO")
         col = layout.column(align=True)
-        col.operator("sparse_mocap.calibrate_imu", icon="ORIENTATION_GIMBAL")
-        col.operator("sparse_mocap.reconstruct_imu", icon="ARMATURE_DATA")
+        col.operator("sparse_mocap.calibrate_imu", text="Calibrate", icon="ORIENTATION_GIMBAL")
+        col.operator("sparse_mocap.reconstruct_imu", text="Reconstruct", icon="ARMATURE_DATA")
 
 
 class SPARSE_MOCAP_PT_trackers(_SidebarPanel, bpy.types.Panel):

@@ -3,6 +3,10 @@
 A Motion is fps, local joint rotations (T, 24, 4) as unit (w, x, y, z) quaternions, pelvis world
 positions (T, 3) in metres (core frame, Y up), the Skeleton they animate, and free-form metadata
 (source, subject measurements, ...) stored as JSON.
+
+Plausibility (``formats/plausible.py``): a Motion has a frame rate up to 1000 fps and a root within
+10 km of the origin; a Motion file must also hold a person-sized skeleton (a stature in millimetres
+is named as such) and a root that never jumps more than 5 m between frames faster than 100 m/s.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_open
+from .formats import plausible
 from .rotations import quat_continuous, quat_normalize
 from .skeleton import NUM_JOINTS, Skeleton, forward_kinematics
 
@@ -43,6 +48,8 @@ class Motion:
     def _problem(self) -> str | None:
         if not (np.isfinite(self.fps) and self.fps > 0):
             return f"fps must be a positive number, got {self.fps!r}"
+        if self.fps > plausible.MAX_FRAME_RATE:
+            return f"the frame rate {self.fps:g} is beyond {plausible.MAX_FRAME_RATE:g} frames per second"
         if self.rotations.ndim != 3 or self.rotations.shape[1:] != (NUM_JOINTS, 4):
             return f"rotations must have shape (frames, 24, 4), got {self.rotations.shape}"
         if self.translation.shape != (self.rotations.shape[0], 3):
@@ -56,7 +63,7 @@ class Motion:
         if np.any(norms < 1e-6):
             frame = int(np.flatnonzero((norms < 1e-6).any(axis=1))[0])
             return f"rotations has a zero-length quaternion at frame {frame}"
-        return None
+        return plausible.far_positions(self.translation[:, None], _root_label)
 
     @property
     def num_frames(self) -> int:
@@ -101,20 +108,49 @@ class Motion:
                 arrays = {k: data[k] for k in data.files}
         except FileNotFoundError:
             raise MotionFileError(f"{path}: no such file") from None
-        except Exception as exc:  # zipfile/numpy raise many types for corrupt files
-            raise MotionFileError(f"{path}: not a readable .npz Motion file ({exc})") from None
+        except Exception:  # zipfile/numpy raise many types for corrupt files, some with multi-line messages
+            raise MotionFileError(f"{path}: {plausible.damaged_array_file('.npz Motion')}") from None
         missing = [k for k in ("fps", "rotations", "translation", "skeleton_offsets") if k not in arrays]
         if missing:
             raise MotionFileError(f"{path}: missing array(s) {', '.join(missing)}; expected a sparse_mocap Motion file")
-        version = int(arrays.get("format_version", FORMAT_VERSION))
+        try:
+            version = int(arrays.get("format_version", FORMAT_VERSION))
+        except (TypeError, ValueError):
+            raise MotionFileError(f"{path}: the format_version array is not a whole number") from None
         if version > FORMAT_VERSION:
             raise MotionFileError(f"{path}: format version {version} is newer than this reader ({FORMAT_VERSION})")
+        for key in ("rotations", "translation", "skeleton_offsets"):
+            if arrays[key].dtype.kind not in "iuf":
+                raise MotionFileError(f"{path}: the {key} array holds {arrays[key].dtype} values; numbers are expected")
+        fps, why = plausible.frame_rate(arrays["fps"])
+        if why is not None:
+            raise MotionFileError(f"{path}: {why}; expected the motion's frames per second")
         try:
             skeleton = Skeleton.from_arrays(arrays)
             metadata = json.loads(str(arrays["metadata_json"])) if "metadata_json" in arrays else {}
-            return cls(float(arrays["fps"]), arrays["rotations"], arrays["translation"], skeleton, metadata)
-        except (ValueError, KeyError) as exc:
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise MotionFileError(f"{path}: the skeleton or metadata arrays cannot be read ({_first_line(exc)})") from None
+        why = plausible.stature_problem(skeleton.stature()) if np.isfinite(skeleton.offsets).all() else None
+        if why is not None:
+            raise MotionFileError(f"{path}: the skeleton is not a person's: {why}")
+        try:
+            motion = cls(fps, arrays["rotations"], arrays["translation"], skeleton, metadata)
+        except ValueError as exc:
             raise MotionFileError(f"{path}: {exc}") from None
+        # Speeds are checked at this edge only: synthetic motions made in code may jump on purpose.
+        why = plausible.fast_steps(motion.translation[:, None], motion.fps, _root_label)
+        if why is not None:
+            raise MotionFileError(f"{path}: {why}")
+        return motion
+
+
+def _root_label(_) -> str:
+    return "the root (pelvis) translation"
+
+
+def _first_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def _json_default(obj):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .formats import plausible
 from .rotations import quat_multiply, quat_normalize, quat_rotate
 
 
@@ -107,10 +108,33 @@ class SourceMotion:
             self.local_offsets = np.asarray(self.local_offsets, dtype=np.float64)
             if self.local_offsets.shape != (len(self.rotations), n, 3):
                 raise ValueError(f"SourceMotion: local_offsets must be ({len(self.rotations)}, {n}, 3)")
-        if not (np.isfinite(self.fps) and self.fps > 0):
-            raise ValueError(f"SourceMotion: fps must be positive, got {self.fps!r}")
         if self.up_axis is not None and self.up_axis not in ("Y", "Z"):
             raise ValueError(f"SourceMotion: up_axis must be 'Y', 'Z' or None, got {self.up_axis!r}")
+        problem = self._implausible()
+        if problem:
+            raise SourceFormatError(f"{self.source or 'the motion'}: {problem}.")
+
+    def _implausible(self) -> str | None:
+        """What makes this no recording of a body (a frame rate of 1e9, a root 1e30 units away, a
+        skeleton with no size), as one clause naming the frame, or None."""
+        fps, why = plausible.frame_rate(self.fps)
+        if why is not None:
+            return f"{why}; expected the take's frames per second"
+        for what, values in (("rotation", self.rotations), ("root position", self.root_position),
+                             ("joint offset", self.local_offsets)):
+            if values is not None and not np.isfinite(values).all():
+                frame = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0])
+                return f"frame {frame}: a {what} is not a finite number"
+        rest = self.skeleton.rest_positions()
+        size = float(np.max(np.ptp(rest, axis=0))) if np.isfinite(rest).all() else float("nan")
+        if not size > 0:
+            return "the skeleton has no size (every joint offset is zero or not a number); expected a body"
+        # Without a stated unit the body is taken to be of a person's size, whatever its unit. Speeds
+        # are not checked here: with the unit only guessed they would refuse odd but real rigs; the
+        # Motion that retargeting makes (metres) checks them.
+        metres_per_unit = self.metres_per_unit or plausible.TYPICAL_STATURE_M / size
+        return plausible.far_positions(self.root_position[:, None], lambda _: f"joint {self.skeleton.names[0]}",
+                                       metres_per_unit)
 
     @property
     def num_frames(self) -> int:

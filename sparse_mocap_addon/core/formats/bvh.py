@@ -48,6 +48,7 @@ import numpy as np
 from ..atomic import atomic_open
 from ..rotations import matrix_to_euler, quat_to_matrix
 from ..source import SourceFormatError, SourceMotion, SourceSkeleton
+from . import plausible
 from .textio import read_text
 
 __all__ = ["read_bvh", "write_bvh"]
@@ -521,6 +522,9 @@ def read_bvh(path) -> SourceMotion:
     width = sum(len(j.channels) for j in joints)
     values = _parse_frames(path, text[pos:], first_line, frames, width)
     fps = _fps_from_frame_time(frame_time, printed)
+    if plausible.frame_rate(fps)[1] is not None:
+        raise _fail(path, first_line - 1, f"Frame Time {printed} s is {fps:.3g} frames per second, beyond "
+                    f"{plausible.MAX_FRAME_RATE:g}; expected the seconds between two frames (e.g. 0.008333 for 120 fps)")
     return _motion_from_channels(path, joints, _unique_names(joints), values, fps, frame_time)
 
 

@@ -303,6 +303,109 @@ def test_animated_empties_become_a_recording(addon):
     assert np.nanmax(np.abs(back.positions - set_rec.positions)) < 1e-5
 
 
+def stepped_worlds(objects, frames):
+    """World matrices (F, K, 4, 4) read the slow way: the scene stepped through ``frames``."""
+    scene = bpy.context.scene
+    out = []
+    for frame in frames:
+        scene.frame_set(int(frame))
+        out.append([np.array(obj.matrix_world) for obj in objects])
+    return np.array(out)
+
+
+def count_frame_changes():
+    """A list that grows by one each time the scene changes frame (frame_set), and the handler to remove."""
+    calls = []
+
+    def handler(scene, *args):
+        calls.append(scene.frame_current)
+
+    bpy.app.handlers.frame_change_pre.append(handler)
+    return calls, handler
+
+
+def test_empties_are_read_from_their_curves_exactly_as_the_scene_places_them(addon):
+    """The fast path (no frame_set) gives the world matrices Blender evaluates, for every way an
+    empty's own curves move it: rotation modes, deltas, scale, an animated and rotated parent with a
+    parent inverse, keys on some frames only (Bezier between them), a curve modifier."""
+    from sparse_mocap_addon.blender.object_motion import custom_property, world_matrices
+
+    scene = bpy.context.scene
+    rig = bpy.data.objects.new("VR_Origin", None)
+    scene.collection.objects.link(rig)
+    rig.rotation_euler = (0.1, -0.2, 0.7)
+    rig.scale = (1.0, 1.0, 1.0)
+    for frame, x in ((1, 0.0), (30, 0.8)):                 # Bezier keys on two frames only
+        rig.location = (x, 0.2, 0.0)
+        rig.keyframe_insert("location", frame=frame)
+    objects = []
+    for name, mode in (("HMD", "QUATERNION"), ("LeftHand", "XZY"), ("RightHand", "AXIS_ANGLE"),
+                       ("Hips", "ZXY")):
+        obj = bpy.data.objects.new(name, None)
+        scene.collection.objects.link(obj)
+        obj.rotation_mode = mode
+        obj.parent = rig
+        obj.matrix_parent_inverse = np.linalg.inv(np.array(rig.matrix_world)).T.tolist()
+        obj.delta_location = (0.0, 0.1, 0.0)
+        obj.delta_scale = (1.0, 1.5, 1.0)
+        for frame in range(1, 31, 3):
+            t = frame / 30.0
+            obj.location = (t, -t, 1.0 + 0.1 * t)
+            if mode == "QUATERNION":
+                obj.rotation_quaternion = (1.0, t, -0.5 * t, 0.2)     # not unit: Blender normalises
+                obj.keyframe_insert("rotation_quaternion", frame=frame)
+            elif mode == "AXIS_ANGLE":
+                obj.rotation_axis_angle = (2.0 * t, 0.3, 1.0, -t)
+                obj.keyframe_insert("rotation_axis_angle", frame=frame)
+            else:
+                obj.rotation_euler = (t, 2.0 * t, -t)
+                obj.delta_rotation_euler = (0.0, 0.0, 0.3 * t)
+                obj.keyframe_insert("rotation_euler", frame=frame)
+                obj.keyframe_insert("delta_rotation_euler", frame=frame)
+            obj.keyframe_insert("location", frame=frame)
+        objects.append(obj)
+    objects[0].delta_rotation_quaternion = (0.9, 0.0, 0.3, 0.0)
+    objects[1]["valid"] = 1.0
+    objects[1].keyframe_insert('["valid"]', frame=1)
+    objects[1]["valid"] = 0.0
+    objects[1].keyframe_insert('["valid"]', frame=12)
+    compat.action_fcurves(objects[2])[0].modifiers.new("NOISE")
+    frames = np.arange(1, 31)
+    fast = world_matrices(objects, frames, scene)
+    assert fast is not None
+    assert np.abs(fast - stepped_worlds(objects, frames)).max() < 1e-5
+    stepped_valid = []
+    for frame in frames:
+        scene.frame_set(int(frame))
+        stepped_valid.append(objects[1]["valid"])
+    assert np.abs(custom_property(objects[1], "valid", frames) - stepped_valid).max() < 1e-6
+
+    # What the curves alone do not decide is left to the scene: a constraint, a driver, NLA strips.
+    objects[3].constraints.new("COPY_LOCATION").target = objects[0]
+    assert world_matrices(objects, frames, scene) is None
+    objects[3].constraints.clear()
+    assert world_matrices(objects, frames, scene) is not None
+    rig.driver_add("scale", 0)
+    assert world_matrices(objects, frames, scene) is None
+
+
+def test_plain_keyed_empties_are_read_without_stepping_the_scene(addon):
+    motion = walk(seconds=0.5)
+    empties = keyed_empties(motion, origin=(0.5, -1.0, 0.0), frame_start=3)
+    calls, handler = count_frame_changes()
+    try:
+        fast = recording_from_empties(empties)
+        assert calls == []
+        # A constraint moves the head: read by stepping the scene, the same recording otherwise.
+        empties[0].constraints.new("COPY_ROTATION")
+        stepped = recording_from_empties(empties)
+        assert len(calls) > motion.num_frames
+    finally:
+        bpy.app.handlers.frame_change_pre.remove(handler)
+    assert np.abs(stepped.positions - fast.positions).max() < 1e-6
+    assert same_rotations(stepped.orientations, fast.orientations) < 1e-6
+
+
 def test_empties_that_cannot_be_trackers_are_refused_in_one_sentence(addon):
     empties = keyed_empties(walk(seconds=0.5), names=THREE_POINT)
     scene = bpy.context.scene

@@ -50,6 +50,7 @@ from .coords import blender_to_core_vectors, core_to_blender_vectors
 from .empty_sets import (VALID, active_set, add_valid_property, curves_by_path, find_parent, first_time,
                          keyed_values, new_set_child, new_set_parent, ordered_children, read_valid, set_members,
                          small_metadata, stored_dict, stored_metadata, write_keys, write_valid_keys)
+from .object_motion import custom_property, world_matrices
 
 MARKER = "sparse_mocap_trackers"
 TRACKER_KEY = "tracker"
@@ -251,6 +252,44 @@ def _rotations_of(matrices: np.ndarray) -> np.ndarray:
     return matrix_to_quat(r)
 
 
+def _sampled_from_curves(objects, frames: np.ndarray, scene):
+    """(world matrices (F, K, 4, 4), ``valid`` flags (F, K)) of the empties at ``frames`` read from
+    their F-curves (:mod:`.object_motion`), or None when something else moves them."""
+    worlds = world_matrices(objects, frames, scene)
+    if worlds is None:
+        return None
+    flags = np.ones(worlds.shape[:2])
+    for k, obj in enumerate(objects):
+        if VALID in obj:
+            values = custom_property(obj, VALID, frames)
+            if values is None:
+                return None
+            flags[:, k] = values
+    return worlds, flags
+
+
+def _sampled_by_stepping(objects, first: int, count: int, scene, tick):
+    """What :func:`_sampled_from_curves` gives, for empties that constraints, drivers or the like
+    move: the scene stepped through the frames (slow in a scene with characters), its current frame
+    put back afterwards."""
+    worlds = np.empty((count, len(objects), 4, 4))
+    flags = np.ones((count, len(objects)))
+    has_flag = [VALID in obj for obj in objects]
+    current = scene.frame_current, scene.frame_current_final - scene.frame_current
+    try:
+        for f in range(count):
+            scene.frame_set(first + f)
+            worlds[f] = [np.array(obj.matrix_world) for obj in objects]
+            for k, obj in enumerate(objects):
+                if has_flag[k]:
+                    flags[f, k] = float(obj[VALID])
+            if f % 64 == 0:
+                tick(f / count)
+    finally:
+        scene.frame_set(current[0], subframe=current[1])
+    return worlds, flags
+
+
 def recording_from_empties(objects, context=None, frame_range=None, progress=None) -> TrackerRecording:
     """A :class:`TrackerRecording` (core frame) from animated empties named after tracker sites.
 
@@ -258,8 +297,9 @@ def recording_from_empties(objects, context=None, frame_range=None, progress=Non
     matrices are sampled on each frame of ``frame_range`` (first, last; default the scene's range),
     at the scene's frame rate: position = the world translation, orientation = the world rotation
     (scale removed), both turned into the core frame by :mod:`.coords`. An empty with a ``valid``
-    property (as a set's children have) is lost on the frames where it is below 0.5. The scene's
-    current frame is put back afterwards. Raises :class:`TrackerError` with one sentence when the
+    property (as a set's children have) is lost on the frames where it is below 0.5. Empties (and
+    parents) that only their F-curves move are read from the curves; others by stepping the scene
+    through the frames, its current frame put back afterwards. Raises :class:`TrackerError` with one sentence when the
     empties are not animated or do not look like a person (a head below the feet, a 170 m body).
     """
     context = context or bpy.context
@@ -273,22 +313,9 @@ def recording_from_empties(objects, context=None, frame_range=None, progress=Non
     count = int(last) - int(first) + 1
     if count < 2:
         raise TrackerError(f"The frame range {first}-{last} has {max(count, 0)} frame(s); at least two are needed.")
-    K = len(named)
-    worlds = np.empty((count, K, 4, 4))
-    flags = np.ones((count, K))
-    has_flag = [VALID in obj for _, obj in named]
-    current = scene.frame_current, scene.frame_current_final - scene.frame_current
-    try:
-        for f in range(count):
-            scene.frame_set(int(first) + f)
-            worlds[f] = [np.array(obj.matrix_world) for _, obj in named]
-            for k, (_, obj) in enumerate(named):
-                if has_flag[k]:
-                    flags[f, k] = float(obj[VALID])
-            if f % 64 == 0:
-                tick(f / count)
-    finally:
-        scene.frame_set(current[0], subframe=current[1])
+    objects = [obj for _, obj in named]
+    sampled = _sampled_from_curves(objects, int(first) + np.arange(count), scene)
+    worlds, flags = sampled if sampled is not None else _sampled_by_stepping(objects, int(first), count, scene, tick)
     tick(1.0)
     valid = flags > 0.5
     positions = np.where(valid[..., None], blender_to_core_vectors(worlds[..., :3, 3]), np.nan)

@@ -51,8 +51,10 @@ CLASSES = (SPARSE_MOCAP_PG_subject,)
 def register():
     for cls in CLASSES:
         bpy.utils.register_class(cls)
-    bpy.types.Object.sparse_mocap_subject = PointerProperty(type=SPARSE_MOCAP_PG_subject)
-    bpy.types.Scene.sparse_mocap_new_subject = PointerProperty(type=SPARSE_MOCAP_PG_subject)
+    bpy.types.Object.sparse_mocap_subject = PointerProperty(
+        type=SPARSE_MOCAP_PG_subject, description="The body measurements this SMPL armature was built from")
+    bpy.types.Scene.sparse_mocap_new_subject = PointerProperty(
+        type=SPARSE_MOCAP_PG_subject, description="The body measurements of the next armature Sparse Mocap creates")
 
 
 def unregister():

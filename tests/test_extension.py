@@ -41,6 +41,8 @@ def test_manifest_fields(extension_zip):
     assert manifest["blender_version_min"] == "4.2.0"
     assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]
     assert manifest["permissions"]["files"]
+    # Optional in the schema: no website until the project has one (never a placeholder address).
+    assert "example" not in manifest.get("website", "") and "invalid" not in manifest.get("website", "")
 
 
 _INSTALL_AND_USE = r"""

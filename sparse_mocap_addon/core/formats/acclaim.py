@@ -49,6 +49,7 @@ import numpy as np
 
 from ..rotations import EULER_ORDERS, euler_to_quat, quat_conjugate, quat_multiply, quat_rotate
 from ..source import SourceFormatError, SourceMotion, SourceSkeleton
+from . import plausible
 from .textio import read_text
 
 __all__ = ["AsfBone", "AsfSkeleton", "read_asf", "read_amc", "read_asf_amc"]
@@ -550,6 +551,12 @@ def read_amc(path, asf: AsfSkeleton, fps: float = 120.0) -> SourceMotion:
         if not finite.all():
             k = int(np.flatnonzero(~finite.all(axis=1))[0])
             raise _fail(path, line_of[rows[k]], f"bone '{bone_name}' has a non-finite value (NaN or inf)")
+        dof = asf.root_order if bone_name == "root" else asf.bones[bone_name].dof
+        turning = np.array([t.lower() in ROTATION_DOFS for t in dof], dtype=bool)
+        big = plausible.large_angle(block[:, turning], to_rad * 180.0 / np.pi)
+        if big is not None:
+            clause = plausible.angle_clause(block[:, turning][big], "degrees" if angle == "deg" else "radians")
+            raise _fail(path, line_of[rows[big[0]]], f"bone '{bone_name}': {clause}")
         values[bone_name] = block
 
     skeleton = asf.source_skeleton()

@@ -505,6 +505,18 @@ def _motion_from_channels(path, joints, names, values, fps, frame_time) -> Sourc
                         metadata={"format": "bvh", "frame_time": frame_time, "rotation_orders": orders})
 
 
+def _check_angles(path, joints, values: np.ndarray, data: str, first_line: int) -> None:
+    """Rotation channels beyond any joint angle (1e308 degrees) are refused, naming the line."""
+    turning = np.array([name.endswith("rotation") for j in joints for name in j.channels], dtype=bool)
+    big = plausible.large_angle(values[:, turning])
+    if big is None:
+        return
+    row = big[0]
+    nonblank = [i for i, line in enumerate(data.split("\n")) if line.strip()]
+    raise _fail(path, first_line + nonblank[row], f"frame {row + 1}: "
+                f"{plausible.angle_clause(values[:, turning][big])}")
+
+
 def read_bvh(path) -> SourceMotion:
     """Read a BVH file (plain or gzipped) into a :class:`SourceMotion` (see the module docstring)."""
     text = _read_text(path)
@@ -521,6 +533,7 @@ def read_bvh(path) -> SourceMotion:
     frames, frame_time, printed, pos, first_line = _parse_motion_header(path, text, match.end() + 1, motion_line)
     width = sum(len(j.channels) for j in joints)
     values = _parse_frames(path, text[pos:], first_line, frames, width)
+    _check_angles(path, joints, values, text[pos:], first_line)
     fps = _fps_from_frame_time(frame_time, printed)
     if plausible.frame_rate(fps)[1] is not None:
         raise _fail(path, first_line - 1, f"Frame Time {printed} s is {fps:.3g} frames per second, beyond "

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..rotations import axis_angle_to_quat
 from ..source import SourceFormatError, SourceMotion, SourceSkeleton
+from . import plausible
 from .textio import read_text
 
 __all__ = ["NAMES", "PARENTS", "OFFSETS", "METRES_PER_UNIT", "VALUES_PER_LINE", "skeleton",
@@ -146,6 +147,9 @@ def read_values(path) -> np.ndarray:
     if not finite.all():
         k = int(np.flatnonzero(~finite)[0])
         raise _fail(path, line_of[k], "has a non-finite value (NaN or inf)")
+    big = plausible.large_angle(values[:, 3:], 180.0 / np.pi)
+    if big is not None:
+        raise _fail(path, line_of[big[0]], plausible.angle_clause(float(values[:, 3:][big]), "radians"))
     return values
 
 

@@ -14,6 +14,7 @@ Limits (deliberately loose: they catch garbage and unit mistakes, never an unusu
 - movement: no point moves more than ``MAX_STEP_M`` (5 m) between two frames faster than
   ``MAX_SPEED_M_S`` (100 m/s); shorter tracking glitches are left to the glitch handling downstream;
 - free acceleration of a body-worn sensor: up to ``MAX_ACCELERATION`` (100 g);
+- a joint angle channel (BVH, AMC, exp-map): up to ``MAX_ANGLE_DEG`` (1e5 degrees, about 280 turns);
 - a body's stature: ``STATURE_RANGE_M``; outside it the unit that would give a body-sized figure is
   named (``guess_unit``).
 """
@@ -31,6 +32,7 @@ MAX_SPEED_M_S = 100.0
 MAX_STEP_M = 5.0
 MAX_ACCELERATION = 100 * 9.80665
 MAX_DURATION_S = 48 * 3600.0
+MAX_ANGLE_DEG = 1e5            # a joint angle channel: about 280 turns (unwrapped spins stay far below)
 STATURE_RANGE_M = (0.5, 2.6)
 TYPICAL_STATURE_M = 1.7
 # Length units a file may use, metres per unit, in the order they are preferred when two fit.
@@ -90,9 +92,10 @@ def far_positions(positions: np.ndarray, label, metres_per_unit: float = 1.0,
     if not far.any():
         return None
     t, k = _first(far)
-    value = float(np.max(np.abs(p[t, k])))
-    return (f"frame {t}, {label(k)}: a coordinate is {value:.3g} {'m' if metres_per_unit == 1.0 else 'file units'}, farther "
-            f"than {limit_m / 1000:g} km from the origin; expected a body within a few kilometres")
+    with np.errstate(over="ignore"):
+        metres = float(np.max(np.abs(p[t, k]))) * metres_per_unit
+    return (f"frame {t}, {label(k)}: a coordinate is {metres:.3g} m from the origin, farther than "
+            f"{limit_m / 1000:g} km; expected a body within a few kilometres")
 
 
 def fast_steps(positions: np.ndarray, fps: float, label, metres_per_unit: float = 1.0) -> str | None:
@@ -115,6 +118,20 @@ def fast_steps(positions: np.ndarray, fps: float, label, metres_per_unit: float 
             f"{fps:g} fps); no body part moves faster than {MAX_SPEED_M_S:g} m/s")
 
 
+def large_angle(angles: np.ndarray, degrees_per_unit: float = 1.0) -> tuple[int, int] | None:
+    """(row, column) of the first angle of a (N, C) table beyond ``MAX_ANGLE_DEG``, or None; the
+    table is in degrees, or radians with ``degrees_per_unit`` 180 / pi (compared unconverted, so a
+    value of 1e308 cannot overflow)."""
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(np.asarray(angles, dtype=np.float64)) > MAX_ANGLE_DEG / degrees_per_unit
+    return _first(bad) if bad.any() else None
+
+
+def angle_clause(value: float, unit: str = "degrees") -> str:
+    return (f"the angle {value:.3g} {unit} is beyond {MAX_ANGLE_DEG:g} degrees (about 280 turns); expected a "
+            "joint angle")
+
+
 def large_values(values: np.ndarray, limit: float, what: str, unit: str, label) -> str | None:
     """The first vector of (T, K, 3) ``values`` longer than ``limit`` (NaN skipped), as a clause."""
     v = np.asarray(values, dtype=np.float64)
@@ -130,7 +147,8 @@ def large_values(values: np.ndarray, limit: float, what: str, unit: str, label) 
     t, k = _first(bad)[:2]
     with np.errstate(over="ignore"):
         size = float(np.linalg.norm(v[t, k]))
-    return (f"frame {t}, {label(k)}: the {what} is {size:.3g} {unit}, beyond the {limit:g} {unit} a body can "
+    size_text = f"{size:.3g}" if math.isfinite(size) else f"over {float(np.max(np.abs(v[t, k]))):.3g}"
+    return (f"frame {t}, {label(k)}: the {what} is {size_text} {unit}, beyond the {limit:g} {unit} a body can "
             "produce")
 
 
@@ -161,6 +179,11 @@ def stature_problem(stature_m: float, unit_m: float = 1.0, unit_name: str = "met
         height = stature_m / unit_m * UNITS[unit]
         return f"{read_as}; the file's unit looks like {unit} (a {height:.2f} m body)"
     return f"{read_as}, and no common unit gives a body-sized figure"
+
+
+def seconds(value: float) -> str:
+    """A time stamp for a message: 6 decimals, or 6 significant digits when it is huge."""
+    return f"{value:.6f}" if abs(value) < 1e9 else f"{value:.6g}"
 
 
 def damaged_array_file(kind: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...imu import ImuRecording
 from ...rotations import quat_continuous, quat_slerp, quat_to_matrix
-from ..plausible import MAX_DURATION_S, MAX_SAMPLE_RATE, frame_rate, infinite_values
+from ..plausible import MAX_DURATION_S, MAX_SAMPLE_RATE, frame_rate, infinite_values, seconds
 from .common import _fail, check_acceleration
 from .segments import _sensor_order
 
@@ -48,8 +48,8 @@ def _check_times(where, times: np.ndarray, lines) -> None:
     bad = np.flatnonzero(~(steps > 0))
     if len(bad):
         k = bad[0] + 1
-        raise _fail(f"{where}, line {lines[k]}", f"the time stamp {times[k]:.6f} s does not come after the "
-                    f"previous one ({times[k - 1]:.6f} s); time stamps must increase.")
+        raise _fail(f"{where}, line {lines[k]}", f"the time stamp {seconds(times[k])} s does not come after the "
+                    f"previous one ({seconds(times[k - 1])} s); time stamps must increase.")
     late = np.flatnonzero(times - times[0] > MAX_DURATION_S)
     if len(late):
         k = late[0]

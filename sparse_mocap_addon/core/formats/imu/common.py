@@ -53,9 +53,16 @@ def _table(where, rows: list, line_numbers: list, columns: list, labels: list) -
                         f"{labels[int(np.argmax(columns))]!r} at position {need}.")
         picked.append([cells[c].strip() or "nan" for c in columns])
     try:
-        return np.array(picked, dtype=np.float64).reshape(len(rows), len(columns))
+        values = np.array(picked, dtype=np.float64).reshape(len(rows), len(columns))
     except ValueError:
-        pass
+        values = None
+    if values is not None:
+        infinite = np.argwhere(np.isinf(values))
+        if len(infinite):
+            r, c = infinite[0]
+            raise _fail(f"{where}, line {line_numbers[r]}", f"{picked[r][c]!r} in column {labels[c]} is not a finite "
+                        "number.")
+        return values
     for r, row in enumerate(picked):
         for c, cell in enumerate(row):
             try:
@@ -70,7 +77,8 @@ def _unit_quaternions(where, quat: np.ndarray, line_numbers, names=None) -> tupl
     """(normalised quaternions, valid) for (N, 4) or (N, S, 4); NaN rows are missing samples,
     zero-length or clearly non-unit ones raise naming the line."""
     present = np.isfinite(quat).all(axis=-1)
-    norm = np.linalg.norm(np.where(present[..., None], quat, 1.0), axis=-1)
+    with np.errstate(over="ignore"):              # a component of 1e308: its length is inf, refused below
+        norm = np.linalg.norm(np.where(present[..., None], quat, 1.0), axis=-1)
     bad = present & (np.abs(norm - 1.0) > _QUAT_NORM_TOLERANCE)
     if bad.any():
         flat = np.argwhere(bad)[0]
@@ -85,6 +93,12 @@ def _unit_quaternions(where, quat: np.ndarray, line_numbers, names=None) -> tupl
 def _check_rotations(where, matrices: np.ndarray, label) -> None:
     """Raise when a finite matrix of (N, ..., 3, 3) is not a rotation; ``label(index)`` names it."""
     finite = np.isfinite(matrices).all(axis=(-2, -1))
+    entries = np.abs(np.where(finite[..., None, None], matrices, 0.0))
+    huge = (entries > 1e6).any(axis=(-2, -1))
+    if huge.any():                                # checked first: the products below would overflow
+        index = tuple(np.argwhere(huge)[0])
+        raise _fail(f"{where}, {label(index)}", f"the orientation matrix is not orthonormal (an entry is "
+                    f"{entries[index].max():.3g}); expected a rotation matrix.")
     m = np.where(finite[..., None, None], matrices, np.eye(3))
     error = np.abs(np.swapaxes(m, -1, -2) @ m - np.eye(3)).max(axis=(-2, -1))
     det = np.linalg.det(m)
@@ -101,8 +115,14 @@ def sensor_label(sensors):
     return lambda k: f"sensor {sensors[k]}"
 
 
-def check_acceleration(where, acc: np.ndarray, sensors) -> None:
-    """Refuse (T, S, 3) free accelerations beyond what a body can produce (100 g), naming the frame."""
-    why = large_values(acc, MAX_ACCELERATION, "acceleration", "m/s^2", sensor_label(sensors))
-    if why is not None:
-        raise _fail(where, why + ".")
+def check_acceleration(where, acc: np.ndarray, sensors, lines=None, scale: float = 1.0) -> None:
+    """Refuse (T, S, 3) accelerations beyond what a body can produce (100 g), naming the frame (the
+    line, with ``lines``: one line number per frame); ``scale``: m/s^2 per file unit (g: 9.81)."""
+    why = large_values(acc, MAX_ACCELERATION / scale, "acceleration", "m/s^2" if scale == 1.0 else "g",
+                       sensor_label(sensors))
+    if why is None:
+        return
+    if lines is not None:                  # one sensor per file: the line says where
+        frame = int(why.split(",", 1)[0].removeprefix("frame "))
+        where, why = f"{where}, line {lines[frame]}", why.split(": ", 1)[1]
+    raise _fail(where, why + ".")

@@ -11,7 +11,7 @@ from ...imu import GRAVITY, ImuRecording
 from ...rotations import quat_to_matrix
 from ..plausible import MAX_SAMPLE_RATE, frame_rate
 from .align import _assemble, _check_times, _Stream, _unwrap
-from .common import _fail, _table, _text, _unit_quaternions
+from .common import _fail, _table, _text, _unit_quaternions, check_acceleration
 from .segments import segment_name
 from .sniff import _sniff_csv
 
@@ -69,6 +69,7 @@ def _read_dot_file(path: Path) -> _Stream:
     _check_times(path, times, numbers)
     quat, present = _unit_quaternions(path, values[:, 1:5], numbers)
     acc = values[:, 5:8]
+    check_acceleration(path, acc[:, None], [path.name], numbers)
     if acc_kind == "sensor":
         acc = np.einsum("nij,nj->ni", quat_to_matrix(np.where(present[:, None], quat, np.array([1.0, 0, 0, 0]))), acc)
         acc[:, 2] -= GRAVITY

@@ -12,7 +12,7 @@ import numpy as np
 from ...imu import GRAVITY, ImuRecording
 from ...rotations import quat_to_matrix
 from .align import _assemble, _check_times, _Stream
-from .common import _fail, _table, _text, _unit_quaternions
+from .common import _fail, _table, _text, _unit_quaternions, check_acceleration
 from .segments import segment_name
 
 
@@ -57,8 +57,9 @@ def _read_xio_sensor(folder: Path) -> _Stream:
         if not p.is_file():
             raise _fail(p, "no such file; an x-IMU3 sensor folder needs Inertial.csv and Quaternion.csv.")
     qt, qv, qlines = _xio_csv(quat_path, ["W", "X", "Y", "Z"])
-    at, av, _ = _xio_csv(inertial_path, ["Accelerometer X", "Accelerometer Y", "Accelerometer Z"])
+    at, av, alines = _xio_csv(inertial_path, ["Accelerometer X", "Accelerometer Y", "Accelerometer Z"])
     quat, present = _unit_quaternions(quat_path, qv, qlines)
+    check_acceleration(inertial_path, av[:, None], [folder.name], alines, scale=GRAVITY)
     if len(at) == len(qt) and np.array_equal(at, qt):
         acc_g = av
     else:                                     # different message rates: accelerometer onto quaternion times

@@ -15,7 +15,7 @@ from ...imu import GRAVITY, ImuRecording
 from ...rotations import matrix_to_quat, quat_to_matrix
 from ..plausible import MAX_SAMPLE_RATE, frame_rate
 from .align import _assemble, _check_times, _Stream, _unwrap
-from .common import _check_rotations, _fail, _table, _text, _unit_quaternions
+from .common import _check_rotations, _fail, _table, _text, _unit_quaternions, check_acceleration
 from .segments import segment_name
 from .sniff import _looks_like_xsens
 
@@ -102,6 +102,7 @@ def _read_xsens_file(path: Path, name: str | None) -> _Stream:
         quat = np.where(present[:, None], quat, np.array([1.0, 0.0, 0.0, 0.0]))
         matrices = quat_to_matrix(quat)
         acc_raw = values[:, 5:8]
+    check_acceleration(path, acc_raw[:, None], [path.name], numbers)
     if acc_kind == "sensor":               # specific force in the sensor frame: rotate, remove gravity
         acc = np.einsum("nij,nj->ni", matrices, acc_raw)
         acc[:, 2] -= GRAVITY

@@ -13,7 +13,7 @@ import numpy as np
 from ...source import SourceFormatError
 from ...trackers import TRACKER_JOINTS, TrackerError
 from ..names import side_and_key
-from ..plausible import MAX_DURATION_S
+from ..plausible import MAX_DURATION_S, seconds
 from ..textio import read_text
 
 _QUAT_NORM_TOLERANCE = 0.1
@@ -108,8 +108,8 @@ def check_times(label, times: np.ndarray, where_of) -> None:
     bad = np.flatnonzero(~(np.diff(times) > 0))
     if len(bad):
         k = bad[0] + 1
-        raise fail(where_of(k), f"the time stamp {times[k]:.6f} s of tracker {label} does not come after the "
-                   f"previous one ({times[k - 1]:.6f} s); time stamps must increase.")
+        raise fail(where_of(k), f"the time stamp {seconds(times[k])} s of tracker {label} does not come after the "
+                   f"previous one ({seconds(times[k - 1])} s); time stamps must increase.")
     late = np.flatnonzero(times - times[0] > MAX_DURATION_S)
     if len(late):
         k = late[0]
@@ -129,7 +129,8 @@ def unit_quats(label, quats: np.ndarray, positions: np.ndarray, where_of) -> tup
         k = int(np.flatnonzero(partial)[0])
         raise fail(where_of(k), f"tracker {label} has only some of its 3 position and 4 quaternion values; leave "
                    "all of them empty for a missing sample.")
-    norm = np.linalg.norm(np.where(q_ok[:, None], quats, 1.0), axis=-1)
+    with np.errstate(over="ignore"):              # a component of 1e308: its length is inf, refused below
+        norm = np.linalg.norm(np.where(q_ok[:, None], quats, 1.0), axis=-1)
     bad = q_ok & (np.abs(norm - 1.0) > _QUAT_NORM_TOLERANCE)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])

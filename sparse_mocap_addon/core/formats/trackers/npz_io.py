@@ -37,7 +37,8 @@ def read_npz(path: Path, resolve_order):
         if text is not None:
             header[key] = (text, 0)
     if "fps" in arrays:
-        header["fps"] = (np.asarray(arrays["fps"]), 0)        # checked with the other headers' fps
+        value = np.asarray(arrays["fps"])                     # checked with the other headers' fps
+        header["fps"] = (value.reshape(()).item() if value.size == 1 else value, 0)
     labels = [str(n) for n in np.asarray(arrays["names"]).reshape(-1)]
     positions, quats = np.asarray(arrays["positions"]), np.asarray(arrays["orientations"])
     for key, array in (("positions", positions), ("orientations", quats)):

@@ -60,3 +60,17 @@ def test_operator_names_are_unique_in_f3_search(registered_addon):
     assert labels["Calibrate Trackers"] == ["sparse_mocap.calibrate_trackers"]
     assert labels["Reconstruct from IMU"] == ["sparse_mocap.reconstruct_imu"]
     assert labels["Reconstruct from Trackers"] == ["sparse_mocap.reconstruct_trackers"]
+
+
+def test_recording_imports_share_one_frame_rate_rule_and_say_it(registered_addon):
+    """Import IMU Recording and Import Trackers keep the recording's rate unless Resample is on;
+    Import Mocap keeps the take's frames unless told to resample to the scene's rate."""
+    for name in ("import_imu", "import_trackers"):
+        props = getattr(bpy.ops.sparse_mocap, name).get_rna_type().properties
+        assert props["resample"].default is False, name
+        assert "keep the recording's own frame rate" in props["resample"].description, name
+        assert "resampled to" in props["fps"].description, name
+    fps = bpy.ops.sparse_mocap.import_mocap.get_rna_type().properties["fps"]
+    assert fps.default == "FILE"
+    assert "Every frame of the file becomes a key" in fps.enum_items["FILE"].description
+    assert "Resample the take to the scene's frame rate" in fps.enum_items["SCENE"].description

@@ -201,9 +201,9 @@ class RecordingRate:
 
     resample: BoolProperty(
         name="Resample", default=False,
-        description="Off: keep the recording's own frame rate, one key per recorded frame, and set the scene's "
-                    "rate to it. On: resample the recording to the frame rate below first (interpolated "
-                    "between samples). Reconstruction runs at 60 fps and resamples by itself either way")
+        description="Off (default): keep the recording's own frame rate, one key per recorded frame. On: "
+                    "resample the recording to the frame rate below first (interpolated between samples). The "
+                    "scene takes the set's rate either way; reconstruction runs at 60 fps and resamples by itself")
     fps: FloatProperty(name="Frame Rate", default=60.0, min=1.0, max=1000.0,
                        description="The rate the recording is resampled to (Resample on)")
 

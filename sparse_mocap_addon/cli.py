@@ -434,6 +434,7 @@ def _imu_motion(args, say, measurements) -> Motion:
     from .core.imu_calibration import apply_calibration, calibrate
     from .inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
     from .inference.missing_frames import imu_missing_frames
+    heading = _heading(args.imu_heading, "--imu-heading", IMU_HEADINGS)
     try:
         segments = _imu_segments(args.imu_segment)
         recording, _ = read_recording(args.imu, kind=args.imu_format, fps=None, source_fps=args.source_fps,
@@ -442,13 +443,12 @@ def _imu_motion(args, say, measurements) -> Motion:
             f"frames ({recording.fps:g} fps) from {args.imu}")
         if recording.world != "core":
             calibration = calibrate(recording, pose=args.calibration_pose, start_s=args.calibration_start,
-                                    duration_s=args.calibration_seconds, heading=_imu_heading(args.imu_heading),
-                                    up=args.imu_up)
+                                    duration_s=args.calibration_seconds, heading=heading, up=args.imu_up)
             recording = apply_calibration(recording, calibration)
-            heading = calibration.heading_deg
+            facing = calibration.heading_deg
             say(f"calibrated on the {args.calibration_pose}-pose held from {args.calibration_start:g} s"
-                + ("" if heading is None else f" (heading {heading:.1f} deg, "
-                                              f"{calibration.metadata['heading']['method']})"))
+                + ("" if facing is None else f" (heading {facing:.1f} deg, "
+                                             f"{calibration.metadata['heading']['method']})"))
         recording = _imu_window(recording, args.imu_start, args.imu_duration, say)
         options = ImuSolveOptions(mode=args.imu_mode, feet=_feet_options(args, "zero"))
         motion, report = reconstruct_imu(recording, measurements, options)
@@ -479,12 +479,21 @@ def _imu_segments(values: list[str]) -> dict:
     return mapping
 
 
-def _imu_heading(text: str):
-    """--imu-heading: a method name or degrees."""
-    try:
-        return float(text)
-    except ValueError:
+IMU_HEADINGS = ("auto", "knees", "left_knee", "right_knee", "core")
+TRACKER_HEADINGS = ("auto", "positions", "head")
+
+
+def _heading(text: str, flag: str, names: tuple):
+    """--imu-heading / --tracker-heading: one of ``names`` or a finite number of degrees."""
+    if text in names:
         return text
+    try:
+        degrees = float(text)
+    except ValueError:
+        degrees = math.nan
+    if not math.isfinite(degrees):
+        raise CliError(f"{flag} {text!r}: expected {', '.join(names)} or a number of degrees")
+    return degrees
 
 
 def _imu_window(recording, start_s: float, duration_s: float | None, say):
@@ -515,6 +524,7 @@ def _tracker_motion(args, say, skeleton) -> Motion:
     from .core.formats.trackers import read_trackers
     from .core.tracker_calibration import calibrate_trackers
     from .inference.tracker_pipeline import TrackerSolveOptions, failure_summary, reconstruct_trackers
+    heading = _heading(args.tracker_heading, "--tracker-heading", TRACKER_HEADINGS)
     try:
         recording = read_trackers(args.trackers, convention=args.tracker_convention, fps=args.tracker_fps,
                                   units=args.tracker_units)
@@ -525,7 +535,7 @@ def _tracker_motion(args, say, skeleton) -> Motion:
             calibration = calibrate_trackers(recording, skeleton, pose=args.tracker_calibration_pose,
                                              start_s=args.tracker_calibration_start,
                                              duration_s=args.tracker_calibration_seconds,
-                                             heading=_imu_heading(args.tracker_heading))
+                                             heading=heading)
             say(f"calibrated on the {calibration.pose}-pose held from {args.tracker_calibration_start:g} s (heading "
                 f"{calibration.heading_deg:.1f} deg, {calibration.method})")
         options = TrackerSolveOptions(mode=args.tracker_mode)

@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("bpy", reason="the bpy module is installed by scripts/setup.sh")
 
+from .cli_support import check_fbx, fbx_takes, only_paths  # noqa: E402
 from .fbx_reader import read_fbx  # noqa: E402
 
 
@@ -28,10 +29,11 @@ def test_demo_to_blend_fbx_and_bvh(tmp_path):
     result = run_cli("--demo", "--demo-seconds", "2", "--height", "1.66", "--sex", "female",
                      "--blend", str(blend), "--fbx", str(fbx), "--bvh", str(bvh))
     assert result.returncode == 0, result.stderr
-    assert "baked 120 frames" in result.stderr  # progress goes to stderr
+    assert "baked 120 frames into action 'demo_walk'" in result.stderr  # progress goes to stderr
+    only_paths(result, blend, fbx, bvh)     # stdout: the paths written, never Blender's own messages
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.blend", "walk.bvh", "walk.fbx"]
-    summary = read_fbx(fbx)
-    assert summary.frames == 120 and len(summary.bones) == 24
+    summary = check_fbx(fbx, "demo_walk", frames=120)
+    assert len(summary.bones) == 24
     assert "Frames: 120" in bvh.read_text()
 
 
@@ -44,7 +46,7 @@ def test_blend_output_opens_with_the_character_and_measurements(tmp_path, regist
     bpy.ops.wm.open_mainfile(filepath=str(blend))
     obj = bpy.data.objects["Performer"]
     assert obj.sparse_mocap_subject.height == pytest.approx(1.9)
-    assert obj.animation_data.action is not None
+    assert obj.animation_data.action.name == "demo_walk"
     assert bpy.context.scene.frame_end - bpy.context.scene.frame_start + 1 == 60
 
 
@@ -55,6 +57,8 @@ def test_motion_file_input_through_the_script_form(tmp_path, random_motion):
                      script=True)
     assert result.returncode == 0, result.stderr
     assert "feet left raw: the root path of a 1.72 m body kept on a 1.75 m one" in result.stderr
+    only_paths(result, fbx)
+    assert fbx_takes(fbx) == ["take"]        # the action and the FBX take are named after the file
     summary = read_fbx(fbx, [("pelvis", 3)])
     assert summary.frames == random_motion.num_frames
     assert summary.unit_meters == pytest.approx(0.01)

@@ -83,6 +83,47 @@ def test_bake_matches_core_forward_kinematics(blank_scene, random_motion):
     assert (scene.frame_start, scene.frame_end) == (1, random_motion.num_frames)
 
 
+def pose_matrices(obj, frame):
+    bpy.context.scene.frame_set(frame)
+    return np.array([np.array(obj.pose.bones[n].matrix) for n in JOINT_NAMES])
+
+
+def test_bake_as_samples_plays_as_the_keyframes(blank_scene, random_motion):
+    """keys="samples" (long takes): every F-curve holds one sampled point per frame and no key, and
+    the pose on every frame (and between frames: both interpolate linearly) is the keyframes' pose."""
+    keyed = create_armature(random_motion.skeleton, name="keyed", with_mesh=False)
+    bake_motion(keyed, random_motion, action_name="keys")
+    sampled = create_armature(random_motion.skeleton, name="sampled", with_mesh=False)
+    action = bake_motion(sampled, random_motion, action_name="samples", keys="samples")
+    curves = compat.action_fcurves(sampled)
+    assert len(curves) == 24 * 4 + 3
+    assert all(len(c.keyframe_points) == 0 and len(c.sampled_points) == random_motion.num_frames for c in curves)
+    assert tuple(action.frame_range) == (1.0, float(random_motion.num_frames))
+    for frame in (1, 14, random_motion.num_frames):
+        assert np.abs(pose_matrices(sampled, frame) - pose_matrices(keyed, frame)).max() < 1e-6
+    scene = bpy.context.scene
+    scene.frame_set(20, subframe=0.5)
+    halfway = [np.array(obj.pose.bones["left_knee"].rotation_quaternion) for obj in (keyed, sampled)]
+    assert np.abs(halfway[0] - halfway[1]).max() < 1e-6
+    with pytest.raises(ValueError, match="keys must be one of"):
+        bake_motion(sampled, random_motion, keys="sparse")
+
+
+def test_bake_as_samples_needs_one_frame_spacing(blank_scene, random_motion):
+    """Keys half a frame apart (a 60 fps motion on a 30 fps scene) cannot be samples: keyframes."""
+    obj = create_armature(random_motion.skeleton, with_mesh=False)
+    bpy.context.scene.render.fps = 30
+    bake_motion(obj, random_motion, match_scene=False, keys="samples")
+    assert len(compat.action_fcurves(obj)[0].keyframe_points) == random_motion.num_frames
+
+
+def test_keys_for_long_takes():
+    from sparse_mocap_addon.blender.bake import LONG_TAKE_FRAMES, keys_for
+
+    assert keys_for(1000) == keys_for(LONG_TAKE_FRAMES) == "keyframes"
+    assert keys_for(LONG_TAKE_FRAMES + 1) == "samples"
+
+
 def test_bake_keeps_real_timing_when_scene_rate_differs(blank_scene, random_motion):
     obj = create_armature(random_motion.skeleton, with_mesh=False)
     bpy.context.scene.render.fps = 30

@@ -24,6 +24,15 @@ from .armature import rest_frames, skeleton_from_armature
 from .coords import CORE_TO_BLENDER, core_to_blender_vectors
 
 _LINEAR = 1  # Keyframe.interpolation enum value of 'LINEAR' (foreach_set takes the integer)
+KEY_STORAGE = ("keyframes", "samples")
+# From this many frames (10 minutes at 60 fps) a long take is best baked as samples (bake_motion's
+# ``keys``): 99 F-curves of LINEAR keys cost about 7 KB a frame in Blender, samples about 1.6 KB.
+LONG_TAKE_FRAMES = 36_000
+
+
+def keys_for(frames: int) -> str:
+    """The ``keys`` of :func:`bake_motion` for a take of ``frames``: samples past ``LONG_TAKE_FRAMES``."""
+    return "samples" if frames > LONG_TAKE_FRAMES else "keyframes"
 
 
 def bone_quaternion_maps(obj) -> np.ndarray:
@@ -39,17 +48,26 @@ def bone_quaternion_maps(obj) -> np.ndarray:
     return left @ right
 
 
+def _bone_channels(motion: Motion, per_bone: np.ndarray, j: int) -> np.ndarray:
+    """Bone ``j``'s pose quaternions (T, 4): its core rotations through ``per_bone[j]``, signs made
+    continuous over time (each bone on its own, so one bone at a time gives the same numbers)."""
+    return quat_continuous(motion.rotations[:, j] @ per_bone[j].T, axis=0)
+
+
+def _pelvis_location(obj, motion: Motion) -> np.ndarray:
+    """Pelvis locations (T, 3): the world displacement from the rest head in the pelvis's rest frame."""
+    rest_rot, rest_head = rest_frames(obj)
+    pelvis_world = core_to_blender_vectors(motion.translation)                   # (T, 3)
+    return (pelvis_world - rest_head[0]) @ rest_rot[0]                           # B0^T (p - head)
+
+
 def pose_channels(obj, motion: Motion) -> tuple[np.ndarray, np.ndarray]:
     """Pose-bone quaternions (T, 24, 4) and pelvis locations (T, 3) for ``motion`` on ``obj``."""
-    rest_rot, rest_head = rest_frames(obj)
     per_bone = bone_quaternion_maps(obj)                                           # (24, 4, 4)
-    basis = np.empty_like(motion.rotations)
+    quats = np.empty_like(motion.rotations)
     for j in range(len(per_bone)):  # 24 small matrix products over all frames (BLAS)
-        basis[:, j] = motion.rotations[:, j] @ per_bone[j].T
-    quats = quat_continuous(basis, axis=0)
-    pelvis_world = core_to_blender_vectors(motion.translation)                   # (T, 3)
-    location = (pelvis_world - rest_head[0]) @ rest_rot[0]                       # B0^T (p - head)
-    return quats, location
+        quats[:, j] = _bone_channels(motion, per_bone, j)
+    return quats, _pelvis_location(obj, motion)
 
 
 def fit_to_armature(obj, motion: Motion, feet: FeetOptions | None = None) -> tuple[Motion, dict | None]:
@@ -74,16 +92,20 @@ def set_scene_timing(scene, fps: float, frames: int, frame_start: int) -> None:
 
 
 def bake_motion(obj, motion: Motion, action_name: str | None = None, frame_start: int = 1,
-                match_scene: bool = True, scene=None, progress=None):
+                match_scene: bool = True, scene=None, progress=None, keys: str = "keyframes"):
     """Bake ``motion`` into a **new** Action assigned to ``obj``; returns the Action.
 
     The previously assigned action (if any) is kept: it gets a fake user so saving the file does not
     drop it. With ``match_scene`` the scene's frame rate and range are set to the motion's; otherwise
     keys are spaced so the motion keeps its real timing at the scene's frame rate.
-    ``progress(fraction)`` is called as F-curves are written.
+    ``progress(fraction)`` is called as F-curves are written. ``keys``: "keyframes" (LINEAR keys, editable)
+    or "samples" (sampled F-curve points, a quarter of the memory in Blender for a long take; the
+    same playback and export; where the keys do not fall one frame apart, keyframes all the same).
     """
+    if keys not in KEY_STORAGE:
+        raise ValueError(f"keys must be one of {', '.join(KEY_STORAGE)}, got {keys!r}")
     scene = scene or bpy.context.scene
-    quats, location = pose_channels(obj, motion)
+    per_bone = bone_quaternion_maps(obj)      # first: refuses a non-SMPL armature before any change
     frames_count = motion.num_frames
 
     if match_scene:
@@ -101,23 +123,39 @@ def bake_motion(obj, motion: Motion, action_name: str | None = None, frame_start
     for pose_bone in obj.pose.bones:
         pose_bone.rotation_mode = "QUATERNION"
 
-    paths = [(f'pose.bones["{name}"].rotation_quaternion', i, name) for name in JOINT_NAMES for i in range(4)]
-    paths += [(f'pose.bones["{JOINT_NAMES[0]}"].location', i, JOINT_NAMES[0]) for i in range(3)]
-    # All keys at once, laid out as each F-curve's interleaved (frame, value) pairs.
-    coords = np.empty((len(paths), frames_count, 2), dtype=np.float32)
-    coords[:, :, 0] = frames
-    coords[:-3, :, 1] = quats.reshape(frames_count, -1).T
-    coords[-3:, :, 1] = location.T
-    interpolation = np.full(frames_count, _LINEAR, dtype=np.int8)
-    for k, (path, index, group) in enumerate(paths):
-        fcurve = compat.new_fcurve(fcurves, path, index, group)
-        fcurve.keyframe_points.add(frames_count)
-        fcurve.keyframe_points.foreach_set("co", coords[k].ravel())
-        fcurve.keyframe_points.foreach_set("interpolation", interpolation)
-        # No fcurve.update(): the keys are already in time order and LINEAR, so neither the sort
-        # nor the Bezier handles it recomputes matter (it would cost ~1.4 ms per 10,000 keys).
-        if progress is not None and k % 8 == 0:
-            progress(k / len(paths))
+    channels = [(f'pose.bones["{name}"].rotation_quaternion', JOINT_NAMES[j], lambda j=j: _bone_channels(
+        motion, per_bone, j)) for j, name in enumerate(JOINT_NAMES)]
+    channels.append((f'pose.bones["{JOINT_NAMES[0]}"].location', JOINT_NAMES[0], lambda: _pelvis_location(obj, motion)))
+    samples = keys == "samples" and np.allclose(frames, frame_start + np.arange(frames_count), rtol=0.0, atol=1e-4)
+    # One F-curve's interleaved (frame, value) pairs at a time: a long take never holds all the
+    # channels' keys outside Blender.
+    coords = np.empty((frames_count, 2), dtype=np.float32)
+    coords[:, 0] = frames
+    interpolation = None if samples else np.full(frames_count, _LINEAR, dtype=np.int8)
+    written, total = 0, 4 * len(JOINT_NAMES) + 3
+    for path, group, values_of in channels:
+        values = values_of()
+        for index in range(values.shape[1]):
+            coords[:, 1] = values[:, index]
+            _write_fcurve(compat.new_fcurve(fcurves, path, index, group), coords, interpolation)
+            if progress is not None and written % 8 == 0:
+                progress(written / total)
+            written += 1
     if progress is not None:
         progress(1.0)
     return action
+
+
+def _write_fcurve(fcurve, coords: np.ndarray, interpolation: np.ndarray | None) -> None:
+    """``coords`` (n, 2) as the curve's LINEAR keys, or (``interpolation`` None; frames one apart)
+    as its sampled points: 16 bytes a frame in Blender instead of a keyframe's 72, played and
+    exported the same (Blender interpolates samples linearly), but not editable as keys."""
+    fcurve.keyframe_points.add(len(coords))
+    fcurve.keyframe_points.foreach_set("co", coords.ravel())
+    if interpolation is None:
+        start = int(round(coords[0, 0]))
+        fcurve.convert_to_samples(start, start + len(coords))   # the end is exclusive
+        return
+    fcurve.keyframe_points.foreach_set("interpolation", interpolation)
+    # No fcurve.update(): the keys are already in time order and LINEAR, so neither the sort
+    # nor the Bezier handles it recomputes matter (it would cost ~1.4 ms per 10,000 keys).

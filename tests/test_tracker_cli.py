@@ -61,7 +61,11 @@ def test_calibrated_worn_trackers_in_another_convention(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--trackers", "{tmp}/none.csv"], "none.csv: no such file"),
-    (["--trackers", "{tmp}/take.csv", "--tracker-convention", "openxr"], "the file says its convention is 'unity'"),
+    (["--trackers", "{tmp}/take.csv", "--tracker-convention", "openxr"],
+     "the file says its convention is 'unity' but --tracker-convention 'openxr' was given; leave out "
+     "--tracker-convention to use the file's"),
+    (["--trackers", "{tmp}/take.csv", "--tracker-calibration-pose", "t", "--tracker-heading", "north"],
+     "--tracker-heading 'north': expected auto, positions, head or a number of degrees"),
     (["--trackers", "{tmp}/three.csv", "--tracker-mode", "analytic"], "the analytic solver needs the pelvis"),
     (["--trackers", "{tmp}/take.csv", "--tracker-calibration-pose", "t"], "moved during the calibration window"),
 ])

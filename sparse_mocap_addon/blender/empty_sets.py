@@ -3,21 +3,77 @@
 animated child Empty per point, sensor or tracker. This module finds the set the user means, makes
 the parent and its children, writes a child's keys the fast way (``keyframe_points.add`` +
 ``foreach_set``) and reads them back (``foreach_get``), including the ``["valid"]`` channel of the
-IMU and tracker sets (1 or 0 on every frame, CONSTANT keys)."""
+IMU and tracker sets (1 or 0 on every frame, CONSTANT keys).
+
+A :class:`SetKind` names what tells the kinds apart (marker, member properties, words, error); the
+IMU and tracker sets, recordings of devices that can drop samples, are written and read whole by
+:func:`create_recording_set` and :func:`read_recording_set`, each concern giving only its channels
+and the facts it keeps on the parent."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import bpy
 import numpy as np
 
+from ..core.rotations import quat_continuous
 from . import compat
 
 LINEAR = 1         # Keyframe.interpolation enum values (foreach_set takes the integers)
 CONSTANT = 0
 VALID = "valid"
 VALID_PATH = f'["{VALID}"]'
+CALIBRATION = "calibration"      # the parent property where Calibrate keeps its result (JSON)
+
+
+@dataclass(frozen=True)
+class SetKind:
+    """What tells one kind of empty set from another."""
+
+    marker: str              # the parent's flag property ("sparse_mocap_imu")
+    member_key: str          # a child's true member name ("sensor"; the object's name may carry ".001")
+    index_key: str           # a child's place in the recording ("sensor_index")
+    noun: str                # what messages call the set ("IMU set")
+    member: str              # ... and one of its members ("sensor")
+    made_by: str             # the operator that makes such sets ("Import IMU Recording")
+    error: type              # the concern's one-sentence ValueError
+    names_key: str = ""      # the parent's list of member names ("sensors"), recording sets only
+
+    def is_set(self, obj) -> bool:
+        """``obj`` is a parent Empty of this kind."""
+        return obj is not None and bool(obj.get(self.marker, False))
+
+    def find_parent(self, obj):
+        """The set of this kind ``obj`` belongs to: ``obj`` itself or its parent, else None."""
+        return find_parent(obj, self.is_set)
+
+    def active_parent(self, context):
+        """The set of this kind of the active object, else the one among the selected objects."""
+        return active_set(context, self.find_parent)
+
+    def children(self, parent) -> list:
+        """The set's member empties in recording order."""
+        return ordered_children(parent, self.member_key, self.index_key)
+
+    def stored_calibration(self, parent) -> dict | None:
+        """The dict Calibrate stored on the set, or None."""
+        return stored_dict(parent, CALIBRATION, self.error)
+
+    def store_calibration(self, parent, record: dict) -> None:
+        """Keep Calibrate's JSON-safe ``record`` on the set (replacing the one before)."""
+        parent[CALIBRATION] = json.dumps(record, sort_keys=True)
+
+    def member_names(self, parent, children: list) -> list[str]:
+        """The members' names; raises :attr:`error` with one sentence when there are none or two
+        share a name."""
+        if not children:
+            raise self.error(f"'{parent.name}': the {self.noun} has no {self.member} empties left.")
+        names = [c[self.member_key] for c in children]
+        if len(set(names)) != len(names):
+            raise self.error(f"'{parent.name}': two of its empties stand for the same {self.member}.")
+        return names
 
 
 def active_set(context, find_parent):
@@ -92,22 +148,22 @@ def keyed_values(fcurve, start: int, count: int) -> np.ndarray:
 
 # --- making a set --------------------------------------------------------------------------------
 
-def new_set_parent(name: str, collection, marker: str):
-    """A new parent Empty (plain axes) in ``collection`` marked with ``parent[marker] = True``."""
+def new_set_parent(name: str, collection, marker: str, size: float = 0.3):
+    """A new parent Empty (plain axes, ``size``) in ``collection`` marked with ``parent[marker] = True``."""
     parent = bpy.data.objects.new(name, None)
     collection.objects.link(parent)
     parent.empty_display_type = "PLAIN_AXES"
-    parent.empty_display_size = 0.3
+    parent.empty_display_size = size
     parent[marker] = True
     return parent
 
 
-def new_set_child(name: str, parent, collection, size: float):
-    """A new child Empty (arrows, ``size``) of ``parent`` in ``collection``."""
+def new_set_child(name: str, parent, collection, size: float, display: str = "ARROWS"):
+    """A new child Empty (``display``, ``size``) of ``parent`` in ``collection``."""
     child = bpy.data.objects.new(name, None)
     collection.objects.link(child)
     child.parent = parent
-    child.empty_display_type = "ARROWS"
+    child.empty_display_type = display
     child.empty_display_size = size
     return child
 
@@ -146,19 +202,12 @@ def write_valid_keys(fcurves, frames: np.ndarray, valid: np.ndarray) -> None:
 
 # --- reading a set -------------------------------------------------------------------------------
 
-def set_members(parent, children: list, name_key: str, error, kind: str, member: str):
-    """(names, first frame, frame count) of a set's ``children`` (its members, each named by
-    ``name_key``); raises ``error`` with one sentence when there are none, two share a name, or the
-    set has no frames. ``kind`` ("IMU set") and ``member`` ("sensor") word the messages."""
-    if not children:
-        raise error(f"'{parent.name}': the {kind} has no {member} empties left.")
-    names = [c[name_key] for c in children]
-    if len(set(names)) != len(names):
-        raise error(f"'{parent.name}': two of its empties stand for the same {member}.")
+def set_frames(parent, kind: SetKind) -> tuple[int, int]:
+    """(first frame, frame count) of a recording set; raises ``kind.error`` when it has no frames."""
     start, count = int(parent.get("frame_start", 1)), int(parent.get("frame_count", 0))
     if count <= 0:
-        raise error(f"'{parent.name}': the {kind} has no frames.")
-    return names, start, count
+        raise kind.error(f"'{parent.name}': the {kind.noun} has no frames.")
+    return start, count
 
 
 def curves_by_path(obj) -> dict:
@@ -182,3 +231,108 @@ def stored_metadata(parent, count: int) -> tuple[dict, float]:
     metadata.update({"times": float(parent.get("time_start", 0.0)) + np.arange(count) / fps,
                      "frame_start": int(parent.get("frame_start", 1))})
     return metadata, fps
+
+
+# --- recording sets (IMU, trackers): the whole set -------------------------------------------------
+
+@dataclass
+class Channel:
+    """An animated property of a recording set's members: ``values`` (T, K, size) over the
+    recording's frames, keyed on the frames where the member's sample is valid."""
+
+    path: str                # the data path ("location", '["acceleration"]')
+    group: str               # the F-curves' group
+    values: np.ndarray
+    shown: bool = False      # the member also stands at its first keyed value (the property itself)
+
+
+def create_recording_set(kind: SetKind, name: str, collection, *, names, valid: np.ndarray, channels: list,
+                         fps: float, source: str, metadata: dict, facts: dict, frame_start: int,
+                         child_size: float, valid_description: str, dress=None, progress=None):
+    """A parent Empty named ``name`` with one animated child Empty per member; returns the parent.
+
+    The parent keeps ``kind.marker``, ``fps``, ``source``, the concern's ``facts``, ``time_start``,
+    ``frame_start``, ``frame_count``, the member names (``kind.names_key``), ``valid_fraction`` and
+    the reader's small ``metadata`` (JSON). Each child gets its ``channels`` keyed on its valid frames
+    (a ``rotation_quaternion`` channel made continuous first), ``["valid"]`` on every frame, and
+    ``dress(child, k)`` before its keys. One new action (per child before slotted actions).
+    """
+    tick = progress or (lambda fraction: None)
+    T, K = valid.shape
+    frames = frame_start + np.arange(T, dtype=np.float64)
+    parent = new_set_parent(name, collection, kind.marker)
+    parent["fps"] = float(fps)
+    parent["source"] = str(source)
+    for key, value in facts.items():
+        parent[key] = value
+    parent["time_start"] = first_time(metadata, T)
+    parent["frame_start"] = frame_start
+    parent["frame_count"] = T
+    parent[kind.names_key] = list(names)
+    parent["valid_fraction"] = float(valid.mean()) if valid.size else 0.0
+    parent["metadata"] = json.dumps(small_metadata(metadata), sort_keys=True)
+
+    action = bpy.data.actions.new(name) if compat.has_slotted_actions() else None
+    for k, member in enumerate(names):
+        child = new_set_child(member, parent, collection, child_size)
+        child.rotation_mode = "QUATERNION"
+        child[kind.member_key] = member
+        child[kind.index_key] = k
+        if dress is not None:
+            dress(child, k)
+        add_valid_property(child, valid_description)
+        keyed = np.flatnonzero(valid[:, k])
+        keys = [(channel, _member_keys(channel, keyed, k)) for channel in channels]
+        for channel, values in keys:
+            if channel.shown and len(keyed):
+                setattr(child, channel.path, values[0])
+        fcurves = compat.assign_new_action(child, action or bpy.data.actions.new(f"{name}_{member}"))
+        for channel, values in keys:
+            for i in range(values.shape[1]):
+                write_keys(compat.new_fcurve(fcurves, channel.path, i, channel.group), frames[keyed], values[:, i])
+        write_valid_keys(fcurves, frames, valid[:, k])
+        tick((k + 1) / K)
+    return parent
+
+
+def _member_keys(channel: Channel, keyed: np.ndarray, k: int) -> np.ndarray:
+    """(len(keyed), size) values member ``k`` is keyed with; quaternions without sign flips."""
+    values = channel.values[keyed, k]
+    if channel.path == "rotation_quaternion" and len(keyed):
+        values = quat_continuous(values, axis=0)
+    return values
+
+
+@dataclass
+class RecordingSetContents:
+    """What :func:`read_recording_set` read back."""
+
+    names: tuple
+    values: dict             # {path: (T, K, size)}, NaN where a member has no key
+    valid: np.ndarray        # (T, K): the ``valid`` key is 1 and every channel keyed
+    metadata: dict           # the reader's facts plus ``times`` and ``frame_start``
+    fps: float
+
+
+def read_recording_set(kind: SetKind, parent, channels) -> RecordingSetContents:
+    """The members' keys of a set made by :func:`create_recording_set`, read the fast way
+    (``foreach_get``) for ``channels`` ((path, size), ...). Raises ``kind.error`` with one sentence
+    when ``parent`` is no such set or has lost its members or frames."""
+    if not kind.is_set(parent):
+        raise kind.error(f"'{getattr(parent, 'name', parent)}' is no {kind.noun}: expected the empties made by "
+                         f"{kind.made_by}.")
+    children = kind.children(parent)
+    names = kind.member_names(parent, children)
+    start, count = set_frames(parent, kind)
+    values = {path: np.full((count, len(children), size), np.nan) for path, size in channels}
+    valid = np.zeros((count, len(children)), dtype=bool)
+    for k, child in enumerate(children):
+        curves = curves_by_path(child)
+        for path, size in channels:
+            for i in range(size):
+                values[path][:, k, i] = keyed_values(curves.get((path, i)), start, count)
+        valid[:, k] = read_valid(curves, start, count)
+    for keyed in values.values():
+        valid &= np.isfinite(keyed).all(axis=-1)
+    metadata, fps = stored_metadata(parent, count)
+    return RecordingSetContents(tuple(names), values, valid, metadata, fps)

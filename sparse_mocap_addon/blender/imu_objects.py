@@ -29,50 +29,33 @@ not change the recording it holds.
 
 from __future__ import annotations
 
-import json
-
 import bpy
 import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
 from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
-from ..core.rotations import matrix_to_quat, quat_continuous, quat_normalize, quat_to_matrix
-from . import compat
+from ..core.rotations import matrix_to_quat, quat_normalize, quat_to_matrix
 from .coords import CORE_TO_BLENDER, core_to_blender_vectors
-from .empty_sets import (active_set, add_valid_property, curves_by_path, find_parent, first_time, keyed_values,
-                         new_set_child, new_set_parent, ordered_children, read_valid, set_members, small_metadata,
-                         stored_dict, stored_metadata, write_keys, write_valid_keys)
+from .empty_sets import Channel, SetKind, create_recording_set, read_recording_set
 
-MARKER = "sparse_mocap_imu"
-SENSOR_KEY = "sensor"
-INDEX_KEY = "sensor_index"
+IMU_SET = SetKind(marker="sparse_mocap_imu", member_key="sensor", index_key="sensor_index", noun="IMU set",
+                  member="sensor", made_by="Import IMU Recording", error=ImuError, names_key="sensors")
+MARKER = IMU_SET.marker
+SENSOR_KEY = IMU_SET.member_key
+INDEX_KEY = IMU_SET.index_key
 ACCELERATION = "acceleration"
 ACCELERATION_PATH = f'["{ACCELERATION}"]'
-CALIBRATION = "calibration"
 
 _AXES = {"+X": (1, 0, 0), "-X": (-1, 0, 0), "+Y": (0, 1, 0), "-Y": (0, -1, 0), "+Z": (0, 0, 1), "-Z": (0, 0, -1)}
 
 
 # --- finding IMU sets ----------------------------------------------------------------------------
 
-def is_imu_set(obj) -> bool:
-    """``obj`` is a parent Empty made by :func:`create_imu_empties`."""
-    return obj is not None and bool(obj.get(MARKER, False))
-
-
-def find_imu_parent(obj):
-    """The IMU set ``obj`` belongs to: ``obj`` itself or its parent."""
-    return find_parent(obj, is_imu_set)
-
-
-def active_imu_parent(context):
-    """The IMU set of the active object, else the one IMU set among the selected objects."""
-    return active_set(context, find_imu_parent)
-
-
-def stored_calibration(parent) -> dict | None:
-    """The calibration dict Calibrate stored on the set, or None."""
-    return stored_dict(parent, CALIBRATION, ImuError)
+is_imu_set = IMU_SET.is_set                    # a parent Empty made by create_imu_empties
+find_imu_parent = IMU_SET.find_parent          # the IMU set an object belongs to: itself or its parent
+active_imu_parent = IMU_SET.active_parent      # of the active object, else the one among the selected
+stored_calibration = IMU_SET.stored_calibration
+sensor_children = IMU_SET.children             # the set's sensor empties in recording order
 
 
 # --- the world of the set ------------------------------------------------------------------------
@@ -122,67 +105,33 @@ def create_imu_empties(recording: ImuRecording, name: str, collection=None, *, f
     """
     context = context or bpy.context
     scene = context.scene
-    collection = collection or context.collection or scene.collection
-    tick = progress or (lambda fraction: None)
     to_blender = world_to_blender(recording)
-    frame_start = int(scene.frame_start if frame_start is None else frame_start)
-    T, S = recording.num_frames, len(recording.sensors)
     valid = np.asarray(recording.valid, dtype=bool)
     matrices = to_blender @ np.where(valid[..., None, None], recording.orientation, np.eye(3))
-    quats = matrix_to_quat(matrices)                                            # (T, S, 4)
-    acceleration = np.nan_to_num(recording.acceleration) @ to_blender.T         # (T, S, 3)
-    frames = frame_start + np.arange(T, dtype=np.float64)
-    time_start = first_time(recording.metadata, T)
-
-    parent = new_set_parent(name, collection, MARKER)
-    parent["fps"] = float(recording.fps)
-    parent["source"] = str(recording.source)
-    parent["world"] = str(recording.world)
-    parent["up_axis"] = str(recording.metadata.get("up_axis", "+Y" if recording.world == "core" else "+Z"))
-    parent["format"] = str(recording.metadata.get("format", ""))
-    parent["native_fps"] = float(recording.metadata.get("native_fps", recording.fps))
-    parent["time_start"] = time_start
-    parent["frame_start"] = frame_start
-    parent["frame_count"] = T
-    parent["sensors"] = list(recording.sensors)
-    parent["world_to_blender"] = [float(v) for v in to_blender.ravel()]
-    parent["valid_fraction"] = float(valid.mean()) if valid.size else 0.0
-    parent["metadata"] = json.dumps(small_metadata(recording.metadata), sort_keys=True)
-
+    channels = [Channel("rotation_quaternion", "Orientation", matrix_to_quat(matrices), shown=True),
+                Channel(ACCELERATION_PATH, "Acceleration", np.nan_to_num(recording.acceleration) @ to_blender.T)]
+    facts = {"world": str(recording.world),
+             "up_axis": str(recording.metadata.get("up_axis", "+Y" if recording.world == "core" else "+Z")),
+             "format": str(recording.metadata.get("format", "")),
+             "native_fps": float(recording.metadata.get("native_fps", recording.fps)),
+             "world_to_blender": [float(v) for v in to_blender.ravel()]}
     places = _segment_positions(recording.sensors)
-    action = bpy.data.actions.new(name) if compat.has_slotted_actions() else None
-    for s, sensor in enumerate(recording.sensors):
-        child = new_set_child(sensor, parent, collection, 0.12)
+
+    def dress(child, s):
         child.location = places[s]
-        child.rotation_mode = "QUATERNION"
-        child[SENSOR_KEY] = sensor
-        child[INDEX_KEY] = s
         child[ACCELERATION] = [0.0, 0.0, 0.0]
         child.id_properties_ui(ACCELERATION).update(subtype="ACCELERATION",
                                                     description="Free acceleration (gravity removed), m/s^2, "
                                                                 "in the IMU set's axes")
-        add_valid_property(child, "1 where the sensor has a sample")
-        keyed = np.flatnonzero(valid[:, s])
-        q = quat_continuous(quats[keyed, s], axis=0) if len(keyed) else quats[:0, s]
-        if len(keyed):
-            child.rotation_quaternion = q[0]
-        fcurves = compat.assign_new_action(child, action or bpy.data.actions.new(f"{name}_{sensor}"))
-        for i in range(4):
-            write_keys(compat.new_fcurve(fcurves, "rotation_quaternion", i, "Orientation"), frames[keyed], q[:, i])
-        for i in range(3):
-            write_keys(compat.new_fcurve(fcurves, ACCELERATION_PATH, i, "Acceleration"), frames[keyed],
-                        acceleration[keyed, s, i])
-        write_valid_keys(fcurves, frames, valid[:, s])
-        tick((s + 1) / S)
-    return parent
+
+    return create_recording_set(
+        IMU_SET, name, collection or context.collection or scene.collection, names=recording.sensors, valid=valid,
+        channels=channels, fps=recording.fps, source=recording.source, metadata=recording.metadata, facts=facts,
+        frame_start=int(scene.frame_start if frame_start is None else frame_start), child_size=0.12,
+        valid_description="1 where the sensor has a sample", dress=dress, progress=progress)
 
 
 # --- reading -------------------------------------------------------------------------------------
-
-def sensor_children(parent) -> list:
-    """The set's sensor empties in recording order."""
-    return ordered_children(parent, SENSOR_KEY, INDEX_KEY)
-
 
 def read_imu_empties(parent) -> ImuRecording:
     """The recording held by ``parent`` (made by :func:`create_imu_empties`), in its own world.
@@ -191,31 +140,17 @@ def read_imu_empties(parent) -> ImuRecording:
     and its orientation and acceleration are keyed. Raises :class:`ImuError` with one sentence when
     ``parent`` is no IMU set or has lost its sensors.
     """
-    if not is_imu_set(parent):
-        raise ImuError(f"'{getattr(parent, 'name', parent)}' is no IMU set: expected the empties made by "
-                       "Import IMU Recording.")
-    children = sensor_children(parent)
-    names, start, count = set_members(parent, children, SENSOR_KEY, ImuError, "IMU set", "sensor")
-    quats = np.full((count, len(children), 4), np.nan)
-    acceleration = np.full((count, len(children), 3), np.nan)
-    valid = np.zeros((count, len(children)), dtype=bool)
-    for s, child in enumerate(children):
-        curves = curves_by_path(child)
-        for i in range(4):
-            quats[:, s, i] = keyed_values(curves.get(("rotation_quaternion", i)), start, count)
-        for i in range(3):
-            acceleration[:, s, i] = keyed_values(curves.get((ACCELERATION_PATH, i)), start, count)
-        valid[:, s] = read_valid(curves, start, count)
-    valid &= np.isfinite(quats).all(axis=-1) & np.isfinite(acceleration).all(axis=-1)
+    held = read_recording_set(IMU_SET, parent, (("rotation_quaternion", 4), (ACCELERATION_PATH, 3)))
+    valid = held.valid
     to_blender = np.asarray(parent.get("world_to_blender", list(np.eye(3).ravel())), dtype=np.float64).reshape(3, 3)
-    safe = np.where(valid[..., None], quats, np.array([1.0, 0.0, 0.0, 0.0]))
+    safe = np.where(valid[..., None], held.values["rotation_quaternion"], np.array([1.0, 0.0, 0.0, 0.0]))
     orientation = to_blender.T @ quat_to_matrix(quat_normalize(safe))
-    acceleration = np.nan_to_num(acceleration) @ to_blender
-    metadata, fps = stored_metadata(parent, count)
+    acceleration = np.nan_to_num(held.values[ACCELERATION_PATH]) @ to_blender
+    metadata = held.metadata
     metadata.update({"imu_set": parent.name, "up_axis": str(parent.get("up_axis", metadata.get("up_axis", "+Z")))})
     for key in ("format", "native_fps"):
         if key in parent:
             metadata[key] = parent[key]
-    return ImuRecording(sensors=tuple(names), orientation=orientation, acceleration=acceleration, fps=fps,
+    return ImuRecording(sensors=held.names, orientation=orientation, acceleration=acceleration, fps=held.fps,
                         valid=valid, world=str(parent.get("world", "core")),
                         source=str(parent.get("source", "")) or parent.name, metadata=metadata)

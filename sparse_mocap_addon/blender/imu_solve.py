@@ -18,7 +18,6 @@ and only when calibration succeeds.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from .armature import skeleton_from_armature
 from .bake import set_scene_timing
 from .empty_sets import take_name as set_take_name
 from .gap_fill import key_step
-from .imu_objects import CALIBRATION, create_imu_empties, read_imu_empties, stored_calibration
+from .imu_objects import IMU_SET, create_imu_empties, read_imu_empties, stored_calibration
 from .mocap_import import bake_onto_armature, removed_on_failure, require_poses, take_name
 
 # What the import dialog lists (a folder is picked by opening it and importing with no file chosen).
@@ -217,7 +216,7 @@ def calibrate_set(parent, pose: str = "t", start_s: float = 0.0, duration_s: flo
     recording = read_imu_empties(parent)
     limits = {} if max_motion_deg is None else {"max_motion_deg": max_motion_deg}
     calibration = calibrate(recording, pose=pose, start_s=start_s, duration_s=duration_s, heading=heading, **limits)
-    parent[CALIBRATION] = json.dumps(calibration.to_dict(), sort_keys=True)
+    IMU_SET.store_calibration(parent, calibration.to_dict())
     return calibration
 
 

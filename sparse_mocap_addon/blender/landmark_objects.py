@@ -28,11 +28,13 @@ from ..core.formats.landmarks import canonical_name
 from ..core.landmarks import LandmarkError, LandmarkSequence, orient
 from . import compat
 from .coords import blender_to_core_vectors, core_to_blender_vectors
-from .empty_sets import active_set, keyed_values, write_keys
+from .empty_sets import SetKind, active_set, keyed_values, new_set_child, new_set_parent, write_keys
 
-MARKER = "sparse_mocap_landmarks"
-LANDMARK_KEY = "landmark"
-INDEX_KEY = "landmark_index"
+LANDMARK_SET = SetKind(marker="sparse_mocap_landmarks", member_key="landmark", index_key="landmark_index",
+                       noun="landmark set", member="landmark", made_by="Import Landmarks", error=LandmarkError)
+MARKER = LANDMARK_SET.marker
+LANDMARK_KEY = LANDMARK_SET.member_key
+INDEX_KEY = LANDMARK_SET.index_key
 CONFIDENCE = "confidence"
 CONFIDENCE_PATH = f'["{CONFIDENCE}"]'
 # Recognised children a user-made empty needs before it counts as a landmark set.
@@ -43,9 +45,7 @@ _SUFFIX = re.compile(r"\.\d{3,}$")
 
 # --- finding landmark sets -----------------------------------------------------------------------
 
-def is_landmark_set(obj) -> bool:
-    """``obj`` is a parent Empty made by :func:`create_landmark_empties`."""
-    return obj is not None and bool(obj.get(MARKER, False))
+is_landmark_set = LANDMARK_SET.is_set        # a parent Empty made by create_landmark_empties
 
 
 def landmark_name(obj) -> str | None:
@@ -116,11 +116,7 @@ def create_landmark_empties(seq: LandmarkSequence, name: str, collection=None, *
     exists = np.isfinite(points).all(axis=-1)
     frames = frame_start + np.arange(seq.num_frames, dtype=np.float64)
 
-    parent = bpy.data.objects.new(name, None)
-    collection.objects.link(parent)
-    parent.empty_display_type = "PLAIN_AXES"
-    parent.empty_display_size = 0.25
-    parent[MARKER] = True
+    parent = new_set_parent(name, collection, MARKER, size=0.25)
     parent["layout"] = seq.layout
     parent["fps"] = float(seq.fps)
     parent["source"] = str(seq.source)
@@ -130,11 +126,7 @@ def create_landmark_empties(seq: LandmarkSequence, name: str, collection=None, *
 
     shared = bpy.data.actions.new(name) if compat.has_slotted_actions() else None
     for k, landmark in enumerate(seq.names):
-        child = bpy.data.objects.new(landmark, None)
-        collection.objects.link(child)
-        child.parent = parent
-        child.empty_display_type = "SPHERE"
-        child.empty_display_size = 0.025
+        child = new_set_child(landmark, parent, collection, 0.025, display="SPHERE")
         child[LANDMARK_KEY] = landmark
         child[INDEX_KEY] = k
         child[CONFIDENCE] = 1.0
@@ -183,15 +175,10 @@ def _frames(parent, frame_range, default_start: int, default_count: int) -> tupl
 
 
 def _read_own(parent, frame_range) -> LandmarkSequence:
-    children = sorted((c for c in parent.children if isinstance(c.get(LANDMARK_KEY), str)),
-                      key=lambda c: (int(c.get(INDEX_KEY, 1 << 30)), c.name))
-    if not children:
-        raise LandmarkError(f"'{parent.name}': the landmark set has no landmark empties left.")
+    children = LANDMARK_SET.children(parent)
+    names = LANDMARK_SET.member_names(parent, children)
     start, count = _frames(parent, frame_range, int(parent.get("frame_start", 1)),
                            int(parent.get("frame_count", 0)))
-    names = [c[LANDMARK_KEY] for c in children]
-    if len(set(names)) != len(names):
-        raise LandmarkError(f"'{parent.name}': two of its empties stand for the same landmark.")
     points = np.full((count, len(children), 3), np.nan)
     confidence = np.zeros((count, len(children)))
     for k, child in enumerate(children):

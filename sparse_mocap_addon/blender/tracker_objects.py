@@ -34,7 +34,6 @@ orientation taken as the device's.
 
 from __future__ import annotations
 
-import json
 import re
 
 import bpy
@@ -45,17 +44,16 @@ from ..core.formats.trackers.checks import problem
 from ..core.formats.trackers.common import ALIAS_EXAMPLES
 from ..core.rotations import matrix_to_quat, quat_continuous, quat_normalize
 from ..core.trackers import TRACKER_JOINTS, TrackerError, TrackerRecording
-from . import compat
 from .coords import blender_to_core_vectors, core_to_blender_vectors
-from .empty_sets import (VALID, active_set, add_valid_property, curves_by_path, find_parent, first_time,
-                         keyed_values, new_set_child, new_set_parent, ordered_children, read_valid, set_members,
-                         small_metadata, stored_dict, stored_metadata, write_keys, write_valid_keys)
+from .empty_sets import VALID, Channel, SetKind, create_recording_set, read_recording_set
 from .object_motion import custom_property, world_matrices
 
-MARKER = "sparse_mocap_trackers"
-TRACKER_KEY = "tracker"
-INDEX_KEY = "tracker_index"
-CALIBRATION = "calibration"
+TRACKER_SET = SetKind(marker="sparse_mocap_trackers", member_key="tracker", index_key="tracker_index",
+                      noun="tracker set", member="tracker", made_by="Import Trackers", error=TrackerError,
+                      names_key="trackers")
+MARKER = TRACKER_SET.marker
+TRACKER_KEY = TRACKER_SET.member_key
+INDEX_KEY = TRACKER_SET.index_key
 
 _SUFFIX = re.compile(r"\.\d{3,}$")           # Blender's ".001" on a taken name
 _IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
@@ -77,24 +75,11 @@ def quats_to_core(q: np.ndarray) -> np.ndarray:
 
 # --- finding tracker sets --------------------------------------------------------------------------
 
-def is_tracker_set(obj) -> bool:
-    """``obj`` is a parent Empty made by :func:`create_tracker_empties`."""
-    return obj is not None and bool(obj.get(MARKER, False))
-
-
-def find_tracker_parent(obj):
-    """The tracker set ``obj`` belongs to: ``obj`` itself or its parent."""
-    return find_parent(obj, is_tracker_set)
-
-
-def active_tracker_parent(context):
-    """The tracker set of the active object, else the one tracker set among the selected objects."""
-    return active_set(context, find_tracker_parent)
-
-
-def stored_calibration(parent) -> dict | None:
-    """The dict Calibrate stored on the set, or None."""
-    return stored_dict(parent, CALIBRATION, TrackerError)
+is_tracker_set = TRACKER_SET.is_set                    # a parent Empty made by create_tracker_empties
+find_tracker_parent = TRACKER_SET.find_parent          # the tracker set an object belongs to: itself or its parent
+active_tracker_parent = TRACKER_SET.active_parent      # of the active object, else the one among the selected
+stored_calibration = TRACKER_SET.stored_calibration
+tracker_children = TRACKER_SET.children                # the set's tracker empties in recording order
 
 
 def site_of(obj) -> str | None:
@@ -120,56 +105,20 @@ def create_tracker_empties(recording: TrackerRecording, name: str, collection=No
     """
     context = context or bpy.context
     scene = context.scene
-    collection = collection or context.collection or scene.collection
-    tick = progress or (lambda fraction: None)
-    frame_start = int(scene.frame_start if frame_start is None else frame_start)
-    T, K = recording.num_frames, len(recording.names)
     valid = np.asarray(recording.valid, dtype=bool)
     positions = core_to_blender_vectors(np.where(valid[..., None], recording.positions, 0.0))     # (T, K, 3)
     quats = quats_to_blender(quat_normalize(np.where(valid[..., None], recording.orientations, _IDENTITY)))
-    frames = frame_start + np.arange(T, dtype=np.float64)
-    time_start = first_time(recording.metadata, T)
-
-    parent = new_set_parent(name, collection, MARKER)
-    parent["fps"] = float(recording.fps)
-    parent["source"] = str(recording.source)
-    for key in ("convention", "units", "format"):
-        parent[key] = str(recording.metadata.get(key, ""))
-    parent["time_start"] = time_start
-    parent["frame_start"] = frame_start
-    parent["frame_count"] = T
-    parent["trackers"] = list(recording.names)
-    parent["valid_fraction"] = float(valid.mean()) if valid.size else 0.0
-    parent["metadata"] = json.dumps(small_metadata(recording.metadata), sort_keys=True)
-
-    action = bpy.data.actions.new(name) if compat.has_slotted_actions() else None
-    for k, tracker in enumerate(recording.names):
-        child = new_set_child(tracker, parent, collection, 0.1)
-        child.rotation_mode = "QUATERNION"
-        child[TRACKER_KEY] = tracker
-        child[INDEX_KEY] = k
-        add_valid_property(child, "1 where the tracker has a sample")
-        keyed = np.flatnonzero(valid[:, k])
-        q = quat_continuous(quats[keyed, k], axis=0) if len(keyed) else quats[:0, k]
-        if len(keyed):
-            child.location = positions[keyed[0], k]
-            child.rotation_quaternion = q[0]
-        fcurves = compat.assign_new_action(child, action or bpy.data.actions.new(f"{name}_{tracker}"))
-        for i in range(3):
-            write_keys(compat.new_fcurve(fcurves, "location", i, "Position"), frames[keyed], positions[keyed, k, i])
-        for i in range(4):
-            write_keys(compat.new_fcurve(fcurves, "rotation_quaternion", i, "Orientation"), frames[keyed], q[:, i])
-        write_valid_keys(fcurves, frames, valid[:, k])
-        tick((k + 1) / K)
-    return parent
+    channels = [Channel("location", "Position", positions, shown=True),
+                Channel("rotation_quaternion", "Orientation", quats, shown=True)]
+    return create_recording_set(
+        TRACKER_SET, name, collection or context.collection or scene.collection, names=recording.names,
+        valid=valid, channels=channels, fps=recording.fps, source=recording.source, metadata=recording.metadata,
+        facts={key: str(recording.metadata.get(key, "")) for key in ("convention", "units", "format")},
+        frame_start=int(scene.frame_start if frame_start is None else frame_start), child_size=0.1,
+        valid_description="1 where the tracker has a sample", progress=progress)
 
 
 # --- reading a set ---------------------------------------------------------------------------------
-
-def tracker_children(parent) -> list:
-    """The set's tracker empties in recording order."""
-    return ordered_children(parent, TRACKER_KEY, INDEX_KEY)
-
 
 def read_tracker_empties(parent) -> TrackerRecording:
     """The recording held by ``parent`` (made by :func:`create_tracker_empties`), in the core frame.
@@ -178,31 +127,17 @@ def read_tracker_empties(parent) -> TrackerRecording:
     and its position and orientation are keyed. Raises :class:`TrackerError` with one sentence when
     ``parent`` is no tracker set or has lost its trackers.
     """
-    if not is_tracker_set(parent):
-        raise TrackerError(f"'{getattr(parent, 'name', parent)}' is no tracker set: expected the empties made by "
-                           "Import Trackers.")
-    children = tracker_children(parent)
-    names, start, count = set_members(parent, children, TRACKER_KEY, TrackerError, "tracker set", "tracker")
-    positions = np.full((count, len(children), 3), np.nan)
-    quats = np.full((count, len(children), 4), np.nan)
-    valid = np.zeros((count, len(children)), dtype=bool)
-    for k, child in enumerate(children):
-        curves = curves_by_path(child)
-        for i in range(3):
-            positions[:, k, i] = keyed_values(curves.get(("location", i)), start, count)
-        for i in range(4):
-            quats[:, k, i] = keyed_values(curves.get(("rotation_quaternion", i)), start, count)
-        valid[:, k] = read_valid(curves, start, count)
-    valid &= np.isfinite(positions).all(axis=-1) & np.isfinite(quats).all(axis=-1)
-    positions = np.where(valid[..., None], blender_to_core_vectors(np.nan_to_num(positions)), np.nan)
-    quats = np.where(valid[..., None], quat_normalize(quats_to_core(np.where(valid[..., None], quats, _IDENTITY))),
-                     np.nan)
-    metadata, fps = stored_metadata(parent, count)
+    held = read_recording_set(TRACKER_SET, parent, (("location", 3), ("rotation_quaternion", 4)))
+    valid = held.valid
+    positions = np.where(valid[..., None], blender_to_core_vectors(np.nan_to_num(held.values["location"])), np.nan)
+    quats = np.where(valid[..., None], held.values["rotation_quaternion"], _IDENTITY)
+    quats = np.where(valid[..., None], quat_normalize(quats_to_core(quats)), np.nan)
+    metadata = held.metadata
     metadata.update({"tracker_set": parent.name, "file": str(parent.get("source", ""))})
     for key in ("convention", "units", "format"):
         if parent.get(key):
             metadata[key] = parent[key]
-    return TrackerRecording(tuple(names), positions, quats, fps, valid, source=parent.name, metadata=metadata)
+    return TrackerRecording(held.names, positions, quats, held.fps, valid, source=parent.name, metadata=metadata)
 
 
 # --- animated empties as trackers ------------------------------------------------------------------

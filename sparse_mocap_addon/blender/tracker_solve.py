@@ -24,7 +24,6 @@ and only when calibration succeeds.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import bpy
@@ -44,7 +43,7 @@ from .bake import set_scene_timing
 from .empty_sets import take_name as set_take_name
 from .gap_fill import key_step
 from .mocap_import import bake_onto_armature, removed_on_failure, require_poses, take_name
-from .tracker_objects import (CALIBRATION, create_tracker_empties, read_tracker_empties, recording_from_empties,
+from .tracker_objects import (TRACKER_SET, create_tracker_empties, read_tracker_empties, recording_from_empties,
                               stored_calibration)
 
 # What the import dialog lists.
@@ -179,7 +178,7 @@ def calibrate_set(parent, skeleton: Skeleton, pose: str = "t", start_s: float = 
     recording = read_tracker_empties(parent)
     settings = calibration_settings(pose, start_s, duration_s, heading)
     calibration = calibrate_trackers(recording, skeleton, **settings)
-    parent[CALIBRATION] = json.dumps(calibration_record(calibration, settings, skeleton), sort_keys=True)
+    TRACKER_SET.store_calibration(parent, calibration_record(calibration, settings, skeleton))
     return calibration
 
 

@@ -48,8 +48,9 @@ class Motion:
     def _problem(self) -> str | None:
         if not (np.isfinite(self.fps) and self.fps > 0):
             return f"fps must be a positive number, got {self.fps!r}"
-        if self.fps > plausible.MAX_FRAME_RATE:
-            return f"the frame rate {self.fps:g} is beyond {plausible.MAX_FRAME_RATE:g} frames per second"
+        why = plausible.frame_rate(self.fps)[1]
+        if why is not None:
+            return why
         if self.rotations.ndim != 3 or self.rotations.shape[1:] != (NUM_JOINTS, 4):
             return f"rotations must have shape (frames, 24, 4), got {self.rotations.shape}"
         if self.translation.shape != (self.rotations.shape[0], 3):
@@ -115,7 +116,7 @@ class Motion:
             raise MotionFileError(f"{path}: missing array(s) {', '.join(missing)}; expected a sparse_mocap Motion file")
         try:
             version = int(arrays.get("format_version", FORMAT_VERSION))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise MotionFileError(f"{path}: the format_version array is not a whole number") from None
         if version > FORMAT_VERSION:
             raise MotionFileError(f"{path}: format version {version} is newer than this reader ({FORMAT_VERSION})")

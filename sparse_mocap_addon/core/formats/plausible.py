@@ -8,8 +8,8 @@ not checked first, so no numpy warning reaches the user.
 
 Limits (deliberately loose: they catch garbage and unit mistakes, never an unusual performance):
 
-- frame rates: a positive number up to ``MAX_FRAME_RATE`` (1000 fps; IMUs up to
-  ``MAX_SAMPLE_RATE``, 2000 Hz);
+- frame rates: a number from ``MIN_FRAME_RATE`` (0.1 fps) up to ``MAX_FRAME_RATE`` (1000 fps;
+  IMUs up to ``MAX_SAMPLE_RATE``, 2000 Hz);
 - positions: within ``MAX_DISTANCE_M`` (10 km) of the origin;
 - movement: no point moves more than ``MAX_STEP_M`` (5 m) between two frames faster than
   ``MAX_SPEED_M_S`` (100 m/s); shorter tracking glitches are left to the glitch handling downstream;
@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 MAX_FRAME_RATE = 1000.0
+MIN_FRAME_RATE = 0.1
 MAX_SAMPLE_RATE = 2000.0
 MAX_DISTANCE_M = 10_000.0
 MAX_SPEED_M_S = 100.0
@@ -42,7 +43,7 @@ UNITS = {"metres": 1.0, "centimetres": 0.01, "millimetres": 0.001, "inches": 0.0
 
 def frame_rate(value, maximum: float = MAX_FRAME_RATE) -> tuple[float | None, str | None]:
     """(rate, None) for a plausible frame rate, else (None, why): missing, not a number, zero,
-    negative, infinite or above ``maximum``."""
+    negative, infinite, above ``maximum`` or below ``MIN_FRAME_RATE``."""
     if value is None or isinstance(value, bool):
         return None, f"the frame rate {value!r} is not a number"
     if isinstance(value, np.ndarray):
@@ -62,6 +63,8 @@ def frame_rate(value, maximum: float = MAX_FRAME_RATE) -> tuple[float | None, st
         return None, f"the frame rate {value!r:.40} is not a positive number of frames per second"
     if rate > maximum:
         return None, f"the frame rate {rate:g} is beyond {maximum:g} frames per second"
+    if rate < MIN_FRAME_RATE:
+        return None, f"the frame rate {rate:g} is below {MIN_FRAME_RATE:g} frames per second (a frame every 10 s)"
     return rate, None
 
 

@@ -61,6 +61,8 @@ def read_npz(path: Path, resolve_order):
     valid = None
     if "valid" in arrays:
         valid = np.asarray(arrays["valid"])
+        if valid.dtype.kind not in "biuf":
+            raise fail(path, f"valid holds {valid.dtype} values; true/false (or 1/0) per frame and tracker are expected.")
         if valid.shape != (T, K):
             raise fail(path, f"valid has shape {valid.shape}; expected ({T}, {K}).")
         valid = valid.astype(bool)

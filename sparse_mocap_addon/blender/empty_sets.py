@@ -39,6 +39,7 @@ class SetKind:
     member: str              # ... and one of its members ("sensor")
     made_by: str             # the operator that makes such sets ("Import IMU Recording")
     error: type              # the concern's one-sentence ValueError
+    suffix: str = ""         # the set's name after the take's ("_imu": walk_imu)
     names_key: str = ""      # the parent's list of member names ("sensors"), recording sets only
 
     def is_set(self, obj) -> bool:
@@ -64,6 +65,10 @@ class SetKind:
     def store_calibration(self, parent, record: dict) -> None:
         """Keep Calibrate's JSON-safe ``record`` on the set (replacing the one before)."""
         parent[CALIBRATION] = json.dumps(record, sort_keys=True)
+
+    def take_name(self, parent) -> str:
+        """The take's name: the set's without :attr:`suffix` (``walk_imu`` -> ``walk``)."""
+        return take_name(parent, self.suffix)
 
     def member_names(self, parent, children: list) -> list[str]:
         """The members' names; raises :attr:`error` with one sentence when there are none or two
@@ -118,6 +123,11 @@ def take_name(parent, suffix: str) -> str:
     """The take's name: the set's without ``suffix`` (``walk_imu`` -> ``walk``)."""
     name = parent.name
     return name[: -len(suffix)] if name.endswith(suffix) and len(name) > len(suffix) else name
+
+
+def scene_frame(scene, frame_start: int | None) -> int:
+    """``frame_start``, or the scene's start frame when None."""
+    return int(scene.frame_start if frame_start is None else frame_start)
 
 
 def write_keys(fcurve, frames: np.ndarray, values: np.ndarray, interpolation: int = LINEAR) -> None:

@@ -36,10 +36,11 @@ from ..core.body import BodyMeasurements, skeleton_from_measurements
 from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
 from ..core.rotations import matrix_to_quat, quat_normalize, quat_to_matrix
 from .coords import CORE_TO_BLENDER, core_to_blender_vectors
-from .empty_sets import Channel, SetKind, create_recording_set, read_recording_set
+from .empty_sets import Channel, SetKind, create_recording_set, read_recording_set, scene_frame
 
 IMU_SET = SetKind(marker="sparse_mocap_imu", member_key="sensor", index_key="sensor_index", noun="IMU set",
-                  member="sensor", made_by="Import IMU Recording", error=ImuError, names_key="sensors")
+                  member="sensor", made_by="Import IMU Recording", error=ImuError, suffix="_imu",
+                  names_key="sensors")
 MARKER = IMU_SET.marker
 SENSOR_KEY = IMU_SET.member_key
 INDEX_KEY = IMU_SET.index_key
@@ -127,7 +128,7 @@ def create_imu_empties(recording: ImuRecording, name: str, collection=None, *, f
     return create_recording_set(
         IMU_SET, name, collection or context.collection or scene.collection, names=recording.sensors, valid=valid,
         channels=channels, fps=recording.fps, source=recording.source, metadata=recording.metadata, facts=facts,
-        frame_start=int(scene.frame_start if frame_start is None else frame_start), child_size=0.12,
+        frame_start=scene_frame(scene, frame_start), child_size=0.12,
         valid_description="1 where the sensor has a sample", dress=dress, progress=progress)
 
 

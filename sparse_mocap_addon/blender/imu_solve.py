@@ -22,27 +22,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
-import numpy as np
 
 from ..core.body import BodyMeasurements, measure_skeleton
-from ..core.feet_stage import feet_summary
 from ..core.formats.imu import read_imu, resample_imu, segment_name
 from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
 from ..core.imu_calibration import ImuCalibration, apply_calibration, calibrate
-from ..core.motion import Motion
-from ..inference.gap_fill import GapFillOptions, fill_reconstruction, gap_fill_summary
+from ..inference.gap_fill import GapFillOptions
 from ..inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
 from ..inference.missing_frames import imu_missing_frames
 from .armature import skeleton_from_armature
-from .bake import set_scene_timing
-from .empty_sets import take_name as set_take_name
-from .gap_fill import key_step
+from .empty_sets import scene_frame
 from .imu_objects import IMU_SET, create_imu_empties, read_imu_empties, stored_calibration
-from .mocap_import import bake_onto_armature, removed_on_failure, require_poses, take_name
+from .mocap_import import removed_on_failure, require_poses, take_name
+from .set_solve import (BakedSolve, fill_and_bake, missing_text, recording_text, require_frames, same_rate,
+                        set_into_scene, stage, summary_ending)
 
 # What the import dialog lists (a folder is picked by opening it and importing with no file chosen).
 FILE_PATTERNS = "*.pt;*.npz;*.csv;*.csv.gz;*.txt;*.txt.gz"
-SET_SUFFIX = "_imu"
+SET_SUFFIX = IMU_SET.suffix
 
 # Share of the progress bar per step.
 _READ, _EMPTIES = 0.4, 1.0
@@ -137,9 +134,7 @@ def read_recording(path, *, kind: str = "auto", fps: float | None = None, source
     if fps is not None and abs(recording.fps - float(fps)) > 1e-9:
         resampled_from = recording.fps
         recording = resample_imu(recording, float(fps))
-    if recording.num_frames < 2:
-        raise ImuError(f"{recording.source or path}: the recording has {recording.num_frames} frame(s); "
-                       "at least two are needed.")
+    require_frames(recording.num_frames, recording.source or path, ImuError)
     return recording, resampled_from
 
 
@@ -159,12 +154,11 @@ def import_imu(path, *, kind: str = "auto", fps: float | None = None, source_fps
     recording, resampled_from = read_recording(path, kind=kind, fps=fps, source_fps=source_fps,
                                                sensor_names=sensor_names)
     tick(_READ)
-    frame_start = int(scene.frame_start if frame_start is None else frame_start)
+    frame_start = scene_frame(scene, frame_start)
     with removed_on_failure():
-        parent = create_imu_empties(recording, recording_name(path) + SET_SUFFIX, context.collection,
-                                    frame_start=frame_start, context=context,
-                                    progress=lambda f: tick(_READ + (_EMPTIES - _READ) * f))
-        set_scene_timing(scene, recording.fps, recording.num_frames, frame_start)
+        parent = set_into_scene(create_imu_empties, recording, recording_name(path) + SET_SUFFIX,
+                                fps=recording.fps, num_frames=recording.num_frames, frame_start=frame_start,
+                                context=context, progress=stage(tick, _READ, _EMPTIES))
     tick(1.0)
     return ImuImport(parent, recording, resampled_from)
 
@@ -179,28 +173,21 @@ def recording_name(path) -> str:
     return name
 
 
-def set_name(parent) -> str:
-    """The take's name: the set's without the ``_imu`` suffix."""
-    return set_take_name(parent, SET_SUFFIX)
+set_name = IMU_SET.take_name     # the take's name: the set's without the ``_imu`` suffix
 
 
 def import_summary(result: ImuImport) -> str:
     rec = result.recording
-    text = (f"{len(rec.sensors)} sensors ({', '.join(rec.sensors)}) x {rec.num_frames} frames at {rec.fps:g} fps"
-            f" ({rec.num_frames / rec.fps:.1f} s)")
+    text = recording_text(rec.sensors, rec.num_frames, rec.fps, "sensors")
     if result.resampled_from is not None:
         text += f", resampled from {result.resampled_from:g} fps"
-    missing = 1.0 - float(np.mean(rec.valid)) if rec.valid.size else 0.0
-    if missing > 0:
-        text += f", {100.0 * missing:.1f}% samples missing"
+    text += missing_text(rec.valid, "missing")
     if rec.world == "core":
         text += "; in the core frame (Y up), shown in Blender's axes"
     else:
         text += (f"; device world '{rec.world}' (up {rec.metadata.get('up_axis', '+Z')}), shown as it is: "
                  "calibrate before reconstructing")
     return text
-
-
 
 
 # --- calibrate -------------------------------------------------------------------------------------
@@ -227,15 +214,7 @@ def stillness_text(calibration: ImuCalibration) -> str:
 
 # --- reconstruct -----------------------------------------------------------------------------------
 
-@dataclass
-class ImuSolve:
-    """What :func:`reconstruct_onto_armature` did."""
-
-    armature: bpy.types.Object
-    action: bpy.types.Action
-    motion: Motion
-    report: dict
-    created_armature: bool
+ImuSolve = BakedSolve        # what reconstruct_onto_armature did
 
 
 def calibrated_recording(parent) -> tuple[ImuRecording, str]:
@@ -284,24 +263,17 @@ def reconstruct_onto_armature(parent, options=None, *, armature=None, measuremen
     elif measurements is None:
         raise ImuError("Reconstruct needs the wearer's body measurements or an SMPL armature to reconstruct onto.")
     tick(_SET)
-    motion, report = reconstruct_imu(recording, measurements, options,
-                                     progress=lambda f: tick(_SET + (_SOLVE - _SET) * f))
+    motion, report = reconstruct_imu(recording, measurements, options, progress=stage(tick, _SET, _SOLVE))
     require_poses(motion, f"'{parent.name}'", ImuError)
     report = dict(report, calibration=note, stature_m=float(motion.skeleton.stature()))
-    name = name or set_name(parent)
     frame_start = int(parent.get("frame_start", context.scene.frame_start))
-    same_rate = abs(motion.fps - recording.fps) < 1e-6
-    if gap_fill is not None:
-        missing = imu_missing_frames(recording, report["mode"])
-        motion, report["gap_fill"] = fill_reconstruction(motion, missing, gap_fill, frame_start,
-                                                         key_step(context.scene, motion.fps, same_rate),
-                                                         feet=options.feet)
-
-    armature, action, created = bake_onto_armature(
-        motion, armature, name=name, measurements=measurements, frame_start=frame_start, match_scene=same_rate,
-        with_body=with_body, context=context, progress=lambda f: tick(_SOLVE + (1.0 - _SOLVE) * f))
+    missing = imu_missing_frames(recording, report["mode"]) if gap_fill is not None else None
+    solved = fill_and_bake(motion, report, missing=missing, gap_fill=gap_fill, feet=options.feet,
+                           match_scene=same_rate(motion, recording.fps), armature=armature,
+                           name=name or set_name(parent), measurements=measurements, frame_start=frame_start,
+                           with_body=with_body, context=context, progress=stage(tick, _SOLVE, 1.0))
     tick(1.0)
-    return ImuSolve(armature, action, motion, report, created)
+    return solved
 
 
 def solve_summary(report: dict) -> str:
@@ -317,12 +289,4 @@ def solve_summary(report: dict) -> str:
         parts.append(f"foot contact L {100.0 * contact[0]:.0f}% R {100.0 * contact[1]:.0f}%")
     if "translation" in report:
         parts.append("root translation" if report["translation"] else "no root translation")
-    if "stature_m" in report:
-        parts.append(f"stature {report['stature_m']:.2f} m")
-    if report.get("calibration"):
-        parts.append(report["calibration"])
-    if gap_fill_summary(report.get("gap_fill")):
-        parts.append(gap_fill_summary(report["gap_fill"]))
-    if feet_summary(report.get("feet")):
-        parts.append(feet_summary(report["feet"]))
-    return "; ".join(parts)
+    return "; ".join(parts + summary_ending(report))

@@ -28,10 +28,11 @@ from ..core.formats.landmarks import canonical_name
 from ..core.landmarks import LandmarkError, LandmarkSequence, orient
 from . import compat
 from .coords import blender_to_core_vectors, core_to_blender_vectors
-from .empty_sets import SetKind, active_set, keyed_values, new_set_child, new_set_parent, write_keys
+from .empty_sets import SetKind, active_set, keyed_values, new_set_child, new_set_parent, scene_frame, write_keys
 
 LANDMARK_SET = SetKind(marker="sparse_mocap_landmarks", member_key="landmark", index_key="landmark_index",
-                       noun="landmark set", member="landmark", made_by="Import Landmarks", error=LandmarkError)
+                       noun="landmark set", member="landmark", made_by="Import Landmarks", error=LandmarkError,
+                       suffix="_landmarks")
 MARKER = LANDMARK_SET.marker
 LANDMARK_KEY = LANDMARK_SET.member_key
 INDEX_KEY = LANDMARK_SET.index_key
@@ -111,7 +112,7 @@ def create_landmark_empties(seq: LandmarkSequence, name: str, collection=None, *
     if seq.up_axis != "+Y":
         seq = orient(seq, up_axis, threshold)
         file_up = seq.metadata["file_up_axis"]
-    frame_start = int(scene.frame_start if frame_start is None else frame_start)
+    frame_start = scene_frame(scene, frame_start)
     points = core_to_blender_vectors(seq.points)                          # (T, K, 3), NaN where missing
     exists = np.isfinite(points).all(axis=-1)
     frames = frame_start + np.arange(seq.num_frames, dtype=np.float64)

@@ -24,32 +24,23 @@ from ..core.feet_stage import feet_summary
 from ..core.formats.landmarks import read_landmarks
 from ..core.landmark_pipeline import SolveOptions, solve_landmarks
 from ..core.landmarks import LandmarkSequence, orient
-from ..core.motion import Motion
-from ..inference.gap_fill import GapFillOptions, fill_reconstruction, gap_fill_summary
+from ..inference.gap_fill import GapFillOptions, gap_fill_summary
 from ..inference.missing_frames import landmark_missing_frames
 from .armature import skeleton_from_armature
-from .bake import set_scene_timing
-from .empty_sets import take_name as set_take_name
-from .landmark_objects import create_landmark_empties
-from .mocap_import import bake_onto_armature, removed_on_failure, take_name
+from .empty_sets import scene_frame
+from .landmark_objects import LANDMARK_SET, create_landmark_empties
+from .mocap_import import removed_on_failure, take_name
+from .set_solve import BakedSolve, fill_and_bake, set_into_scene, stage
 
 # What the import dialog lists (text files may be gzipped).
 FILE_PATTERNS = "*.trc;*.json;*.csv;*.npy;*.npz;*.trc.gz;*.json.gz;*.csv.gz"
-SET_SUFFIX = "_landmarks"
+SET_SUFFIX = LANDMARK_SET.suffix
 
 # Share of the progress bar per step.
 _READ, _EMPTIES, _SOLVE = 0.15, 0.35, 0.6
 
 
-@dataclass
-class LandmarkSolve:
-    """What :func:`solve_onto_armature` did."""
-
-    armature: bpy.types.Object
-    action: bpy.types.Action
-    motion: Motion
-    report: dict
-    created_armature: bool
+LandmarkSolve = BakedSolve      # what solve_onto_armature did
 
 
 @dataclass
@@ -91,16 +82,13 @@ def solve_onto_armature(seq: LandmarkSequence, options: SolveOptions | None = No
     if file_up:
         report["file_up_axis"] = file_up
     report["stature_m"] = float(motion.skeleton.stature())
-    if gap_fill is not None:
-        missing = landmark_missing_frames(seq, options.threshold)
-        motion, report["gap_fill"] = fill_reconstruction(motion, missing, gap_fill, frame_start, feet=options.feet)
     tick(_SOLVE)
-
     performer = BodyMeasurements(**measure_skeleton(motion.skeleton), sex=options.sex) if armature is None else None
-    armature, action, created = bake_onto_armature(
-        motion, armature, name=name, measurements=performer, frame_start=frame_start, with_body=with_body,
-        context=context, progress=lambda f: tick(_SOLVE + (1.0 - _SOLVE) * f))
-    return LandmarkSolve(armature, action, motion, report, created)
+    missing = landmark_missing_frames(seq, options.threshold) if gap_fill is not None else None
+    # The scene takes the landmarks' rate (one key per frame), so the keys' step is 1.
+    return fill_and_bake(motion, report, missing=missing, gap_fill=gap_fill, feet=options.feet, match_scene=True,
+                         armature=armature, name=name, measurements=performer, frame_start=frame_start,
+                         with_body=with_body, context=context, progress=stage(tick, _SOLVE, 1.0))
 
 
 def import_landmarks(path, *, layout: str = "auto", fps: float | None = None, metres_per_unit: float | None = None,
@@ -126,25 +114,22 @@ def import_landmarks(path, *, layout: str = "auto", fps: float | None = None, me
         solve = dataclasses.replace(solve, threshold=threshold, up_axis="auto").check()
     tick(_READ)
     name = take_name(path)
-    frame_start = int(scene.frame_start if frame_start is None else frame_start)
+    frame_start = scene_frame(scene, frame_start)
     with removed_on_failure(armature):
-        parent = create_landmark_empties(seq, name + SET_SUFFIX, context.collection, frame_start=frame_start,
-                                         context=context,
-                                         progress=lambda f: tick(_READ + (_EMPTIES - _READ) * f))
-        set_scene_timing(scene, seq.fps, seq.num_frames, frame_start)
+        parent = set_into_scene(create_landmark_empties, seq, name + SET_SUFFIX, fps=seq.fps,
+                                num_frames=seq.num_frames, frame_start=frame_start, context=context,
+                                progress=stage(tick, _READ, _EMPTIES))
         result = LandmarkImport(parent, seq)
         if solve is not None:
             result.solve = solve_onto_armature(
                 seq, solve, armature=armature, measurements=measurements, name=name, frame_start=frame_start,
                 with_body=with_body, gap_fill=gap_fill, context=context,
-                progress=lambda f: tick(_EMPTIES + (1.0 - _EMPTIES) * f))
+                progress=stage(tick, _EMPTIES, 1.0))
     tick(1.0)
     return result
 
 
-def set_name(parent) -> str:
-    """The take's name: the set's without the ``_landmarks`` suffix."""
-    return set_take_name(parent, SET_SUFFIX)
+set_name = LANDMARK_SET.take_name     # the take's name: the set's without the ``_landmarks`` suffix
 
 
 def summary(report: dict) -> str:

@@ -45,12 +45,12 @@ from ..core.formats.trackers.common import ALIAS_EXAMPLES
 from ..core.rotations import matrix_to_quat, quat_continuous, quat_normalize
 from ..core.trackers import TRACKER_JOINTS, TrackerError, TrackerRecording
 from .coords import blender_to_core_vectors, core_to_blender_vectors
-from .empty_sets import VALID, Channel, SetKind, create_recording_set, read_recording_set
+from .empty_sets import VALID, Channel, SetKind, create_recording_set, read_recording_set, scene_frame
 from .object_motion import custom_property, world_matrices
 
 TRACKER_SET = SetKind(marker="sparse_mocap_trackers", member_key="tracker", index_key="tracker_index",
                       noun="tracker set", member="tracker", made_by="Import Trackers", error=TrackerError,
-                      names_key="trackers")
+                      suffix="_trackers", names_key="trackers")
 MARKER = TRACKER_SET.marker
 TRACKER_KEY = TRACKER_SET.member_key
 INDEX_KEY = TRACKER_SET.index_key
@@ -114,7 +114,7 @@ def create_tracker_empties(recording: TrackerRecording, name: str, collection=No
         TRACKER_SET, name, collection or context.collection or scene.collection, names=recording.names,
         valid=valid, channels=channels, fps=recording.fps, source=recording.source, metadata=recording.metadata,
         facts={key: str(recording.metadata.get(key, "")) for key in ("convention", "units", "format")},
-        frame_start=int(scene.frame_start if frame_start is None else frame_start), child_size=0.1,
+        frame_start=scene_frame(scene, frame_start), child_size=0.1,
         valid_description="1 where the tracker has a sample", progress=progress)
 
 

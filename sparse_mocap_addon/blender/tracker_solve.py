@@ -30,25 +30,23 @@ import bpy
 import numpy as np
 
 from ..core.body import BodyMeasurements, skeleton_from_measurements
-from ..core.feet_stage import feet_summary
 from ..core.formats.trackers import read_trackers
-from ..core.motion import Motion
 from ..core.skeleton import Skeleton
 from ..core.tracker_calibration import TrackerCalibration, calibrate_trackers
 from ..core.trackers import TrackerError, TrackerRecording
-from ..inference.gap_fill import GapFillOptions, fill_reconstruction, gap_fill_summary
+from ..inference.gap_fill import GapFillOptions
 from ..inference.tracker_pipeline import TrackerSolveOptions, failure_summary, reconstruct_trackers
 from .armature import skeleton_from_armature
-from .bake import set_scene_timing
-from .empty_sets import take_name as set_take_name
-from .gap_fill import key_step
-from .mocap_import import bake_onto_armature, removed_on_failure, require_poses, take_name
+from .empty_sets import scene_frame
+from .mocap_import import removed_on_failure, require_poses, take_name
+from .set_solve import (BakedSolve, fill_and_bake, missing_text, recording_text, require_frames, same_rate,
+                        set_into_scene, stage, summary_ending)
 from .tracker_objects import (TRACKER_SET, create_tracker_empties, read_tracker_empties, recording_from_empties,
                               stored_calibration)
 
 # What the import dialog lists.
 FILE_PATTERNS = "*.csv;*.csv.gz;*.txt;*.txt.gz;*.json;*.json.gz;*.npz"
-SET_SUFFIX = "_trackers"
+SET_SUFFIX = TRACKER_SET.suffix
 CALIBRATION_FORMAT = "sparse_mocap tracker calibration"
 
 # Share of the progress bar per step.
@@ -71,9 +69,7 @@ def read_recording(path, *, convention: str | None = None, fps: float | None = N
     """:func:`~..core.formats.trackers.read_trackers` (``None``: what the file states), refusing a
     recording of fewer than two frames."""
     recording = read_trackers(path, convention=convention, fps=fps, units=units)
-    if recording.num_frames < 2:
-        raise TrackerError(f"{recording.source or path}: the recording has {recording.num_frames} frame(s); at "
-                           "least two are needed.")
+    require_frames(recording.num_frames, recording.source or path, TrackerError)
     return recording
 
 
@@ -92,31 +88,25 @@ def import_trackers(path, *, convention: str | None = None, fps: float | None = 
     tick(0.0)
     recording = read_recording(path, convention=convention, fps=fps, units=units)
     tick(_READ)
-    frame_start = int(scene.frame_start if frame_start is None else frame_start)
+    frame_start = scene_frame(scene, frame_start)
     with removed_on_failure():
-        parent = create_tracker_empties(recording, take_name(path) + SET_SUFFIX, context.collection,
-                                        frame_start=frame_start, context=context,
-                                        progress=lambda f: tick(_READ + (_EMPTIES - _READ) * f))
-        set_scene_timing(scene, recording.fps, recording.num_frames, frame_start)
+        parent = set_into_scene(create_tracker_empties, recording, take_name(path) + SET_SUFFIX,
+                                fps=recording.fps, num_frames=recording.num_frames, frame_start=frame_start,
+                                context=context, progress=stage(tick, _READ, _EMPTIES))
     tick(1.0)
     return TrackerImport(parent, recording)
 
 
-def set_name(parent) -> str:
-    """The take's name: the set's without the ``_trackers`` suffix."""
-    return set_take_name(parent, SET_SUFFIX)
+set_name = TRACKER_SET.take_name     # the take's name: the set's without the ``_trackers`` suffix
 
 
 def import_summary(result: TrackerImport) -> str:
     rec = result.recording
     meta = rec.metadata
-    text = (f"{len(rec.names)} trackers ({', '.join(rec.names)}) x {rec.num_frames} frames at {rec.fps:g} fps"
-            f" ({rec.num_frames / rec.fps:.1f} s)")
+    text = recording_text(rec.names, rec.num_frames, rec.fps, "trackers")
     if meta.get("convention"):
         text += f", read as {meta['convention']} in {meta.get('units', 'm')}"
-    missing = 1.0 - float(np.mean(rec.valid)) if rec.valid.size else 0.0
-    if missing > 0:
-        text += f", {100.0 * missing:.1f}% samples lost"
+    text += missing_text(rec.valid, "lost")
     if meta.get("ignored_trackers"):
         text += f"; ignored {', '.join(meta['ignored_trackers'])}"
     return text
@@ -234,16 +224,7 @@ def empties_source(objects, context=None, progress=None) -> TrackerSource:
                          int(recording.metadata["frame_start"]), name, label)
 
 
-@dataclass
-class TrackerSolve:
-    """What :func:`reconstruct_onto_armature` did."""
-
-    armature: bpy.types.Object
-    action: bpy.types.Action
-    motion: Motion
-    report: dict
-    created_armature: bool
-    source: TrackerSource
+TrackerSolve = BakedSolve    # what reconstruct_onto_armature did (its ``source``: the TrackerSource)
 
 
 def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None, *, armature=None,
@@ -271,27 +252,21 @@ def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None
     if isinstance(source, bpy.types.Object):
         source = set_source(source, skeleton)
     else:
-        source = empties_source(list(source), context, progress=lambda f: tick(_SOURCE * f))
+        source = empties_source(list(source), context, progress=stage(tick, 0.0, _SOURCE))
     tick(_SOURCE)
     recording = source.recording
     motion, report = reconstruct_trackers(recording, skeleton, calibration=source.calibration, options=options,
-                                          progress=lambda f: tick(_SOURCE + (_SOLVE - _SOURCE) * f))
+                                          progress=stage(tick, _SOURCE, _SOLVE))
     require_poses(motion, source.label, TrackerError)
     report = dict(report, calibration=source.note, frames=motion.num_frames, fps=float(motion.fps),
                   stature_m=float(motion.skeleton.stature()))
-    name = name or source.name
-    same_rate = abs(motion.fps - recording.fps) < 1e-6
-    if gap_fill is not None:
-        motion, report["gap_fill"] = fill_reconstruction(motion, report["failed_frames"], gap_fill, source.frame_start,
-                                                         key_step(context.scene, motion.fps, same_rate),
-                                                         feet=options.feet)
-
-    armature, action, created = bake_onto_armature(
-        motion, armature, name=name, measurements=measurements, frame_start=source.frame_start,
-        match_scene=same_rate, with_body=with_body, context=context,
-        progress=lambda f: tick(_SOLVE + (1.0 - _SOLVE) * f))
+    missing = report["failed_frames"] if gap_fill is not None else None
+    solved = fill_and_bake(motion, report, missing=missing, gap_fill=gap_fill, feet=options.feet,
+                           match_scene=same_rate(motion, recording.fps), armature=armature,
+                           name=name or source.name, measurements=measurements, frame_start=source.frame_start,
+                           with_body=with_body, context=context, progress=stage(tick, _SOLVE, 1.0), source=source)
     tick(1.0)
-    return TrackerSolve(armature, action, motion, report, created, source)
+    return solved
 
 
 def solve_summary(report: dict) -> str:
@@ -316,12 +291,4 @@ def solve_summary(report: dict) -> str:
         parts.append(failure_summary(report))
     if report.get("resampled_from_fps"):
         parts.append(f"resampled from {report['resampled_from_fps']:g} fps")
-    if "stature_m" in report:
-        parts.append(f"stature {report['stature_m']:.2f} m")
-    if report.get("calibration"):
-        parts.append(report["calibration"])
-    if gap_fill_summary(report.get("gap_fill")):
-        parts.append(gap_fill_summary(report["gap_fill"]))
-    if feet_summary(report.get("feet")):
-        parts.append(feet_summary(report["feet"]))
-    return "; ".join(parts)
+    return "; ".join(parts + summary_ending(report))

@@ -400,10 +400,15 @@ class _Filter:
 
 # --- public API -----------------------------------------------------------------------------------
 
+ROOT_CHUNK_FRAMES = 20_000   # the offline filter's per-frame measurements are made this many frames at a time
+
+
 def root_translation(relative_positions, contact_prob, fps, pelvis_acc=None, options: RootOptions = RootOptions()) -> np.ndarray:
     """World root (pelvis) translation (T, 3) from a world-oriented root-relative pose (T, 24, 3),
     contact probabilities (T, 2) and optionally the pelvis free acceleration (T, 3); see the module
-    docstring for the method. Without ``pelvis_acc`` the root follows the contact velocity alone."""
+    docstring for the method. Without ``pelvis_acc`` the root follows the contact velocity alone.
+    A long take runs ``ROOT_CHUNK_FRAMES`` at a time through the same filter (its state carried:
+    the same numbers), so its per-frame Python values never exist for the whole take at once."""
     fps = _check_fps(fps)
     rel = _check_positions(relative_positions)
     T = len(rel)
@@ -411,14 +416,21 @@ def root_translation(relative_positions, contact_prob, fps, pelvis_acc=None, opt
     acc = _check_acc(pelvis_acc, T)
     if not isinstance(options, RootOptions):
         raise TypeError(f"options must be RootOptions, got {type(options).__name__}")
-    prev = np.concatenate((rel[:1], rel[:-1]))
     use_acc = acc is not None
-    arrays = _measurements(prev, rel, prob, fps, options, use_acc)
-    velocity, sensor, confidence, target, floor = (a.tolist() for a in arrays)
-    accs = acc.tolist() if use_acc else [None] * T
     f = _Filter(fps, options, use_acc)
-    first = f.start(floor[0])
-    return np.array([first] + f.run(accs, velocity, sensor, confidence, target, floor), dtype=np.float64).reshape(T, 3)
+    out = np.empty((T, 3))
+    for start in range(0, T, ROOT_CHUNK_FRAMES):
+        # Frames start-1 .. end-1: the filter's run reads each frame's predecessor, and skips the first.
+        lo, end = max(start - 1, 0), min(start + ROOT_CHUNK_FRAMES, T)
+        part = rel[lo:end]
+        prev = np.concatenate((part[:1], part[:-1]))
+        arrays = _measurements(prev, part, prob[lo:end], fps, options, use_acc)
+        velocity, sensor, confidence, target, floor = (a.tolist() for a in arrays)
+        accs = acc[lo:end].tolist() if use_acc else [None] * (end - lo)
+        if start == 0:
+            out[0] = f.start(floor[0])
+        out[lo + 1:end] = np.reshape(f.run(accs, velocity, sensor, confidence, target, floor), (-1, 3))
+    return out
 
 
 class RootTracker:
@@ -646,19 +658,30 @@ def pose_inputs(motion):
     return positions - positions[:, :1], contact.astype(np.float64)
 
 
+def sole_floor_roots(relative_positions, global_rotations, skeleton) -> np.ndarray:
+    """(T,) the root height that puts the lowest sole point (heel, ball, toe of
+    ``feet.foot_floor_points``) of each frame's pose on the floor (y = 0)."""
+    from .feet import foot_floor_points
+    soles = foot_floor_points(relative_positions, global_rotations, skeleton)       # (T, 2, 3, 3)
+    return -soles[..., 1].min(axis=(1, 2))
+
+
+def lift_to_floor_roots(translation, floor_roots) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of ``translation`` (T, 3) with its height raised to ``floor_roots`` (T,) where it is
+    lower, and the (T,) bool mask of the frames raised."""
+    out = np.array(translation, dtype=np.float64, copy=True)
+    lifted = out[:, 1] < floor_roots
+    out[:, 1] = np.maximum(out[:, 1], floor_roots)
+    return out, lifted
+
+
 def lift_soles_above_floor(translation, relative_positions, global_rotations, skeleton) -> tuple[np.ndarray, np.ndarray]:
     """A copy of ``translation`` (T, 3) raised, frame by frame, just enough that no sole point
     (heel, ball, toe of ``feet.foot_floor_points``) of the pose is below the floor (y = 0), and the
     (T,) bool mask of the frames that were raised. ``root_translation`` keeps the ankle and ball
     joints up; the heel and toe tips can still dip by a few centimetres when the foot is tilted.
     :class:`SoleLift` does the same one frame at a time (the live stream)."""
-    from .feet import foot_floor_points
-    soles = foot_floor_points(relative_positions, global_rotations, skeleton)       # (T, 2, 3, 3)
-    floor_root = -soles[..., 1].min(axis=(1, 2))          # the root height putting the lowest sole point on y = 0
-    out = np.array(translation, dtype=np.float64, copy=True)
-    lifted = out[:, 1] < floor_root
-    out[:, 1] = np.maximum(out[:, 1], floor_root)
-    return out, lifted
+    return lift_to_floor_roots(translation, sole_floor_roots(relative_positions, global_rotations, skeleton))
 
 
 class SoleLift:

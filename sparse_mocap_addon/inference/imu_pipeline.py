@@ -33,7 +33,7 @@ from ..core.formats.imu import resample_imu
 from ..core.imu import SIX_SENSOR_JOINTS, SIX_SENSORS, ImuError, ImuRecording, fill_dropped
 from ..core.imu_direct import direct_motion, is_dense_lower_body
 from ..core.imu_root import (FOOT_POINTS, ROOT_JOINTS, RootOptions, RootTracker, SoleLift, kinematic_contact,
-                             lift_soles_above_floor, root_translation)
+                             lift_to_floor_roots, root_translation, sole_floor_roots)
 from ..core.motion import Motion
 from ..core.rotations import matrix_to_6d, matrix_to_quat, sixd_to_matrix
 from ..core.skeleton import PARENTS, forward_kinematics
@@ -46,6 +46,12 @@ PELVIS = SIX_SENSORS.index("pelvis")
 DEFAULT_SMOOTHING_HZ = 6.0   # offline only; see smooth_rotations
 ONLINE_FILTER = (3.0, 1.0)   # One Euro (min cut-off Hz, beta) of the live stream; see smooth_rotations_online
 MODES = ("auto", "network", "direct")
+# Offline, a recording runs through the network and the per-frame steps this many frames at a time
+# (5 minutes at 60 fps): the working memory of a long recording is that of one chunk.
+CHUNK_FRAMES = 18_000
+# Each chunk's zero-phase smoothing runs over this much more on either side (the 6 Hz Butterworth's
+# response to an edge is below 1e-12 of it after about a second).
+SMOOTHING_MARGIN_S = 2.0
 
 
 @dataclass
@@ -176,23 +182,20 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     dropped = int((~six.valid).sum())
     held = fill_dropped(six) if dropped else six
     poser = poser or load_poser(options.model)
-    out = poser.run(features(held), six.valid, measurements, progress=lambda f: report(0.8 * f))
-    pose_6d = sensor_bone_rotations(out.pose_6d, held.orientation) if options.sensor_bones else out.pose_6d
-    # The pelvis's world orientation is smoothed with the pose (its sensor noise moves the whole body).
-    pelvis_6d = matrix_to_6d(held.orientation[:, SIX_SENSORS.index("pelvis")])[:, None]
-    smoothed = smooth_rotations(np.concatenate((pose_6d, pelvis_6d), axis=1), NETWORK_FPS, options.smoothing_hz)
-    local = local_matrices(sixd_to_matrix(smoothed[:, -1]), relative_globals(smoothed[:, :-1]))
-    rotations = matrix_to_quat(local)
+    sixd, contact = _network_6d(held, six.valid, measurements, poser, options.sensor_bones, lambda f: report(0.8 * f))
+    del six
+    rotations, positions, floor_roots = _pose_from_6d(sixd, skeleton, options.smoothing_hz)
+    del sixd
     T = len(rotations)
-    # The joints the root, contacts and soles read (legs, spine1); the others stay zero.
-    positions, global_rot = forward_kinematics(local, np.zeros((T, 3)), skeleton, joints=ROOT_JOINTS)
     root_options = RootOptions.for_skeleton(skeleton)
-    contact = out.contact if out.contact is not None else kinematic_contact(positions, NETWORK_FPS, root_options)
+    if contact is None:
+        contact = kinematic_contact(positions, NETWORK_FPS, root_options)
     translation = np.zeros((T, 3))
     if options.translation:
         translation = root_translation(positions, contact, NETWORK_FPS,
                                        held.acceleration[:, SIX_SENSORS.index("pelvis")], root_options)
-    translation, lifted = lift_soles_above_floor(translation, positions, global_rot, skeleton)
+    del positions, held
+    translation, lifted = lift_to_floor_roots(translation, floor_roots)
     metadata = {"source": recording.source, "imu": {"mode": "network", "model": poser.kind,
                                                      "sensors": list(SIX_SENSORS)}}
     motion = Motion(NETWORK_FPS, rotations, translation, skeleton, metadata)
@@ -206,6 +209,54 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
         "translation": bool(options.translation), "frames_lifted_to_floor": int(lifted.sum()), "seconds": round(time.perf_counter() - started, 3),
         "feet": feet,
     }
+
+
+def _chunks(frames: int):
+    """(start, end) of consecutive chunks of ``CHUNK_FRAMES`` frames covering ``frames``."""
+    size = CHUNK_FRAMES
+    return [(a, min(a + size, frames)) for a in range(0, frames, size)]
+
+
+def _network_6d(held: ImuRecording, valid, measurements, poser: ImuPoser, sensor_bones: bool, progress):
+    """The network over ``held`` (the six sensors, dropped samples held), chunk by chunk with its
+    recurrent state carried (``ImuPoser.chunked``): (T, 18, 6) the 17 posed joints' root-relative
+    rotations (the sensor bones' own with ``sensor_bones``) and, last, the pelvis's world
+    orientation, as 6D; and the (T, 2) contact probabilities (None for a model without them)."""
+    T = held.num_frames
+    sixd = np.empty((T, len(POSE_JOINTS) + 1, 6))
+    contact = None
+    session = poser.chunked(measurements)
+    for a, b in _chunks(T):
+        part = ImuRecording(sensors=held.sensors, orientation=held.orientation[a:b],
+                            acceleration=held.acceleration[a:b], fps=held.fps, world=held.world)
+        out = session.run(features(part), valid[a:b])
+        sixd[a:b, :-1] = sensor_bone_rotations(out.pose_6d, part.orientation) if sensor_bones else out.pose_6d
+        sixd[a:b, -1] = matrix_to_6d(part.orientation[:, PELVIS])
+        if out.contact is not None:
+            contact = np.empty((T, 2), out.contact.dtype) if contact is None else contact
+            contact[a:b] = out.contact
+        progress(b / T)
+    return sixd, contact
+
+
+def _pose_from_6d(sixd: np.ndarray, skeleton, smoothing_hz: float):
+    """The Motion's local rotations (T, 24, 4) from :func:`_network_6d`'s rotations smoothed
+    (:func:`smooth_rotations`; the pelvis's world orientation with the pose: its sensor noise moves
+    the whole body), the root-relative joints the root and contacts read (T, 24, 3; ``ROOT_JOINTS``,
+    the others zero) and each frame's root height putting its lowest sole point on the floor (T,).
+    Chunk by chunk: the zero-phase smoothing of a chunk runs over ``SMOOTHING_MARGIN_S`` more on
+    either side, where its response to the chunk's edges has died out."""
+    T = len(sixd)
+    rotations, positions, floor_roots = np.empty((T, 24, 4)), np.empty((T, 24, 3)), np.empty(T)
+    margin = int(round(SMOOTHING_MARGIN_S * NETWORK_FPS))
+    for a, b in _chunks(T):
+        lo, hi = max(a - margin, 0), min(b + margin, T)
+        smoothed = smooth_rotations(sixd[lo:hi], NETWORK_FPS, smoothing_hz)[a - lo:b - lo]
+        local = local_matrices(sixd_to_matrix(smoothed[:, -1]), relative_globals(smoothed[:, :-1]))
+        rotations[a:b] = matrix_to_quat(local)
+        positions[a:b], global_rot = forward_kinematics(local, np.zeros((b - a, 3)), skeleton, joints=ROOT_JOINTS)
+        floor_roots[a:b] = sole_floor_roots(positions[a:b], global_rot, skeleton)
+    return rotations, positions, floor_roots
 
 
 class ImuStream:

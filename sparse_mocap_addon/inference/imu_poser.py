@@ -41,6 +41,7 @@ LOWER_JOINTS = (1, 2, 4, 5, 7, 8)                           # hips, knees, ankle
 POSE_JOINTS = tuple(sorted(UPPER_JOINTS + LOWER_JOINTS))    # the 17 joints the network rotates
 SEX_CODES = {"male": 1.0, "female": -1.0, "neutral": 0.0}   # unknown sits halfway
 LANES = 16                # offline, a long input runs as this many batched segments (nn LSTM lanes)
+CHUNK_FRAMES = 18_000     # offline, a longer input runs in chunks of this many frames (5 min at 60 fps)
 
 
 def shape_vector(measurements) -> np.ndarray:
@@ -124,7 +125,11 @@ class ImuPoser:
 
         A long input runs in ``lanes`` (default ``LANES``) batched segments (``nn.LSTM.forward``:
         the sequential result up to a 1e-5 tolerance on the recurrent state; ``lanes=1`` is the
-        sequential run itself); ``progress(fraction)`` is called after each stage of the network."""
+        sequential run itself); ``progress(fraction)`` is called after each stage of the network.
+        An input longer than ``CHUNK_FRAMES`` runs in chunks of that many frames (:meth:`chunked`),
+        so the network's working memory stays that of one chunk."""
+        if np.ndim(imu) == 2 and len(imu) > CHUNK_FRAMES:
+            return self._run_in_chunks(imu, valid, measurements, progress, lanes)
         x = self._inputs(imu, valid, measurements)
         if x.ndim != 2:
             raise ValueError(f"run takes one sequence (T, {IMU_FEATURES}); got shape {np.shape(imu)}")
@@ -137,6 +142,23 @@ class ImuPoser:
                 progress((names.index(name) + 1) / len(names))
             return out
         return self._forward(x, call)
+
+    def _run_in_chunks(self, imu, valid, measurements, progress, lanes) -> PoserOutput:
+        session, frames = self.chunked(measurements, lanes), len(imu)
+        parts = []
+        for start in range(0, frames, CHUNK_FRAMES):
+            end = min(start + CHUNK_FRAMES, frames)
+            parts.append(session.run(imu[start:end], None if valid is None else valid[start:end]))
+            if progress is not None:
+                progress(end / frames)
+        fields = ("pose_6d", "contact", "leaf", "joints")
+        return PoserOutput(*(None if getattr(parts[0], f) is None else np.concatenate([getattr(p, f) for p in parts])
+                             for f in fields))
+
+    def chunked(self, measurements=None, lanes: int | None = None) -> "PoserChunks":
+        """A long recording in consecutive chunks: ``.run(imu, valid)`` per chunk, the recurrent
+        states carried from one chunk to the next (:class:`PoserChunks`)."""
+        return PoserChunks(self, measurements, lanes)
 
     def stream(self, measurements=None) -> "PoserStream":
         """A streaming session: ``.step(imu_t, valid_t)`` per frame, state kept between calls."""
@@ -157,6 +179,30 @@ class ImuPoser:
         pose = np.concatenate((upper, lower), axis=-1).reshape(lead + (len(POSE_JOINTS), 6))[..., self._pose_order, :]
         contact = 1.0 / (1.0 + np.exp(-logits))
         return PoserOutput(pose, contact, leaf.reshape(lead + (LEAVES, 3)), joints.reshape(lead + (23, 3)))
+
+
+class PoserChunks:
+    """A sequence fed in consecutive chunks (``run(imu, valid)`` per chunk, in time order): each
+    block's LSTM state at the end of a chunk starts the next, so the chunks' outputs joined are the
+    whole sequence's :meth:`ImuPoser.run` (every block is causal), up to the lanes' tolerance on the
+    recurrent state (``nn.LSTM.forward``), while only one chunk's activations are ever held."""
+
+    def __init__(self, poser: ImuPoser, measurements=None, lanes: int | None = None):
+        self.poser = poser
+        self.measurements = shape_vector(measurements) if poser.kind == "full" else measurements
+        self.lanes = LANES if lanes is None else lanes
+        self._states: dict = {}
+
+    def run(self, imu, valid=None) -> PoserOutput:
+        """The next chunk: ``imu`` (n, 72), ``valid`` (n, 6) or None -> its :class:`PoserOutput`."""
+        x = self.poser._inputs(imu, valid, self.measurements)
+        if x.ndim != 2:
+            raise ValueError(f"a chunk is one sequence (n, {IMU_FEATURES}); got shape {np.shape(imu)}")
+
+        def call(name, value):
+            out, self._states[name] = self.poser.blocks[name].forward(value, self._states.get(name), lanes=self.lanes)
+            return out
+        return self.poser._forward(x, call)
 
 
 class PoserStream:

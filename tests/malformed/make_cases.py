@@ -159,9 +159,10 @@ def _write_imu_pt(path):
 
 def _write_imu_csv(path):
     from sparse_mocap_addon.core.formats.imu import write_imu_csv
+    from sparse_mocap_addon.core.imu import SIX_SENSORS
     from tests.test_imu_formats import slow_recording
 
-    write_imu_csv(slow_recording(frames=FRAMES), path)
+    write_imu_csv(slow_recording(frames=FRAMES, sensors=SIX_SENSORS), path)
 
 
 def _still_rotations(frames=FRAMES):

@@ -50,6 +50,9 @@ from .motion import Motion
 from .skeleton import JOINT_INDEX, LEG_JOINTS, Skeleton, forward_kinematics
 
 SIDES = ("left", "right")
+# The forward kinematics and leg solves run this many frames at a time (a long take's per-frame
+# rotation matrices are never all held at once).
+CHUNK_FRAMES = 20_000
 ANKLES = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
 HIPS = (JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"])
 KNEES = (JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"])
@@ -133,8 +136,38 @@ def same_body(a: Skeleton, b: Skeleton) -> bool:
 
 def sole_points(motion: Motion) -> np.ndarray:
     """(T, 2 feet, 3 points (heel, ball, toe tip), 3) sole points of a motion on its skeleton."""
-    positions, globals_ = forward_kinematics(motion.rotations, motion.translation, motion.skeleton, joints=LEG_JOINTS)
-    return foot_floor_points(positions, globals_, motion.skeleton)
+    return _leg_pose(motion.rotations, motion.translation, motion.skeleton)[1]
+
+
+def _frame_chunks(frames: int):
+    return [(a, min(a + CHUNK_FRAMES, frames)) for a in range(0, frames, CHUNK_FRAMES)]
+
+
+def _leg_pose(rotations: np.ndarray, translation: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
+    """The legs' joint positions (T, 24, 3; ``LEG_JOINTS``, the others zero) and sole points
+    (T, 2, 3, 3), by forward kinematics ``CHUNK_FRAMES`` at a time: the legs' global rotations
+    (T, 24, 3, 3) are never held for a whole long take."""
+    T = len(rotations)
+    positions, soles = np.zeros((T, 24, 3)), np.empty((T, 2, 3, 3))
+    for a, b in _frame_chunks(T):
+        positions[a:b], globals_ = forward_kinematics(rotations[a:b], translation[a:b], skeleton, joints=LEG_JOINTS)
+        soles[a:b] = foot_floor_points(positions[a:b], globals_, skeleton)
+    return positions, soles
+
+
+def _solve_legs(rotations, lifted, body: Skeleton, side: str, target, moves, turn) -> None:
+    """``foot_lock.solve_leg`` on the ``moves`` frames, ``CHUNK_FRAMES`` of them at a time, with the
+    legs' global rotations worked out for those frames only (global rotations do not depend on the
+    root path or the body, and a leg's do not depend on the other leg's, so they are the pose's)."""
+    f = SIDES.index(side)
+    frames = np.flatnonzero(moves)
+    for a, b in _frame_chunks(len(frames)):
+        index = frames[a:b]
+        part = rotations[index]
+        _, globals_ = forward_kinematics(part, np.zeros((len(index), 3)), body, joints=LEG_JOINTS)
+        ankle_rotation = None if turn is None else turn[index] @ globals_[:, ANKLES[f]]
+        solve_leg(part, lifted[index], globals_, body, side, target[index], ankle_rotation=ankle_rotation)
+        rotations[index] = part
 
 
 def detect_sole_contacts(soles: np.ndarray, fps: float, ground: float | None = 0.0,
@@ -446,8 +479,7 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
         metadata = dict(motion.metadata, feet=_json_safe(report))
         return Motion(fps, motion.rotations.copy(), motion.translation.copy(), body.copy(), metadata), report
     # The legs alone (the same numbers as the whole skeleton's FK): all that the stage reads.
-    positions, globals_ = forward_kinematics(motion.rotations, motion.translation, source, joints=LEG_JOINTS)
-    source_soles = foot_floor_points(positions, globals_, source)                        # (T, 2, 3, 3)
+    positions, source_soles = _leg_pose(motion.rotations, motion.translation, source)    # (T, 2, 3, 3) soles
     ground = 0.0
     if options.floor == "estimate" and T:
         ground = estimate_ground_height(source_soles.reshape(T, 6, 3), fps=fps)
@@ -471,8 +503,7 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
     translation = _root_on_target(motion.translation, ground, scale)
 
     if moved or ground != 0.0:
-        positions, globals_ = forward_kinematics(rotations, translation, body, joints=LEG_JOINTS)
-        soles = foot_floor_points(positions, globals_, body)
+        positions, soles = _leg_pose(rotations, translation, body)
     else:
         soles = source_soles        # the same body at the same place: the same pose
 
@@ -511,12 +542,10 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
         target, turn = feet_targets[f]
         # Frames whose foot stays put keep their leg exactly.
         moves = np.linalg.norm(target - lifted[:, ANKLES[f]], axis=-1) > 1e-7
-        ankle_rotation = None
         if turn is not None:
-            ankle_rotation = turn @ globals_[:, ANKLES[f]]
             moves |= np.abs(turn - np.eye(3)).max(axis=(1, 2)) > 1e-9
         if moves.any():
-            solve_leg(rotations, lifted, globals_, body, side, target, frames=moves, ankle_rotation=ankle_rotation)
+            _solve_legs(rotations, lifted, body, side, target, moves, turn)
 
     floor_left = 0.0
     if editable is not None:

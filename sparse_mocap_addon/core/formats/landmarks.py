@@ -59,6 +59,12 @@ step is 1 or more, or a column or key named ``*_ms``, are milliseconds).
 Axes hint (``up_axis``): "-Y" for MediaPipe world landmarks and Human3.6M-17 camera-space output
 (y points down), None otherwise (``orient`` then finds the up axis from the body).
 
+Plausibility (``formats/plausible.py``): a frame rate the file states must be a number from 0.1 to
+1000 (a missing one is assumed and said so, a wrong one refused, never replaced); infinite values,
+points over 10 km away and points jumping over 5 m between frames faster than 100 m/s are refused
+with the frame and the point; a body whose estimated stature is outside 0.5-2.6 m is refused naming
+the unit the file probably uses ("the file's unit looks like millimetres").
+
 Errors: one sentence naming the file and, where there is one, the line (text files) or frame
 (JSON frames and records count from 0), raised as :class:`LandmarkError`.
 """
@@ -376,7 +382,8 @@ def _read_trc(path: Path, layout: str, metres_per_unit) -> _Parsed:
     if metres_per_unit is None:
         unit = header.get("units", "")
         if unit.lower() not in _TRC_UNITS:
-            raise _fail(f"{path}, line 3", f"Units {unit!r} is not m, cm or mm; give metres_per_unit.")
+            raise _fail(f"{path}, line 3", f"Units {unit!r} is not m, cm or mm; expected the unit of the file's "
+                        "coordinates there.")
         metres_per_unit = _TRC_UNITS[unit.lower()]
     rate_key = next((k for k in ("datarate", "camerarate") if k in header), None)
     fps = _stated_rate(f"{path}, line 3", header[rate_key], keys[[k.lower() for k in keys].index(rate_key)]) \

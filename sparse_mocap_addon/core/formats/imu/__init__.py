@@ -74,6 +74,11 @@ counts each sensor's samples outside it). Gaps of up to two missing samples are 
 inside longer gaps are missing (``valid`` False, NaN). ``metadata["times"]`` holds each frame's
 time in seconds on the source's clock; :func:`resample_imu` works from it.
 
+Plausibility (``formats/plausible.py``): sample rates from 0.1 to 2000 Hz, time stamps spanning at
+most 48 hours, no infinite cell, accelerations up to 100 g and rotation matrices without huge
+entries; ``.pt`` files are read with ``torch.load(weights_only=True)`` only (a torch without that
+option is refused: a full unpickle could run code from the file).
+
 Errors: one sentence naming the file and line (or frame), raised as :class:`ImuError`.
 
 Layout (one module per concern; everything above is importable from this package):

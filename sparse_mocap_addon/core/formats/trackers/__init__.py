@@ -81,6 +81,9 @@ tracked), a head below both hands, and trackers whose median spread is outside 5
 off by 100: a 170 m person or a 1.7 cm one). The sentence names the convention or unit that would
 pass when one does (``convention='unreal' passes these checks``). ``check=False`` skips this.
 
+Before those checks, trackers over 10 km away are refused, and after them trackers jumping more than
+5 m between frames faster than 100 m/s (``formats/plausible.py``); a stated fps must be 0.1-1000.
+
 Errors: one sentence naming the file and the line (CSV), the element (JSON, ``trackers.head.
 rotation[12]``) or the frame (npz), raised as :class:`~sparse_mocap_addon.core.trackers.TrackerError`.
 """

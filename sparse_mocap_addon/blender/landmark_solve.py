@@ -28,7 +28,7 @@ from ..inference.gap_fill import GapFillOptions, gap_fill_summary
 from ..inference.missing_frames import landmark_missing_frames
 from .armature import skeleton_from_armature
 from .empty_sets import scene_frame
-from .landmark_objects import LANDMARK_SET, create_landmark_empties
+from .landmark_objects import LANDMARK_SET, create_landmark_empties, read_landmark_empties
 from .mocap_import import removed_on_failure, take_name
 from .set_solve import BakedSolve, fill_and_bake, set_into_scene, stage
 
@@ -38,6 +38,7 @@ SET_SUFFIX = LANDMARK_SET.suffix
 
 # Share of the progress bar per step.
 _READ, _EMPTIES, _SOLVE = 0.15, 0.35, 0.6
+_READ_SET = 0.1
 
 
 LandmarkSolve = BakedSolve      # what solve_onto_armature did
@@ -89,6 +90,22 @@ def solve_onto_armature(seq: LandmarkSequence, options: SolveOptions | None = No
     return fill_and_bake(motion, report, missing=missing, gap_fill=gap_fill, feet=options.feet, match_scene=True,
                          armature=armature, name=name, measurements=performer, frame_start=frame_start,
                          with_body=with_body, context=context, progress=stage(tick, _SOLVE, 1.0))
+
+
+def solve_set_onto_armature(parent, options: SolveOptions | None = None, *, armature=None,
+                            measurements: BodyMeasurements | None = None, with_body: bool = True,
+                            gap_fill: GapFillOptions | None = None, context=None, progress=None) -> LandmarkSolve:
+    """Solve the landmark set ``parent`` (made by Import Landmarks, or the user's named empties: see
+    :func:`.landmark_objects.read_landmark_empties`) as :func:`solve_onto_armature` does, the take
+    named after the set and baked from the set's first frame."""
+    context = context or bpy.context
+    tick = progress or (lambda fraction: None)
+    seq = read_landmark_empties(parent, context=context)
+    tick(_READ_SET)
+    start = int(seq.metadata.get("frame_start", context.scene.frame_start))
+    return solve_onto_armature(seq, options, armature=armature, measurements=measurements, name=set_name(parent),
+                               frame_start=start, with_body=with_body, gap_fill=gap_fill, context=context,
+                               progress=stage(tick, _READ_SET, 1.0))
 
 
 def import_landmarks(path, *, layout: str = "auto", fps: float | None = None, metres_per_unit: float | None = None,

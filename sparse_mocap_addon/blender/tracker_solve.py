@@ -240,9 +240,9 @@ def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None
     frame rate the scene takes it, otherwise (the networks run at 60 fps) the keys are spaced to
     keep real time at the scene's rate. With ``gap_fill`` the frames where the input was lost
     (the solve's ``report["failed_frames"]``: lost or impossible input) are filled before baking
-    (``report["gap_fill"]``), the filled frames through the feet stage of ``options.feet`` too. Raises the core's errors (``TrackerError``,
-    ``MeasurementError``: ValueErrors; a missing weight file: OSError) before anything is created; a
-    later failure removes what was created.
+    (``report["gap_fill"]``), the filled frames through the feet stage of ``options.feet`` too.
+    Raises the core's errors (``TrackerError``, ``MeasurementError``: ValueErrors; a missing weight
+    file: OSError) before anything is created; a later failure removes what was created.
     """
     context = context or bpy.context
     tick = progress or (lambda fraction: None)

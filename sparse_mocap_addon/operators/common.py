@@ -1,10 +1,9 @@
 """Small helpers shared by the operators (no operator calls another)."""
 
 import dataclasses
-import math
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 from ..blender.armature import is_smpl_armature
 from ..core.feet_stage import FeetOptions, feet_summary
@@ -151,74 +150,9 @@ def run_reported(op, context, name, work, *, progress: bool = True):
         return None
 
 
-class ActiveSetPoll:
-    """An operator on the active empty set (``_active_set(context)``, a staticmethod): greyed out,
-    with ``set_hint`` as the reason, until there is one."""
-
-    set_hint = ""
-
-    @classmethod
-    def poll(cls, context):
-        if cls._active_set(context) is None:
-            cls.poll_message_set(cls.set_hint)
-            return False
-        return True
-
-
-class HeldPoseCalibration:
-    """For Calibrate operators with ``pose``, ``start``, ``duration``, ``heading`` and
-    ``heading_angle`` properties: the dialog, the heading argument, and the pose window's part of
-    the dialog."""
-
-    def invoke(self, context, event):
-        return context.window_manager.invoke_props_dialog(self)
-
-    def _heading(self):
-        """The heading argument: the mode's name in lower case, or the angle in degrees."""
-        return self.heading.lower() if self.heading != "ANGLE" else math.degrees(self.heading_angle)
-
-    def _draw_window(self, layout):
-        layout.use_property_split = True
-        layout.use_property_decorate = False
-        layout.prop(self, "pose")
-        col = layout.column(align=True)
-        col.prop(self, "start")
-        col.prop(self, "duration")
-        layout.prop(self, "heading")
-        if self.heading == "ANGLE":
-            layout.prop(self, "heading_angle")
-
-
 def file_filter(patterns: str):
     """The hidden ``filter_glob`` property of a file browser operator: the files it lists."""
     return StringProperty(default=patterns, options={"HIDDEN"}, description="The file types the file browser lists")
-
-
-class RecordingRate:
-    """For the imports of recordings (IMU, trackers): one frame-rate rule, ``resample`` and ``fps``
-    (Blender reads a mixin's property annotations). By default a set keeps the recording's own rate
-    (one key per recorded frame, the scene takes its rate); resampling happens only when asked."""
-
-    resample: BoolProperty(
-        name="Resample", default=False,
-        description="Off (default): keep the recording's own frame rate, one key per recorded frame. On: "
-                    "resample the recording to the frame rate below first (interpolated between samples). The "
-                    "scene takes the set's rate either way; reconstruction runs at 60 fps and resamples by itself")
-    fps: FloatProperty(name="Frame Rate", default=60.0, min=1.0, max=1000.0,
-                       description="The rate the recording is resampled to (Resample on)")
-
-    def _fps(self) -> float | None:
-        """The rate to resample to, or None to keep the recording's."""
-        return self.fps if self.resample else None
-
-    def _draw_frame_rate(self, layout):
-        """The Frame Rate column: ``resample`` and, active with it, ``fps``; returns the column."""
-        col = layout.column(heading="Frame Rate")
-        col.prop(self, "resample")
-        sub = col.column()
-        sub.active = self.resample
-        sub.prop(self, "fps")
-        return col
 
 
 class FeetSettings:

@@ -12,9 +12,8 @@ from ..blender.imu_objects import active_imu_parent
 from ..blender.imu_solve import (FILE_PATTERNS, calibrate_set, import_imu, import_summary, reconstruct_onto_armature,
                                  recording_path, solve_summary, stillness_text)
 from ..inference.imu_pipeline import ImuSolveOptions
-from .common import (ActiveSetPoll, ArmatureTarget, FeetSettings, HeldPoseCalibration, RecordingRate, armature_text,
-                     file_filter, object_mode, run_reported, select_only, target_items)
-from .gap_fill import GapFillSettings
+from .common import file_filter
+from .sets import ActiveSetPoll, HeldPoseCalibration, RecordingImport, SetReconstruct, window_duration
 
 FORMAT_ITEMS = (
     ("AUTO", "Automatic", "From the path and the first lines"),
@@ -26,7 +25,7 @@ FORMAT_ITEMS = (
 )
 
 
-class SPARSE_MOCAP_OT_import_imu(RecordingRate, bpy.types.Operator, ImportHelper):
+class SPARSE_MOCAP_OT_import_imu(RecordingImport, bpy.types.Operator, ImportHelper):
     """Import a body-worn IMU recording (TransPose/PIP tensors, generic CSV, Xsens, Movella DOT, x-io \
 folder) as an IMU set: one animated empty per sensor"""
 
@@ -55,15 +54,9 @@ folder) as an IMU set: one animated empty per sensor"""
     def execute(self, context):
         chosen = self.filepath if Path(self.filepath).name else (self.directory or self.filepath)
         path = recording_path(bpy.path.abspath(chosen), self.whole_folder)
-        object_mode(context)
-        result = run_reported(self, context, path.name, lambda progress: import_imu(
+        return self._import_reported(context, path.name, lambda progress: import_imu(
             path, kind=self.kind.lower(), fps=self._fps(), source_fps=self.source_fps,
-            sensor_names=self.sensor_names, context=context, progress=progress))
-        if result is None:                       # the readers' errors are ImuErrors (ValueErrors)
-            return {"CANCELLED"}
-        select_only(context, result.parent)
-        self.report({"INFO"}, f"Imported {path.name} as '{result.parent.name}': {import_summary(result)}")
-        return {"FINISHED"}
+            sensor_names=self.sensor_names, context=context, progress=progress), import_summary)
 
     def draw(self, context):
         layout = self.layout
@@ -91,6 +84,10 @@ HEADING_ITEMS = (
 )
 
 
+def _calibration_text(calibration) -> str:
+    return f"{calibration.summary().rstrip('.')}; largest turn per sensor: {stillness_text(calibration)}"
+
+
 class _ImuSetOperator(ActiveSetPoll):
     """An operator on the active IMU set: greyed out until there is one."""
 
@@ -107,27 +104,17 @@ bone and the heading, kept on the set for Reconstruct"""
     bl_options = {"REGISTER", "UNDO"}
 
     pose: EnumProperty(name="Pose", items=POSE_ITEMS, default="T", description="The pose held during the window")
-    start: FloatProperty(name="Start (s)", default=0.0, min=0.0,
-                         description="Start of the still window, seconds from the recording's first frame")
-    duration: FloatProperty(name="Duration (s)", default=2.0, min=0.05, soft_max=10.0,
-                            description="Length of the still window in seconds")
+    duration: window_duration(2.0)
     heading: EnumProperty(name="Heading", items=HEADING_ITEMS, default="AUTO",
                           description="How to find the direction the wearer faced")
-    heading_angle: FloatProperty(name="Facing", default=0.0, subtype="ANGLE", unit="ROTATION",
-                                 description="The direction the wearer faced (Heading: Angle)")
     max_motion: FloatProperty(name="Stillness Limit (deg)", default=5.0, min=0.1, max=90.0,
                               description="Largest turn (degrees) a sensor may make during the window")
 
     def execute(self, context):
         parent = active_imu_parent(context)
-        calibration = run_reported(self, context, parent.name, lambda progress: calibrate_set(
+        return self._calibrate_reported(context, parent, lambda: calibrate_set(
             parent, pose=self.pose.lower(), start_s=self.start, duration_s=self.duration, heading=self._heading(),
-            max_motion_deg=self.max_motion), progress=False)
-        if calibration is None:
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Calibrated '{parent.name}': {calibration.summary().rstrip('.')}; largest turn "
-                              f"per sensor: {stillness_text(calibration)}")
-        return {"FINISHED"}
+            max_motion_deg=self.max_motion), _calibration_text)
 
     def draw(self, context):
         self._draw_window(self.layout)
@@ -144,11 +131,9 @@ MODEL_ITEMS = (
     ("NO_SHAPE", "Without Shape", "The same network without the measurements (the FIP ablation)"),
     ("BASELINE", "Baseline", "A plain recurrent network"),
 )
-TARGET_ITEMS = target_items("A new armature built from the Subject panel's measurements")
 
 
-class SPARSE_MOCAP_OT_reconstruct_imu(_ImuSetOperator, ArmatureTarget, GapFillSettings, FeetSettings,
-                                      bpy.types.Operator):
+class SPARSE_MOCAP_OT_reconstruct_imu(_ImuSetOperator, SetReconstruct, bpy.types.Operator):
     """Reconstruct full-body motion from the active IMU set (calibrated, or already in the core frame) \
 and bake it onto an SMPL armature as a new action"""
 
@@ -163,50 +148,27 @@ and bake it onto an SMPL armature as a new action"""
     translation: BoolProperty(name="Root Translation", default=True,
                               description="Move the root from foot contacts and the pelvis acceleration (off: "
                                           "the body stays over the origin)")
-    target: EnumProperty(name="Target", items=TARGET_ITEMS, default="NEW",
-                         description="The armature that receives the motion")
-    armature: StringProperty(name="Armature",
-                             description="The SMPL armature to bake onto (empty: the active or selected one)")
-    with_body: BoolProperty(name="Body Mesh", default=True,
-                            description="Give a new armature a simple skinned body mesh")
-
-    def invoke(self, context, event):
-        self._fill_target(context)
-        return context.window_manager.invoke_props_dialog(self)
 
     def execute(self, context):
-        self._fill_target(context)
+        self._fill_defaults(context)
         parent = active_imu_parent(context)
         target = self._target_and_measurements(context)
         if target is None:
             return {"CANCELLED"}
-        armature, measurements = target
-        object_mode(context)
         options = ImuSolveOptions(mode=self.mode.lower(), model=self.model.lower(), translation=self.translation)
         options.feet = self._feet_options(options.feet)
-        solved = run_reported(self, context, parent.name, lambda progress: reconstruct_onto_armature(
-            parent, options, armature=armature, measurements=measurements, with_body=self.with_body,
-            gap_fill=self._gap_fill_options(), context=context, progress=progress))
+        solved = self._solve_reported(context, parent.name, lambda progress: reconstruct_onto_armature(
+            parent, options, **self._onto(*target), context=context, progress=progress))
         if solved is None:
             return {"CANCELLED"}
-        select_only(context, solved.armature)
-        self.report({"INFO"}, f"Reconstructed '{parent.name}' onto {armature_text(solved)} as action "
-                              f"'{solved.action.name}': {solve_summary(solved.report)}")
-        return {"FINISHED"}
+        return self._report_solved(context, solved, f"Reconstructed '{parent.name}'", solve_summary)
 
-    def draw(self, context):
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
-        col = layout.column(heading="Solve")
+    def _draw_solve_options(self, col):
         col.prop(self, "mode")
         sub = col.column()
         sub.active = self.mode != "DIRECT"
         sub.prop(self, "model")
         col.prop(self, "translation")
-        self._draw_feet(col)
-        self._draw_gap_fill(layout)
-        self._draw_target_with_subject(context, layout)
 
 
 CLASSES = (SPARSE_MOCAP_OT_import_imu, SPARSE_MOCAP_OT_calibrate_imu, SPARSE_MOCAP_OT_reconstruct_imu)

@@ -7,12 +7,11 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from ..blender.landmark_objects import active_landmark_parent, read_landmark_empties
-from ..blender.landmark_solve import FILE_PATTERNS, import_landmarks, set_name, solve_onto_armature, summary
+from ..blender.landmark_objects import active_landmark_parent
+from ..blender.landmark_solve import FILE_PATTERNS, import_landmarks, solve_set_onto_armature, summary
 from ..core.landmark_pipeline import SolveOptions
-from .common import (ArmatureTarget, FeetSettings, Progress, armature_text, error_text, file_filter, object_mode,
-                     select_only, subject_source, target_items)
-from .gap_fill import GapFillSettings
+from .common import file_filter, select_only, subject_source, target_items
+from .sets import ActiveSetPoll, OntoArmature
 
 LAYOUT_ITEMS = (
     ("AUTO", "Automatic", "From the file: point names, or the number of points (33 MediaPipe, 26 Halpe, "
@@ -51,7 +50,7 @@ FILTER_ITEMS = (
 TARGET_ITEMS = target_items("A new armature with the performer's skeleton measured from the landmarks")
 
 
-class _SolveMixin(ArmatureTarget, GapFillSettings, FeetSettings):
+class _SolveMixin(OntoArmature):
     """The Solve IK options and helpers, shared by both operators (Blender reads a mixin's
     property annotations, as it does ImportHelper's ``filepath``)."""
 
@@ -120,39 +119,32 @@ as animated empties, and solve them onto an SMPL armature"""
                         description="Solve the landmarks onto an armature and bake an action right away")
 
     def invoke(self, context, event):
-        self._fill_target(context)
+        self._fill_defaults(context)
         return ImportHelper.invoke(self, context, event)
 
     def execute(self, context):
-        self._fill_target(context)
+        self._fill_defaults(context)
         path = Path(bpy.path.abspath(self.filepath))
         armature, error = self._target(context) if self.solve else (None, None)
         if error:
             self.report({"ERROR"}, error)
             return {"CANCELLED"}
-        object_mode(context)
-        try:
-            with Progress(context) as progress:
-                result = import_landmarks(
-                    path, layout=self.layout_name.lower(), fps=self.fps if self.fps_source == "CUSTOM" else None,
-                    metres_per_unit=_METRES_PER_UNIT[self.units], height=self.height or None,
-                    up_axis=_UP_AXES[self.up_axis], threshold=self.threshold,
-                    solve=self._solve_options() if self.solve else None, armature=armature,
-                    measurements=self._measurements(context) if self.solve else None,
-                    with_body=self.with_body, gap_fill=self._gap_fill_options(), context=context, progress=progress)
-        except (ValueError, OSError) as exc:   # the readers' and core's errors are ValueErrors
-            self.report({"ERROR"}, error_text(exc, path.name))
+        result = self._solve_reported(context, path.name, lambda progress: import_landmarks(
+            path, layout=self.layout_name.lower(), fps=self.fps if self.fps_source == "CUSTOM" else None,
+            metres_per_unit=_METRES_PER_UNIT[self.units], height=self.height or None,
+            up_axis=_UP_AXES[self.up_axis], threshold=self.threshold,
+            solve=self._solve_options() if self.solve else None, armature=armature,
+            measurements=self._measurements(context) if self.solve else None,
+            with_body=self.with_body, gap_fill=self._gap_fill_options(), context=context, progress=progress))
+        if result is None:
             return {"CANCELLED"}
         seq, solved = result.sequence, result.solve
         text = (f"Imported {len(seq.names)} landmarks x {seq.num_frames} frames ({seq.fps:g} fps) from "
                 f"{path.name} as '{result.parent.name}'")
-        if solved is None:
-            select_only(context, result.parent)
-            self.report({"INFO"}, text)
-        else:
-            select_only(context, solved.armature)
-            self.report({"INFO"}, f"{text}; solved onto {armature_text(solved)} as action "
-                                  f"'{solved.action.name}': {summary(solved.report)}")
+        if solved is not None:
+            return self._report_solved(context, solved, f"{text}; solved", summary)
+        select_only(context, result.parent)
+        self.report({"INFO"}, text)
         return {"FINISHED"}
 
     def draw(self, context):
@@ -174,49 +166,29 @@ as animated empties, and solve them onto an SMPL armature"""
             layout.prop(self, "threshold")
 
 
-class SPARSE_MOCAP_OT_solve_landmarks(_SolveMixin, bpy.types.Operator):
+class SPARSE_MOCAP_OT_solve_landmarks(ActiveSetPoll, _SolveMixin, bpy.types.Operator):
     """Solve the active landmark set (empties) onto an SMPL armature and bake it as a new action"""
 
     bl_idname = "sparse_mocap.solve_landmarks"
     bl_label = "Solve IK"
     bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context):
-        if active_landmark_parent(context) is None:
-            cls.poll_message_set("Select a landmark set (the empties made by Import Landmarks)")
-            return False
-        return True
-
-    def invoke(self, context, event):
-        self._fill_target(context)
-        return context.window_manager.invoke_props_dialog(self)
+    _active_set = staticmethod(active_landmark_parent)
+    set_hint = "Select a landmark set (the empties made by Import Landmarks)"
 
     def execute(self, context):
-        self._fill_target(context)
+        self._fill_defaults(context)
         parent = active_landmark_parent(context)
         armature, error = self._target(context)
         if error:
             self.report({"ERROR"}, error)
             return {"CANCELLED"}
-        object_mode(context)
-        try:
-            with Progress(context) as progress:
-                seq = read_landmark_empties(parent, context=context)
-                progress(0.1)
-                start = int(seq.metadata.get("frame_start", context.scene.frame_start))
-                solved = solve_onto_armature(
-                    seq, self._solve_options(), armature=armature, measurements=self._measurements(context),
-                    name=set_name(parent), frame_start=start, with_body=self.with_body,
-                    gap_fill=self._gap_fill_options(), context=context,
-                    progress=lambda f: progress(0.1 + 0.9 * f))
-        except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, error_text(exc, parent.name))
+        solved = self._solve_reported(context, parent.name, lambda progress: solve_set_onto_armature(
+            parent, self._solve_options(), armature=armature, measurements=self._measurements(context),
+            with_body=self.with_body, gap_fill=self._gap_fill_options(), context=context, progress=progress))
+        if solved is None:
             return {"CANCELLED"}
-        select_only(context, solved.armature)
-        self.report({"INFO"}, f"Solved '{parent.name}' onto {armature_text(solved)} as action "
-                              f"'{solved.action.name}': {summary(solved.report)}")
-        return {"FINISHED"}
+        return self._report_solved(context, solved, f"Solved '{parent.name}'", summary)
 
     def draw(self, context):
         layout = self.layout

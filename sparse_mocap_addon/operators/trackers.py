@@ -4,16 +4,15 @@ Trackers (a tracker set, or animated empties named after body sites, to full-bod
 an SMPL armature as a new action)."""
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+from bpy.props import EnumProperty
 from bpy_extras.io_utils import ImportHelper
 
 from ..blender.tracker_objects import active_tracker_parent, is_tracker_set
 from ..blender.tracker_solve import (FILE_PATTERNS, calibrate_set, calibration_summary, import_summary,
                                      import_trackers, reconstruct_onto_armature, solve_summary, target_skeleton)
 from ..inference.tracker_pipeline import TrackerSolveOptions
-from .common import (ActiveSetPoll, ArmatureTarget, FeetSettings, HeldPoseCalibration, RecordingRate, armature_text,
-                     file_filter, object_mode, run_reported, select_only, target_armature, target_items)
-from .gap_fill import GapFillSettings
+from .common import file_filter, target_armature
+from .sets import ActiveSetPoll, HeldPoseCalibration, RecordingImport, SetReconstruct, window_duration
 
 CONVENTION_ITEMS = (
     ("FILE", "As the File States", "The convention written in the file (files from Sparse Mocap state theirs)"),
@@ -32,7 +31,7 @@ UNIT_ITEMS = (
 )
 
 
-class SPARSE_MOCAP_OT_import_trackers(RecordingRate, bpy.types.Operator, ImportHelper):
+class SPARSE_MOCAP_OT_import_trackers(RecordingImport, bpy.types.Operator, ImportHelper):
     """Import a VR / positional tracker recording (CSV, JSON or npz from Unity, Unreal, OpenXR, SteamVR, \
 Blender) as a tracker set: one animated empty per tracker"""
 
@@ -49,17 +48,10 @@ Blender) as a tracker set: one animated empty per tracker"""
 
     def execute(self, context):
         path = bpy.path.abspath(self.filepath)
-        object_mode(context)
-        result = run_reported(self, context, bpy.path.basename(path), lambda progress: import_trackers(
+        return self._import_reported(context, bpy.path.basename(path), lambda progress: import_trackers(
             path, convention=None if self.convention == "FILE" else self.convention.lower(),
             units=None if self.units == "FILE" else self.units.lower(), fps=self._fps(),
-            context=context, progress=progress))
-        if result is None:                       # the readers' errors are TrackerErrors (ValueErrors)
-            return {"CANCELLED"}
-        select_only(context, result.parent)
-        self.report({"INFO"}, f"Imported {bpy.path.basename(path)} as '{result.parent.name}': "
-                              f"{import_summary(result)}")
-        return {"FINISHED"}
+            context=context, progress=progress), import_summary)
 
     def draw(self, context):
         layout = self.layout
@@ -110,24 +102,16 @@ bone and where the wearer faced, kept on the set for Reconstruct"""
     bl_options = {"REGISTER", "UNDO"}
 
     pose: EnumProperty(name="Pose", items=POSE_ITEMS, default="T", description="The pose held during the window")
-    start: FloatProperty(name="Start (s)", default=0.0, min=0.0,
-                         description="Start of the still window, seconds from the recording's first frame")
-    duration: FloatProperty(name="Duration (s)", default=1.0, min=0.05, soft_max=10.0,
-                            description="Length of the still window in seconds")
+    duration: window_duration(1.0)
     heading: EnumProperty(name="Heading", items=HEADING_ITEMS, default="AUTO",
                           description="How to find the direction the wearer faced")
-    heading_angle: FloatProperty(name="Facing", default=0.0, subtype="ANGLE", unit="ROTATION",
-                                 description="The direction the wearer faced (Heading: Angle)")
 
     def execute(self, context):
         parent = active_tracker_parent(context)
-        calibration = run_reported(self, context, parent.name, lambda progress: calibrate_set(
+        return self._calibrate_reported(context, parent, lambda: calibrate_set(
             parent, _calibration_skeleton(context), pose=self.pose.lower(), start_s=self.start,
-            duration_s=self.duration, heading=self._heading()), progress=False)
-        if calibration is None:
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Calibrated '{parent.name}': {calibration_summary(calibration, parent['fps'])}")
-        return {"FINISHED"}
+            duration_s=self.duration, heading=self._heading()),
+            lambda calibration: calibration_summary(calibration, parent["fps"]))
 
     def draw(self, context):
         self._draw_window(self.layout)
@@ -145,14 +129,13 @@ MODE_ITEMS = (
     ("THREE_POINT", "Three-Point", "Head and hands: the network guesses the pelvis, torso and legs"),
     ("ANALYTIC", "Analytic", "Six trackers, the closed-form solver alone (no network)"),
 )
-TARGET_ITEMS = target_items("A new armature built from the Subject panel's measurements")
 
 
 def _selected_empties(context) -> list:
     return [o for o in (context.selected_objects or ()) if o.type == "EMPTY" and not is_tracker_set(o)]
 
 
-class SPARSE_MOCAP_OT_reconstruct_trackers(ArmatureTarget, GapFillSettings, FeetSettings, bpy.types.Operator):
+class SPARSE_MOCAP_OT_reconstruct_trackers(SetReconstruct, bpy.types.Operator):
     """Reconstruct full-body motion from the active tracker set or the selected animated empties and bake \
 it onto an SMPL armature as a new action"""
 
@@ -164,12 +147,6 @@ it onto an SMPL armature as a new action"""
                          description="Where the trackers come from")
     mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="AUTO",
                        description="Which trackers drive the body and how the rest is found")
-    target: EnumProperty(name="Target", items=TARGET_ITEMS, default="NEW",
-                         description="The armature that receives the motion")
-    armature: StringProperty(name="Armature",
-                             description="The SMPL armature to bake onto (empty: the active or selected one)")
-    with_body: BoolProperty(name="Body Mesh", default=True,
-                            description="Give a new armature a simple skinned body mesh")
 
     @classmethod
     def poll(cls, context):
@@ -178,18 +155,13 @@ it onto an SMPL armature as a new action"""
             return False
         return True
 
-    def _fill_source(self, context):
+    def _fill_defaults(self, context):
         if not self.properties.is_property_set("source"):
             self.source = "SET" if active_tracker_parent(context) is not None else "EMPTIES"
-
-    def invoke(self, context, event):
-        self._fill_source(context)
         self._fill_target(context)
-        return context.window_manager.invoke_props_dialog(self)
 
     def execute(self, context):
-        self._fill_source(context)
-        self._fill_target(context)
+        self._fill_defaults(context)
         if self.source == "SET":
             source = active_tracker_parent(context)
             if source is None:
@@ -202,30 +174,17 @@ it onto an SMPL armature as a new action"""
         target = self._target_and_measurements(context)
         if target is None:
             return {"CANCELLED"}
-        armature, measurements = target
-        object_mode(context)
         options = TrackerSolveOptions(mode=self.mode.lower())
         options.feet = self._feet_options(options.feet)
-        solved = run_reported(self, context, label, lambda progress: reconstruct_onto_armature(
-            source, options, armature=armature, measurements=measurements, with_body=self.with_body,
-            gap_fill=self._gap_fill_options(), context=context, progress=progress))
+        solved = self._solve_reported(context, label, lambda progress: reconstruct_onto_armature(
+            source, options, **self._onto(*target), context=context, progress=progress))
         if solved is None:
             return {"CANCELLED"}
-        select_only(context, solved.armature)
-        self.report({"INFO"}, f"Reconstructed {solved.source.label} onto {armature_text(solved)} as action "
-                              f"'{solved.action.name}': {solve_summary(solved.report)}")
-        return {"FINISHED"}
+        return self._report_solved(context, solved, f"Reconstructed {solved.source.label}", solve_summary)
 
-    def draw(self, context):
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
-        col = layout.column(heading="Solve")
+    def _draw_solve_options(self, col):
         col.prop(self, "source")
         col.prop(self, "mode")
-        self._draw_feet(col)
-        self._draw_gap_fill(layout)
-        self._draw_target_with_subject(context, layout)
 
 
 CLASSES = (SPARSE_MOCAP_OT_import_trackers, SPARSE_MOCAP_OT_calibrate_trackers, SPARSE_MOCAP_OT_reconstruct_trackers)

@@ -157,6 +157,63 @@ def test_user_made_animated_empties_are_sampled_in_world_space(addon):
     assert np.allclose(core_to_blender_vectors(hip), core_blender, atol=1e-6), expected
 
 
+def count_frame_changes():
+    """A list that grows by one each time the scene changes frame (frame_set), and the handler to remove."""
+    calls = []
+
+    def handler(scene, *args):
+        calls.append(scene.frame_current)
+
+    bpy.app.handlers.frame_change_pre.append(handler)
+    return calls, handler
+
+
+def test_user_made_empties_are_read_from_their_curves_without_stepping_the_scene(addon):
+    """Stepping the scene through every frame is slow with characters in it: empties that only their
+    F-curves (and their parent's) move are read from the curves, the same points Blender places;
+    one a constraint moves is read by stepping the scene, with the same result."""
+    scene = bpy.context.scene
+    rig = bpy.data.objects.new("capture", None)
+    scene.collection.objects.link(rig)
+    rig.rotation_euler = (0.0, 0.0, 0.4)
+    for frame, x in ((1, 0.0), (20, 0.6)):                 # the parent walks too (Bezier keys)
+        rig.location = (x, 0.3, 0.1)
+        rig.keyframe_insert("location", frame=frame)
+    children = []
+    landmarks = {"LHip": "left_hip", "RHip": "right_hip", "Neck": "neck", "LAnkle": "left_ankle",
+                 "RAnkle": "right_ankle"}
+    for name, base in {"LHip": (0.1, 0.0, 0.9), "RHip": (-0.1, 0.0, 0.9), "Neck": (0.0, 0.0, 1.45),
+                       "LAnkle": (0.1, 0.0, 0.1), "RAnkle": (-0.1, 0.0, 0.1)}.items():
+        empty = bpy.data.objects.new(name, None)
+        scene.collection.objects.link(empty)
+        empty.parent = rig
+        for frame in range(1, 21):
+            empty.location = (base[0], base[1] + 0.02 * frame, base[2] + 0.01 * np.sin(frame))
+            empty.keyframe_insert("location", frame=frame)
+        children.append(empty)
+    expected = []
+    for frame in range(1, 21):
+        scene.frame_set(frame)
+        expected.append([np.array(c.matrix_world.translation) for c in children])
+    expected = np.array(expected)
+    scene.frame_set(42)
+    calls, handler = count_frame_changes()
+    try:
+        fast = read_landmark_empties(rig)
+        assert calls == []
+        children[2].constraints.new("LIMIT_ROTATION")      # moves nothing, but only the scene knows
+        stepped = read_landmark_empties(rig)
+        assert len(calls) >= 20
+    finally:
+        bpy.app.handlers.frame_change_pre.remove(handler)
+    assert scene.frame_current == 42
+    assert fast.num_frames == stepped.num_frames == 20 and fast.metadata["frame_start"] == 1
+    for k, child in enumerate(children):
+        blender_points = core_to_blender_vectors(fast.points[:, fast.index(landmarks[child.name])])
+        assert np.abs(blender_points - expected[:, k]).max() < 1e-5, child.name
+    assert np.abs(fast.points - stepped.points).max() < 1e-5
+
+
 def test_not_a_landmark_set(addon):
     empty = bpy.data.objects.new("lonely", None)
     bpy.context.scene.collection.objects.link(empty)

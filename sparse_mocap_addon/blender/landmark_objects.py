@@ -14,7 +14,8 @@ Blender's axes by :mod:`.coords`, so they stand where the solved armature will s
 :func:`read_landmark_empties` gives the sequence back exactly (to the float32 precision of F-curve
 keys); it also reads empties the user made (a VR or mocap capture arriving as animated empties)
 whose names :func:`~..core.formats.landmarks.canonical_name` recognises, sampling their world
-positions on every frame of their animation.
+positions on every frame of their animation (from their F-curves when nothing else moves them,
+:mod:`.object_motion`; else by stepping the scene).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..core.landmarks import LandmarkError, LandmarkSequence, orient
 from . import compat
 from .coords import blender_to_core_vectors, core_to_blender_vectors
 from .empty_sets import SetKind, active_set, keyed_values, new_set_child, new_set_parent, scene_frame, write_keys
+from .object_motion import sampled_world_matrices
 
 LANDMARK_SET = SetKind(marker="sparse_mocap_landmarks", member_key="landmark", index_key="landmark_index",
                        noun="landmark set", member="landmark", made_by="Import Landmarks", error=LandmarkError,
@@ -249,15 +251,9 @@ def _read_user(parent, frame_range, context) -> LandmarkSequence:
             raise LandmarkError(f"'{parent.name}': its landmark empties are not animated, so there are no "
                                 "frames to solve.")
     start, count = _frames(parent, frame_range, 0, 0)
-    points = np.empty((count, len(named), 3))
-    current = scene.frame_current, scene.frame_current_final - scene.frame_current
-    try:
-        for f in range(count):
-            scene.frame_set(start + f)
-            for k, (_, child) in enumerate(named):
-                points[f, k] = child.matrix_world.translation
-    finally:
-        scene.frame_set(current[0], subframe=current[1])
+    # From the empties' curves when only they move them (no scene stepping), else frame by frame.
+    worlds = sampled_world_matrices([child for _, child in named], start + np.arange(count), scene)
+    points = worlds[..., :3, 3]
     fps = scene.render.fps / scene.render.fps_base
     return LandmarkSequence(
         names=[n for n, _ in named], points=blender_to_core_vectors(points),

@@ -8,7 +8,8 @@ from the curves alone: :func:`world_matrices` computes them, batched over frames
 (``matrix_world = parent world @ matrix_parent_inverse @ matrix_basis``, the basis from location,
 rotation in the object's rotation mode, scale and their deltas). Objects moved by anything else
 (constraints, drivers, NLA strips, a bone or vertex parent, a remapped time) give ``None``: the
-caller then steps the scene.
+caller then steps the scene: :func:`sample_by_stepping`, or :func:`sampled_world_matrices` for both
+ways in one call.
 """
 
 from __future__ import annotations
@@ -135,3 +136,30 @@ def world_matrices(objects, frames, scene) -> np.ndarray | None:
     if any(w is None for w in worlds):
         return None
     return np.stack(worlds, axis=1)
+
+
+def sample_by_stepping(objects, frames, scene, read, progress=None) -> list:
+    """``read(objects)`` on each of ``frames``, the scene stepped to it (slow in a scene that holds
+    characters: every frame evaluates everything); its current frame put back afterwards."""
+    tick = progress or (lambda fraction: None)
+    current = scene.frame_current, scene.frame_current_final - scene.frame_current
+    samples = []
+    try:
+        for f, frame in enumerate(frames):
+            scene.frame_set(int(frame))
+            samples.append(read(objects))
+            if f % 64 == 0:
+                tick(f / len(frames))
+    finally:
+        scene.frame_set(current[0], subframe=current[1])
+    return samples
+
+
+def sampled_world_matrices(objects, frames, scene, progress=None) -> np.ndarray:
+    """(F, K, 4, 4) world matrices of ``objects`` at the integer ``frames``: from their curves
+    (:func:`world_matrices`) when only those move them, else by stepping the scene."""
+    worlds = world_matrices(objects, frames, scene)
+    if worlds is not None:
+        return worlds
+    read = lambda objs: [np.array(obj.matrix_world) for obj in objs]   # noqa: E731
+    return np.array(sample_by_stepping(objects, frames, scene, read, progress), dtype=np.float64)

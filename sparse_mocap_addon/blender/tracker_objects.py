@@ -46,7 +46,7 @@ from ..core.rotations import matrix_to_quat, quat_continuous, quat_normalize
 from ..core.trackers import TRACKER_JOINTS, TrackerError, TrackerRecording
 from .coords import blender_to_core_vectors, core_to_blender_vectors
 from .empty_sets import VALID, Channel, SetKind, create_recording_set, read_recording_set, scene_frame
-from .object_motion import custom_property, world_matrices
+from .object_motion import custom_property, sample_by_stepping, world_matrices
 
 TRACKER_SET = SetKind(marker="sparse_mocap_trackers", member_key="tracker", index_key="tracker_index",
                       noun="tracker set", member="tracker", made_by="Import Trackers", error=TrackerError,
@@ -205,24 +205,15 @@ def _sampled_from_curves(objects, frames: np.ndarray, scene):
 
 def _sampled_by_stepping(objects, first: int, count: int, scene, tick):
     """What :func:`_sampled_from_curves` gives, for empties that constraints, drivers or the like
-    move: the scene stepped through the frames (slow in a scene with characters), its current frame
-    put back afterwards."""
-    worlds = np.empty((count, len(objects), 4, 4))
-    flags = np.ones((count, len(objects)))
+    move: the scene stepped through the frames (:func:`.object_motion.sample_by_stepping`)."""
     has_flag = [VALID in obj for obj in objects]
-    current = scene.frame_current, scene.frame_current_final - scene.frame_current
-    try:
-        for f in range(count):
-            scene.frame_set(first + f)
-            worlds[f] = [np.array(obj.matrix_world) for obj in objects]
-            for k, obj in enumerate(objects):
-                if has_flag[k]:
-                    flags[f, k] = float(obj[VALID])
-            if f % 64 == 0:
-                tick(f / count)
-    finally:
-        scene.frame_set(current[0], subframe=current[1])
-    return worlds, flags
+
+    def read(objs):
+        return ([np.array(obj.matrix_world) for obj in objs],
+                [float(obj[VALID]) if flag else 1.0 for obj, flag in zip(objs, has_flag)])
+
+    samples = sample_by_stepping(objects, first + np.arange(count), scene, read, tick)
+    return np.array([worlds for worlds, _ in samples]), np.array([flags for _, flags in samples])
 
 
 def recording_from_empties(objects, context=None, frame_range=None, progress=None) -> TrackerRecording:

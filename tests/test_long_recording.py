@@ -1,0 +1,142 @@
+"""Long recordings in bounded memory (issue 17, item 4): each stage that runs a long take in chunks
+gives what one pass over the whole take gives.
+
+Tolerances: the chunked network carries its LSTM states from chunk to chunk, so it is the one pass
+up to the lanes' tolerance on the recurrent state (``nn.LSTM.forward``): <= 1e-3 rad on every joint
+rotation and <= 1 mm on the root (measured on the real TransPose example: about 3e-5 rad and 1e-6 m).
+The root filter's and the feet stage's chunks are the same arithmetic frame by frame: bitwise equal.
+The real recording comes from ../shared/data; those tests skip when it is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sparse_mocap_addon.core import feet_stage, imu_root
+from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
+from sparse_mocap_addon.core.feet_stage import FeetOptions, feet_on_floor
+from sparse_mocap_addon.core.imu import ImuRecording
+from sparse_mocap_addon.core.synth import features
+from sparse_mocap_addon.inference import imu_pipeline, imu_poser
+from sparse_mocap_addon.inference.imu_pipeline import ImuSolveOptions, load_poser, reconstruct_imu
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT.parent / "shared" / "data" / "imu_real" / "transpose_example"
+needs_example = pytest.mark.skipif(not EXAMPLE.is_dir(), reason=f"the real TransPose example is not in {EXAMPLE}")
+MEASUREMENTS = BodyMeasurements(height=1.75, sex="male")
+MAX_ANGLE_RAD = 1e-3
+MAX_ROOT_M = 1e-3
+
+
+@pytest.fixture(scope="module")
+def long_example() -> ImuRecording:
+    """The real TransPose example played forwards, backwards and forwards again (5,280 frames), as
+    benchmarks/long_recording.py makes its hour."""
+    from sparse_mocap_addon.core.formats.imu import read_imu
+
+    example = read_imu(EXAMPLE)
+    index = np.concatenate((np.arange(example.num_frames), np.arange(example.num_frames)[::-1],
+                            np.arange(example.num_frames)))
+    return ImuRecording(sensors=example.sensors, orientation=example.orientation[index],
+                        acceleration=example.acceleration[index], fps=example.fps, world="core", source="long example")
+
+
+def rotation_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    dots = np.abs(np.sum(a * b, axis=-1)).clip(0.0, 1.0)
+    return 2.0 * np.arccos(dots)
+
+
+@needs_example
+def test_chunked_reconstruction_equals_one_pass(long_example, monkeypatch):
+    whole, whole_report = reconstruct_imu(long_example, MEASUREMENTS)
+    monkeypatch.setattr(imu_pipeline, "CHUNK_FRAMES", 1500)     # four chunks of at least two lanes each
+    chunked, chunked_report = reconstruct_imu(long_example, MEASUREMENTS)
+    assert chunked.num_frames == whole.num_frames == long_example.num_frames
+    assert rotation_angles(chunked.rotations, whole.rotations).max() <= MAX_ANGLE_RAD
+    assert np.abs(chunked.translation - whole.translation).max() <= MAX_ROOT_M
+    assert chunked_report["feet"]["contact_runs"] == whole_report["feet"]["contact_runs"]
+    assert chunked_report["contact_fraction"] == whole_report["contact_fraction"]
+
+
+@needs_example
+def test_the_smoothing_overlap_is_what_makes_chunks_join(long_example, monkeypatch):
+    """Without the overlap each chunk's zero-phase filter sees its own edges: the joins differ by far
+    more than the tolerance (the test above would catch a chunking that forgot the overlap)."""
+    whole, _ = reconstruct_imu(long_example, MEASUREMENTS, ImuSolveOptions(feet=FeetOptions(enabled=False)))
+    monkeypatch.setattr(imu_pipeline, "CHUNK_FRAMES", 1500)
+    monkeypatch.setattr(imu_pipeline, "SMOOTHING_MARGIN_S", 0.0)
+    cut, _ = reconstruct_imu(long_example, MEASUREMENTS, ImuSolveOptions(feet=FeetOptions(enabled=False)))
+    assert rotation_angles(cut.rotations, whole.rotations).max() > 10 * MAX_ANGLE_RAD
+
+
+@needs_example
+def test_poser_chunks_carry_the_recurrent_state(long_example, monkeypatch):
+    poser = load_poser("full")
+    x, valid = features(long_example), long_example.valid
+    sequential = poser.run(x, valid, MEASUREMENTS, lanes=1)
+    session = poser.chunked(MEASUREMENTS)
+    parts = [session.run(x[a:a + 1300], valid[a:a + 1300]) for a in range(0, len(x), 1300)]
+    joined = np.concatenate([p.pose_6d for p in parts])
+    assert np.abs(joined - sequential.pose_6d).max() < 1e-3
+    assert np.abs(np.concatenate([p.contact for p in parts]) - sequential.contact).max() < 1e-3
+    # A fresh session per chunk (the state not carried) starts each chunk from rest: far off.
+    restarted = np.concatenate([poser.chunked(MEASUREMENTS).run(x[a:a + 1300], valid[a:a + 1300]).pose_6d
+                                for a in range(0, len(x), 1300)])
+    assert np.abs(restarted - sequential.pose_6d).max() > 0.05
+    # run() chunks an input longer than CHUNK_FRAMES the same way.
+    monkeypatch.setattr(imu_poser, "CHUNK_FRAMES", 2000)
+    run = poser.run(x, valid, MEASUREMENTS)
+    assert run.pose_6d.shape == sequential.pose_6d.shape and run.joints.shape == sequential.joints.shape
+    assert np.abs(run.pose_6d - sequential.pose_6d).max() < 1e-3
+
+
+def test_root_translation_in_chunks_is_bitwise_the_one_pass(monkeypatch):
+    rng = np.random.default_rng(3)
+    frames = 3000
+    relative = rng.normal(scale=0.3, size=(frames, 24, 3))
+    contact = rng.uniform(size=(frames, 2))
+    acceleration = rng.normal(size=(frames, 3))
+    options = imu_root.RootOptions()
+    whole = imu_root.root_translation(relative, contact, 60.0, acceleration, options)
+    monkeypatch.setattr(imu_root, "ROOT_CHUNK_FRAMES", 701)
+    assert np.array_equal(imu_root.root_translation(relative, contact, 60.0, acceleration, options), whole)
+    monkeypatch.setattr(imu_root, "ROOT_CHUNK_FRAMES", 10**6)
+    no_acc = imu_root.root_translation(relative, contact, 60.0, None, options)
+    monkeypatch.setattr(imu_root, "ROOT_CHUNK_FRAMES", 701)
+    assert np.array_equal(imu_root.root_translation(relative, contact, 60.0, None, options), no_acc)
+    assert imu_root.root_translation(relative[:1], contact[:1], 60.0, acceleration[:1], options).shape == (1, 3)
+
+
+@needs_example
+@pytest.mark.parametrize("case", ["same body, floor zero", "another body", "floor estimated"])
+def test_feet_stage_in_chunks_is_bitwise_the_one_pass(long_example, monkeypatch, case):
+    raw, _ = reconstruct_imu(long_example, MEASUREMENTS, ImuSolveOptions(feet=FeetOptions(enabled=False)))
+    target = skeleton_from_measurements(BodyMeasurements(height=1.60, sex="female")) if case == "another body" else None
+    options = FeetOptions(floor="zero") if case == "same body, floor zero" else FeetOptions()
+    whole, whole_report = feet_on_floor(raw, target, options)
+    monkeypatch.setattr(feet_stage, "CHUNK_FRAMES", 977)
+    chunked, chunked_report = feet_on_floor(raw, target, options)
+    assert np.array_equal(chunked.rotations, whole.rotations)
+    assert np.array_equal(chunked.translation, whole.translation)
+    assert chunked_report == whole_report
+    assert whole_report["contact_runs"] > 10                     # the stage did plant feet
+
+
+@needs_example
+def test_benchmark_prints_its_figures_last(tmp_path):
+    """benchmarks/long_recording.py on a short take: the last stdout line is the JSON the issue asks
+    for (frames, seconds, peak memory, seconds per stage), from a real CLI run that wrote an FBX."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "long_recording.py"), "--minutes", "0.1",
+                           "--runs", "long"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["frames"] == 360
+    assert result["seconds"] > 0 and result["peak_rss_mb"] > 0 and result["fbx_mb"] > 0
+    assert {"read", "calibrate", "reconstruct", "bake", "export"} <= set(result["stages"])
+    assert result["stage_peak_rss_mb"]["export"] <= result["peak_rss_mb"]

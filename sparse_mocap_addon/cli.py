@@ -593,8 +593,10 @@ def _run_landmarks(args, say, outputs, measurements) -> list[Path]:
 
     _fresh_scene()
     try:
+        # Human3.6M-17 points are not metric: --height scales them (other files keep their size).
+        height = args.height if args.landmark_layout == "h36m17" else None
         result = import_landmarks(path, layout=args.landmark_layout, up_axis=args.up_axis, fps=args.fps,
-                                  threshold=args.threshold,
+                                  height=height, threshold=args.threshold,
                                   solve=SolveOptions(strength=args.strength, feet=args.feet_on_floor),
                                   measurements=measurements if args.blend_measurements else None,
                                   with_body=not args.no_body, gap_fill=_gap_fill_options(args))
@@ -643,6 +645,8 @@ _FLAG_WORDING = {
     ),
     "landmarks": (
         (r"^fps must be", "--fps must be"),
+        (r"give the performer's height to scale them", "give --landmark-layout h36m17 --height <metres> to scale "
+                                                        "them"),
     ),
 }
 

@@ -222,6 +222,9 @@ def test_imu_segments_from_a_json_file(tmp_path):
                  "passes these checks"),
     ("f.csv: the file does not state its coordinate convention; pass convention= one of unity, unreal", "trackers",
      "f.csv: the file does not state its coordinate convention; give --tracker-convention, one of unity, unreal"),
+    ("p.npy: Human3.6M-17 landmarks (MotionBERT, VideoPose3D) are not in metres; give the performer's height to "
+     "scale them.", "landmarks", "p.npy: Human3.6M-17 landmarks (MotionBERT, VideoPose3D) are not in metres; give "
+                                 "--landmark-layout h36m17 --height <metres> to scale them."),
 ])
 def test_reader_hints_are_reworded_as_flags(message, kind, expected):
     assert cli_wording(message, kind) == expected

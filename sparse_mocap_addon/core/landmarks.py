@@ -14,6 +14,7 @@ from the body ("auto"): the axis along which the head is farthest from the feet.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -165,7 +166,8 @@ def guess_up_axis(seq: LandmarkSequence, threshold: float = 0.5) -> str:
     if not top or not bottom:
         raise LandmarkError(f"{where}cannot tell which way is up: the layout has no head or shoulder points "
                             "and no ankle points; choose the up axis.")
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # frames without a head or an ankle: NaN, dropped
         rise = np.nanmean(pts[:, top], axis=1) - np.nanmean(pts[:, bottom], axis=1)
     rise = rise[np.isfinite(rise).all(axis=1)]
     if len(rise) == 0:

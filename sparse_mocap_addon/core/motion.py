@@ -123,6 +123,8 @@ class Motion:
         for key in ("rotations", "translation", "skeleton_offsets"):
             if arrays[key].dtype.kind not in "iuf":
                 raise MotionFileError(f"{path}: the {key} array holds {arrays[key].dtype} values; numbers are expected")
+        if arrays["rotations"].ndim == 0 or len(arrays["rotations"]) == 0:
+            raise MotionFileError(f"{path}: the motion has no frames")
         fps, why = plausible.frame_rate(arrays["fps"])
         if why is not None:
             raise MotionFileError(f"{path}: {why}; expected the motion's frames per second")

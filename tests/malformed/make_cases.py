@@ -324,6 +324,12 @@ def _cases():
             cases.append((f"{kind}_array_{name}", kind, _array_damage(key, lambda a, v=value: _set_one(a, v)), expect))
     cases.append(("landmark_npy_millimetres", "landmark_npy", _array_damage(None, lambda a: a * 1000.0), "error"))
     cases.append(("landmark_npy_all_zero", "landmark_npy", _array_damage(None, lambda a: a * 0.0), "error"))
+    cases.append(("landmark_npy_all_nan", "landmark_npy", _array_damage(None, lambda a: a * np.nan), "error"))
+    cases.append(("imu_npz_all_nan", "imu_npz", _array_damage("acc", lambda a: a * np.nan), "error"))
+    cases.append(("tracker_npz_all_missing", "tracker_npz", _array_damage("valid", lambda a: a & False), "error"))
+    cases.append(("tracker_npz_hand_always_missing", "tracker_npz",
+                  _array_damage("valid", lambda a: a & (np.arange(a.shape[1]) != 1)), "either"))
+    cases.append(("motion_no_frames", "motion", _no_frames, "error"))
     cases.append(("motion_translation_x1e12", "motion", _array_damage("translation", lambda a: a * 1e12), "error"))
     cases.append(("motion_skeleton_millimetres", "motion",
                   _array_damage("skeleton_offsets", lambda a: a * 1000.0), "error"))
@@ -363,6 +369,10 @@ def _array_damage(key, change):
             return
         rewrite_npz(path, lambda arrays: arrays.__setitem__(key, change(arrays[key])))
     return damage
+
+
+def _no_frames(path, kind):
+    rewrite_npz(path, lambda arrays: [arrays.__setitem__(k, arrays[k][:0]) for k in ("rotations", "translation")])
 
 
 def _npz_fps(value):

@@ -872,6 +872,8 @@ def _check_points(path: Path, parsed: _Parsed, unit: float, fps: float, stature_
     def label(k):
         return f"point {parsed.names[k]}"
 
+    if not np.isfinite(parsed.points).all(axis=-1).any():
+        raise _fail(path, "no point has a value in any frame; expected at least one frame with landmarks.")
     why = plausible.infinite_values(parsed.points, label) or plausible.far_positions(parsed.points, label, unit)
     if why is None and stature_checked:
         why = plausible.fast_steps(parsed.points, fps, label, unit)

@@ -75,4 +75,8 @@ def read_imu(path, fps: float | None = None, kind: str = "auto") -> ImuRecording
         raise _fail(path, "no such file or folder.")
     if kind == "auto":
         kind = _detect(path)
-    return _READERS[kind](path, fps)
+    recording = _READERS[kind](path, fps)
+    if not recording.valid.any():
+        raise _fail(path, "no sample of any sensor is complete (every orientation or acceleration is missing); "
+                    "expected a recording with data.")
+    return recording

@@ -131,6 +131,8 @@ def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "a
 
     times, raw_pos, quats, valid, rate, meta = assemble(streams, fps, header_fps, path)
     names = tuple(s.name for s in streams)
+    if not valid.any():
+        raise fail(path, "every sample of every tracker is missing; expected a recording with data.")
     _check_motion(path, names, raw_pos, conv, unit, rate, steps=False)
     positions = positions_to_core(raw_pos, conv, unit)
     orientations = quats_to_core(quats, conv)

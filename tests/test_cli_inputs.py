@@ -274,3 +274,18 @@ def test_batch_and_out_dir_misuse_is_one_line(tmp_path, args, message):
     assert result.returncode == 2 and result.stdout == ""
     one_error_line(result, message)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_never_overwrites_one_takes_output_with_anothers(tmp_path):
+    take = shared("cmu62/62_01.bvh.gz")
+    folder, out = tmp_path / "takes", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    os.symlink(take, folder / take.name)
+    (folder / "62_01.fbx").write_bytes(b"not read: its output name is taken")
+    result = run_cli("--batch", "--mocap", str(folder), "--out-dir", str(out), "--quiet")
+    assert result.returncode == 1
+    only_paths(result, out / "62_01.fbx")
+    assert f"[2/2] failed {folder / '62_01.fbx'}: its output name '62_01' is already taken by " \
+           f"{folder / take.name}" in result.stderr
+    check_fbx(out / "62_01.fbx", "62_01", fps=120.0)

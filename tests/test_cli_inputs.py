@@ -165,12 +165,22 @@ def test_each_real_imu_set_to_fbx(tmp_path, name):
         assert "calibrated on the t-pose held from 0 s" in result.stderr
 
 
-def test_movella_with_one_knee_for_the_heading(tmp_path):
+def test_movella_with_one_knee_for_the_heading_resampled(tmp_path):
     folder = shared("imu_real/movella_dot")
+    bvh = tmp_path / "dot.bvh"
     result = run_cli("--imu", str(folder), "--imu-heading", "right_knee", "--calibration-seconds", "1",
-                     "--imu-duration", "2", "--quiet", "--bvh", str(tmp_path / "dot.bvh"))
+                     "--imu-duration", "2", "--fps", "30", "--bvh", str(bvh))
     assert result.returncode == 0, result.stderr
-    only_paths(result, tmp_path / "dot.bvh")
+    only_paths(result, bvh)
+    heading = float(re.search(r"\(heading ([\d.]+) deg, right_knee\)", result.stderr).group(1))
+    assert abs(heading - 7.5) < 3.0                  # the right knee alone says about what both legs say
+    frames = reconstructed_frames(result.stderr)
+    said = re.search(rf"resampled from 60 fps \({frames} frames\) to 30 fps \((\d+) frames\) as --fps asks",
+                     result.stderr)
+    expected = int(said.group(1))
+    assert abs(expected - frames / 2) <= 1
+    text = bvh.read_text()
+    assert f"Frames: {expected}" in text and "Frame Time: 0.033333" in text
 
 
 @pytest.mark.parametrize("name, flags, fragments", [

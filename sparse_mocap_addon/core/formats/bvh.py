@@ -535,9 +535,10 @@ def read_bvh(path) -> SourceMotion:
     values = _parse_frames(path, text[pos:], first_line, frames, width)
     _check_angles(path, joints, values, text[pos:], first_line)
     fps = _fps_from_frame_time(frame_time, printed)
-    if plausible.frame_rate(fps)[1] is not None:
-        raise _fail(path, first_line - 1, f"Frame Time {printed} s is {fps:.3g} frames per second, beyond "
-                    f"{plausible.MAX_FRAME_RATE:g}; expected the seconds between two frames (e.g. 0.008333 for 120 fps)")
+    why = plausible.frame_rate(fps)[1]
+    if why is not None:
+        raise _fail(path, first_line - 1, f"Frame Time {printed} s: {why}; expected the seconds between two "
+                    "frames (e.g. 0.008333 for 120 fps)")
     return _motion_from_channels(path, joints, _unique_names(joints), values, fps, frame_time)
 
 

@@ -174,7 +174,7 @@ def stature_problem(stature_m: float, unit_m: float = 1.0, unit_name: str = "met
     if math.isfinite(stature_m) and lo <= stature_m <= hi:
         return None
     if not (math.isfinite(stature_m) and stature_m > 0):
-        return "the body has no size (every point at the same place); expected a person's landmarks"
+        return "the body has no size (every point at the same place); expected a person"
     size = f"{stature_m:.3g} m" if stature_m >= 0.1 else f"{stature_m * 1000:.3g} mm"
     read_as = f"read in {unit_name}, the body is {size} tall, where a person is {lo:g} to {hi:g} m"
     unit = guess_unit(stature_m, unit_m)

@@ -130,8 +130,7 @@ class SourceMotion:
         if not size > 0:
             return "the skeleton has no size (every joint offset is zero or not a number); expected a body"
         # Without a stated unit the body is taken to be of a person's size, whatever its unit. Speeds
-        # are not checked here: with the unit only guessed they would refuse odd but real rigs; the
-        # Motion that retargeting makes (metres) checks them.
+        # are not checked: with the unit only guessed, a limit would refuse odd but real rigs.
         metres_per_unit = self.metres_per_unit or plausible.TYPICAL_STATURE_M / size
         return plausible.far_positions(self.root_position[:, None], lambda _: f"joint {self.skeleton.names[0]}",
                                        metres_per_unit)

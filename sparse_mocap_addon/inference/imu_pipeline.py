@@ -143,7 +143,10 @@ def choose_mode(sensors, mode: str = "auto") -> str:
 
 
 def _sixes(recording: ImuRecording) -> ImuRecording:
-    """The six network sensors in ``SIX_SENSORS`` order."""
+    """The six network sensors in ``SIX_SENSORS`` order (``recording`` itself when it has just those:
+    no copy of a long recording)."""
+    if recording.sensors == SIX_SENSORS:
+        return recording
     index = [recording.sensors.index(s) for s in SIX_SENSORS]
     return ImuRecording(sensors=SIX_SENSORS, orientation=recording.orientation[:, index],
                         acceleration=recording.acceleration[:, index], fps=recording.fps,

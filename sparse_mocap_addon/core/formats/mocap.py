@@ -13,6 +13,7 @@ from pathlib import Path
 from ..source import SourceFormatError, SourceMotion
 
 MOCAP_EXTENSIONS = (".bvh", ".amc", ".txt")
+DEFAULT_MOCAP_FPS = 120.0
 
 
 def _kind(path: Path) -> str:
@@ -40,6 +41,15 @@ def find_asf(amc_path) -> Path | None:
     return asfs[0] if len(asfs) == 1 else None
 
 
+def _rate_noted(motion: SourceMotion, fps) -> SourceMotion:
+    """AMC and exp-map files store no frame rate: say in the metadata when it was assumed."""
+    motion.metadata["fps_assumed"] = fps is None
+    if fps is None:
+        motion.metadata["note"] = (f"the file stores no frame rate: {DEFAULT_MOCAP_FPS:g} fps assumed (the rate of "
+                                   "the CMU and HDM05 takes)")
+    return motion
+
+
 def read_mocap(path, asf_path=None, fps: float | None = None) -> SourceMotion:
     """Read a BVH, ASF/AMC or CMU exp-map file; ``fps`` for the formats that do not store it (120)."""
     path = Path(path)
@@ -54,9 +64,9 @@ def read_mocap(path, asf_path=None, fps: float | None = None) -> SourceMotion:
         asf_path = Path(asf_path) if asf_path else find_asf(path)
         if asf_path is None:
             raise SourceFormatError(f"{path}: no ASF skeleton found beside this AMC file; choose the .asf file")
-        return read_asf_amc(asf_path, path, fps=fps or 120.0)
+        return _rate_noted(read_asf_amc(asf_path, path, fps=fps or DEFAULT_MOCAP_FPS), fps)
     if kind == ".txt":
         from .cmu_expmap import read_cmu_expmap
-        return read_cmu_expmap(path, fps=fps or 120.0)
+        return _rate_noted(read_cmu_expmap(path, fps=fps or DEFAULT_MOCAP_FPS), fps)
     raise SourceFormatError(f"{path}: unknown mocap file type '{kind}'; expected .bvh, .amc (with .asf) "
                             "or a CMU exp-map .txt, optionally gzipped")

@@ -57,26 +57,33 @@ def build_parser() -> argparse.ArgumentParser:
                     "stdout lists the files written; progress goes to stderr.",
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--mocap", help="a mocap take (.bvh, .amc with --asf, .fbx through Blender's importer, CMU "
-                                     "exp-map .txt; text may be gzipped), retargeted as Import Mocap does")
-    src.add_argument("--motion", help="a sparse_mocap Motion file (.npz)")
+    src.add_argument("--mocap", metavar="FILE",
+                     help="a mocap take (.bvh, .amc with --asf, .fbx through Blender's importer, CMU exp-map .txt; "
+                          "text may be gzipped), retargeted as Import Mocap does")
+    src.add_argument("--motion", metavar="FILE", help="a sparse_mocap Motion file (.npz)")
     src.add_argument("--demo", action="store_true", help="use the built-in demo walk (the default)")
-    src.add_argument("--landmarks", help="a 3D landmark file (.trc, .json, .csv, .npy, .npz), solved "
-                                         "onto the performer's skeleton measured from it")
-    src.add_argument("--imu", help="an IMU recording (TransPose .pt/.npz, generic CSV, Xsens MT, Movella "
-                     "DOT, x-io folder), calibrated and reconstructed by the IMU poser or, for dense leg sets, directly")
-    src.add_argument("--trackers", help="a VR / positional tracker recording (.csv, .json, .npz), "
-                                        "reconstructed from the head, hands and (optionally) pelvis and feet")
+    src.add_argument("--landmarks", metavar="FILE",
+                     help="a 3D landmark file (.trc, .json, .csv, .npy, .npz), solved onto the performer's skeleton "
+                          "measured from it")
+    src.add_argument("--imu", metavar="PATH",
+                     help="an IMU recording (TransPose .pt/.npz, generic CSV, Xsens MT, Movella DOT, x-io folder), "
+                          "calibrated and reconstructed by the IMU poser or, for dense leg sets, directly")
+    src.add_argument("--trackers", metavar="FILE",
+                     help="a VR / positional tracker recording (.csv, .json, .npz), reconstructed from the head, "
+                          "hands and (optionally) pelvis and feet")
     p.add_argument("--demo-seconds", type=float, default=4.0, help="length of the demo walk (default 4 s)")
-    p.add_argument("--fps", type=float, help="frame rate: with --landmarks the file's own (for files that store "
-                   "none; 30 is assumed and said otherwise); with any other input the output is resampled to it "
-                   "(default: the take's own rate)")
+    p.add_argument("--fps", type=float, metavar="RATE",
+                   help="frame rate: with --landmarks the file's own (for files that store none; 30 is assumed and "
+                        "said otherwise); with any other input the output is resampled to it (default: the take's "
+                        "own rate)")
     mocap = p.add_argument_group("mocap takes (with --mocap)")
-    mocap.add_argument("--asf", help="the .asf skeleton of an AMC take (default: the .asf beside it)")
-    mocap.add_argument("--source-fps", type=float, help="frame rate of takes that store none: AMC and CMU exp-map "
-                       "(default 120), TransPose IMU tensors (default 60)")
-    mocap.add_argument("--joint-map", help="a built-in joint map's name or a JSON joint map file (default: "
-                                           "detected from the rig's joint names)")
+    mocap.add_argument("--asf", metavar="FILE", help="the .asf skeleton of an AMC take (default: the .asf beside it)")
+    mocap.add_argument("--source-fps", type=float, metavar="RATE",
+                       help="frame rate of takes that store none: AMC and CMU exp-map (default 120), TransPose IMU "
+                            "tensors (default 60)")
+    mocap.add_argument("--joint-map", metavar="NAME|FILE",
+                       help="a built-in joint map's name or a JSON joint map file (default: detected from the rig's "
+                            "joint names)")
     mocap.add_argument("--reference", default="auto",
                        help="reference pose: auto, zero (the rig's zero pose) or a frame number (default auto)")
     lm = p.add_argument_group("landmarks (with --landmarks)")
@@ -97,14 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the body segment a sensor rides, e.g. 00B421E6=left_foot (repeatable; also "
                           "'a=b, c=d' or a JSON file {\"sensor\": \"segment\"}); segments: pelvis, head, chest, "
                           "left/right_upper_arm, _forearm, _hand, _upper_leg, _lower_leg, _foot")
-    imu.add_argument("--imu-heading", default="auto",
+    imu.add_argument("--imu-heading", default="auto", metavar="HEADING",
                      help="the direction the wearer faced while calibrating: auto, knees, left_knee, right_knee, "
                           "core, or degrees counter-clockwise from above from the device's +X (default auto)")
     imu.add_argument("--imu-up", choices=("+X", "-X", "+Y", "-Y", "+Z", "-Z"),
                      help="the device world's up axis, for files that do not state it")
-    imu.add_argument("--imu-start", type=float, default=0.0,
+    imu.add_argument("--imu-start", type=float, default=0.0, metavar="SECONDS",
                      help="start of the part to reconstruct, seconds from the recording's first frame (default 0)")
-    imu.add_argument("--imu-duration", type=float,
+    imu.add_argument("--imu-duration", type=float, metavar="SECONDS",
                      help="length of the part to reconstruct, seconds (default: to the end)")
     imu.add_argument("--calibration-pose", choices=("t", "n"), default="t",
                      help="the pose held at the start of a device-world recording (default t)")
@@ -128,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--tracker-calibration-start", type=float, default=0.0, help="start of the held pose, seconds")
     trk.add_argument("--tracker-calibration-seconds", type=float, default=1.0,
                      help="length of the held pose, seconds (default 1)")
-    trk.add_argument("--tracker-heading", default="auto",
+    trk.add_argument("--tracker-heading", default="auto", metavar="HEADING",
                      help="the direction the wearer faced while calibrating: auto, positions, head, or degrees "
                           "(default auto)")
     gap = p.add_argument_group("gap filling (with --landmarks, --imu or --trackers)")
@@ -154,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--fbx", type=Path, help="write an .fbx file")
     out.add_argument("--preset", choices=FBX_PRESETS, default="unity", help="FBX target (default unity)")
     out.add_argument("--bvh", type=Path, help="write a .bvh file")
-    out.add_argument("--out-dir", type=Path, help="write <take>.<format> files into this folder (named after the "
-                                                  "take; the form --batch needs)")
+    out.add_argument("--out-dir", type=Path, metavar="DIR",
+                     help="write <take>.<format> files into this folder (named after the take; the form --batch "
+                          "needs)")
     out.add_argument("--format", action="append", choices=OUTPUT_KINDS, dest="formats",
                      help="what --out-dir gets: fbx, bvh or blend (repeatable; default fbx)")
     p.add_argument("--batch", action="store_true",

@@ -220,7 +220,8 @@ def test_imu_segments_from_a_json_file(tmp_path):
 @pytest.mark.parametrize("message, kind, expected", [
     ("x: up axis unknown; pass up='+Z' (the device axis that points up).", "imu",
      "x: up axis unknown; give --imu-up +Z (the device axis that points up)."),
-    ("x: heading='core' needs a recording in the core frame", "imu", "x: --imu-heading core needs a recording in the core frame"),
+    ("x: heading='core' needs a recording in the core frame", "imu",
+     "x: --imu-heading core needs a recording in the core frame"),
     ("x: the calibration window needs start_s >= 0 and duration_s > 0, got start_s=-1, duration_s=2.0.", "imu",
      "x: the calibration window needs --calibration-start >= 0 and --calibration-seconds > 0, got -1 and 2.0"),
     ("f.csv, line 3: the file says its convention is 'unity' but convention='openxr' was given; pass "
@@ -228,8 +229,8 @@ def test_imu_segments_from_a_json_file(tmp_path):
      "f.csv, line 3: the file says its convention is 'unity' but --tracker-convention 'openxr' was given; leave out "
      "--tracker-convention to use the file's, or fix the file"),
     ("f.csv: read as convention 'unity' in m, too tall; convention='blender' with units='cm' passes these checks",
-     "trackers", "f.csv: read as convention 'unity' in m, too tall; --tracker-convention blender with --tracker-units cm "
-                 "passes these checks"),
+     "trackers", "f.csv: read as convention 'unity' in m, too tall; --tracker-convention blender with "
+                 "--tracker-units cm passes these checks"),
     ("f.csv: the file does not state its coordinate convention; pass convention= one of unity, unreal", "trackers",
      "f.csv: the file does not state its coordinate convention; give --tracker-convention, one of unity, unreal"),
     ("p.npy: Human3.6M-17 landmarks (MotionBERT, VideoPose3D) are not in metres; give the performer's height to "

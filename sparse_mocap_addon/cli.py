@@ -391,8 +391,7 @@ def _run_mocap(args, say, outputs) -> list[Path]:
                               name=args.name or ("Subject" if measurements else None),
                               feet=FeetOptions(enabled=args.feet_on_floor))
     except (ValueError, OSError) as exc:   # the readers' and the core's errors are ValueErrors
-        message = str(exc).rstrip(".")
-        raise CliError(message if path.name in message else f"{path}: {message}") from None
+        raise CliError(naming(path, str(exc).rstrip("."))) from None
     source, motion, obj = result.source, result.motion, result.armature
     say(f"read {source.num_frames} frames at {source.fps:g} fps from {path} (joint map {result.joint_map.name}, "
         f"reference {result.reference})")
@@ -464,7 +463,7 @@ def _imu_motion(args, say, measurements) -> Motion:
             f"{feet_summary(report.get('feet'))}")
         motion = _fill_gaps(args, say, motion, lambda: imu_missing_frames(recording, report["mode"]), options.feet)
     except (ImuError, ValueError, OSError) as exc:
-        raise CliError(cli_wording(str(exc), "imu")) from None
+        raise CliError(naming(args.imu, cli_wording(str(exc), "imu"))) from None
     return motion
 
 
@@ -556,7 +555,7 @@ def _tracker_motion(args, say, skeleton) -> Motion:
         # The frames to fill: those whose input could not support a pose (lost or impossible samples).
         motion = _fill_gaps(args, say, motion, lambda: report["failed_frames"], options.feet)
     except (ValueError, OSError) as exc:
-        raise CliError(cli_wording(str(exc).rstrip("."), "trackers")) from None
+        raise CliError(naming(args.trackers, cli_wording(str(exc).rstrip("."), "trackers"))) from None
     return motion
 
 
@@ -609,7 +608,7 @@ def _run_landmarks(args, say, outputs, measurements) -> list[Path]:
                                   measurements=measurements if args.blend_measurements else None,
                                   with_body=not args.no_body, gap_fill=_gap_fill_options(args))
     except (ValueError, OSError) as exc:
-        raise CliError(cli_wording(str(exc).rstrip("."), "landmarks")) from None
+        raise CliError(naming(path, cli_wording(str(exc).rstrip("."), "landmarks"))) from None
     seq, solved = result.sequence, result.solve
     rate = ("as --fps gives" if args.fps is not None else
             "assumed: the file states none; give --fps" if seq.metadata.get("fps_assumed") else "the file's")
@@ -657,6 +656,11 @@ _FLAG_WORDING = {
                                                         "them"),
     ),
 }
+
+
+def naming(path, message: str) -> str:
+    """``message`` led by the input file when it does not name it already (a solver's errors)."""
+    return message if Path(path).name in message else f"{path}: {message}"
 
 
 def cli_wording(message: str, kind: str) -> str:

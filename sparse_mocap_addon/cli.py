@@ -739,6 +739,8 @@ def run_batch(args, emit) -> int:
         raise CliError("--batch needs an input folder or glob: --mocap, --imu, --trackers, --landmarks or --motion")
     if args.out_dir is None:
         raise CliError("--batch writes one file per take: give --out-dir")
+    if not args.out_dir.is_dir():
+        raise CliError(f"{args.out_dir}: --out-dir needs an existing folder")
     pattern = getattr(args, kind)
     takes = batch_inputs(kind, pattern)
     if not takes:

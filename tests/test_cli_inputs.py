@@ -276,6 +276,7 @@ def test_batch_over_a_glob_all_good(tmp_path):
     (["--batch", "--out-dir", "{tmp}"], "--batch needs an input folder or glob"),
     (["--batch", "--mocap", "{tmp}"], "--batch writes one file per take: give --out-dir"),
     (["--batch", "--mocap", "{tmp}/*.bvh", "--out-dir", "{tmp}"], "no mocap takes found"),
+    (["--batch", "--mocap", "{tmp}", "--out-dir", "{tmp}/none"], "--out-dir needs an existing folder"),
     (["--demo", "--out-dir", "{tmp}", "--fbx", "{tmp}/a.fbx"], "give either --out-dir"),
     (["--demo", "--format", "bvh", "--fbx", "{tmp}/a.fbx"], "--format chooses what --out-dir gets"),
     (["--demo", "--out-dir", "{tmp}/none"], "--out-dir needs an existing folder"),

@@ -395,6 +395,8 @@ def _run_mocap(args, say, outputs) -> list[Path]:
     source, motion, obj = result.source, result.motion, result.armature
     say(f"read {source.num_frames} frames at {source.fps:g} fps from {path} (joint map {result.joint_map.name}, "
         f"reference {result.reference})")
+    if source.metadata.get("fps_assumed"):
+        say(f"{source.metadata.get('note', 'the file stores no frame rate')}; --source-fps gives another")
     if args.fps is not None and abs(args.fps - source.fps) > 1e-9 * args.fps:
         say(f"resampled from {source.fps:g} fps to {motion.fps:g} fps ({motion.num_frames} frames) as --fps asks")
     body = (f"the performer's body measured from the take ({obj.sparse_mocap_subject.height:.2f} m)"

@@ -93,6 +93,8 @@ def test_each_mocap_format_to_fbx_at_its_own_rate(tmp_path, fmt):
     assert f"as action '{take}'" in result.stderr
     assert "the performer's body measured from the take" in result.stderr
     assert "resampled" not in result.stderr
+    assumed = "120 fps assumed (the rate of the CMU and HDM05 takes); --source-fps gives another"
+    assert (assumed in result.stderr) == (fmt == "amc")   # (the exp-map take is given --source-fps 120)
 
 
 def test_mocap_fps_resamples_and_says_so_and_body_flags_give_the_body(tmp_path):

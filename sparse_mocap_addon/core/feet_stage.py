@@ -546,6 +546,7 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
             moves |= np.abs(turn - np.eye(3)).max(axis=(1, 2)) > 1e-9
         if moves.any():
             _solve_legs(rotations, lifted, body, side, target, moves, turn)
+    del positions, lifted, feet_targets         # a long take's per-frame arrays, no longer read
 
     floor_left = 0.0
     if editable is not None:
@@ -555,15 +556,15 @@ def feet_on_floor(motion: Motion, target: Skeleton | None = None, options: FeetO
         report["ground_shift_m"] = 0.0
         report["edited_frames"] = int(editable.sum())
     out = Motion(fps, rotations, translation, body.copy(), dict(motion.metadata))
+    del rotations                               # the Motion holds its own (normalised) copy
     after = sole_points(out) - np.array([0.0, floor_left, 0.0])
     # Last resort, where a leg could not reach its target: the whole body up, smoothly, by any
     # depth a sole is still below the floor.
     depth = np.maximum(-after[..., 1].min(axis=(1, 2)), 0.0) * edit
     if options.body_shift and depth.max() > LAST_RESORT_M:
         lift = _smooth_upper_envelope(np.where(depth > LAST_RESORT_M, depth, 0.0), max(ease, 1)) * (edit > 0)
-        translation[:, 1] += lift
+        out.translation[:, 1] += lift           # the root path alone: the rotations stay as they are
         shift = shift + lift
-        out = Motion(fps, rotations, translation, body.copy(), dict(motion.metadata))
         after = sole_points(out) - np.array([0.0, floor_left, 0.0])
     # What changed, counted where the stage could change things.
     edited = np.ones(T, dtype=bool) if editable is None else editable

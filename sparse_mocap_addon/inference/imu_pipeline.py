@@ -47,8 +47,9 @@ DEFAULT_SMOOTHING_HZ = 6.0   # offline only; see smooth_rotations
 ONLINE_FILTER = (3.0, 1.0)   # One Euro (min cut-off Hz, beta) of the live stream; see smooth_rotations_online
 MODES = ("auto", "network", "direct")
 # Offline, a recording runs through the network and the per-frame steps this many frames at a time
-# (5 minutes at 60 fps): the working memory of a long recording is that of one chunk.
-CHUNK_FRAMES = 18_000
+# (2.5 minutes at 60 fps, still 15 network lanes): the working memory of a long recording is that of
+# one chunk.
+CHUNK_FRAMES = 9_000
 # Each chunk's zero-phase smoothing runs over this much more on either side (the 6 Hz Butterworth's
 # response to an edge is below 1e-12 of it after about a second).
 SMOOTHING_MARGIN_S = 2.0
@@ -202,6 +203,7 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     metadata = {"source": recording.source, "imu": {"mode": "network", "model": poser.kind,
                                                      "sensors": list(SIX_SENSORS)}}
     motion = Motion(NETWORK_FPS, rotations, translation, skeleton, metadata)
+    del rotations                               # the Motion holds its own (normalised) copy
     # The contacts the root translation used (the network's, trained on true contacts): the
     # reconstructed feet move too much for low-and-slow to find them all.
     motion, feet = feet_on_floor(motion, options=options.feet, contact=contact)

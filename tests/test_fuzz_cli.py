@@ -24,11 +24,6 @@ BY_NAME = {case["name"]: case for case in MANIFEST}
 OLD_OUTPUT = b"an existing output that a failed run must leave alone\n"
 # The cases that, read right, are a plausible take: the CLI must carry them to the end.
 TALLY: dict = collections.defaultdict(collections.Counter)     # CLI flag -> {"clean error": n, ...}
-# Cases whose CLI error lacks the file name because it comes from past the reader; each names the fix.
-CLI_GAPS = {
-    "tracker_npz_hand_always_missing": "needs a fix in cli.py (_tracker_motion): prefix the tracker solver's "
-                                       "errors ('trackers head, right_hand are not enough') with the --trackers file",
-}
 SUBPROCESS_CASES = ("landmark_npy_header_flipped", "trc_value_1e308", "motion_translation_x1e12",
                     "landmark_npy_millimetres", "landmark_json_fps_sixty")
 
@@ -91,9 +86,6 @@ def test_malformed_case_through_the_cli(name, tmp_path, capfd):
     capfd.readouterr()
     code = main([case["flag"], str(path), "--bvh", str(output), "--no-body"])
     stderr = capfd.readouterr().err
-    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    if name in CLI_GAPS and code == 2 and len(errors) == 1 and not any(n in errors[0] for n in _names(path)):
-        pytest.xfail(CLI_GAPS[name])
     TALLY[case["flag"]][_check(case, path, output, code, stderr)] += 1
 
 
@@ -121,7 +113,7 @@ def test_committed_corpus_matches_its_script(tmp_path):
 
 
 def test_imu_set_the_poser_cannot_use_names_the_file(tmp_path, capfd):
-    """A readable IMU file whose sensors no solver can use: the error names the file too."""
+    """A readable IMU file whose sensors no solver can use: the error, the solver's, names the file too."""
     from sparse_mocap_addon.cli import main
     from sparse_mocap_addon.core.formats.imu import write_imu_csv
     from tests.test_imu_formats import slow_recording
@@ -133,9 +125,7 @@ def test_imu_set_the_poser_cannot_use_names_the_file(tmp_path, capfd):
     code = main(["--imu", str(path), "--bvh", str(output), "--no-body"])
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1 and output.read_bytes() == OLD_OUTPUT
-    if path.name not in errors[0]:
-        pytest.xfail("needs a fix in cli.py (_imu_motion): prefix the reconstruction's errors with the --imu file, "
-                     f"as the readers' are; today: {errors[0]}")
+    assert path.name in errors[0], errors[0]
 
 
 def test_tally_is_reported(capsys):

@@ -158,7 +158,8 @@ def test_trc_gzip_units_override_fps_override_and_layout(tmp_path):
     assert halpe.layout == "halpe26" and halpe.names == LAYOUTS["halpe26"]
     assert np.isnan(halpe.points[:, halpe.index("left_eye")]).all()
     np.testing.assert_allclose(halpe.points[:, halpe.index("left_elbow")], points[:, -1] / 1000.0, atol=1e-9)
-    assert read_landmarks(tmp_path / "walk.trc.gz").metadata["metres_per_unit"] == 0.01
+    # Without the override the header's "cm" gives a 17.5 m body: refused, naming the likely unit.
+    _raises(lambda: read_landmarks(path), "walk.trc.gz", "millimetres")
 
 
 def test_trc_layout_that_lacks_a_marker_is_refused(tmp_path):

@@ -88,13 +88,19 @@ STAGE_CALLS = (
 STAGES = ("read", "calibrate", "reconstruct", "gap_fill", "blender_setup", "bake", "export")
 
 
-def cli_worker(recording: str, fbx: str, keys: str) -> dict:
+def cli_worker(recording: str, fbx: str, keys: str, simplify: str) -> dict:
     """``cli.main(["--imu", FILE, "--fbx", OUT, "--quiet"])`` with each stage's call timed, and the
     peak memory reached by its end. ``keys`` "cli": the CLI as it is; "long": the change proposed
-    for cli.py, a long take baked as samples (``bake.keys_for``)."""
+    for cli.py, a long take baked as samples (``bake.keys_for``). ``simplify`` (a number, or "preset"):
+    the FBX writer's ``bake_anim_simplify_factor`` instead of the preset's (an experiment for export.py)."""
     import importlib
 
     from sparse_mocap_addon import cli
+    from sparse_mocap_addon.blender import export
+
+    if simplify != "preset":
+        for options in export.FBX_PRESETS.values():
+            options["bake_anim_simplify_factor"] = float(simplify)
 
     seconds = dict.fromkeys(STAGES, 0.0)
     peaks, before = {}, {}
@@ -125,7 +131,7 @@ def cli_worker(recording: str, fbx: str, keys: str) -> dict:
     seconds["blender_setup"] = total - sum(seconds.values())
     return {"seconds": round(total, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
             "stages": {k: round(v, 2) for k, v in seconds.items()}, "stage_peak_rss_mb": peaks,
-            "stage_start_rss_mb": before, "bake_keys": keys,
+            "stage_start_rss_mb": before, "bake_keys": keys, "fbx_simplify": simplify,
             "fbx_writer_mb": round(peaks["export"] - before["export"], 1),
             "fbx_mb": round(Path(fbx).stat().st_size / 2**20, 1)}
 
@@ -142,8 +148,8 @@ def run_worker(kind: str, *values) -> dict:
 
 def summary(label: str, run: dict) -> None:
     print(f"  {label}: {run['seconds']:.1f} s (target <= {TARGET_SECONDS:g}), peak {run['peak_rss_mb']:.0f} MB (target <= "
-          f"{TARGET_PEAK_MB:g}); bake as {run['bake_keys'] if run['bake_keys'] != 'cli' else 'the CLI does'}",
-          file=sys.stderr)
+          f"{TARGET_PEAK_MB:g}); bake as {run['bake_keys'] if run['bake_keys'] != 'cli' else 'the CLI does'}"
+          + ("" if run["fbx_simplify"] == "preset" else f"; FBX simplify factor {run['fbx_simplify']}"), file=sys.stderr)
     for stage, seconds in run["stages"].items():
         peak = run["stage_peak_rss_mb"].get(stage)
         print(f"    {stage:<14} {seconds:7.2f} s" + (f"   peak by its end {peak:7.0f} MB" if peak else ""), file=sys.stderr)
@@ -156,7 +162,9 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", choices=("both", "cli", "long"), default="both",
                         help="cli: the CLI as it is; long: with long takes baked as samples (the change proposed "
                              "for cli.py); both (default)")
-    parser.add_argument("--cli-worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--fbx-simplify", default="preset",
+                        help="an experiment: the FBX writer's bake_anim_simplify_factor (default: the preset's, 0)")
+    parser.add_argument("--cli-worker", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--write-worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for kind, worker in (("cli", cli_worker), ("write", write_worker)):
@@ -175,7 +183,7 @@ def main(argv=None) -> int:
         recording, fbx = Path(folder) / "long.npz", Path(folder) / "long.fbx"
         run_worker("write", recording, frames)
         for keys in runs:
-            run = run_worker("cli", recording, fbx, keys)
+            run = run_worker("cli", recording, fbx, keys, args.fbx_simplify)
             fbx.unlink(missing_ok=True)
             if keys == runs[0]:
                 result.update(run)

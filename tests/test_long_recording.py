@@ -47,6 +47,12 @@ def long_example() -> ImuRecording:
                         acceleration=example.acceleration[index], fps=example.fps, world="core", source="long example")
 
 
+@pytest.fixture(scope="module")
+def raw_motion(long_example):
+    """The long example reconstructed without the feet stage, in one pass."""
+    return reconstruct_imu(long_example, MEASUREMENTS, ImuSolveOptions(feet=FeetOptions(enabled=False)))[0]
+
+
 def rotation_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     dots = np.abs(np.sum(a * b, axis=-1)).clip(0.0, 1.0)
     return 2.0 * np.arccos(dots)
@@ -65,10 +71,10 @@ def test_chunked_reconstruction_equals_one_pass(long_example, monkeypatch):
 
 
 @needs_example
-def test_the_smoothing_overlap_is_what_makes_chunks_join(long_example, monkeypatch):
+def test_the_smoothing_overlap_is_what_makes_chunks_join(long_example, raw_motion, monkeypatch):
     """Without the overlap each chunk's zero-phase filter sees its own edges: the joins differ by far
     more than the tolerance (the test above would catch a chunking that forgot the overlap)."""
-    whole, _ = reconstruct_imu(long_example, MEASUREMENTS, ImuSolveOptions(feet=FeetOptions(enabled=False)))
+    whole = raw_motion
     monkeypatch.setattr(imu_pipeline, "CHUNK_FRAMES", 1500)
     monkeypatch.setattr(imu_pipeline, "SMOOTHING_MARGIN_S", 0.0)
     cut, _ = reconstruct_imu(long_example, MEASUREMENTS, ImuSolveOptions(feet=FeetOptions(enabled=False)))
@@ -78,19 +84,18 @@ def test_the_smoothing_overlap_is_what_makes_chunks_join(long_example, monkeypat
 @needs_example
 def test_poser_chunks_carry_the_recurrent_state(long_example, monkeypatch):
     poser = load_poser("full")
-    x, valid = features(long_example), long_example.valid
+    x, valid = features(long_example)[:2640], long_example.valid[:2640]
     sequential = poser.run(x, valid, MEASUREMENTS, lanes=1)
     session = poser.chunked(MEASUREMENTS)
-    parts = [session.run(x[a:a + 1300], valid[a:a + 1300]) for a in range(0, len(x), 1300)]
-    joined = np.concatenate([p.pose_6d for p in parts])
-    assert np.abs(joined - sequential.pose_6d).max() < 1e-3
+    parts = [session.run(x[a:a + 900], valid[a:a + 900]) for a in range(0, len(x), 900)]
+    assert np.abs(np.concatenate([p.pose_6d for p in parts]) - sequential.pose_6d).max() < 1e-3
     assert np.abs(np.concatenate([p.contact for p in parts]) - sequential.contact).max() < 1e-3
     # A fresh session per chunk (the state not carried) starts each chunk from rest: far off.
-    restarted = np.concatenate([poser.chunked(MEASUREMENTS).run(x[a:a + 1300], valid[a:a + 1300]).pose_6d
-                                for a in range(0, len(x), 1300)])
+    restarted = np.concatenate([poser.chunked(MEASUREMENTS).run(x[a:a + 900], valid[a:a + 900]).pose_6d
+                                for a in range(0, len(x), 900)])
     assert np.abs(restarted - sequential.pose_6d).max() > 0.05
-    # run() chunks an input longer than CHUNK_FRAMES the same way.
-    monkeypatch.setattr(imu_poser, "CHUNK_FRAMES", 2000)
+    # run() chunks an input longer than CHUNK_FRAMES the same way (chunks of two lanes here).
+    monkeypatch.setattr(imu_poser, "CHUNK_FRAMES", 1300)
     run = poser.run(x, valid, MEASUREMENTS)
     assert run.pose_6d.shape == sequential.pose_6d.shape and run.joints.shape == sequential.joints.shape
     assert np.abs(run.pose_6d - sequential.pose_6d).max() < 1e-3
@@ -115,8 +120,8 @@ def test_root_translation_in_chunks_is_bitwise_the_one_pass(monkeypatch):
 
 @needs_example
 @pytest.mark.parametrize("case", ["same body, floor zero", "another body", "floor estimated"])
-def test_feet_stage_in_chunks_is_bitwise_the_one_pass(long_example, monkeypatch, case):
-    raw, _ = reconstruct_imu(long_example, MEASUREMENTS, ImuSolveOptions(feet=FeetOptions(enabled=False)))
+def test_feet_stage_in_chunks_is_bitwise_the_one_pass(raw_motion, monkeypatch, case):
+    raw = raw_motion
     target = skeleton_from_measurements(BodyMeasurements(height=1.60, sex="female")) if case == "another body" else None
     options = FeetOptions(floor="zero") if case == "same body, floor zero" else FeetOptions()
     whole, whole_report = feet_on_floor(raw, target, options)

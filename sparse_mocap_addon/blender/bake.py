@@ -1,7 +1,9 @@
 """Bake a core Motion into a new Action on an SMPL-topology armature.
 
 Fast path only: per F-curve, ``keyframe_points.add(n)`` then ``foreach_set`` of the interleaved
-(frame, value) pairs; never one key insertion call per frame and bone (much slower).
+(frame, value) pairs; never one key insertion call per frame and bone (much slower). One F-curve's
+keys exist outside Blender at a time; a long take can be stored as sampled points instead of
+keyframes (``keys="samples"``, :func:`keys_for`): a quarter of Blender's memory, the same playback.
 
 Maths (all vectorised over frames and bones). With C the core->Blender change of basis, B_j a
 bone's armature-space rest rotation and R_j the core local rotation of joint j, the pose-bone

@@ -13,9 +13,10 @@ from sparse_mocap_addon.core.body import default_measurements, skeleton_from_mea
 from sparse_mocap_addon.core.demo import demo_motion
 from sparse_mocap_addon.core.imu import ImuError, ImuRecording
 from sparse_mocap_addon.core.imu_calibration import (CalibrationError, ImuCalibration, apply_calibration, calibrate,
-                                                     mean_rotation, pose_rotations, world_alignment)
+                                                     world_alignment)
 from sparse_mocap_addon.core.imu_direct import direct_motion, is_dense_lower_body, knee_flexion_deg
 from sparse_mocap_addon.core.motion import Motion
+from sparse_mocap_addon.core.poses import mean_rotation, pose_rotations
 from sparse_mocap_addon.core.rotations import (axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_quat,
                                                quat_slerp, quat_to_matrix)
 from sparse_mocap_addon.core.skeleton import JOINT_INDEX, forward_kinematics

@@ -79,6 +79,7 @@ core-frame free accelerations, the sensors in the same order, named by their bod
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
@@ -87,10 +88,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .imu import SEGMENT_JOINTS, ImuError, ImuRecording
-from .rotations import axis_angle_to_matrix, matrix_to_axis_angle, quat_to_matrix
-from .skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS
+from .poses import PoseError, check_rotation_stack, mean_rotation, pose_rotations, project_to_rotation
+from .rotations import matrix_to_axis_angle
+from .skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
 
-__all__ = ["ImuCalibration", "calibrate", "apply_calibration", "pose_rotations", "mean_rotation",
+__all__ = ["ImuCalibration", "calibrate", "apply_calibration",
            "up_vector", "world_alignment", "CalibrationError", "DEFAULT_MAX_MOTION_DEG", "MIN_KNEE_FLEXION_DEG"]
 
 FORMAT_VERSION = 1
@@ -106,31 +108,13 @@ class CalibrationError(ImuError):
 
 # --- poses ------------------------------------------------------------------------------------------
 
-def pose_rotations(pose) -> tuple[str, np.ndarray]:
-    """(name, (24, 3, 3) local rotations) of a calibration pose: "t", "n" or given rotations."""
-    if isinstance(pose, str):
-        key = pose.strip().lower().replace("-", "").replace("_", "").replace(" ", "")
-        local = np.broadcast_to(np.eye(3), (NUM_JOINTS, 3, 3)).copy()
-        if key in ("t", "tpose"):
-            return "t", local
-        if key in ("n", "npose"):
-            half = math.pi / 2.0
-            local[JOINT_INDEX["left_shoulder"]] = axis_angle_to_matrix(np.array([0.0, 0.0, -half]))
-            local[JOINT_INDEX["right_shoulder"]] = axis_angle_to_matrix(np.array([0.0, 0.0, half]))
-            return "n", local
-        raise CalibrationError(f"unknown calibration pose {pose!r}; expected 't' (T-pose), 'n' (arms down) or "
-                               "24 local rotations.")
-    arr = np.asarray(pose, dtype=np.float64)
-    if arr.shape == (NUM_JOINTS, 4):
-        norm = np.linalg.norm(arr, axis=-1)
-        if not np.isfinite(arr).all() or np.any(np.abs(norm - 1.0) > 1e-3):
-            raise CalibrationError("the calibration pose's quaternions must be finite unit (w, x, y, z) quaternions.")
-        return "custom", quat_to_matrix(arr)
-    if arr.shape == (NUM_JOINTS, 3, 3):
-        _check_rotation_stack(arr, "the calibration pose's rotation matrices")
-        return "custom", arr.copy()
-    raise CalibrationError(f"a calibration pose given as rotations must be (24, 4) quaternions or (24, 3, 3) "
-                           f"matrices, got shape {arr.shape}.")
+@contextlib.contextmanager
+def _as_calibration_error():
+    """The shared pose and averaging code's PoseError raised as this module's CalibrationError."""
+    try:
+        yield
+    except PoseError as exc:
+        raise CalibrationError(str(exc)) from None
 
 
 def _global_rotations(local: np.ndarray) -> np.ndarray:
@@ -140,46 +124,6 @@ def _global_rotations(local: np.ndarray) -> np.ndarray:
     for j in range(1, NUM_JOINTS):
         out[j] = out[PARENTS[j]] @ local[j]
     return out
-
-
-def _check_rotation_stack(m: np.ndarray, what: str, tolerance: float = 1e-4) -> None:
-    if not np.isfinite(m).all():
-        raise CalibrationError(f"{what} contain NaN or infinite values.")
-    err = np.abs(np.swapaxes(m, -1, -2) @ m - np.eye(3)).max() if m.size else 0.0
-    if err > tolerance or (m.size and np.linalg.det(m).min() < 0):
-        raise CalibrationError(f"{what} are not proper rotation matrices (orthonormal, determinant +1).")
-
-
-# --- rotation averaging -----------------------------------------------------------------------------
-
-def _project_to_rotation(m: np.ndarray) -> np.ndarray:
-    """The nearest rotation (Frobenius norm) of each (..., 3, 3) matrix, by SVD with the sign fixed."""
-    u, _, vt = np.linalg.svd(m)
-    d = np.sign(np.linalg.det(u @ vt))
-    d = np.where(d == 0, 1.0, d)
-    u = u.copy()
-    u[..., :, 2] *= d[..., None]
-    return u @ vt
-
-
-def mean_rotation(rotations: np.ndarray, valid: np.ndarray | None = None, iterations: int = 3) -> np.ndarray:
-    """Mean over axis 0 of (F, ..., 3, 3) rotations (rows where ``valid`` (F, ...) is False ignored).
-
-    The chordal L2 mean (mean matrix projected onto SO(3)) refined by ``iterations`` Karcher
-    steps ``R <- R exp(mean_t log(R^T R_t))``, which converge to the geodesic (Riemannian) mean.
-    """
-    r = np.asarray(rotations, dtype=np.float64)
-    ok = np.isfinite(r).all(axis=(-2, -1)) if valid is None else (np.asarray(valid, bool)
-                                                                  & np.isfinite(r).all(axis=(-2, -1)))
-    count = ok.sum(axis=0)
-    if np.any(count == 0):
-        raise CalibrationError("cannot average rotations: no valid sample.")
-    r = np.where(ok[..., None, None], r, 0.0)
-    mean = _project_to_rotation(r.sum(axis=0) / count[..., None, None])
-    for _ in range(iterations):
-        delta = matrix_to_axis_angle(np.swapaxes(mean, -1, -2)[None] @ np.where(ok[..., None, None], r, mean[None]))
-        mean = mean @ axis_angle_to_matrix(delta.sum(axis=0) / count[..., None])
-    return mean
 
 
 def _angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -265,8 +209,9 @@ class ImuCalibration:
                                    f"expected ({S}, 3, 3).")
         if self.world.shape != (3, 3):
             raise CalibrationError(f"the calibration's world alignment must be a 3x3 matrix, got {self.world.shape}.")
-        _check_rotation_stack(self.mounting, "the calibration's mountings")
-        _check_rotation_stack(self.world[None], "the calibration's world alignment")
+        with _as_calibration_error():
+            check_rotation_stack(self.mounting, "the calibration's mountings")
+            check_rotation_stack(self.world[None], "the calibration's world alignment")
         self.motion_deg = (np.zeros(S) if self.motion_deg is None
                            else np.asarray(self.motion_deg, dtype=np.float64).reshape(S))
         self.start_frame, self.frames, self.pose = int(self.start_frame), int(self.frames), str(self.pose)
@@ -458,7 +403,8 @@ def calibrate(recording: ImuRecording, pose="t", start_s: float = 0.0, duration_
     limit (None: no check).
     """
     where = _where(recording)
-    pose_name, local = pose_rotations(pose)
+    with _as_calibration_error():
+        pose_name, local = pose_rotations(pose)
     segments = dict(segments or {})
     unknown = [s for s in segments if s not in recording.sensors]
     if unknown:
@@ -569,7 +515,7 @@ def calibrate(recording: ImuRecording, pose="t", start_s: float = 0.0, duration_
 
     world = world_alignment(up_vec, facing)
     mounting = np.swapaxes(mean, -1, -2) @ world.T[None] @ targets        # M_s = Rbar^T W^T P_s
-    mounting = _project_to_rotation(mounting)
+    mounting = project_to_rotation(mounting)
     metadata = {
         "device_world": recording.world, "up_axis": up_label, "fps": fps, "source": recording.source,
         "start_s": start / fps, "duration_s": count / fps, "max_motion_deg": max_motion_deg,

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .imu_calibration import mean_rotation
+from .poses import mean_rotation
 from .rotations import (
     axis_angle_to_quat, matrix_to_quat, quat_conjugate, quat_multiply, quat_normalize, quat_rotate,
     quat_to_axis_angle, quat_to_matrix, rotation_between_vectors,
@@ -119,7 +119,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _mean_quat(q: np.ndarray) -> np.ndarray:
-    """The mean rotation of quaternions (K, 4) (``imu_calibration.mean_rotation``, the one rotation
+    """The mean rotation of quaternions (K, 4) (``poses.mean_rotation``, the one rotation
     average of the project)."""
     return matrix_to_quat(mean_rotation(quat_to_matrix(q)))
 

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .formats import plausible
+from .formats.textio import FormatError
 from .rotations import quat_multiply, quat_normalize, quat_rotate
 
 
-class SourceFormatError(ValueError):
-    """A mocap file that cannot be read; the message names the file, the line and the reason."""
+# A mocap file that cannot be read: the readers' shared FormatError (io level), under the mocap name.
+SourceFormatError = FormatError
 
 
 @dataclass

@@ -17,7 +17,7 @@ rest T-pose: arms out, palms down), ``"a"`` (the arms 45 deg down), ``"n"`` (arm
 sides), or 24 local rotations. Forward kinematics of the pose on the wearer's skeleton (pelvis at
 its rest height, unrotated, so the soles are on y = 0 and the wearer faces +Z) gives each tracked
 bone's rotation ``P_k`` and joint position ``J_k``. Over the window each tracker's position is
-averaged and its orientation averaged properly on SO(3) (``imu_calibration.mean_rotation``: the
+averaged and its orientation averaged properly on SO(3) (``poses.mean_rotation``: the
 chordal mean refined by Karcher steps) to ``(pbar_k, Rbar_k)``. A tracker that moved more than
 ``max_motion_m`` from its mean position or turned more than ``max_motion_deg`` from its mean
 orientation stops the calibration with one sentence (which tracker, how far, which frames).
@@ -73,9 +73,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .imu_calibration import CalibrationError, mean_rotation, pose_rotations
-from .rotations import axis_angle_to_matrix, matrix_to_axis_angle, quat_to_matrix
-from .skeleton import JOINT_INDEX, NUM_JOINTS, Skeleton, forward_kinematics
+from .poses import PoseError, mean_rotation, pose_rotations
+from .rotations import matrix_to_axis_angle, quat_to_matrix
+from .skeleton import Skeleton, forward_kinematics
 from .trackers import TRACKER_JOINTS, TrackerError, TrackerMounting, TrackerRecording
 
 __all__ = ["TrackerCalibration", "calibrate_trackers", "apply_mountings", "align_recording", "apply_calibration",
@@ -87,7 +87,6 @@ DEFAULT_MAX_MOTION_DEG = 10.0
 MAX_OFFSET_M = 0.5
 EYE_HEIGHT_RATIO = 0.93           # standing eye height / stature
 MIN_SPREAD_M = 0.2                # horizontal spread of the tracked joints needed for the positional heading
-A_POSE_DEG = 45.0
 
 
 @dataclass
@@ -118,17 +117,10 @@ def _yaw_of(q: np.ndarray) -> float:
 
 def calibration_pose(pose) -> tuple[str, np.ndarray]:
     """(name, (24, 3, 3) local rotations) of "t", "a" (arms 45 deg down), "n" or given rotations."""
-    if isinstance(pose, str) and pose.strip().lower().replace("-", "").replace("_", "").replace(" ", "") in (
-            "a", "apose"):
-        local = np.broadcast_to(np.eye(3), (NUM_JOINTS, 3, 3)).copy()
-        angle = math.radians(A_POSE_DEG)
-        local[JOINT_INDEX["left_shoulder"]] = axis_angle_to_matrix(np.array([0.0, 0.0, -angle]))
-        local[JOINT_INDEX["right_shoulder"]] = axis_angle_to_matrix(np.array([0.0, 0.0, angle]))
-        return "a", local
     try:
-        return pose_rotations(pose)
-    except CalibrationError as exc:
-        raise TrackerError(str(exc).replace("'n' (arms down)", "'a' (A-pose), 'n' (arms down)")) from None
+        return pose_rotations(pose, names=("t", "a", "n"))
+    except PoseError as exc:
+        raise TrackerError(str(exc)) from None
 
 
 def _where(recording: TrackerRecording) -> str:

@@ -83,7 +83,7 @@ from ..body import HEIGHT_RANGE_M
 from ..landmark_scale import landmark_stature, scale_to_height
 from ..landmarks import CANONICAL_NAMES, LAYOUTS, SMPL_LAYOUT, LandmarkError, LandmarkSequence
 from ..skeleton import JOINT_NAMES
-from ..source import SourceFormatError
+from .textio import FormatError
 from . import plausible
 from .names import side_and_key
 from .textio import read_text
@@ -162,7 +162,7 @@ def _fail(where, reason: str) -> LandmarkError:
 def _text(path: Path) -> str:
     try:
         text = read_text(path)
-    except SourceFormatError as exc:
+    except FormatError as exc:
         raise LandmarkError(str(exc)) from None
     return text.lstrip("\ufeff")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ...imu import ImuError
-from ...source import SourceFormatError
+from ..textio import FormatError
 from ..plausible import MAX_ACCELERATION, large_values
 from ..textio import read_text
 
@@ -37,7 +37,7 @@ def _rate_argument(fps) -> float:
 def _text(path: Path) -> str:
     try:
         text = read_text(path)
-    except SourceFormatError as exc:
+    except FormatError as exc:
         raise ImuError(str(exc)) from None
     return text.lstrip("\ufeff")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...source import SourceFormatError
+from ..textio import FormatError
 from ...trackers import TRACKER_JOINTS, TrackerError
 from ..names import side_and_key
 from ..plausible import MAX_DURATION_S, seconds
@@ -68,7 +68,7 @@ def rate_argument(fps) -> float | None:
 def text_of(path: Path) -> str:
     try:
         return read_text(path).lstrip("\ufeff")
-    except SourceFormatError as exc:
+    except FormatError as exc:
         raise TrackerError(str(exc)) from None
 
 

@@ -4,7 +4,6 @@ and the plausibility check."""
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...imu import ImuRecording
-from ...rotations import quat_continuous, quat_slerp, quat_to_matrix
+from ...resample import interpolate_onto_grid
+from ...rotations import quat_to_matrix
 from ..plausible import MAX_DURATION_S, MAX_SAMPLE_RATE, frame_rate, infinite_values, seconds
 from .common import _fail, check_acceleration
 from .segments import _sensor_order
@@ -55,38 +56,6 @@ def _check_times(where, times: np.ndarray, lines) -> None:
         k = late[0]
         raise _fail(f"{where}, line {lines[k]}", f"the time stamp {times[k]:.6g} s is {(times[k] - times[0]) / 3600:.3g} "
                     f"hours after the first one; expected a recording of at most {MAX_DURATION_S / 3600:g} hours.")
-
-
-def _interpolate(times, quat, acc, valid, grid, max_gap):
-    """Values at ``grid`` from samples at ``times``: slerp for (N, ..., 4) quaternions, linear for
-    (N, ..., 3) accelerations. A grid time on a sample takes it; between two samples it is valid
-    only when both are and they are at most ``max_gap`` apart; outside the samples it is invalid."""
-    n = len(times)
-    batch = quat.shape[1:-1]
-    if n == 1:
-        hit = np.abs(grid - times[0]) <= 1e-9 * max(1.0, abs(times[0]))
-        ok = hit.reshape((-1,) + (1,) * len(batch)) & valid[:1]
-        return (np.broadcast_to(quat[:1], (len(grid),) + quat.shape[1:]).copy(),
-                np.broadcast_to(acc[:1], (len(grid),) + acc.shape[1:]).copy(), ok)
-    quat = np.where(valid[..., None], quat, np.array([1.0, 0.0, 0.0, 0.0]))
-    acc = np.where(valid[..., None], acc, 0.0)
-    quat = quat_continuous(quat, axis=0)
-    i = np.clip(np.searchsorted(times, grid, side="right") - 1, 0, n - 2)
-    t0, t1 = times[i], times[i + 1]
-    u = (grid - t0) / (t1 - t0)
-    eps = 1e-6
-    on_left, on_right = np.abs(u) <= eps, np.abs(u - 1.0) <= eps
-    inside = (u >= -eps) & (u <= 1.0 + eps)
-    u = np.clip(np.where(on_left, 0.0, np.where(on_right, 1.0, u)), 0.0, 1.0)
-    shape = (-1,) + (1,) * len(batch)
-    between = valid[i] & valid[i + 1] & ((t1 - t0) <= max_gap).reshape(shape)
-    ok = np.where(on_left.reshape(shape), valid[i], np.where(on_right.reshape(shape), valid[i + 1], between))
-    ok &= inside.reshape(shape)
-    uq = np.broadcast_to(u.reshape(shape), (len(grid),) + batch)
-    q = quat_slerp(quat[i], quat[i + 1], uq)
-    ua = uq[..., None]
-    a = (1.0 - ua) * acc[i] + ua * acc[i + 1]
-    return q, a, ok
 
 
 def _grid(start: float, end: float, fps: float) -> np.ndarray:
@@ -136,7 +105,7 @@ def _assemble(streams: list, fps, world: str, up_axis: str, source, fmt: str, me
     max_gap = MAX_BRIDGED_PERIODS / nominal
     quats, accs, valids, cut, dropped = [], [], [], {}, {}
     for s in streams:
-        q, a, ok = _interpolate(s.times, s.quat, s.acc, s.valid, grid, max_gap)
+        q, a, ok = interpolate_onto_grid(s.times, s.quat, s.acc, s.valid, grid, max_gap)
         quats.append(q)
         accs.append(a)
         valids.append(ok)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...imu import ImuRecording
+from ...resample import interpolate_onto_grid
 from ...rotations import matrix_to_quat, quat_to_matrix
-from .align import MAX_BRIDGED_PERIODS, _grid, _interpolate
+from .align import MAX_BRIDGED_PERIODS, _grid
 from .common import _fail, _rate_argument
 
 
@@ -32,7 +33,7 @@ def resample_imu(recording: ImuRecording, fps: float = 60.0) -> ImuRecording:
     step = float(np.median(np.diff(times))) if count > 1 else 1.0 / recording.fps
     grid = _grid(times[0], times[-1], float(fps))
     quat = matrix_to_quat(np.nan_to_num(recording.orientation))
-    q, a, ok = _interpolate(times, quat, recording.acceleration, recording.valid, grid, MAX_BRIDGED_PERIODS * step)
+    q, a, ok = interpolate_onto_grid(times, quat, recording.acceleration, recording.valid, grid, MAX_BRIDGED_PERIODS * step)
     meta = dict(recording.metadata)
     meta["times"] = grid
     meta["resampled_from_fps"] = float(recording.fps)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..imu.align import _interpolate          # slerp + linear interpolation onto a grid (shared with the IMU readers)
+from ...resample import interpolate_onto_grid
 from .common import fail
 
 MAX_BRIDGED_PERIODS = 3.5
@@ -65,7 +65,7 @@ def assemble(streams: list, fps, header_fps, where) -> tuple:
     max_gap = MAX_BRIDGED_PERIODS / native
     positions, quats, valid = [], [], []
     for s in streams:
-        q, p, ok = _interpolate(s.times, s.quats, s.positions, s.valid, grid, max_gap)
+        q, p, ok = interpolate_onto_grid(s.times, s.quats, s.positions, s.valid, grid, max_gap)
         positions.append(np.where(ok[:, None], p, np.nan))
         quats.append(np.where(ok[:, None], q, np.nan))
         valid.append(ok)

@@ -20,10 +20,10 @@ import numpy as np  # noqa: E402
 
 from sparse_mocap_addon.blender.armature import create_armature  # noqa: E402
 from sparse_mocap_addon.blender.bake import bake_motion, pose_channels  # noqa: E402
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.core.motion import Motion  # noqa: E402
-from sparse_mocap_addon.core.rotations import axis_angle_to_quat  # noqa: E402
-from sparse_mocap_addon.core.skeleton import JOINT_NAMES  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402
+from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES  # noqa: E402
 
 FAST_FRAMES = 10_000
 NAIVE_FRAMES = 300

@@ -1,5 +1,5 @@
 """Feet on the floor on every path that makes a motion (issue 15, item 3): before and after the feet
-stage (``core/feet_stage.feet_on_floor``), per path.
+stage (``core/feet/stage.feet_on_floor``), per path.
 
 Test takes (held-out performers, one per source round-robin, ``--max-clips``) are read from the
 shared data, retargeted onto their performer's skeleton and resampled to 60 fps as the corpus
@@ -10,10 +10,10 @@ floor found under the soles: ``feet_stage.motion_contacts``) are the truth every
 - **bake_<height>**: the imported take (after the stage) baked onto bodies of 1.40, 1.50, 1.64,
   1.80, 2.00 and 2.10 m (``default_measurements("neutral", h)``): raw (the take's rotations and
   root path as they are: what baking did before the stage) and with the stage;
-- **imu**: six virtual IMUs of the take with the corruption model (``core/synth``), reconstructed by
-  the shipped network on the take's measurements (``inference/imu_pipeline``);
+- **imu**: six virtual IMUs of the take with the corruption model (``core/imu/synth``), reconstructed by
+  the shipped network on the take's measurements (``pipelines/imu``);
 - **trackers_six** / **trackers_three**: virtual trackers at the default mountings with consumer-VR
-  noise (``core/tracker_synth``), reconstructed by the shipped six- and three-point solvers;
+  noise (``core/trackers/synth``), reconstructed by the shipped six- and three-point solvers;
 - **landmarks**: the take's 24 joints as landmarks with 1 cm noise, solved by the landmark pipeline
   (skeleton from the landmarks); **landmarks_pose2sim_static**: the real Pose2Sim static trial
   (contacts: every sole point of both feet on every frame);
@@ -56,13 +56,13 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from sparse_mocap_addon.core.body import BodyMeasurements, default_measurements, measure_skeleton  # noqa: E402
-from sparse_mocap_addon.core.body import skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.core.feet_stage import (FeetOptions, feet_metrics, feet_on_floor,  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, default_measurements, measure_skeleton  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.feet.stage import (FeetOptions, feet_metrics, feet_on_floor,  # noqa: E402
                                                 motion_contacts, sole_points)
 from sparse_mocap_addon.core.metrics import (foot_below_floor_max_cm, foot_float_in_contact_max_cm,  # noqa: E402
                                              foot_skate_cm_per_s)
-from sparse_mocap_addon.core.motion import Motion  # noqa: E402
+from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 BODIES_M = (1.40, 1.50, 1.64, 1.80, 2.00, 2.10)
@@ -98,9 +98,9 @@ def _round_robin(takes: list, max_clips: int | None) -> list:
 def load_test_takes(data: Path, max_clips: int | None, max_seconds: float | None, log=print) -> list:
     """``[(source, name, Motion)]``: test takes retargeted onto their performer and resampled to 60
     fps as ``training/build_corpus.convert`` does (unsaved), cut to ``max_seconds``."""
-    from sparse_mocap_addon.core.resample import resample_motion
-    from sparse_mocap_addon.core.retarget import retarget
-    from sparse_mocap_addon.core.rig_body import skeleton_from_rig
+    from sparse_mocap_addon.core.kinematics.resample import resample_motion
+    from sparse_mocap_addon.core.mocap.retarget import retarget
+    from sparse_mocap_addon.core.mocap.rig_body import skeleton_from_rig
     from training.build_corpus import discover, drop_leading_reference_frames, read_take
 
     takes = _round_robin([t for t in discover(data) if t.split == "test"], max_clips)
@@ -144,8 +144,8 @@ def _resampled_contact(contact: np.ndarray, frames: int) -> np.ndarray:
 
 
 def _imu(motion: Motion, seed: int):
-    from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, virtual_imus
-    from sparse_mocap_addon.inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
+    from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, virtual_imus
+    from sparse_mocap_addon.pipelines.imu import ImuSolveOptions, reconstruct_imu
 
     recording = corrupt(virtual_imus(motion), CorruptionModel(), np.random.default_rng(seed))
     body = BodyMeasurements(**measure_skeleton(motion.skeleton), sex="neutral")
@@ -156,9 +156,9 @@ def _imu(motion: Motion, seed: int):
 
 
 def _trackers(motion: Motion, names, seed: int):
-    from sparse_mocap_addon.core.tracker_synth import TrackerNoise, corrupt_trackers, default_mountings
-    from sparse_mocap_addon.core.tracker_synth import virtual_trackers
-    from sparse_mocap_addon.inference.tracker_pipeline import TrackerSolveOptions, reconstruct_trackers
+    from sparse_mocap_addon.core.trackers.synth import TrackerNoise, corrupt_trackers, default_mountings
+    from sparse_mocap_addon.core.trackers.synth import virtual_trackers
+    from sparse_mocap_addon.pipelines.trackers import TrackerSolveOptions, reconstruct_trackers
 
     mountings = default_mountings(motion.skeleton, names)
     recording = corrupt_trackers(virtual_trackers(motion, names, mountings), TrackerNoise(), np.random.default_rng(seed))
@@ -170,9 +170,9 @@ def _trackers(motion: Motion, names, seed: int):
 
 
 def _landmarks(motion: Motion, seed: int):
-    from sparse_mocap_addon.core.landmark_pipeline import SolveOptions, solve_landmarks
-    from sparse_mocap_addon.core.landmarks import LandmarkSequence
-    from sparse_mocap_addon.core.skeleton import JOINT_NAMES
+    from sparse_mocap_addon.pipelines.landmarks import SolveOptions, solve_landmarks
+    from sparse_mocap_addon.core.landmarks.sequence import LandmarkSequence
+    from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES
 
     joints = motion.joint_positions()
     noisy = joints + np.random.default_rng(seed).normal(scale=LANDMARK_NOISE_M, size=joints.shape)
@@ -196,8 +196,8 @@ def _fill_gaps(planted: Motion):
 
 
 def _pose2sim_static(data: Path):
-    from sparse_mocap_addon.core.formats.landmarks import read_landmarks
-    from sparse_mocap_addon.core.landmark_pipeline import SolveOptions, solve_landmarks
+    from sparse_mocap_addon.core.landmarks.formats import read_landmarks
+    from sparse_mocap_addon.pipelines.landmarks import SolveOptions, solve_landmarks
 
     seq = read_landmarks(data / STATIC_TRIAL)
     raw, _ = solve_landmarks(seq, SolveOptions(feet=False))
@@ -295,12 +295,12 @@ def measure_paths(data: Path, max_clips: int | None = 24, log=print, max_seconds
 
 
 def _six():
-    from sparse_mocap_addon.core.trackers import SIX_POINT
+    from sparse_mocap_addon.core.trackers.recording import SIX_POINT
     return SIX_POINT
 
 
 def _three():
-    from sparse_mocap_addon.core.trackers import THREE_POINT
+    from sparse_mocap_addon.core.trackers.recording import THREE_POINT
     return THREE_POINT
 
 

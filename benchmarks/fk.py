@@ -1,6 +1,6 @@
 """Batched forward-kinematics throughput on one CPU core.
 
-Runs ``core.skeleton.forward_kinematics`` on batches of random SMPL-24 poses (quaternion input,
+Runs ``core.kinematics.skeleton.forward_kinematics`` on batches of random SMPL-24 poses (quaternion input,
 positions and global rotation matrices out) for about ``--seconds`` seconds and reports frames per
 second. Prints a human-readable line to stderr and, as the last stdout line, one JSON object.
 
@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.core.rotations import quat_normalize, quat_to_matrix  # noqa: E402
-from sparse_mocap_addon.core.skeleton import NUM_JOINTS, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.kinematics.rotations import quat_normalize, quat_to_matrix  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import NUM_JOINTS, forward_kinematics  # noqa: E402
 
 TARGET_FPS = 200_000
 

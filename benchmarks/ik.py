@@ -53,11 +53,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sparse_mocap_addon.core.ik import DEFAULT_HINGE_AXES, estimate_hinge_axes, solve_ik  # noqa: E402
-from sparse_mocap_addon.core.landmark_skeleton import skeleton_from_landmarks  # noqa: E402
+from sparse_mocap_addon.core.kinematics.ik import DEFAULT_HINGE_AXES, estimate_hinge_axes, solve_ik  # noqa: E402
+from sparse_mocap_addon.core.landmarks.skeleton import skeleton_from_landmarks  # noqa: E402
 from sparse_mocap_addon.core.metrics import geodesic_deg  # noqa: E402
-from sparse_mocap_addon.core.motion import Motion  # noqa: E402
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, LEAVES, PARENTS, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, LEAVES, PARENTS, forward_kinematics  # noqa: E402
 
 TARGET_MPJPE_MM = 0.5
 TARGET_ROTATION_DEG = 0.5
@@ -108,9 +108,9 @@ def load_split(split: str, corpus: Path | None, data: Path | None, max_clips: in
         return clips, f"corpus {corpus}"
     if data is None or not data.is_dir():
         return None
-    from sparse_mocap_addon.core.resample import resample_motion
-    from sparse_mocap_addon.core.retarget import retarget
-    from sparse_mocap_addon.core.rig_body import skeleton_from_rig
+    from sparse_mocap_addon.core.kinematics.resample import resample_motion
+    from sparse_mocap_addon.core.mocap.retarget import retarget
+    from sparse_mocap_addon.core.mocap.rig_body import skeleton_from_rig
     from training.build_corpus import TARGET_FPS as CORPUS_FPS
     from training.build_corpus import discover, read_take
 

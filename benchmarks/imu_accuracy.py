@@ -1,6 +1,6 @@
 """Accuracy of the six-IMU poser on the corpus's test split (issue 5), from the committed weights.
 
-Protocol: every test clip (held-out performers, 60 fps) gets six virtual IMUs (``core/synth``) on
+Protocol: every test clip (held-out performers, 60 fps) gets six virtual IMUs (``core/imu/synth``) on
 its own skeleton, once clean and once through the corruption model (``CorruptionModel()``, seeded
 per clip); the network gets the wearer's four measurements of that skeleton. Side by side in the
 same run: the full model, the no-shape ablation and the LSTM baseline (``assets/``).
@@ -14,9 +14,9 @@ feet get identity local rotations in both prediction and truth, the root rotatio
   the true skeleton;
 - **jitter** (km/s^3): mean third time derivative of the predicted root-relative joint positions
   (the truth's is printed for reference);
-- **root drift 10 s** (m): ``core/imu_root.root_drift`` over 10-s windows every 1 s of clips at
+- **root drift 10 s** (m): ``core/imu/root.root_drift`` over 10-s windows every 1 s of clips at
   least 10 s long: the distance between the predicted and true root displacement (translation by
-  ``core/imu_root.root_translation`` from the network's contact probabilities, or the pose-only
+  ``core/imu/root.root_translation`` from the network's contact probabilities, or the pose-only
   ``kinematic_contact`` for the baseline, fused with the pelvis acceleration).
 
 Prints one table per condition (rows: model x source, then all), then as the last stdout line the
@@ -45,13 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from sparse_mocap_addon.core.imu import SIX_SENSORS, fill_dropped  # noqa: E402
-from sparse_mocap_addon.core.imu_root import RootOptions, kinematic_contact, root_drift_errors, root_translation  # noqa: E402
+from sparse_mocap_addon.core.imu.recording import SIX_SENSORS, fill_dropped  # noqa: E402
+from sparse_mocap_addon.core.imu.root import RootOptions, kinematic_contact, root_drift_errors, root_translation  # noqa: E402
 from sparse_mocap_addon.core.metrics import geodesic_deg  # noqa: E402
-from sparse_mocap_addon.core.rotations import quat_to_matrix  # noqa: E402
-from sparse_mocap_addon.core.skeleton import PARENTS, forward_kinematics  # noqa: E402
-from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
-from sparse_mocap_addon.inference.imu_pipeline import (DEFAULT_SMOOTHING_HZ, sensor_bone_rotations,  # noqa: E402
+from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import PARENTS, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
+from sparse_mocap_addon.pipelines.imu import (DEFAULT_SMOOTHING_HZ, sensor_bone_rotations,  # noqa: E402
                                                        smooth_rotations, smooth_rotations_online)
 from sparse_mocap_addon.inference.imu_poser import KINDS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals  # noqa: E402
 from training.imu_dataset import ROOT, CorpusMissingError, load_corpus, measurement_vector  # noqa: E402

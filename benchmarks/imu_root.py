@@ -1,4 +1,4 @@
-"""Root drift after 10 s of ``core/imu_root.py`` on the corpus test split (issue 5, item 4).
+"""Root drift after 10 s of ``core/imu/root.py`` on the corpus test split (issue 5, item 4).
 
 Every clip gets its truth inputs (``imu_root.pose_inputs``: world-oriented root-relative joints and
 0/1 foot contacts) and a pelvis free acceleration from ``synth.virtual_imus`` + ``synth.corrupt``
@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from sparse_mocap_addon.core import imu_root  # noqa: E402
-from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, virtual_imus  # noqa: E402
+from sparse_mocap_addon.core.imu import root as imu_root  # noqa: E402
+from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, virtual_imus  # noqa: E402
 
 
 def perturb_contact(contact: np.ndarray, fps: float, rng) -> np.ndarray:

@@ -38,11 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from sparse_mocap_addon.core.body import BodyMeasurements  # noqa: E402
-from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
-from sparse_mocap_addon.core.imu import ImuRecording  # noqa: E402
-from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
-from sparse_mocap_addon.inference.imu_pipeline import ImuSolveOptions, ImuStream, reconstruct_imu  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements  # noqa: E402
+from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.imu.recording import ImuRecording  # noqa: E402
+from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
+from sparse_mocap_addon.pipelines.imu import ImuSolveOptions, ImuStream, reconstruct_imu  # noqa: E402
 from sparse_mocap_addon.inference.imu_poser import LANES, ImuPoser  # noqa: E402
 
 MEASUREMENTS = BodyMeasurements(height=1.75, sex="male")

@@ -62,14 +62,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.ik import load_split  # noqa: E402
-from sparse_mocap_addon.core.contact import detect_foot_contact, estimate_ground_height  # noqa: E402
-from sparse_mocap_addon.core.feet import foot_floor_points  # noqa: E402
-from sparse_mocap_addon.core.formats.landmarks import read_landmarks  # noqa: E402
-from sparse_mocap_addon.core.landmark_pipeline import SolveOptions, solve_landmarks, solve_targets  # noqa: E402
-from sparse_mocap_addon.core.landmark_targets import JointTargets, joint_targets  # noqa: E402
-from sparse_mocap_addon.core.landmarks import orient  # noqa: E402
+from sparse_mocap_addon.core.feet.contact import detect_foot_contact, estimate_ground_height  # noqa: E402
+from sparse_mocap_addon.core.feet.soles import foot_floor_points  # noqa: E402
+from sparse_mocap_addon.core.landmarks.formats import read_landmarks  # noqa: E402
+from sparse_mocap_addon.pipelines.landmarks import SolveOptions, solve_landmarks, solve_targets  # noqa: E402
+from sparse_mocap_addon.core.landmarks.targets import JointTargets, joint_targets  # noqa: E402
+from sparse_mocap_addon.core.landmarks.sequence import orient  # noqa: E402
 from sparse_mocap_addon.core.metrics import bone_length_cv, foot_skating_cm, jitter_km_s3, mpjpe  # noqa: E402
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics  # noqa: E402
 
 SIGMAS_M = (0.01, 0.03)
 DROP_FRACTION = 0.10

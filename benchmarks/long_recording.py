@@ -59,7 +59,7 @@ def write_long_recording(path: Path, frames: int) -> Path:
     ``frames``, as a float32 .npz the IMU reader takes."""
     import numpy as np
 
-    from sparse_mocap_addon.core.formats.imu import read_imu
+    from sparse_mocap_addon.core.imu.formats import read_imu
 
     example = read_imu(EXAMPLE)
     index = np.arange(frames) % (2 * example.num_frames)
@@ -78,9 +78,9 @@ def write_worker(recording: str, frames: str) -> dict:
 # imports them when it runs): (stage, module, function).
 STAGE_CALLS = (
     ("read", "sparse_mocap_addon.blender.imu_solve", "read_recording"),
-    ("calibrate", "sparse_mocap_addon.core.imu_calibration", "calibrate"),
-    ("calibrate", "sparse_mocap_addon.core.imu_calibration", "apply_calibration"),
-    ("reconstruct", "sparse_mocap_addon.inference.imu_pipeline", "reconstruct_imu"),
+    ("calibrate", "sparse_mocap_addon.core.imu.calibration", "calibrate"),
+    ("calibrate", "sparse_mocap_addon.core.imu.calibration", "apply_calibration"),
+    ("reconstruct", "sparse_mocap_addon.pipelines.imu", "reconstruct_imu"),
     ("gap_fill", "sparse_mocap_addon.inference.gap_fill", "fill_reconstruction"),
     ("bake", "sparse_mocap_addon.blender.bake", "bake_motion"),
     ("export", "sparse_mocap_addon.blender.export", "export_fbx"),

@@ -169,7 +169,7 @@ def speed_figures(weights: list, repeats: int = 5) -> dict:
         best = min(_timed(predict, observed) for _ in range(repeats))
         out[f"cmu_predictions_per_second_batch_{batch}"] = round(batch / best, 1)
     filler = shipped_gap_filler()
-    from sparse_mocap_addon.core.demo import demo_motion
+    from sparse_mocap_addon.core.body.demo import demo_motion
     motion = demo_motion(seconds=60.0)
     gaps = gap_positions(motion.num_frames, motion.fps, int(0.5 * motion.fps), 3.0)
     missing = np.zeros(motion.num_frames, dtype=bool)

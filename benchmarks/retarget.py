@@ -25,11 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
-from sparse_mocap_addon.core.formats.bvh import read_bvh, write_bvh  # noqa: E402
-from sparse_mocap_addon.core.retarget import retarget  # noqa: E402
-from sparse_mocap_addon.core.source import SourceMotion  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.mocap.formats.bvh import read_bvh, write_bvh  # noqa: E402
+from sparse_mocap_addon.core.mocap.retarget import retarget  # noqa: E402
+from sparse_mocap_addon.core.mocap.source import SourceMotion  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 REPEATS = 5

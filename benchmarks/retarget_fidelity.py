@@ -35,10 +35,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.core.feet_stage import feet_on_floor  # noqa: E402
-from sparse_mocap_addon.core.retarget import retarget, retarget_fidelity  # noqa: E402
-from sparse_mocap_addon.core.rig_body import skeleton_from_rig  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.feet.stage import feet_on_floor  # noqa: E402
+from sparse_mocap_addon.core.mocap.retarget import retarget, retarget_fidelity  # noqa: E402
+from sparse_mocap_addon.core.mocap.rig_body import skeleton_from_rig  # noqa: E402
 from training.build_corpus import SOURCES, discover, read_take  # noqa: E402
 
 

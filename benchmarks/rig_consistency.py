@@ -44,15 +44,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.core.resample import resample_motion  # noqa: E402
-from sparse_mocap_addon.core.retarget import retarget  # noqa: E402
-from sparse_mocap_addon.core.rig_body import skeleton_from_rig  # noqa: E402
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, children  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.kinematics.resample import resample_motion  # noqa: E402
+from sparse_mocap_addon.core.mocap.retarget import retarget  # noqa: E402
+from sparse_mocap_addon.core.mocap.rig_body import skeleton_from_rig  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, children  # noqa: E402
 from training.build_corpus import SOURCES, discover, read_take  # noqa: E402
 
 try:                                   # one skeleton per performer (issue 15); absent before it
-    from sparse_mocap_addon.core.rig_body import measure_take, performer_body
+    from sparse_mocap_addon.core.mocap.rig_body import measure_take, performer_body
 except ImportError:                    # pragma: no cover - the "before" figures
     measure_take = performer_body = None
 

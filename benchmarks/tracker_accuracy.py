@@ -1,7 +1,7 @@
 """Accuracy of the tracker solvers (issue 6) on the corpus's test split, from the committed weights.
 
 Every test clip (its performer's own skeleton, the solver gets that skeleton: the personalised
-case) gets virtual trackers at the default mountings (``core/tracker_synth``); the solver receives
+case) gets virtual trackers at the default mountings (``core/trackers/synth``); the solver receives
 the joint-level targets the nominal mountings give back:
 
 - **clean**: exact devices, so the targets are the true joints;
@@ -53,16 +53,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from sparse_mocap_addon.core.body import default_measurements  # noqa: E402
-from sparse_mocap_addon.core.contact import detect_foot_contact  # noqa: E402
-from sparse_mocap_addon.core.feet import foot_floor_points  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import default_measurements  # noqa: E402
+from sparse_mocap_addon.core.feet.contact import detect_foot_contact  # noqa: E402
+from sparse_mocap_addon.core.feet.soles import foot_floor_points  # noqa: E402
 from sparse_mocap_addon.core.metrics import geodesic_deg, jitter_km_s3  # noqa: E402
-from sparse_mocap_addon.core.rotations import quat_to_matrix  # noqa: E402
-from sparse_mocap_addon.core.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
-from sparse_mocap_addon.core.tracker_synth import (TrackerNoise, corrupt_trackers, default_mountings,  # noqa: E402
+from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.trackers.synth import (TrackerNoise, corrupt_trackers, default_mountings,  # noqa: E402
                                                    joint_targets, virtual_trackers)
-from sparse_mocap_addon.core.trackers import SIX_POINT, THREE_POINT, TRACKER_JOINTS  # noqa: E402
-from sparse_mocap_addon.inference.tracker_pipeline import TrackerSolveOptions, smooth_targets, solve_targets  # noqa: E402
+from sparse_mocap_addon.core.trackers.recording import SIX_POINT, THREE_POINT, TRACKER_JOINTS  # noqa: E402
+from sparse_mocap_addon.pipelines.trackers import TrackerSolveOptions, smooth_targets, solve_targets  # noqa: E402
 from training.imu_dataset import CorpusMissingError, load_corpus, retarget_to_body  # noqa: E402
 
 END_EFFECTORS = [TRACKER_JOINTS[n] for n in ("head", "left_hand", "right_hand", "left_foot", "right_foot")]

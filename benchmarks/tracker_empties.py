@@ -33,13 +33,13 @@ import sparse_mocap_addon  # noqa: E402
 from sparse_mocap_addon.blender import compat, tracker_objects, tracker_solve  # noqa: E402
 from sparse_mocap_addon.blender.coords import CORE_TO_BLENDER  # noqa: E402
 from sparse_mocap_addon.blender.empty_sets import write_keys  # noqa: E402
-from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
-from sparse_mocap_addon.core.rotations import matrix_to_quat  # noqa: E402
-from sparse_mocap_addon.core.skeleton import forward_kinematics  # noqa: E402
-from sparse_mocap_addon.core.tracker_synth import virtual_trackers  # noqa: E402
-from sparse_mocap_addon.core.trackers import THREE_POINT, TRACKER_JOINTS, TrackerMounting  # noqa: E402
-from sparse_mocap_addon.inference.tracker_pipeline import TrackerSolveOptions  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.kinematics.rotations import matrix_to_quat  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.trackers.synth import virtual_trackers  # noqa: E402
+from sparse_mocap_addon.core.trackers.recording import THREE_POINT, TRACKER_JOINTS, TrackerMounting  # noqa: E402
+from sparse_mocap_addon.pipelines.trackers import TrackerSolveOptions  # noqa: E402
 
 SUBJECT = BodyMeasurements(height=1.68, sex="female")
 EMPTY_NAMES = {"head": "HMD", "left_hand": "LeftHand", "right_hand": "Controller (right)"}

@@ -1,7 +1,7 @@
-"""Accuracy and speed of the six-point solver (``core/tracker_ik``, issue 6 item 3) on clean,
+"""Accuracy and speed of the six-point solver (``core/trackers/six_point``, issue 6 item 3) on clean,
 exact joint-level targets from forward kinematics of the corpus's test split.
 
-Every test clip (its own skeleton) gives the six targets of ``core/trackers.SIX_POINT`` straight from
+Every test clip (its own skeleton) gives the six targets of ``core/trackers/recording.SIX_POINT`` straight from
 FK: pelvis, head, wrists and ankles, each position + global rotation. The solver runs on them and
 is compared with the clip:
 
@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from sparse_mocap_addon.core.metrics import geodesic_deg, jitter_km_s3  # noqa: E402
-from sparse_mocap_addon.core.rotations import quat_to_matrix  # noqa: E402
-from sparse_mocap_addon.core.skeleton import forward_kinematics  # noqa: E402
-from sparse_mocap_addon.core.tracker_ik import SixPointOptions, solve_six_point  # noqa: E402
-from sparse_mocap_addon.core.trackers import SIX_POINT, TRACKER_JOINTS  # noqa: E402
+from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.trackers.six_point import SixPointOptions, solve_six_point  # noqa: E402
+from sparse_mocap_addon.core.trackers.recording import SIX_POINT, TRACKER_JOINTS  # noqa: E402
 from training.imu_dataset import CorpusMissingError, load_corpus  # noqa: E402
 
 END_EFFECTORS = (TRACKER_JOINTS["left_hand"], TRACKER_JOINTS["right_hand"], TRACKER_JOINTS["left_foot"],

@@ -41,10 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
-from sparse_mocap_addon.core.tracker_synth import default_mountings, joint_targets, virtual_trackers  # noqa: E402
-from sparse_mocap_addon.core.trackers import SIX_POINT, THREE_POINT  # noqa: E402
-from sparse_mocap_addon.inference.tracker_pipeline import (TrackerSolveOptions, TrackerStream,  # noqa: E402
+from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.trackers.synth import default_mountings, joint_targets, virtual_trackers  # noqa: E402
+from sparse_mocap_addon.core.trackers.recording import SIX_POINT, THREE_POINT  # noqa: E402
+from sparse_mocap_addon.pipelines.trackers import (TrackerSolveOptions, TrackerStream,  # noqa: E402
                                                            load_tracker_poser, solve_targets)
 from training.imu_dataset import CorpusMissingError, load_corpus  # noqa: E402
 

@@ -30,11 +30,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from plot_landmarks import _heading_turn, _segments  # noqa: E402
 
-from sparse_mocap_addon.core.body import BodyMeasurements  # noqa: E402
-from sparse_mocap_addon.core.feet import foot_floor_points  # noqa: E402
-from sparse_mocap_addon.core.formats.imu import read_imu  # noqa: E402
-from sparse_mocap_addon.core.skeleton import forward_kinematics  # noqa: E402
-from sparse_mocap_addon.inference.imu_pipeline import reconstruct_imu  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements  # noqa: E402
+from sparse_mocap_addon.core.feet.soles import foot_floor_points  # noqa: E402
+from sparse_mocap_addon.core.imu.formats import read_imu  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics  # noqa: E402
+from sparse_mocap_addon.pipelines.imu import reconstruct_imu  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "imu_real" / "transpose_example"
 

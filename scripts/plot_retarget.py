@@ -25,10 +25,10 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sparse_mocap_addon.core.joint_maps import detect_joint_map  # noqa: E402
-from sparse_mocap_addon.core.retarget import retarget, source_positions  # noqa: E402
-from sparse_mocap_addon.core.rig_body import skeleton_from_rig  # noqa: E402
-from sparse_mocap_addon.core.skeleton import JOINT_NAMES, PARENTS  # noqa: E402
+from sparse_mocap_addon.core.mocap.joint_maps import detect_joint_map  # noqa: E402
+from sparse_mocap_addon.core.mocap.retarget import retarget, source_positions  # noqa: E402
+from sparse_mocap_addon.core.mocap.rig_body import skeleton_from_rig  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES, PARENTS  # noqa: E402
 from training.build_corpus import Take, read_take  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

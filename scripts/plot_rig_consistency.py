@@ -29,10 +29,10 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.core.resample import resample_motion  # noqa: E402
-from sparse_mocap_addon.core.retarget import retarget  # noqa: E402
-from sparse_mocap_addon.core.skeleton import PARENTS  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.kinematics.resample import resample_motion  # noqa: E402
+from sparse_mocap_addon.core.mocap.retarget import retarget  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import PARENTS  # noqa: E402
 from training.build_corpus import Take, read_take  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

@@ -33,9 +33,9 @@ if __package__ in (None, ""):  # run as a script (blender --python / python path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "sparse_mocap_addon"  # noqa: A001 - lets the relative imports below resolve
 
-from .core.body import BodyMeasurements, MeasurementError, skeleton_from_measurements  # noqa: E402
-from .core.demo import demo_motion  # noqa: E402
-from .core.motion import Motion, MotionFileError  # noqa: E402
+from .core.body.measurements import BodyMeasurements, MeasurementError, skeleton_from_measurements  # noqa: E402
+from .core.body.demo import demo_motion  # noqa: E402
+from .core.kinematics.motion import Motion, MotionFileError  # noqa: E402
 
 FBX_PRESETS = ("unity", "unreal")
 OUTPUT_KINDS = ("fbx", "bvh", "blend")
@@ -344,7 +344,7 @@ def _resampled(args, say, motion: Motion) -> Motion:
     """With --fps, the motion resampled to it, and that said."""
     if args.fps is None or abs(args.fps - motion.fps) < 1e-9 * args.fps:
         return motion
-    from .core.resample import resample_motion
+    from .core.kinematics.resample import resample_motion
 
     resampled = resample_motion(motion, args.fps)
     say(f"resampled from {motion.fps:g} fps ({motion.num_frames} frames) to {args.fps:g} fps "
@@ -354,14 +354,14 @@ def _resampled(args, say, motion: Motion) -> Motion:
 
 def _feet_options(args, floor: str = "estimate"):
     """--no-feet-on-floor as the feet stage's options."""
-    from .core.feet_stage import FeetOptions
+    from .core.feet.stage import FeetOptions
 
     return FeetOptions(enabled=args.feet_on_floor, floor=floor)
 
 
 def _onto_body(args, say, motion: Motion, skeleton) -> Motion:
     """A --motion of another body moved onto the armature's (the feet stage), and what changed said."""
-    from .core.feet_stage import feet_on_floor, feet_summary, same_body
+    from .core.feet.stage import feet_on_floor, feet_summary, same_body
 
     if same_body(motion.skeleton, skeleton):
         return motion
@@ -380,7 +380,7 @@ def _run_mocap(args, say, outputs) -> list[Path]:
     path = Path(args.mocap)
     say("starting Blender")
     from .blender.mocap_import import import_mocap
-    from .core.feet_stage import FeetOptions, feet_summary
+    from .core.feet.stage import FeetOptions, feet_summary
 
     measurements = _measurements(args) if _body_given(args) else None
     _fresh_scene()
@@ -411,7 +411,7 @@ def _joint_map(text: str | None):
     """--joint-map: None (detect), a built-in map's name, or a JSON file."""
     if not text:
         return None
-    from .core.joint_maps import BUILTIN_MAPS, load_joint_map
+    from .core.mocap.joint_maps import BUILTIN_MAPS, load_joint_map
 
     if text in BUILTIN_MAPS:
         return BUILTIN_MAPS[text]
@@ -438,11 +438,11 @@ def _imu_motion(args, say, measurements) -> Motion:
     """--imu: read (with --imu-segment names), calibrate (unless already in the core frame) on the
     calibration window, cut to --imu-start/--imu-duration, and reconstruct."""
     from .blender.imu_solve import read_recording
-    from .core.feet_stage import feet_summary
-    from .core.imu import ImuError
-    from .core.imu_calibration import apply_calibration, calibrate
-    from .inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
-    from .inference.missing_frames import imu_missing_frames
+    from .core.feet.stage import feet_summary
+    from .core.imu.recording import ImuError
+    from .core.imu.calibration import apply_calibration, calibrate
+    from .pipelines.imu import ImuSolveOptions, reconstruct_imu
+    from .pipelines.missing_frames import imu_missing_frames
     heading = _heading(args.imu_heading, "--imu-heading", IMU_HEADINGS)
     try:
         segments = _imu_segments(args.imu_segment)
@@ -509,7 +509,7 @@ def _imu_window(recording, start_s: float, duration_s: float | None, say):
     """The recording cut to ``[start_s, start_s + duration_s)`` (--imu-start / --imu-duration)."""
     if start_s == 0.0 and duration_s is None:
         return recording
-    from .core.imu import ImuRecording
+    from .core.imu.recording import ImuRecording
 
     fps, total = recording.fps, recording.num_frames
     first = int(round(start_s * fps))
@@ -529,10 +529,10 @@ def _imu_window(recording, start_s: float, duration_s: float | None, say):
 
 def _tracker_motion(args, say, skeleton) -> Motion:
     """--trackers: read, calibrate (with --tracker-calibration-pose) and reconstruct on ``skeleton``."""
-    from .core.feet_stage import feet_summary
-    from .core.formats.trackers import read_trackers
-    from .core.tracker_calibration import calibrate_trackers
-    from .inference.tracker_pipeline import TrackerSolveOptions, failure_summary, reconstruct_trackers
+    from .core.feet.stage import feet_summary
+    from .core.trackers.formats import read_trackers
+    from .core.trackers.calibration import calibrate_trackers
+    from .pipelines.trackers import TrackerSolveOptions, failure_summary, reconstruct_trackers
     heading = _heading(args.tracker_heading, "--tracker-heading", TRACKER_HEADINGS)
     try:
         recording = read_trackers(args.trackers, convention=args.tracker_convention, fps=args.tracker_fps,
@@ -598,7 +598,7 @@ def _run_landmarks(args, say, outputs, measurements) -> list[Path]:
         raise CliError(f"{path}: no such file")
     say("starting Blender")
     from .blender.landmark_solve import import_landmarks, summary
-    from .core.landmark_pipeline import SolveOptions
+    from .pipelines.landmarks import SolveOptions
 
     _fresh_scene()
     try:

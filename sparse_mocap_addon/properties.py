@@ -8,7 +8,7 @@ A length of 0 means "take it from the anthropometric table for this height and s
 import bpy
 from bpy.props import EnumProperty, FloatProperty, PointerProperty
 
-from .core.body import BodyMeasurements
+from .core.body.measurements import BodyMeasurements
 
 SEX_ITEMS = (
     ("neutral", "Neutral", "Mean of the male and female proportion tables"),

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from sparse_mocap_addon.core.skeleton import JOINT_NAMES
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES
 
 from .fbx_reader import read_fbx
 

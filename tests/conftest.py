@@ -43,7 +43,7 @@ def addon(registered_addon, blank_scene):
 
 @pytest.fixture
 def skeleton():
-    from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
+    from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements
 
     return skeleton_from_measurements(BodyMeasurements(height=1.72, sex="female", arm_length=0.55, leg_length=0.84))
 
@@ -51,8 +51,8 @@ def skeleton():
 @pytest.fixture
 def random_motion(skeleton):
     """A short motion with large random rotations and translations (hard cases for baking)."""
-    from sparse_mocap_addon.core.motion import Motion
-    from sparse_mocap_addon.core.rotations import axis_angle_to_quat
+    from sparse_mocap_addon.core.kinematics.motion import Motion
+    from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat
 
     rng = np.random.default_rng(7)
     frames = 40

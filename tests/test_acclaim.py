@@ -9,8 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.formats.acclaim import read_amc, read_asf, read_asf_amc
-from sparse_mocap_addon.core.source import SourceFormatError
+from sparse_mocap_addon.core.mocap.formats.acclaim import read_amc, read_asf, read_asf_amc
+from sparse_mocap_addon.core.mocap.source import SourceFormatError
 from tests.conftest import SHARED_DATA
 
 HDM05 = SHARED_DATA / "hdm05"

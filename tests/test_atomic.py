@@ -1,10 +1,10 @@
-"""core.atomic: a file is replaced whole or not at all."""
+"""core.io.atomic: a file is replaced whole or not at all."""
 
 from __future__ import annotations
 
 import pytest
 
-from sparse_mocap_addon.core.atomic import atomic_open
+from sparse_mocap_addon.core.io.atomic import atomic_open
 
 
 def test_the_file_appears_only_when_the_block_succeeds(tmp_path):

@@ -11,7 +11,7 @@ from sparse_mocap_addon.blender import compat  # noqa: E402
 from sparse_mocap_addon.blender.armature import create_armature, skeleton_from_armature  # noqa: E402
 from sparse_mocap_addon.blender.bake import bake_motion  # noqa: E402
 from sparse_mocap_addon.blender.coords import CORE_TO_BLENDER, core_to_blender_vectors  # noqa: E402
-from sparse_mocap_addon.core.skeleton import JOINT_NAMES, PARENTS, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES, PARENTS, forward_kinematics  # noqa: E402
 
 
 def world_heads(obj, frame):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import (
+from sparse_mocap_addon.core.body.measurements import (
     DE_LEVA_1996_TABLE1_MM,
     HIP_JOINTS_PER_BITROCHANTERIC,
     SEXES,
@@ -19,7 +19,7 @@ from sparse_mocap_addon.core.body import (
     measure_skeleton,
     skeleton_from_measurements,
 )
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, LEAVES, MIRROR, NUM_JOINTS, PARENTS, Skeleton
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, LEAVES, MIRROR, NUM_JOINTS, PARENTS, Skeleton
 
 J = JOINT_INDEX
 HEIGHTS = (0.55, 1.0, 1.5, 1.62, 1.75, 1.9, 2.1, 2.45)

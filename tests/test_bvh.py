@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.formats.bvh import read_bvh, write_bvh
-from sparse_mocap_addon.core.rotations import axis_angle_to_quat, euler_to_quat, quat_normalize
-from sparse_mocap_addon.core.source import SourceFormatError, SourceMotion, SourceSkeleton
+from sparse_mocap_addon.core.mocap.formats.bvh import read_bvh, write_bvh
+from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat, euler_to_quat, quat_normalize
+from sparse_mocap_addon.core.mocap.source import SourceFormatError, SourceMotion, SourceSkeleton
 from tests.conftest import SHARED_DATA
 
 BVH_ORDERS = ["".join(p) for p in itertools.permutations("XYZ")]

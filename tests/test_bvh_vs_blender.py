@@ -7,7 +7,7 @@ import gzip
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.formats.bvh import read_bvh
+from sparse_mocap_addon.core.mocap.formats.bvh import read_bvh
 from tests.conftest import SHARED_DATA
 
 FILES = ("cmu62/62_01.bvh.gz", "cmu_salsa/60_01_scaled.bvh.gz", "cmu_misc_bvh/131_01.bvh.gz",

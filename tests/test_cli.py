@@ -68,9 +68,9 @@ def test_motion_file_input_through_the_script_form(tmp_path, random_motion):
 
 
 def test_a_motion_of_another_body_is_fitted_to_the_armature_with_its_feet_on_the_floor(tmp_path):
-    from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
-    from sparse_mocap_addon.core.demo import demo_motion
-    from sparse_mocap_addon.core.feet_stage import feet_on_floor
+    from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements
+    from sparse_mocap_addon.core.body.demo import demo_motion
+    from sparse_mocap_addon.core.feet.stage import feet_on_floor
 
     walk = demo_motion(skeleton_from_measurements(BodyMeasurements(height=1.80)), seconds=2.0)
     motion_path = walk.save(tmp_path / "tall.npz")
@@ -122,9 +122,9 @@ def test_a_failed_output_leaves_no_other_output(tmp_path, monkeypatch, capsys):
 def test_imu_recording_to_bvh(tmp_path):
     """--imu: a six-sensor recording in the core frame (a generic CSV of virtual sensors) goes
     through the shipped network straight to a BVH."""
-    from sparse_mocap_addon.core.demo import demo_motion
-    from sparse_mocap_addon.core.formats.imu import write_imu_csv
-    from sparse_mocap_addon.core.synth import virtual_imus
+    from sparse_mocap_addon.core.body.demo import demo_motion
+    from sparse_mocap_addon.core.imu.formats import write_imu_csv
+    from sparse_mocap_addon.core.imu.synth import virtual_imus
     csv, bvh = tmp_path / "take.csv", tmp_path / "take.bvh"
     write_imu_csv(virtual_imus(demo_motion(seconds=2.0)), csv)
     result = run_cli("--imu", str(csv), "--height", "1.8", "--bvh", str(bvh))

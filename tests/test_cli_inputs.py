@@ -71,7 +71,7 @@ def source_frames(path) -> tuple[int, float]:
     if path.suffix.lower() == ".fbx":
         summary = read_fbx(path)
         return summary.frames, summary.fps
-    from sparse_mocap_addon.core.formats.mocap import read_mocap
+    from sparse_mocap_addon.core.mocap.formats.mocap import read_mocap
 
     source = read_mocap(path, HDM05_ASF if ".amc" in path.name else None, 120.0)
     return source.num_frames, source.fps

@@ -36,8 +36,9 @@ def test_pip_install_gives_the_command_the_subpackages_and_the_weights(tmp_path)
         [name for name in shipped if not (installed / name).is_file()]
 
     env = {**os.environ, "PYTHONPATH": str(target)}
-    check = subprocess.run([sys.executable, "-c", "import sparse_mocap_addon.core.motion, sparse_mocap_addon.inference."
-                            "imu_pipeline as p; print(p.__file__)"], capture_output=True, text=True, cwd=elsewhere,
+    check = subprocess.run([sys.executable, "-c", "import sparse_mocap_addon.core.kinematics.motion, "
+                            "sparse_mocap_addon.pipelines.imu as p; print(p.__file__)"], capture_output=True, text=True,
+                           cwd=elsewhere,
                            env=env, timeout=120)
     assert check.returncode == 0 and check.stdout.strip().startswith(str(installed)), check.stderr
     fbx = elsewhere / "walk.fbx"

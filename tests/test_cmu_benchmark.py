@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.formats.cmu_expmap import OFFSETS, PARENTS
+from sparse_mocap_addon.core.mocap.formats.cmu_expmap import OFFSETS, PARENTS
 from training import cmu_benchmark as cb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu_expmap"

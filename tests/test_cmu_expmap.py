@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.formats import cmu_expmap as cm
-from sparse_mocap_addon.core.source import SourceFormatError
+from sparse_mocap_addon.core.mocap.formats import cmu_expmap as cm
+from sparse_mocap_addon.core.mocap.source import SourceFormatError
 from tests.conftest import SHARED_DATA
 
 DATA = SHARED_DATA / "cmu_expmap"

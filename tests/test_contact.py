@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.contact import contact_runs, detect_foot_contact, estimate_ground_height
+from sparse_mocap_addon.core.feet.contact import contact_runs, detect_foot_contact, estimate_ground_height
 from sparse_mocap_addon.core.metrics import foot_skating_cm
 
 

@@ -8,10 +8,10 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.formats.bvh import write_bvh
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.source import SourceMotion
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.mocap.formats.bvh import write_bvh
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.mocap.source import SourceMotion
 from tests.conftest import SHARED_DATA
 from training.build_corpus import SOURCES, build, discover, format_summary
 
@@ -49,7 +49,7 @@ def test_mirrored_copies_only_for_training_clips(tiny_data, tmp_path):
                      "validation/cmu_misc_bvh/131_01.npz"]
     plain = Motion.load(tmp_path / "corpus" / files[0]).joint_positions()
     mirrored = Motion.load(tmp_path / "corpus" / files[1]).joint_positions()
-    from sparse_mocap_addon.core.skeleton import MIRROR
+    from sparse_mocap_addon.core.kinematics.skeleton import MIRROR
     np.testing.assert_allclose(mirrored, plain[:, MIRROR] * [-1.0, 1.0, 1.0], atol=1e-9)
 
 
@@ -94,7 +94,7 @@ def test_leading_reference_frames_are_dropped():
 
 def test_one_skeleton_per_performer(tmp_path):
     """Two takes of one performer whose rigs disagree on the body get the same, pooled skeleton."""
-    from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
+    from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements
     for name, height in (("62_01.bvh", 1.70), ("62_02.bvh", 1.80)):
         rig = skeleton_from_measurements(BodyMeasurements(height=height))
         (tmp_path / "cmu62").mkdir(exist_ok=True)

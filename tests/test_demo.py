@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import BodyMeasurements, default_measurements, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import DEMO_SOURCE, demo_motion
-from sparse_mocap_addon.core.feet import foot_floor_points
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.rotations import quat_angle_between
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, forward_kinematics
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, default_measurements, skeleton_from_measurements
+from sparse_mocap_addon.core.body.demo import DEMO_SOURCE, demo_motion
+from sparse_mocap_addon.core.feet.soles import foot_floor_points
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.kinematics.rotations import quat_angle_between
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, forward_kinematics
 
 J = JOINT_INDEX
 

@@ -14,7 +14,7 @@ from sparse_mocap_addon.blender.armature import create_armature  # noqa: E402
 from sparse_mocap_addon.blender.bake import bake_motion  # noqa: E402
 from sparse_mocap_addon.blender.export import (  # noqa: E402
     FBX_UNIT_METRES, ROOT_BONE, ExportError, export_bvh, export_fbx)
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics  # noqa: E402
 
 from .fbx_reader import read_fbx  # noqa: E402
 

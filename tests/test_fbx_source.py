@@ -11,7 +11,7 @@ bpy = pytest.importorskip("bpy")
 
 from sparse_mocap_addon.blender import compat  # noqa: E402
 from sparse_mocap_addon.blender.fbx_source import IMPORT_OPTIONS, read_fbx_source  # noqa: E402
-from sparse_mocap_addon.core.source import SourceFormatError  # noqa: E402
+from sparse_mocap_addon.core.mocap.source import SourceFormatError  # noqa: E402
 
 CMU_FBX = SHARED_DATA / "cmu_fbx"
 # Frame counts of the takes as an independent reader (ufbx) sees them; all are 120 fps.

@@ -1,4 +1,4 @@
-"""The feet stage (core/feet_stage.py) and the feet metrics (core/metrics.py): a motion moved onto
+"""The feet stage (core/feet/stage.py) and the feet metrics (core/metrics.py): a motion moved onto
 bodies from 1.40 to 2.10 m keeps its contact feet planted and on the floor and never goes under it
 (issue 15's targets: 1 cm, 1 cm, 2 cm/s), on a synthetic walk and on real takes of the shared data."""
 
@@ -9,14 +9,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.feet_stage import (FeetOptions, feet_metrics, feet_on_floor, feet_summary,
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.feet.stage import (FeetOptions, feet_metrics, feet_on_floor, feet_summary,
                                                 motion_contacts, pelvis_height, sole_points)
 from sparse_mocap_addon.core.metrics import (foot_below_floor_max_cm, foot_float_in_contact_max_cm,
                                              foot_skate_cm_per_s)
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX
 
 from .conftest import SHARED_DATA
 
@@ -196,9 +196,9 @@ REAL_TAKES = ("131_01", "62_07", "005_01", "HDM_bd_hopBothLegs1hops_001_120", "H
 def real_takes():
     from training.build_corpus import discover, read_take
 
-    from sparse_mocap_addon.core.resample import resample_motion
-    from sparse_mocap_addon.core.retarget import retarget
-    from sparse_mocap_addon.core.rig_body import skeleton_from_rig
+    from sparse_mocap_addon.core.kinematics.resample import resample_motion
+    from sparse_mocap_addon.core.mocap.retarget import retarget
+    from sparse_mocap_addon.core.mocap.rig_body import skeleton_from_rig
 
     if not SHARED_DATA.is_dir():
         pytest.skip(f"the shared mocap data is absent ({SHARED_DATA})")
@@ -246,7 +246,7 @@ def test_real_take_raw_vs_stage_on_a_short_body(real_takes):
 
 
 def test_the_contacts_are_kept_with_the_motion_and_planted_again_on_another_body(walk, tmp_path):
-    from sparse_mocap_addon.core.feet_stage import stored_contacts
+    from sparse_mocap_addon.core.feet.stage import stored_contacts
 
     planted, report = feet_on_floor(walk)
     again = Motion.load(planted.save(tmp_path / "planted.npz"))

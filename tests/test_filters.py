@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.filters import (
+from sparse_mocap_addon.core.kinematics.filters import (
     OneEuroFilter,
     butterworth_coefficients,
     fill_gaps,

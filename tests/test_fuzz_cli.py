@@ -68,7 +68,7 @@ def _check(case: dict, path: Path, output: Path, code: int, stderr: str) -> str:
     assert code == 0, f"exit {code}: {stderr[-2000:]}"
     assert case["expect"] == "either", f"{case['name']} must be refused but the CLI wrote {output.name}"
     assert not errors, stderr[-2000:]
-    from sparse_mocap_addon.core.formats.bvh import read_bvh
+    from sparse_mocap_addon.core.mocap.formats.bvh import read_bvh
 
     take = read_bvh(output)
     assert 0 < take.fps <= 1000 and take.num_frames > 0
@@ -115,7 +115,7 @@ def test_committed_corpus_matches_its_script(tmp_path):
 def test_imu_set_the_poser_cannot_use_names_the_file(tmp_path, capfd):
     """A readable IMU file whose sensors no solver can use: the error, the solver's, names the file too."""
     from sparse_mocap_addon.cli import main
-    from sparse_mocap_addon.core.formats.imu import write_imu_csv
+    from sparse_mocap_addon.core.imu.formats import write_imu_csv
     from tests.test_imu_formats import slow_recording
 
     path = write_imu_csv(slow_recording(frames=12), tmp_path / "three_sensors.csv")

@@ -285,8 +285,8 @@ def test_tally_is_reported(seeds, capsys):
 def test_pt_pickle_is_never_run(tmp_path):
     """A .pt whose pickle would run code is refused in one sentence, and the code does not run."""
     torch = pytest.importorskip("torch", reason="PyTorch is optional")
-    from sparse_mocap_addon.core.formats.imu import read_imu
-    from sparse_mocap_addon.core.imu import ImuError
+    from sparse_mocap_addon.core.imu.formats import read_imu
+    from sparse_mocap_addon.core.imu.recording import ImuError
 
     marker = tmp_path / "ran.txt"
 
@@ -303,8 +303,8 @@ def test_pt_pickle_is_never_run(tmp_path):
 def test_pt_without_weights_only_is_refused(tmp_path, monkeypatch):
     """A torch whose load cannot refuse code (no weights_only) is not used: no full unpickle."""
     torch = pytest.importorskip("torch", reason="PyTorch is optional")
-    from sparse_mocap_addon.core.formats.imu import read_imu
-    from sparse_mocap_addon.core.imu import ImuError
+    from sparse_mocap_addon.core.imu.formats import read_imu
+    from sparse_mocap_addon.core.imu.recording import ImuError
 
     torch.save({"acc": torch.zeros(4, 6, 3), "ori": torch.eye(3).repeat(4, 6, 1, 1)}, tmp_path / "rec.pt")
     calls = []
@@ -322,7 +322,7 @@ def test_pt_without_weights_only_is_refused(tmp_path, monkeypatch):
 
 def test_imu_rates_allow_fast_sensors():
     """IMUs may sample faster than video: their limit is the higher one."""
-    from sparse_mocap_addon.core.formats import plausible
+    from sparse_mocap_addon.core.io import plausible
 
     assert plausible.frame_rate(1500.0, plausible.MAX_SAMPLE_RATE) == (1500.0, None)
     assert plausible.frame_rate(1500.0)[0] is None and "beyond 1000" in plausible.frame_rate(1500.0)[1]

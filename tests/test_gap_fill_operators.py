@@ -19,13 +19,13 @@ from sparse_mocap_addon.blender.action_motion import read_action_motion  # noqa:
 from sparse_mocap_addon.blender.armature import create_armature  # noqa: E402
 from sparse_mocap_addon.blender.bake import bake_motion  # noqa: E402
 from sparse_mocap_addon.blender.tracker_objects import create_tracker_empties  # noqa: E402
-from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
-from sparse_mocap_addon.core.feet_stage import FeetOptions, sole_points  # noqa: E402
-from sparse_mocap_addon.core.landmarks import LandmarkSequence  # noqa: E402
-from sparse_mocap_addon.core.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
-from sparse_mocap_addon.core.tracker_synth import virtual_trackers  # noqa: E402
-from sparse_mocap_addon.core.trackers import SIX_POINT, TrackerMounting, TrackerRecording  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.feet.stage import FeetOptions, sole_points  # noqa: E402
+from sparse_mocap_addon.core.landmarks.sequence import LandmarkSequence  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.trackers.synth import virtual_trackers  # noqa: E402
+from sparse_mocap_addon.core.trackers.recording import SIX_POINT, TrackerMounting, TrackerRecording  # noqa: E402
 from sparse_mocap_addon.inference.gap_fill import GapFillOptions  # noqa: E402
 from tests.blender_helpers import counts, fail_after, select_only  # noqa: E402
 
@@ -357,8 +357,8 @@ def test_landmark_solve_fills_frames_without_most_landmarks(addon):
 def test_imu_reconstruction_fills_the_frames_with_a_dropped_sample(addon):
     from sparse_mocap_addon.blender import imu_solve
     from sparse_mocap_addon.blender.imu_objects import create_imu_empties
-    from sparse_mocap_addon.core.imu import ImuRecording
-    from sparse_mocap_addon.core.synth import virtual_imus
+    from sparse_mocap_addon.core.imu.recording import ImuRecording
+    from sparse_mocap_addon.core.imu.synth import virtual_imus
 
     motion = demo_motion(skeleton_from_measurements(SUBJECT), seconds=2.0)
     rec = virtual_imus(motion, sensor_joints=(0, 1, 2, 4, 5, 7, 8))   # pelvis, upper and lower legs, feet: direct
@@ -380,7 +380,7 @@ def test_imu_reconstruction_fills_the_frames_with_a_dropped_sample(addon):
 # --- the command line ---------------------------------------------------------------------------------
 
 def test_cli_fills_tracker_gaps_unless_told_not_to(tmp_path):
-    from sparse_mocap_addon.core.formats.trackers import write_trackers
+    from sparse_mocap_addon.core.trackers.formats import write_trackers
     from tests.test_cli import run_cli
 
     motion = demo_motion(skeleton_from_measurements(SUBJECT), seconds=1.0)

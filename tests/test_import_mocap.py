@@ -15,17 +15,17 @@ from sparse_mocap_addon.blender import compat  # noqa: E402
 from sparse_mocap_addon.blender import mocap_import  # noqa: E402
 from sparse_mocap_addon.blender.armature import skeleton_from_armature  # noqa: E402
 from sparse_mocap_addon.blender.coords import core_to_blender_vectors  # noqa: E402
-from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
-from sparse_mocap_addon.core.feet_stage import (FeetOptions, feet_metrics, feet_on_floor, feet_summary,  # noqa: E402
+from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.feet.stage import (FeetOptions, feet_metrics, feet_on_floor, feet_summary,  # noqa: E402
                                                 motion_contacts)
-from sparse_mocap_addon.core.formats.bvh import read_bvh, write_bvh  # noqa: E402
-from sparse_mocap_addon.core.formats.mocap import read_mocap  # noqa: E402
-from sparse_mocap_addon.core.joint_maps import detect_joint_map  # noqa: E402
-from sparse_mocap_addon.core.resample import resample_times  # noqa: E402
-from sparse_mocap_addon.core.retarget import retarget  # noqa: E402
-from sparse_mocap_addon.core.rig_body import skeleton_from_rig  # noqa: E402
-from sparse_mocap_addon.core.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
-from sparse_mocap_addon.core.source import SourceMotion  # noqa: E402
+from sparse_mocap_addon.core.mocap.formats.bvh import read_bvh, write_bvh  # noqa: E402
+from sparse_mocap_addon.core.mocap.formats.mocap import read_mocap  # noqa: E402
+from sparse_mocap_addon.core.mocap.joint_maps import detect_joint_map  # noqa: E402
+from sparse_mocap_addon.core.kinematics.resample import resample_times  # noqa: E402
+from sparse_mocap_addon.core.mocap.retarget import retarget  # noqa: E402
+from sparse_mocap_addon.core.mocap.rig_body import skeleton_from_rig  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.mocap.source import SourceMotion  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
 
 HDM05_AMC = SHARED_DATA / "hdm05" / "test" / "HDM_mm_rotateArmsBothBackward1Reps_013_120.amc.gz"
@@ -334,8 +334,8 @@ def test_failed_import_onto_the_active_armature_gives_back_its_action(addon, wal
 def test_several_takes_share_one_body_and_a_failure_leaves_nothing(addon, tmp_path, monkeypatch):
     """Two takes whose rigs disagree on the body: one new armature whose skeleton is pooled from
     both, one action per take; the Subject panel shows the measurements of the bones it built."""
-    from sparse_mocap_addon.core.body import BodyMeasurements, measure_skeleton, skeleton_from_measurements
-    from sparse_mocap_addon.core.rig_body import measure_take, performer_body
+    from sparse_mocap_addon.core.body.measurements import BodyMeasurements, measure_skeleton, skeleton_from_measurements
+    from sparse_mocap_addon.core.mocap.rig_body import measure_take, performer_body
 
     paths = []
     for name, height in (("take_a.bvh", 1.70), ("take_b.bvh", 1.80)):

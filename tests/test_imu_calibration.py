@@ -1,4 +1,4 @@
-"""IMU calibration (core/imu_calibration) and direct mode for dense lower-body sets (core/imu_direct):
+"""IMU calibration (core/imu/calibration) and direct mode for dense lower-body sets (core/imu/direct):
 synthetic round trips in a Z-up device world with a random heading, error messages, and the real
 recordings in ../shared/data/imu_real."""
 
@@ -9,18 +9,18 @@ import json
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.imu import ImuError, ImuRecording
-from sparse_mocap_addon.core.imu_calibration import (CalibrationError, ImuCalibration, apply_calibration, calibrate,
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.imu.recording import ImuError, ImuRecording
+from sparse_mocap_addon.core.imu.calibration import (CalibrationError, ImuCalibration, apply_calibration, calibrate,
                                                      world_alignment)
-from sparse_mocap_addon.core.imu_direct import direct_motion, is_dense_lower_body, knee_flexion_deg
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.poses import mean_rotation, pose_rotations
-from sparse_mocap_addon.core.rotations import (axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_quat,
+from sparse_mocap_addon.core.imu.direct import direct_motion, is_dense_lower_body, knee_flexion_deg
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.kinematics.poses import mean_rotation, pose_rotations
+from sparse_mocap_addon.core.kinematics.rotations import (axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_quat,
                                                quat_slerp, quat_to_matrix)
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, forward_kinematics
-from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, virtual_imus
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, forward_kinematics
+from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, virtual_imus
 
 from .conftest import SHARED_DATA
 
@@ -305,7 +305,7 @@ REAL = {
 
 
 def _read(folder):
-    from sparse_mocap_addon.core.formats.imu import read_imu
+    from sparse_mocap_addon.core.imu.formats import read_imu
 
     path = IMU_REAL / folder
     if not path.exists():

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import BodyMeasurements, measure_skeleton, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.feet import foot_floor_points
-from sparse_mocap_addon.core.mirror import mirror_motion
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.rotations import axis_angle_to_quat, quat_multiply, sixd_to_matrix
-from sparse_mocap_addon.core.skeleton import MIRROR, PARENTS, forward_kinematics
-from sparse_mocap_addon.core.synth import CorruptionModel, features, normalise, virtual_imus
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, measure_skeleton, skeleton_from_measurements
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.feet.soles import foot_floor_points
+from sparse_mocap_addon.core.kinematics.mirror import mirror_motion
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat, quat_multiply, sixd_to_matrix
+from sparse_mocap_addon.core.kinematics.skeleton import MIRROR, PARENTS, forward_kinematics
+from sparse_mocap_addon.core.imu.synth import CorruptionModel, features, normalise, virtual_imus
 from training import imu_dataset as ds
 
 ROOT = Path(__file__).resolve().parents[1]

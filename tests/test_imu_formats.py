@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.formats.imu import read_imu, resample_imu, segment_name, write_imu_csv
-from sparse_mocap_addon.core.imu import GRAVITY, SIX_SENSORS, ImuError, ImuRecording
-from sparse_mocap_addon.core.rotations import axis_angle_to_matrix, matrix_to_quat, quat_to_matrix
+from sparse_mocap_addon.core.imu.formats import read_imu, resample_imu, segment_name, write_imu_csv
+from sparse_mocap_addon.core.imu.recording import GRAVITY, SIX_SENSORS, ImuError, ImuRecording
+from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_matrix, matrix_to_quat, quat_to_matrix
 
 from .conftest import SHARED_DATA
 

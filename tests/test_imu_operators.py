@@ -17,10 +17,10 @@ from sparse_mocap_addon.blender.bake import set_scene_timing  # noqa: E402
 from sparse_mocap_addon.blender.coords import CORE_TO_BLENDER  # noqa: E402
 from sparse_mocap_addon.blender.imu_objects import (  # noqa: E402
     create_imu_empties, find_imu_parent, read_imu_empties, sensor_children)
-from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
-from sparse_mocap_addon.core.formats.imu import read_imu, resample_imu, write_imu_csv  # noqa: E402
-from sparse_mocap_addon.core.imu import SIX_SENSORS, ImuError, ImuRecording  # noqa: E402
-from sparse_mocap_addon.core.synth import virtual_imus  # noqa: E402
+from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.imu.formats import read_imu, resample_imu, write_imu_csv  # noqa: E402
+from sparse_mocap_addon.core.imu.recording import SIX_SENSORS, ImuError, ImuRecording  # noqa: E402
+from sparse_mocap_addon.core.imu.synth import virtual_imus  # noqa: E402
 from tests.blender_helpers import counts, fail_after, key_frames, select_only  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
 
@@ -257,7 +257,7 @@ def test_import_xsens_serials_renamed(addon):
 
 def t_pose_then_walk(seconds_still=1.5, seconds_walk=2.0):
     """The demo walk after a T-pose held still (root unrotated: the wearer faces +Z)."""
-    from sparse_mocap_addon.core.motion import Motion
+    from sparse_mocap_addon.core.kinematics.motion import Motion
 
     walk = demo_motion(seconds=seconds_walk)
     still = int(round(seconds_still * walk.fps))
@@ -273,8 +273,8 @@ MOUNTING_AXES = np.array([[0.3, 0.1, -0.2], [-0.2, 0.4, 0.1], [0.1, -0.3, 0.2], 
 def device_recording(motion, facing_deg=90.0):
     """Six virtual IMUs mounted askew, in a Z-up device world in which the wearer faced ``facing_deg``
     (counter-clockwise from +X); returns (device recording, the bones' core orientations)."""
-    from sparse_mocap_addon.core.imu_calibration import world_alignment
-    from sparse_mocap_addon.core.rotations import axis_angle_to_matrix
+    from sparse_mocap_addon.core.imu.calibration import world_alignment
+    from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_matrix
 
     bones = virtual_imus(motion)
     mounted = virtual_imus(motion, mounting=axis_angle_to_matrix(MOUNTING_AXES))
@@ -404,7 +404,7 @@ def lower_body_set(subject_height=None):
 
 def test_reconstruct_direct_mode_onto_a_new_armature(addon):
     from sparse_mocap_addon.blender.armature import skeleton_from_armature
-    from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics
+    from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics
 
     subject = bpy.context.scene.sparse_mocap_new_subject
     subject.height, subject.sex = 1.68, "female"
@@ -435,7 +435,7 @@ def test_reconstruct_direct_mode_onto_a_new_armature(addon):
 
 
 def test_reconstruct_reports_progress_and_how_the_set_was_used(addon):
-    from sparse_mocap_addon.core.body import BodyMeasurements
+    from sparse_mocap_addon.core.body.measurements import BodyMeasurements
 
     parent, _, rec = lower_body_set()
     seen = []

@@ -1,4 +1,4 @@
-"""IMU recording + measurements -> Motion (inference/imu_pipeline.py) with the shipped weights, on
+"""IMU recording + measurements -> Motion (pipelines/imu.py) with the shipped weights, on
 synthetic sensors and on the real TransPose example recording."""
 
 from __future__ import annotations
@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import BodyMeasurements, measure_skeleton, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.feet import foot_floor_points
-from sparse_mocap_addon.core.feet_stage import FeetOptions
-from sparse_mocap_addon.core.formats.imu import read_imu, resample_imu
-from sparse_mocap_addon.core.imu import ImuError, ImuRecording
-from sparse_mocap_addon.core.skeleton import forward_kinematics
-from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, virtual_imus
-from sparse_mocap_addon.inference.imu_pipeline import ImuSolveOptions, choose_mode, reconstruct_imu
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, measure_skeleton, skeleton_from_measurements
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.feet.soles import foot_floor_points
+from sparse_mocap_addon.core.feet.stage import FeetOptions
+from sparse_mocap_addon.core.imu.formats import read_imu, resample_imu
+from sparse_mocap_addon.core.imu.recording import ImuError, ImuRecording
+from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics
+from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, virtual_imus
+from sparse_mocap_addon.pipelines.imu import ImuSolveOptions, choose_mode, reconstruct_imu
 
 TRANSPOSE = Path(__file__).resolve().parents[2] / "shared" / "data" / "imu_real" / "transpose_example"
 BODY = BodyMeasurements(height=1.75, sex="male")
@@ -92,7 +92,7 @@ def test_the_real_transpose_recording_end_to_end():
 
 
 def test_the_live_stream_equals_the_offline_reconstruction_without_smoothing():
-    from sparse_mocap_addon.inference.imu_pipeline import ImuStream
+    from sparse_mocap_addon.pipelines.imu import ImuStream
     _, rec = _walk_recording(seconds=2.0, seed=3)
     assert not rec.valid.all()                                            # drops are held the same way
     # The offline feet stage sees the whole take: the stream has none, so it is off here.
@@ -111,7 +111,7 @@ def test_the_live_stream_equals_the_offline_reconstruction_without_smoothing():
 
 def test_the_live_stream_smooths_causally_like_smooth_rotations_online():
     from sparse_mocap_addon.core.metrics import jitter_km_s3
-    from sparse_mocap_addon.inference.imu_pipeline import ImuStream
+    from sparse_mocap_addon.pipelines.imu import ImuStream
     _, rec = _walk_recording(seconds=2.0, seed=4)
     streams = {smooth: ImuStream(BODY, smoothing=smooth) for smooth in (False, True)}
     joints = {}

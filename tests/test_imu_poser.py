@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import BodyMeasurements
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.mirror import mirror_motion
-from sparse_mocap_addon.core.rotations import quat_to_matrix, sixd_to_matrix
-from sparse_mocap_addon.core.skeleton import forward_kinematics
-from sparse_mocap_addon.core.synth import features, virtual_imus
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.kinematics.mirror import mirror_motion
+from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix, sixd_to_matrix
+from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics
+from sparse_mocap_addon.core.imu.synth import features, virtual_imus
 from sparse_mocap_addon.inference.imu_poser import (
     ASSETS, KINDS, POSE_JOINTS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals, shape_vector,
 )
@@ -125,7 +125,7 @@ def test_relative_globals_and_local_quaternions_rebuild_the_posed_joints():
     _, glob = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
     root = glob[:, 0]
     rel = np.swapaxes(root, -1, -2)[:, None] @ glob
-    from sparse_mocap_addon.core.rotations import matrix_to_6d
+    from sparse_mocap_addon.core.kinematics.rotations import matrix_to_6d
     full = relative_globals(matrix_to_6d(rel[:, list(POSE_JOINTS)]))
     assert np.abs(full[:, list(POSE_JOINTS)] - rel[:, list(POSE_JOINTS)]).max() < 1e-9
     assert np.allclose(full[:, 0], np.eye(3)) and np.allclose(full[:, 20], full[:, 18])   # wrist follows elbow

@@ -1,4 +1,4 @@
-"""Root translation from pose + foot contact + pelvis acceleration (core/imu_root.py)."""
+"""Root translation from pose + foot contact + pelvis acceleration (core/imu/root.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core import imu_root as R
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, virtual_imus
+from sparse_mocap_addon.core.imu import root as R
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, virtual_imus
 
 CORPUS = Path(__file__).resolve().parents[1] / "build" / "corpus"
 FEET = [7, 10, 8, 11]

@@ -10,12 +10,12 @@ import json
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements
-from sparse_mocap_addon.core.formats.landmarks import LAYOUT_NAMES, canonical_name, read_landmarks
-from sparse_mocap_addon.core.landmark_scale import landmark_stature, scale_to_height
-from sparse_mocap_addon.core.landmarks import LAYOUTS, LandmarkError, LandmarkSequence, orient
-from sparse_mocap_addon.core.rotations import axis_angle_to_quat
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements
+from sparse_mocap_addon.core.landmarks.formats import LAYOUT_NAMES, canonical_name, read_landmarks
+from sparse_mocap_addon.core.landmarks.scale import landmark_stature, scale_to_height
+from sparse_mocap_addon.core.landmarks.sequence import LAYOUTS, LandmarkError, LandmarkSequence, orient
+from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics
 from tests.conftest import SHARED_DATA
 
 POSE2SIM_TRC = SHARED_DATA / "landmarks_real" / "pose2sim" / "trc"

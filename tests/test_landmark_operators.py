@@ -16,12 +16,12 @@ from sparse_mocap_addon.blender.bake import bake_motion  # noqa: E402
 from sparse_mocap_addon.blender.coords import core_to_blender_vectors  # noqa: E402
 from sparse_mocap_addon.blender.landmark_objects import (  # noqa: E402
     create_landmark_empties, find_landmark_parent, read_landmark_empties)
-from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
-from sparse_mocap_addon.core.formats.landmarks import read_landmarks  # noqa: E402
-from sparse_mocap_addon.core.landmark_pipeline import SolveOptions, solve_landmarks  # noqa: E402
-from sparse_mocap_addon.core.landmark_targets import joint_targets  # noqa: E402
-from sparse_mocap_addon.core.landmarks import LAYOUTS, LandmarkError, LandmarkSequence, orient  # noqa: E402
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.landmarks.formats import read_landmarks  # noqa: E402
+from sparse_mocap_addon.pipelines.landmarks import SolveOptions, solve_landmarks  # noqa: E402
+from sparse_mocap_addon.core.landmarks.targets import joint_targets  # noqa: E402
+from sparse_mocap_addon.core.landmarks.sequence import LAYOUTS, LandmarkError, LandmarkSequence, orient  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics  # noqa: E402
 from tests.blender_helpers import counts, fail_after, key_frames, select_only  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import BodyMeasurements
-from sparse_mocap_addon.core.contact import detect_foot_contact
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.feet import foot_floor_points
-from sparse_mocap_addon.core.feet_stage import feet_metrics, feet_on_floor, motion_contacts
-from sparse_mocap_addon.core.foot_lock import two_bone_ik
-from sparse_mocap_addon.core.landmark_pipeline import SolveOptions, solve_landmarks, solve_targets
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.landmark_skeleton import skeleton_from_landmarks
-from sparse_mocap_addon.core.landmark_targets import TRUNK_FRACTIONS, JointTargets, joint_targets
-from sparse_mocap_addon.core.landmarks import LandmarkError, LandmarkSequence
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements
+from sparse_mocap_addon.core.feet.contact import detect_foot_contact
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.feet.soles import foot_floor_points
+from sparse_mocap_addon.core.feet.stage import feet_metrics, feet_on_floor, motion_contacts
+from sparse_mocap_addon.core.feet.lock import two_bone_ik
+from sparse_mocap_addon.pipelines.landmarks import SolveOptions, solve_landmarks, solve_targets
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.landmarks.skeleton import skeleton_from_landmarks
+from sparse_mocap_addon.core.landmarks.targets import TRUNK_FRACTIONS, JointTargets, joint_targets
+from sparse_mocap_addon.core.landmarks.sequence import LandmarkError, LandmarkSequence
 from sparse_mocap_addon.core.metrics import foot_skating_cm
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX as J
-from sparse_mocap_addon.core.skeleton import JOINT_NAMES, forward_kinematics
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX as J
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES, forward_kinematics
 
 from .conftest import SHARED_DATA
 
@@ -191,7 +191,7 @@ def test_options_are_checked():
 
 @pytest.mark.skipif(not TRC.is_dir(), reason="shared Pose2Sim TRC data not present (../shared/data/landmarks_real)")
 def test_real_pose2sim_trial_solves_onto_a_plausible_body():
-    from sparse_mocap_addon.core.formats.landmarks import read_landmarks
+    from sparse_mocap_addon.core.landmarks.formats import read_landmarks
 
     seq = read_landmarks(TRC / "S00_P00_T01_BalancingTrial_0-100.trc")
     motion, report = solve_landmarks(seq)

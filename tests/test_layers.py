@@ -1,4 +1,5 @@
-"""The dependency rule: core and inference import neither bpy, mathutils nor torch."""
+"""The dependency rule: core, inference and pipelines import neither bpy, mathutils nor torch, and core's
+concerns import each other only downwards."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "sparse_mocap_addon"
 
 
-def test_core_and_inference_import_without_blender_or_torch():
+def test_core_inference_and_pipelines_import_without_blender_or_torch():
     modules = sorted(
         ".".join(p.relative_to(ROOT).with_suffix("").parts)
-        for layer in ("core", "inference") for p in (PACKAGE / layer).rglob("*.py")
+        for layer in ("core", "inference", "pipelines") for p in (PACKAGE / layer).rglob("*.py")
     )
     code = (
         "import sys, importlib\n"

@@ -18,13 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core import feet_stage, imu_root
-from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
-from sparse_mocap_addon.core.feet_stage import FeetOptions, feet_on_floor
-from sparse_mocap_addon.core.imu import ImuRecording
-from sparse_mocap_addon.core.synth import features
-from sparse_mocap_addon.inference import imu_pipeline, imu_poser
-from sparse_mocap_addon.inference.imu_pipeline import ImuSolveOptions, load_poser, reconstruct_imu
+from sparse_mocap_addon.core.feet import stage as feet_stage
+from sparse_mocap_addon.core.imu import root as imu_root
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements
+from sparse_mocap_addon.core.feet.stage import FeetOptions, feet_on_floor
+from sparse_mocap_addon.core.imu.recording import ImuRecording
+from sparse_mocap_addon.core.imu.synth import features
+from sparse_mocap_addon.pipelines import imu as imu_pipeline
+from sparse_mocap_addon.inference import imu_poser
+from sparse_mocap_addon.pipelines.imu import ImuSolveOptions, load_poser, reconstruct_imu
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT.parent / "shared" / "data" / "imu_real" / "transpose_example"
@@ -38,7 +40,7 @@ MAX_ROOT_M = 1e-3
 def long_example() -> ImuRecording:
     """The real TransPose example played forwards, backwards and forwards again (5,280 frames), as
     benchmarks/long_recording.py makes its hour."""
-    from sparse_mocap_addon.core.formats.imu import read_imu
+    from sparse_mocap_addon.core.imu.formats import read_imu
 
     example = read_imu(EXAMPLE)
     index = np.concatenate((np.arange(example.num_frames), np.arange(example.num_frames)[::-1],

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.mirror import mirror_motion
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.resample import resample_motion
-from sparse_mocap_addon.core.rotations import quat_angle_between
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, MIRROR
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.kinematics.mirror import mirror_motion
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.kinematics.resample import resample_motion
+from sparse_mocap_addon.core.kinematics.rotations import quat_angle_between
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, MIRROR
 
 
 def test_mirror_reflects_every_joint_onto_its_partner(random_motion):
@@ -54,7 +54,7 @@ def test_resample_to_double_rate_keeps_the_original_frames(random_motion):
 
 def test_resample_120_to_60_and_midpoints_are_slerped(skeleton):
     rng = np.random.default_rng(3)
-    from sparse_mocap_addon.core.rotations import axis_angle_to_quat, quat_slerp
+    from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat, quat_slerp
     rotations = axis_angle_to_quat(rng.normal(scale=0.3, size=(121, 24, 3)))
     motion = Motion(120.0, rotations, rng.normal(size=(121, 3)), skeleton)
     half = resample_motion(motion, 60.0)

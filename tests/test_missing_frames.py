@@ -1,4 +1,4 @@
-"""Which frames of a reconstruction lacked usable input (inference/missing_frames), and gap filling as
+"""Which frames of a reconstruction lacked usable input (pipelines/missing_frames), and gap filling as
 the add-on runs it (inference/gap_fill: options, the predictor's fallback, the report). numpy only."""
 
 from __future__ import annotations
@@ -6,21 +6,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.formats.imu import resample_imu
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.imu.formats import resample_imu
 from sparse_mocap_addon.core.gaps import interpolate_gaps
-from sparse_mocap_addon.core.imu import SIX_SENSORS, ImuRecording
-from sparse_mocap_addon.core.landmarks import LandmarkSequence
-from sparse_mocap_addon.core.skeleton import JOINT_NAMES, forward_kinematics
-from sparse_mocap_addon.core.synth import virtual_imus
-from sparse_mocap_addon.core.tracker_synth import virtual_trackers
-from sparse_mocap_addon.core.trackers import SIX_POINT, THREE_POINT, TrackerMounting, TrackerRecording
+from sparse_mocap_addon.core.imu.recording import SIX_SENSORS, ImuRecording
+from sparse_mocap_addon.core.landmarks.sequence import LandmarkSequence
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES, forward_kinematics
+from sparse_mocap_addon.core.imu.synth import virtual_imus
+from sparse_mocap_addon.core.trackers.synth import virtual_trackers
+from sparse_mocap_addon.core.trackers.recording import SIX_POINT, THREE_POINT, TrackerMounting, TrackerRecording
 from sparse_mocap_addon.inference import gap_fill
 from sparse_mocap_addon.inference.gap_fill import (GapFillOptions, fill_reconstruction, fill_with_fallback,
                                                       gap_fill_report, gap_fill_summary)
-from sparse_mocap_addon.inference.missing_frames import (imu_missing_frames, landmark_missing_frames, resample_mask,
+from sparse_mocap_addon.pipelines.missing_frames import (imu_missing_frames, landmark_missing_frames, resample_mask,
                                                          tracker_missing_frames)
-from sparse_mocap_addon.inference.tracker_pipeline import resample_targets
+from sparse_mocap_addon.pipelines.trackers import resample_targets
 
 
 def trackers(names=SIX_POINT, seconds=1.0, fps=60.0, lost=()) -> TrackerRecording:
@@ -104,7 +104,7 @@ def test_imu_mask_is_on_the_pipelines_60_fps_frames():
 
 
 def test_direct_mode_looks_only_at_the_leg_sensors():
-    from sparse_mocap_addon.core.imu_direct import DENSE_LOWER_BODY
+    from sparse_mocap_addon.core.imu.direct import DENSE_LOWER_BODY
 
     motion = demo_motion(seconds=1.0)
     rec = virtual_imus(motion, sensor_joints=(0, 1, 2, 4, 5, 15))   # pelvis, upper and lower legs, head

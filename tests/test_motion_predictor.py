@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.demo import demo_motion
+from sparse_mocap_addon.core.body.demo import demo_motion
 from sparse_mocap_addon.core.gaps import fillable_gaps, find_gaps, interpolate_gaps, seam_velocity_jump
-from sparse_mocap_addon.core.rotations import quat_angle_between
+from sparse_mocap_addon.core.kinematics.rotations import quat_angle_between
 from sparse_mocap_addon.inference.gap_fill import fill_motion_gaps
 from sparse_mocap_addon.inference.motion_predictor import (GAP_FEATURES, GAP_WEIGHTS, GAP_WINDOW, GapFiller,
                                                            MotionMLP, dct_matrix, interpolate_unknown,
@@ -97,9 +97,9 @@ def _windows(count=3, frames=GAP_WINDOW):
 
 
 def test_features_round_trip_and_heading_invariance():
-    from sparse_mocap_addon.core.rotations import quat_multiply
+    from sparse_mocap_addon.core.kinematics.rotations import quat_multiply
     from sparse_mocap_addon.inference.tracker_poser import yaw_matrix
-    from sparse_mocap_addon.core.rotations import matrix_to_quat
+    from sparse_mocap_addon.core.kinematics.rotations import matrix_to_quat
 
     rotations, translation = _windows()
     reference = np.array([0, 10, 63])
@@ -185,7 +185,7 @@ def small_filler():
 
 @pytest.mark.parametrize("fps", [60.0, 30.0, 24.0])
 def test_predict_gaps_keeps_known_frames_and_meets_the_seams(small_filler, fps):
-    from sparse_mocap_addon.core.resample import resample_motion
+    from sparse_mocap_addon.core.kinematics.resample import resample_motion
 
     motion = resample_motion(demo_motion(seconds=8.0), fps)
     missing = np.zeros(motion.num_frames, dtype=bool)

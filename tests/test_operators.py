@@ -71,9 +71,9 @@ def test_bake_motion_file_onto_another_body_fits_it_with_its_feet_on_the_floor(a
 
     from sparse_mocap_addon.blender.action_motion import read_action_motion
     from sparse_mocap_addon.blender.armature import skeleton_from_armature
-    from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
-    from sparse_mocap_addon.core.demo import demo_motion
-    from sparse_mocap_addon.core.feet_stage import (FeetOptions, feet_metrics, feet_on_floor, motion_contacts,
+    from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements
+    from sparse_mocap_addon.core.body.demo import demo_motion
+    from sparse_mocap_addon.core.feet.stage import (FeetOptions, feet_metrics, feet_on_floor, motion_contacts,
                                                     sole_points)
 
     assert bpy.ops.sparse_mocap.bake_motion_file.get_rna_type().properties["feet_on_floor"].default is True

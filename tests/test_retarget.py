@@ -7,17 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.joint_maps import (
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.mocap.joint_maps import (
     BUILTIN_MAPS, JointMap, JointMapError, detect_joint_map, load_joint_map, save_joint_map,
 )
-from sparse_mocap_addon.core.retarget import RetargetError, retarget, retarget_fidelity
-from sparse_mocap_addon.core.rotations import (
+from sparse_mocap_addon.core.mocap.retarget import RetargetError, retarget, retarget_fidelity
+from sparse_mocap_addon.core.kinematics.rotations import (
     axis_angle_to_quat, quat_conjugate, quat_identity, quat_multiply, quat_rotate,
 )
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS, forward_kinematics
-from sparse_mocap_addon.core.source import SourceMotion, SourceSkeleton
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS, forward_kinematics
+from sparse_mocap_addon.core.mocap.source import SourceMotion, SourceSkeleton
 
 J = JOINT_INDEX
 
@@ -90,7 +90,7 @@ def game_rig(motion, arm_drop_deg=40.0, z_up=True, units=100.0, twist_bones=True
 
 
 def _matrices_to_quats(m):
-    from sparse_mocap_addon.core.rotations import matrix_to_quat
+    from sparse_mocap_addon.core.kinematics.rotations import matrix_to_quat
     return matrix_to_quat(m)
 
 
@@ -119,7 +119,7 @@ def test_other_body_keeps_limb_directions_and_foot_contact(walk, other_body):
 
 def standing_then(motion, seconds=0.5):
     """``motion`` after ``seconds`` of standing still with the arms down (a neutral posture)."""
-    from sparse_mocap_addon.core.motion import Motion
+    from sparse_mocap_addon.core.kinematics.motion import Motion
 
     frames = int(round(seconds * motion.fps))
     stand = quat_identity((frames, 24))
@@ -171,7 +171,7 @@ def test_twist_is_anatomical(walk, other_body):
     positions gives its rotations back."""
     source = SourceMotion.from_motion(walk, "walk")
     out = retarget(source, other_body)
-    from sparse_mocap_addon.core.ik import solve_ik
+    from sparse_mocap_addon.core.kinematics.ik import solve_ik
     again = solve_ik(out.joint_positions(), other_body)
     dot = np.abs(np.sum(again.rotations * out.rotations, axis=-1))
     leaves = [J[n] for n in ("head", "left_foot", "right_foot", "left_hand", "right_hand")]
@@ -274,7 +274,7 @@ def test_the_hand_rolls_with_the_palm_and_only_with_it(walk, other_body):
     for side, sign in (("left", 1.0), ("right", -1.0)):
         twist = axis_angle_to_quat(np.array((sign * roll, 0.0, 0.0)))      # about the T-pose hand axis
         rotations[30:, J[f"{side}_wrist"]] = quat_multiply(rotations[30:, J[f"{side}_wrist"]], twist)
-    from sparse_mocap_addon.core.motion import Motion
+    from sparse_mocap_addon.core.kinematics.motion import Motion
     rolled = SourceMotion.from_motion(Motion(motion.fps, rotations, motion.translation, motion.skeleton), "rolled")
     plain = retarget(rolled, other_body)
     # The same rig with knuckles: index ahead of the hand joint, pinky behind it (palm down in the T-pose).

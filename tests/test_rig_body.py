@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import BodyMeasurements, measure_skeleton, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.formats.bvh import write_bvh
-from sparse_mocap_addon.core.formats.mocap import find_asf, read_mocap
-from sparse_mocap_addon.core.rig_body import guess_metres_per_unit, rig_measurements, skeleton_from_rig
-from sparse_mocap_addon.core.source import SourceFormatError, SourceMotion
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, measure_skeleton, skeleton_from_measurements
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.mocap.formats.bvh import write_bvh
+from sparse_mocap_addon.core.mocap.formats.mocap import find_asf, read_mocap
+from sparse_mocap_addon.core.mocap.rig_body import guess_metres_per_unit, rig_measurements, skeleton_from_rig
+from sparse_mocap_addon.core.mocap.source import SourceFormatError, SourceMotion
 from tests.conftest import SHARED_DATA
 
 
@@ -69,7 +69,7 @@ def test_hdm05_asf_is_found_in_the_skeletons_folder():
 def test_the_performers_skeleton_has_an_anatomical_layout(performer):
     """The rig's limb lengths, the tables' trunk: where a rig puts its pelvis, hip and collar joints
     is a convention, so two rigs of one performer give one skeleton layout."""
-    from sparse_mocap_addon.core.retarget import retarget, retarget_fidelity
+    from sparse_mocap_addon.core.mocap.retarget import retarget, retarget_fidelity
 
     rig = skeleton_from_measurements(BodyMeasurements(height=1.85, sex="male", hip_width=0.30, shoulder_width=0.46))
     moved = rig.copy()
@@ -89,7 +89,7 @@ def test_one_body_from_several_takes_is_the_median_and_symmetric():
     """Three takes of one performer: each figure is the median over the takes, limbs within 3 % of
     each other on the two sides are made equal, a clearly longer limb keeps its length; the
     report's measurements are those of the skeleton's bones."""
-    from sparse_mocap_addon.core.rig_body import measure_take, performer_body, performer_skeleton
+    from sparse_mocap_addon.core.mocap.rig_body import measure_take, performer_body, performer_skeleton
 
     takes = []
     for height in (1.66, 1.70, 1.90):           # the third take is an outlier

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core import rotations as R
+from sparse_mocap_addon.core.kinematics import rotations as R
 
 BATCHES = ((), (7,), (5, 24))
 

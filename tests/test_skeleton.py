@@ -5,16 +5,16 @@ import os
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core import motion as motion_module
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements
-from sparse_mocap_addon.core.motion import Motion, MotionFileError
-from sparse_mocap_addon.core.rotations import (
+from sparse_mocap_addon.core.kinematics import motion as motion_module
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements
+from sparse_mocap_addon.core.kinematics.motion import Motion, MotionFileError
+from sparse_mocap_addon.core.kinematics.rotations import (
     axis_angle_to_quat,
     quat_identity,
     quat_normalize,
     quat_to_matrix,
 )
-from sparse_mocap_addon.core.skeleton import (
+from sparse_mocap_addon.core.kinematics.skeleton import (
     JOINT_INDEX,
     JOINT_NAMES,
     LEAVES,

@@ -1,18 +1,18 @@
-"""Virtual IMUs, the corruption model and the TransPose normalisation (core/synth)."""
+"""Virtual IMUs, the corruption model and the TransPose normalisation (core/imu/synth)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.imu import GRAVITY, SIX_SENSOR_JOINTS, SIX_SENSORS, ImuRecording
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.rotations import (axis_angle_to_matrix, axis_angle_to_quat, matrix_to_axis_angle,
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.imu.recording import GRAVITY, SIX_SENSOR_JOINTS, SIX_SENSORS, ImuRecording
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.kinematics.rotations import (axis_angle_to_matrix, axis_angle_to_quat, matrix_to_axis_angle,
                                                quat_identity)
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, NUM_JOINTS, forward_kinematics
-from sparse_mocap_addon.core.synth import (CorruptionModel, corrupt, features, finite_difference_acceleration,
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, NUM_JOINTS, forward_kinematics
+from sparse_mocap_addon.core.imu.synth import (CorruptionModel, corrupt, features, finite_difference_acceleration,
                                            normalise, sensor_offsets, virtual_imus)
 
 FPS = 60.0

@@ -7,14 +7,14 @@ import pytest
 
 pytest.importorskip("bpy", reason="the bpy module is installed by scripts/setup.sh")
 
-from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
-from sparse_mocap_addon.core.formats.trackers import write_trackers  # noqa: E402
-from sparse_mocap_addon.core.motion import Motion  # noqa: E402
-from sparse_mocap_addon.core.rotations import matrix_to_quat  # noqa: E402
-from sparse_mocap_addon.core.tracker_calibration import calibration_pose  # noqa: E402
-from sparse_mocap_addon.core.tracker_synth import default_mountings, virtual_trackers  # noqa: E402
-from sparse_mocap_addon.core.trackers import SIX_POINT, THREE_POINT, TrackerMounting  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.trackers.formats import write_trackers  # noqa: E402
+from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402
+from sparse_mocap_addon.core.kinematics.rotations import matrix_to_quat  # noqa: E402
+from sparse_mocap_addon.core.trackers.calibration import calibration_pose  # noqa: E402
+from sparse_mocap_addon.core.trackers.synth import default_mountings, virtual_trackers  # noqa: E402
+from sparse_mocap_addon.core.trackers.recording import SIX_POINT, THREE_POINT, TrackerMounting  # noqa: E402
 from sparse_mocap_addon.inference.tracker_poser import ASSETS  # noqa: E402
 
 from .test_cli import run_cli  # noqa: E402

@@ -9,13 +9,13 @@ import json
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.formats.trackers import (CONVENTIONS, convention, positions_from_core, positions_to_core,
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.trackers.formats import (CONVENTIONS, convention, positions_from_core, positions_to_core,
                                                       quats_from_core, quats_to_core, read_trackers, tracker_name,
                                                       write_trackers)
-from sparse_mocap_addon.core.rotations import axis_angle_to_quat, matrix_to_quat, quat_to_matrix
-from sparse_mocap_addon.core.skeleton import forward_kinematics
-from sparse_mocap_addon.core.trackers import SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError, TrackerRecording
+from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat, matrix_to_quat, quat_to_matrix
+from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics
+from sparse_mocap_addon.core.trackers.recording import SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError, TrackerRecording
 
 ALL = tuple(CONVENTIONS)
 EX, EY, EZ = np.eye(3)

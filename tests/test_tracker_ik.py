@@ -1,4 +1,4 @@
-"""The six-point solver (core/tracker_ik): exact joint-level targets from FK of real motion."""
+"""The six-point solver (core/trackers/six_point): exact joint-level targets from FK of real motion."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.rotations import quat_to_matrix
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, forward_kinematics
-from sparse_mocap_addon.core.tracker_ik import SixPointOptions, solve_six_point
-from sparse_mocap_addon.core.trackers import SIX_POINT, TRACKER_JOINTS
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, forward_kinematics
+from sparse_mocap_addon.core.trackers.six_point import SixPointOptions, solve_six_point
+from sparse_mocap_addon.core.trackers.recording import SIX_POINT, TRACKER_JOINTS
 
 CORPUS = Path(__file__).resolve().parents[1] / "build" / "corpus"
 END_JOINTS = [TRACKER_JOINTS[n] for n in SIX_POINT]

@@ -19,15 +19,15 @@ from sparse_mocap_addon.blender.coords import CORE_TO_BLENDER  # noqa: E402
 from sparse_mocap_addon.blender.empty_sets import write_keys  # noqa: E402
 from sparse_mocap_addon.blender.tracker_objects import (  # noqa: E402
     create_tracker_empties, find_tracker_parent, read_tracker_empties, recording_from_empties, tracker_children)
-from sparse_mocap_addon.core.body import BodyMeasurements, skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.core.demo import demo_motion  # noqa: E402
-from sparse_mocap_addon.core.formats.trackers import read_trackers, write_trackers  # noqa: E402
-from sparse_mocap_addon.core.motion import Motion  # noqa: E402
-from sparse_mocap_addon.core.rotations import matrix_to_quat, quat_to_matrix  # noqa: E402
-from sparse_mocap_addon.core.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
-from sparse_mocap_addon.core.tracker_calibration import calibration_pose  # noqa: E402
-from sparse_mocap_addon.core.tracker_synth import default_mountings, virtual_trackers  # noqa: E402
-from sparse_mocap_addon.core.trackers import (  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
+from sparse_mocap_addon.core.trackers.formats import read_trackers, write_trackers  # noqa: E402
+from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402
+from sparse_mocap_addon.core.kinematics.rotations import matrix_to_quat, quat_to_matrix  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.trackers.calibration import calibration_pose  # noqa: E402
+from sparse_mocap_addon.core.trackers.synth import default_mountings, virtual_trackers  # noqa: E402
+from sparse_mocap_addon.core.trackers.recording import (  # noqa: E402
     SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError, TrackerMounting, TrackerRecording)
 from sparse_mocap_addon.inference.tracker_poser import ASSETS  # noqa: E402
 from tests.blender_helpers import counts, fail_after, key_frames, select_only  # noqa: E402
@@ -467,7 +467,7 @@ def test_reconstruct_analytic_onto_a_new_armature(addon):
 def test_reconstruct_reports_progress_and_a_new_action_each_run(addon, skeleton):
     from sparse_mocap_addon.blender.armature import create_armature
     from sparse_mocap_addon.blender.bake import bake_motion
-    from sparse_mocap_addon.inference.tracker_pipeline import TrackerSolveOptions
+    from sparse_mocap_addon.pipelines.trackers import TrackerSolveOptions
 
     parent = tracker_set(synthetic())
     seen = []
@@ -505,7 +505,7 @@ def test_every_operator_that_makes_a_motion_has_feet_on_floor_on_by_default(addo
 
 def test_reconstruct_with_feet_on_floor_keeps_the_soles_out_of_the_floor_and_says_so(addon, capsys):
     from sparse_mocap_addon.blender.action_motion import read_action_motion
-    from sparse_mocap_addon.core.feet_stage import sole_points
+    from sparse_mocap_addon.core.feet.stage import sole_points
 
     set_subject()
     motion = walk()
@@ -520,7 +520,7 @@ def test_reconstruct_with_feet_on_floor_keeps_the_soles_out_of_the_floor_and_say
 def test_reconstruct_from_animated_empties_follows_them(addon, skeleton):
     """The capture arrives as animated empties; the armature, on the same body, reaches them."""
     from sparse_mocap_addon.blender.armature import create_armature
-    from sparse_mocap_addon.core.demo import demo_motion as demo
+    from sparse_mocap_addon.core.body.demo import demo_motion as demo
 
     motion = demo(skeleton, seconds=1.0)
     empties = keyed_empties(motion, origin=(0.0, 0.0, 0.0))

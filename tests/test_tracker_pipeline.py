@@ -1,4 +1,4 @@
-"""Tracker reconstruction (inference/tracker_pipeline.py) and causal foot planting (core/foot_plant.py),
+"""Tracker reconstruction (pipelines/trackers.py) and causal foot planting (core/feet/plant.py),
 with the shipped tracker poser weights."""
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.feet import foot_floor_points
-from sparse_mocap_addon.core.feet_stage import FeetOptions, feet_metrics, motion_contacts
-from sparse_mocap_addon.core.foot_plant import FootPlanter, sole_offsets
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.skeleton import forward_kinematics
-from sparse_mocap_addon.core.tracker_ik import solve_six_point
-from sparse_mocap_addon.core.tracker_synth import default_mountings, joint_targets, virtual_trackers
-from sparse_mocap_addon.core.trackers import SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError
-from sparse_mocap_addon.inference.tracker_pipeline import (TrackerSolveOptions, TrackerStream, choose_mode,
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.feet.soles import foot_floor_points
+from sparse_mocap_addon.core.feet.stage import FeetOptions, feet_metrics, motion_contacts
+from sparse_mocap_addon.core.feet.plant import FootPlanter, sole_offsets
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics
+from sparse_mocap_addon.core.trackers.six_point import solve_six_point
+from sparse_mocap_addon.core.trackers.synth import default_mountings, joint_targets, virtual_trackers
+from sparse_mocap_addon.core.trackers.recording import SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError
+from sparse_mocap_addon.pipelines.trackers import (TrackerSolveOptions, TrackerStream, choose_mode,
                                                            reconstruct_trackers, resample_targets, solve_targets)
 
 from .test_imu_dataset import _turning_motion
@@ -223,9 +223,9 @@ def test_foot_planter_without_pinning_only_keeps_feet_on_and_above_the_floor():
 
 def test_offline_smoothing_takes_tracking_noise_out():
     from sparse_mocap_addon.core.metrics import jitter_km_s3
-    from sparse_mocap_addon.core.tracker_synth import TrackerNoise, corrupt_trackers
+    from sparse_mocap_addon.core.trackers.synth import TrackerNoise, corrupt_trackers
 
-    from sparse_mocap_addon.core.demo import demo_motion
+    from sparse_mocap_addon.core.body.demo import demo_motion
 
     motion = demo_motion(seconds=3.0)          # a smooth walk (the turning test motion is jittery itself)
     mountings = default_mountings(motion.skeleton, SIX_POINT)

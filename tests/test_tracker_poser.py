@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.rotations import axis_angle_to_matrix
-from sparse_mocap_addon.core.tracker_ik import stack_targets
-from sparse_mocap_addon.core.tracker_synth import default_mountings, joint_targets, virtual_trackers
+from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_matrix
+from sparse_mocap_addon.core.trackers.six_point import stack_targets
+from sparse_mocap_addon.core.trackers.synth import default_mountings, joint_targets, virtual_trackers
 from sparse_mocap_addon.inference import nn
 from sparse_mocap_addon.inference.nn import WeightError, load_state_dict
 from sparse_mocap_addon.inference.tracker_poser import (ASSETS, KINDS, OFFLINE_WEIGHT_FILES, OUTPUTS, WEIGHT_FILES,

@@ -1,5 +1,5 @@
 """Synthetic VR trackers: placements, clean device poses, joint targets and the noise model
-(core/tracker_synth)."""
+(core/trackers/synth)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.body import default_measurements, skeleton_from_measurements
-from sparse_mocap_addon.core.demo import demo_motion
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.rotations import (axis_angle_to_quat, matrix_to_axis_angle, matrix_to_quat,
+from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements
+from sparse_mocap_addon.core.body.demo import demo_motion
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.kinematics.rotations import (axis_angle_to_quat, matrix_to_axis_angle, matrix_to_quat,
                                                quat_identity, quat_to_matrix)
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, NUM_JOINTS, Skeleton, forward_kinematics
-from sparse_mocap_addon.core.tracker_synth import (TrackerNoise, corrupt_trackers, default_mountings,
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, NUM_JOINTS, Skeleton, forward_kinematics
+from sparse_mocap_addon.core.trackers.synth import (TrackerNoise, corrupt_trackers, default_mountings,
                                                    joint_targets, virtual_trackers)
-from sparse_mocap_addon.core.trackers import (SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError,
+from sparse_mocap_addon.core.trackers.recording import (SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError,
                                               TrackerMounting, TrackerRecording)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,10 +1,10 @@
 """Build the SMPL-24 training corpus from every mocap source in ``../shared/data``.
 
 Each take is read with its format's reader, retargeted onto an SMPL-24 skeleton with the performer's
-own proportions, given its feet on the floor (``core/feet_stage.py``, as Import Mocap does: the
+own proportions, given its feet on the floor (``core/feet/stage.py``, as Import Mocap does: the
 truth every reconstruction is measured against stands where the reconstructions put their feet),
 resampled to 60 fps with slerp, and saved as a Motion ``.npz`` under ``<out>/<split>/<source>/``. Every performer
-has one skeleton: the body figures of all their takes are measured first (``core/rig_body.measure_take``)
+has one skeleton: the body figures of all their takes are measured first (``core/mocap/rig_body.measure_take``)
 and pooled (``performer_body``: medians over the takes, symmetric limbs). A ``manifest.json`` lists
 every clip with its split, performer, frames and body measurements; a summary table (clips, frames
 and minutes per source and split) is printed at the end.
@@ -18,7 +18,7 @@ Splits are by performer, so no person is in two splits:
 - HDM05 by actor (``HDM05_ACTOR_SPLIT``: the data's own test folder is actor mm);
 - the CMU exp-map benchmark keeps its own train/test folders (its performers are not identified).
 
-Mirroring (``--mirror``) adds a left-right mirrored copy of every training clip (``core/mirror.py``).
+Mirroring (``--mirror``) adds a left-right mirrored copy of every training clip (``core/kinematics/mirror.py``).
 
 Run from the project root::
 
@@ -43,13 +43,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sparse_mocap_addon.core.atomic import atomic_open  # noqa: E402
-from sparse_mocap_addon.core.feet_stage import feet_on_floor, feet_summary  # noqa: E402
-from sparse_mocap_addon.core.mirror import mirror_motion  # noqa: E402
-from sparse_mocap_addon.core.motion import Motion  # noqa: E402
-from sparse_mocap_addon.core.resample import resample_motion  # noqa: E402
-from sparse_mocap_addon.core.retarget import retarget  # noqa: E402
-from sparse_mocap_addon.core.rig_body import measure_take, performer_body  # noqa: E402
+from sparse_mocap_addon.core.io.atomic import atomic_open  # noqa: E402
+from sparse_mocap_addon.core.feet.stage import feet_on_floor, feet_summary  # noqa: E402
+from sparse_mocap_addon.core.kinematics.mirror import mirror_motion  # noqa: E402
+from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402
+from sparse_mocap_addon.core.kinematics.resample import resample_motion  # noqa: E402
+from sparse_mocap_addon.core.mocap.retarget import retarget  # noqa: E402
+from sparse_mocap_addon.core.mocap.rig_body import measure_take, performer_body  # noqa: E402
 
 SOURCES = ("cmu_expmap", "hdm05", "cmu_bvh", "cmu_salsa", "cmu62", "cmu_misc_bvh", "cmu_fbx")
 SPLITS = ("train", "validation", "test")
@@ -121,15 +121,15 @@ def discover(data: Path, sources=SOURCES) -> list[Take]:
 def read_take(take: Take):
     """The take's SourceMotion, with the reader of its format."""
     if take.source == "cmu_expmap":
-        from sparse_mocap_addon.core.formats.cmu_expmap import read_cmu_expmap
+        from sparse_mocap_addon.core.mocap.formats.cmu_expmap import read_cmu_expmap
         return read_cmu_expmap(take.path, fps=take.fps)
     if take.source == "hdm05":
-        from sparse_mocap_addon.core.formats.acclaim import read_asf_amc
+        from sparse_mocap_addon.core.mocap.formats.acclaim import read_asf_amc
         return read_asf_amc(take.skeleton_file, take.path, fps=take.fps)
     if take.source == "cmu_fbx":
         from sparse_mocap_addon.blender.fbx_source import read_fbx_source
         return read_fbx_source(take.path)
-    from sparse_mocap_addon.core.formats.bvh import read_bvh
+    from sparse_mocap_addon.core.mocap.formats.bvh import read_bvh
     source = read_bvh(take.path)
     if take.source == "cmu_bvh":
         source.metres_per_unit = 0.01   # Character Creator export in centimetres (the file is Y up)

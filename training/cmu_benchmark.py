@@ -3,7 +3,7 @@
 Protocol (as in PGBIG's ``utils/data_utils.py`` and ``main_cmu_3d.py``, which KSOF reuses):
 
 * Files ``{train,test}/<action>/<action>_<n>.txt`` (120 fps exponential maps, read with
-  ``core/formats/cmu_expmap.read_values``). Joint positions come from the benchmark's own forward
+  ``core/mocap/formats/cmu_expmap.read_values``). Joint positions come from the benchmark's own forward
   kinematics (:func:`benchmark_positions`): offsets scaled by 70 (the benchmark's "millimetres"), the
   root translation and root orientation dropped, and the quirk of the reference code kept: joints
   whose parent is the root (the two hip joints and the lower back) keep their local rotation as
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sparse_mocap_addon.core.formats.cmu_expmap import OFFSETS, PARENTS, read_values
-from sparse_mocap_addon.core.rotations import axis_angle_to_matrix
+from sparse_mocap_addon.core.mocap.formats.cmu_expmap import OFFSETS, PARENTS, read_values
+from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_matrix
 
 INPUT_FRAMES = 10
 OUTPUT_FRAMES = 25

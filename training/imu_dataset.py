@@ -8,7 +8,7 @@ cuts many clips into fixed-length training windows and :func:`save_dataset` writ
 
 Augmentation (``make_sample(..., augment=True)``), in this order, each drawn from the given rng:
 
-1. **mirroring** with probability ``mirror_prob`` (``core/mirror.py``: x -> -x, left and right
+1. **mirroring** with probability ``mirror_prob`` (``core/kinematics/mirror.py``: x -> -x, left and right
    joints swapped, the skeleton mirrored too);
 2. **random body** with probability ``random_body_prob``: the motion is put on the skeleton of
    :func:`random_measurements` by :func:`retarget_to_body` (same local rotations; the measurement
@@ -17,7 +17,7 @@ Augmentation (``make_sample(..., augment=True)``), in this order, each drawn fro
 4. **playback speed** (only when ``speed_range`` is given): the clip played a log-uniform factor in
    ``speed_range`` faster (:func:`change_speed`; issue 16, item 3), so the networks meet a walk
    quicker or slower than any performer's;
-5. the **corruption model** of ``core/synth.py`` (``corruption=None`` gives clean sensors; it is
+5. the **corruption model** of ``core/imu/synth.py`` (``corruption=None`` gives clean sensors; it is
    applied with or without ``augment``, so evaluation sets get corrupted sensors too).
 
 Conventions (all arrays float32; T frames; "root frame" = the pelvis joint's frame)
@@ -34,7 +34,7 @@ Inputs
   receiver holding each sensor's last packet would, before normalising.
 - ``imu_valid`` (T, 6): 1 where the sensor's sample arrived, 0 where it was dropped (and filled).
 - ``measurements`` (4,): height, arm length, leg length (metres, the definitions of
-  ``core/body.BodyMeasurements``: stature, armpit to wrist, hip joint to ankle) and a sex code
+  ``core/body/measurements.BodyMeasurements``: stature, armpit to wrist, hip joint to ankle) and a sex code
   ``SEX_CODES``: male 1, female -1, neutral (unknown) 0, so "unknown" sits halfway between the two
   and a linear layer sees one signed number. FIP's own input is ``[gender, height, arm, leg]``
   with gender an embedding index (0 male, 1 female; bachongyou/FIP_inference ``evaluate.py``
@@ -70,8 +70,8 @@ Targets
   the pelvis (pelvis at the origin), the shape input of FIP's T-pose regressor (FIP regresses 19
   root-relative offsets; take differences to parents for bone offsets).
 - ``contact`` (T, 2): left, right foot contact (0 or 1, the probability target of TransPose's
-  ``tran_b1``): ``core/contact.detect_foot_contact`` on the heel, ball and toe points of
-  ``core/feet.foot_floor_points`` (a foot is in contact when any of its three points is, ground
+  ``tran_b1``): ``core/feet/contact.detect_foot_contact`` on the heel, ball and toe points of
+  ``core/feet/soles.foot_floor_points`` (a foot is in contact when any of its three points is, ground
   height estimated per clip).
 - ``root_velocity`` (T, 3): pelvis velocity in the root frame **in m/s**,
   ``R_root(t)^T (x_t - x_{t-1}) * fps`` (backward difference; frame 0 takes the forward difference
@@ -106,21 +106,21 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sparse_mocap_addon.core.atomic import atomic_open  # noqa: E402
-from sparse_mocap_addon.core.body import (  # noqa: E402
+from sparse_mocap_addon.core.io.atomic import atomic_open  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import (  # noqa: E402
     SEXES, BodyMeasurements, default_measurements, measure_skeleton, skeleton_from_measurements,
 )
-from sparse_mocap_addon.core.contact import detect_foot_contact  # noqa: E402
-from sparse_mocap_addon.core.feet import foot_floor_points  # noqa: E402
-from sparse_mocap_addon.core.imu import SIX_SENSORS, ImuRecording, fill_dropped  # noqa: E402
-from sparse_mocap_addon.core.mirror import mirror_motion  # noqa: E402
-from sparse_mocap_addon.core.resample import resample_motion  # noqa: E402
-from sparse_mocap_addon.core.motion import Motion  # noqa: E402
-from sparse_mocap_addon.core.rotations import (  # noqa: E402
+from sparse_mocap_addon.core.feet.contact import detect_foot_contact  # noqa: E402
+from sparse_mocap_addon.core.feet.soles import foot_floor_points  # noqa: E402
+from sparse_mocap_addon.core.imu.recording import SIX_SENSORS, ImuRecording, fill_dropped  # noqa: E402
+from sparse_mocap_addon.core.kinematics.mirror import mirror_motion  # noqa: E402
+from sparse_mocap_addon.core.kinematics.resample import resample_motion  # noqa: E402
+from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402
+from sparse_mocap_addon.core.kinematics.rotations import (  # noqa: E402
     axis_angle_to_quat, matrix_to_6d, quat_multiply, quat_to_matrix,
 )
-from sparse_mocap_addon.core.skeleton import JOINT_INDEX, forward_kinematics  # noqa: E402
-from sparse_mocap_addon.core.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
 from sparse_mocap_addon.inference.imu_poser import SEX_CODES  # noqa: E402  (shared with the runtime)
 
 SPLITS = ("train", "validation", "test")

@@ -6,7 +6,7 @@ Architecture (FIP's structure, with TransPose's joint-position stage in place of
 tree-structured IK solver; every stage is causal, so the offline and the streaming outputs are
 the same numbers):
 
-- inputs per frame: the 72 normalised IMU features (``core/synth.features``, accelerations clamped
+- inputs per frame: the 72 normalised IMU features (``core/imu/synth.features``, accelerations clamped
   to +-``ACC_CLAMP`` to keep mocap glitches out), the six sensors' validity flags and, for the
   shape-aware model, the four body measurements standardised with the training set's mean and
   deviation (the **shape input**; FIP feeds height, arm, leg and sex);
@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sparse_mocap_addon.core.skeleton import PARENTS
+from sparse_mocap_addon.core.kinematics.skeleton import PARENTS
 
 # One definition of the layout, shared with the numpy runtime.
 from sparse_mocap_addon.inference.imu_poser import (ACC_FEATURES, IMU_FEATURES, KINDS, LEAVES,  # noqa: E402
@@ -113,7 +113,7 @@ class ImuPoserNet(nn.Module):
 # --- rotations and forward kinematics on the 17 posed joints (for the losses) ----------------------------
 
 def sixd_to_matrix(d6: torch.Tensor) -> torch.Tensor:
-    """Gram-Schmidt, the same as ``core.rotations.sixd_to_matrix`` (columns b1, b2, b3)."""
+    """Gram-Schmidt, the same as ``core.kinematics.rotations.sixd_to_matrix`` (columns b1, b2, b3)."""
     a1, a2 = d6[..., :3], d6[..., 3:]
     b1 = a1 / a1.norm(dim=-1, keepdim=True).clamp_min(1e-8)
     a2 = a2 - (b1 * a2).sum(-1, keepdim=True) * b1

@@ -4,7 +4,7 @@ the network's inputs (``inference/tracker_poser.tracker_features``) and its targ
 Augmentation (:func:`make_sample` with ``augment``), each drawn from the given rng in a fixed
 order so one seed gives one stream: mirroring, a random body on its own skeleton (the skeleton
 input is then that body's), a uniform heading (``training/imu_dataset``'s helpers), and with
-``noise_prob`` the consumer-VR tracking errors of ``core/tracker_synth.TrackerNoise`` (jitter,
+``noise_prob`` the consumer-VR tracking errors of ``core/trackers/synth.TrackerNoise`` (jitter,
 speed-dependent noise, orientation noise, mounting error, dropout bursts). Devices ride the
 skeleton at ``default_mountings``; the network sees the joint-level targets the nominal mountings
 give back (``joint_targets``), so a mounting error reaches it as the calibration residual it is.
@@ -12,7 +12,7 @@ give back (``joint_targets``), so a mounting error reaches it as the calibration
 Targets (float32; heading frame = the reference tracker's position and yaw removed, the frame of
 the inputs): ``pose_6d`` (T, P, 6) global rotations of ``POSE_JOINTS``, ``root`` (T, 3) pelvis
 position, ``joints`` (T, 24, 3) every joint's position, ``contact`` (T, 2) foot contact
-(``core/contact.detect_foot_contact`` on the sole points, as for the IMU poser), and per clip
+(``core/feet/contact.detect_foot_contact`` on the sole points, as for the IMU poser), and per clip
 ``tpose_joints`` (24, 3).
 """
 
@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparse_mocap_addon.core.contact import detect_foot_contact
-from sparse_mocap_addon.core.feet import foot_floor_points
-from sparse_mocap_addon.core.mirror import mirror_motion
-from sparse_mocap_addon.core.motion import Motion
-from sparse_mocap_addon.core.rotations import matrix_to_6d
-from sparse_mocap_addon.core.skeleton import forward_kinematics
-from sparse_mocap_addon.core.tracker_ik import stack_targets
-from sparse_mocap_addon.core.tracker_synth import (TrackerNoise, corrupt_trackers, default_mountings,
+from sparse_mocap_addon.core.feet.contact import detect_foot_contact
+from sparse_mocap_addon.core.feet.soles import foot_floor_points
+from sparse_mocap_addon.core.kinematics.mirror import mirror_motion
+from sparse_mocap_addon.core.kinematics.motion import Motion
+from sparse_mocap_addon.core.kinematics.rotations import matrix_to_6d
+from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics
+from sparse_mocap_addon.core.trackers.six_point import stack_targets
+from sparse_mocap_addon.core.trackers.synth import (TrackerNoise, corrupt_trackers, default_mountings,
                                                    joint_targets, virtual_trackers)
 from sparse_mocap_addon.inference.tracker_poser import KINDS, POSE_JOINTS, tracker_features
 from training.imu_dataset import cut_windows, heading_rotate, random_measurements, retarget_to_body

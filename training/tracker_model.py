@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sparse_mocap_addon.core.skeleton import PARENTS
+from sparse_mocap_addon.core.kinematics.skeleton import PARENTS
 from sparse_mocap_addon.inference.tracker_poser import KINDS, OUTPUTS, POSE_JOINTS, input_size
 from training.imu_model import RNNBlock, sixd_to_matrix
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sparse_mocap_addon.core.resample import resample_motion
-from sparse_mocap_addon.core.rotations import matrix_to_6d, quat_to_matrix
-from sparse_mocap_addon.core.skeleton import PARENTS
+from sparse_mocap_addon.core.kinematics.resample import resample_motion
+from sparse_mocap_addon.core.kinematics.rotations import matrix_to_6d, quat_to_matrix
+from sparse_mocap_addon.core.kinematics.skeleton import PARENTS
 from sparse_mocap_addon.inference.motion_predictor import (GAP_ARCHITECTURE, GAP_FEATURES, GAP_FPS, GAP_WINDOW,
                                                            network_input, reference_frames, root_features)
 from training.export_weights import export

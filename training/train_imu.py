@@ -25,7 +25,7 @@ import sys
 import numpy as np
 import torch
 
-from sparse_mocap_addon.core.synth import CorruptionModel
+from sparse_mocap_addon.core.imu.synth import CorruptionModel
 from training.export_weights import export
 from training.loop import add_training_arguments, fit, parse_training_arguments
 from training.imu_dataset import build_arrays, load_corpus

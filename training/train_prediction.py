@@ -34,7 +34,7 @@ _LEFT = ("ltibia", "lfoot", "ltoes", "ltoes_end", "lhumerus", "lradius", "lwrist
 
 def mirror_permutation() -> np.ndarray:
     """Index map over the 25 used joints that swaps left and right."""
-    from sparse_mocap_addon.core.formats.cmu_expmap import NAMES
+    from sparse_mocap_addon.core.mocap.formats.cmu_expmap import NAMES
     used_names = [NAMES[j] for j in cb.USED_JOINTS]
     swap = {n: "r" + n[1:] for n in _LEFT}
     swap.update({v: k for k, v in swap.items()})

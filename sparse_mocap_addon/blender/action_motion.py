@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..core.motion import Motion
-from ..core.rotations import quat_normalize
-from ..core.skeleton import JOINT_NAMES
+from ..core.kinematics.motion import Motion
+from ..core.kinematics.rotations import quat_normalize
+from ..core.kinematics.skeleton import JOINT_NAMES
 from . import compat
 from .armature import is_smpl_armature, rest_frames, skeleton_from_armature
 from .bake import bone_quaternion_maps

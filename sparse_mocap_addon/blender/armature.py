@@ -18,8 +18,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core.body_mesh import body_mesh, segment_ends
-from ..core.skeleton import JOINT_INDEX, JOINT_NAMES, LEAVES, PARENTS, Skeleton
+from ..core.body.mesh import body_mesh, segment_ends
+from ..core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, LEAVES, PARENTS, Skeleton
 from .coords import blender_to_core_vectors, core_to_blender_vectors
 
 FORWARD = (0.0, -1.0, 0.0)  # Blender: the subject faces -Y

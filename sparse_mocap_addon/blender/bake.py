@@ -17,10 +17,10 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core.feet_stage import FeetOptions, feet_on_floor, same_body
-from ..core.motion import Motion
-from ..core.rotations import matrix_to_quat, quat_conjugate, quat_continuous, quat_product_matrices
-from ..core.skeleton import JOINT_NAMES
+from ..core.feet.stage import FeetOptions, feet_on_floor, same_body
+from ..core.kinematics.motion import Motion
+from ..core.kinematics.rotations import matrix_to_quat, quat_conjugate, quat_continuous, quat_product_matrices
+from ..core.kinematics.skeleton import JOINT_NAMES
 from . import compat
 from .armature import rest_frames, skeleton_from_armature
 from .coords import CORE_TO_BLENDER, core_to_blender_vectors

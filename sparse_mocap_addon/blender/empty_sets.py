@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..core.rotations import quat_continuous
+from ..core.kinematics.rotations import quat_continuous
 from . import compat
 
 LINEAR = 1         # Keyframe.interpolation enum values (foreach_set takes the integers)

@@ -28,7 +28,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from ..core.skeleton import JOINT_NAMES
+from ..core.kinematics.skeleton import JOINT_NAMES
 from . import compat
 from .armature import is_smpl_armature, rest_frames
 

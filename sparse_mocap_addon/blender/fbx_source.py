@@ -1,7 +1,7 @@
 """Read an FBX take through Blender's own FBX importer into a :class:`~..core.source.SourceMotion`.
 
 The file is imported into the current Blender file, sampled, converted to the rest-identity form
-of ``core/source.py`` and then every datablock the import created is removed again, also when
+of ``core/mocap/source.py`` and then every datablock the import created is removed again, also when
 something fails half-way. The user's scene gets back its frame rate, current frame, frame range,
 selection, active object and mode (the importer changes all of them).
 
@@ -45,8 +45,8 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..core.rotations import matrix_to_quat, quat_conjugate, quat_multiply, quat_normalize, quat_rotate
-from ..core.source import SourceFormatError, SourceMotion, SourceSkeleton
+from ..core.kinematics.rotations import matrix_to_quat, quat_conjugate, quat_multiply, quat_normalize, quat_rotate
+from ..core.mocap.source import SourceFormatError, SourceMotion, SourceSkeleton
 
 # Importer options for faithful joint positions: bones keep the file's joint frames (no automatic
 # re-orientation, no forced connection that would move tails and add correction matrices), pre/post

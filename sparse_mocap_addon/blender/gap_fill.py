@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..core.feet_stage import FeetOptions, feet_summary
+from ..core.feet.stage import FeetOptions, feet_summary
 from ..inference.gap_fill import (GapFillOptions, GapFillResult, feet_on_filled_frames, fill_with_fallback,
                                   gap_fill_report, gap_fill_summary)
 from . import compat

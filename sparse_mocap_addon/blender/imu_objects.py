@@ -32,9 +32,9 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core.body import BodyMeasurements, skeleton_from_measurements
-from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
-from ..core.rotations import matrix_to_quat, quat_normalize, quat_to_matrix
+from ..core.body.measurements import BodyMeasurements, skeleton_from_measurements
+from ..core.imu.recording import SEGMENT_JOINTS, ImuError, ImuRecording
+from ..core.kinematics.rotations import matrix_to_quat, quat_normalize, quat_to_matrix
 from .coords import CORE_TO_BLENDER, core_to_blender_vectors
 from .empty_sets import Channel, SetKind, create_recording_set, read_recording_set, scene_frame
 

@@ -1,10 +1,10 @@
 """IMU recordings to a baked SMPL armature: import into an IMU set, calibrate, reconstruct, bake.
 
-The steps, each a core, inference or blender function: :func:`~..core.formats.imu.read_imu` (and
-:func:`~..core.formats.imu.resample_imu`), :func:`.imu_objects.create_imu_empties`,
+The steps, each a core, inference or blender function: :func:`~..core.imu.formats.read_imu` (and
+:func:`~..core.imu.formats.resample_imu`), :func:`.imu_objects.create_imu_empties`,
 :func:`~..core.imu_calibration.calibrate` (its dict kept on the set as JSON),
 :func:`~..core.imu_calibration.apply_calibration`,
-:func:`~..inference.imu_pipeline.reconstruct_imu` (onto the skeleton of the Subject panel's
+:func:`~..pipelines.imu.reconstruct_imu` (onto the skeleton of the Subject panel's
 measurements, or of an existing SMPL armature), :func:`.armature.create_armature` when a new
 armature is wanted, and :func:`.bake.bake_motion` (always a new action).
 
@@ -23,13 +23,13 @@ from pathlib import Path
 
 import bpy
 
-from ..core.body import BodyMeasurements, measure_skeleton
-from ..core.formats.imu import read_imu, resample_imu, segment_name
-from ..core.imu import SEGMENT_JOINTS, ImuError, ImuRecording
-from ..core.imu_calibration import ImuCalibration, apply_calibration, calibrate
+from ..core.body.measurements import BodyMeasurements, measure_skeleton
+from ..core.imu.formats import read_imu, resample_imu, segment_name
+from ..core.imu.recording import SEGMENT_JOINTS, ImuError, ImuRecording
+from ..core.imu.calibration import ImuCalibration, apply_calibration, calibrate
 from ..inference.gap_fill import GapFillOptions
-from ..inference.imu_pipeline import ImuSolveOptions, reconstruct_imu
-from ..inference.missing_frames import imu_missing_frames
+from ..pipelines.imu import ImuSolveOptions, reconstruct_imu
+from ..pipelines.missing_frames import imu_missing_frames
 from .armature import skeleton_from_armature
 from .empty_sets import scene_frame
 from .imu_objects import IMU_SET, create_imu_empties, read_imu_empties, stored_calibration
@@ -61,7 +61,7 @@ def parse_sensor_names(text: str) -> dict:
     """``"00B421E6=pelvis, 00B421ED = left thigh"`` -> {"00B421E6": "pelvis", "00B421ED": "left_upper_leg"}.
 
     Pairs are separated by commas or semicolons; each new name is a body segment (a key of
-    ``SEGMENT_JOINTS``, or a label :func:`~..core.formats.imu.segment_name` recognises). Raises
+    ``SEGMENT_JOINTS``, or a label :func:`~..core.imu.formats.segment_name` recognises). Raises
     :class:`ImuError` with one sentence on a malformed pair or an unknown segment.
     """
     mapping = {}

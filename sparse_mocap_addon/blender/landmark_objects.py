@@ -13,7 +13,7 @@ The empties hold the sequence in the core frame (after :func:`~..core.landmarks.
 Blender's axes by :mod:`.coords`, so they stand where the solved armature will stand.
 :func:`read_landmark_empties` gives the sequence back exactly (to the float32 precision of F-curve
 keys); it also reads empties the user made (a VR or mocap capture arriving as animated empties)
-whose names :func:`~..core.formats.landmarks.canonical_name` recognises, sampling their world
+whose names :func:`~..core.landmarks.formats.canonical_name` recognises, sampling their world
 positions on every frame of their animation (from their F-curves when nothing else moves them,
 :mod:`.object_motion`; else by stepping the scene).
 """
@@ -25,8 +25,8 @@ import re
 import bpy
 import numpy as np
 
-from ..core.formats.landmarks import canonical_name
-from ..core.landmarks import LandmarkError, LandmarkSequence, orient
+from ..core.landmarks.formats import canonical_name
+from ..core.landmarks.sequence import LandmarkError, LandmarkSequence, orient
 from . import compat
 from .coords import blender_to_core_vectors, core_to_blender_vectors
 from .empty_sets import SetKind, active_set, keyed_values, new_set_child, new_set_parent, scene_frame, write_keys

@@ -1,6 +1,6 @@
 """Landmarks to a baked SMPL armature: read a file into landmark empties, solve IK, bake.
 
-The steps, each a core or blender function: :func:`~..core.formats.landmarks.read_landmarks`,
+The steps, each a core or blender function: :func:`~..core.landmarks.formats.read_landmarks`,
 :func:`~..core.landmarks.orient`, :func:`.landmark_objects.create_landmark_empties`,
 :func:`~..core.landmark_pipeline.solve_landmarks` (onto the target armature's skeleton, or the
 performer's skeleton estimated from the landmarks, optionally blended with body measurements),
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 
 import bpy
 
-from ..core.body import BodyMeasurements, measure_skeleton
-from ..core.feet_stage import feet_summary
-from ..core.formats.landmarks import read_landmarks
-from ..core.landmark_pipeline import SolveOptions, solve_landmarks
-from ..core.landmarks import LandmarkSequence, orient
+from ..core.body.measurements import BodyMeasurements, measure_skeleton
+from ..core.feet.stage import feet_summary
+from ..core.landmarks.formats import read_landmarks
+from ..pipelines.landmarks import SolveOptions, solve_landmarks
+from ..core.landmarks.sequence import LandmarkSequence, orient
 from ..inference.gap_fill import GapFillOptions, gap_fill_summary
-from ..inference.missing_frames import landmark_missing_frames
+from ..pipelines.missing_frames import landmark_missing_frames
 from .armature import skeleton_from_armature
 from .empty_sets import scene_frame
 from .landmark_objects import LANDMARK_SET, create_landmark_empties, read_landmark_empties

@@ -22,15 +22,15 @@ from types import SimpleNamespace
 import bpy
 import numpy as np
 
-from ..core.body import BodyMeasurements, skeleton_from_measurements
-from ..core.feet_stage import FeetOptions, feet_on_floor
-from ..core.formats.mocap import read_mocap
-from ..core.joint_maps import JointMap, detect_joint_map
-from ..core.motion import Motion
-from ..core.resample import resample_motion
-from ..core.retarget import retarget
-from ..core.rig_body import measure_take, performer_body
-from ..core.source import SourceMotion
+from ..core.body.measurements import BodyMeasurements, skeleton_from_measurements
+from ..core.feet.stage import FeetOptions, feet_on_floor
+from ..core.mocap.formats.mocap import read_mocap
+from ..core.mocap.joint_maps import JointMap, detect_joint_map
+from ..core.kinematics.motion import Motion
+from ..core.kinematics.resample import resample_motion
+from ..core.mocap.retarget import retarget
+from ..core.mocap.rig_body import measure_take, performer_body
+from ..core.mocap.source import SourceMotion
 from .armature import create_armature, skeleton_from_armature
 from .bake import bake_motion
 

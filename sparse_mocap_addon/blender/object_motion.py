@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.rotations import axis_angle_to_matrix, euler_to_matrix, quat_normalize, quat_to_matrix
+from ..core.kinematics.rotations import axis_angle_to_matrix, euler_to_matrix, quat_normalize, quat_to_matrix
 from . import compat
 
 # The channels of matrix_basis: (data path, size).

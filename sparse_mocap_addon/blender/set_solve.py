@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..core.feet_stage import FeetOptions, feet_summary
-from ..core.motion import Motion
+from ..core.feet.stage import FeetOptions, feet_summary
+from ..core.kinematics.motion import Motion
 from ..inference.gap_fill import GapFillOptions, fill_reconstruction, gap_fill_summary
 from .bake import set_scene_timing
 from .gap_fill import key_step

@@ -39,11 +39,11 @@ import re
 import bpy
 import numpy as np
 
-from ..core.formats.trackers import tracker_name
-from ..core.formats.trackers.checks import problem
-from ..core.formats.trackers.common import ALIAS_EXAMPLES
-from ..core.rotations import matrix_to_quat, quat_continuous, quat_normalize
-from ..core.trackers import TRACKER_JOINTS, TrackerError, TrackerRecording
+from ..core.trackers.formats import tracker_name
+from ..core.trackers.formats.checks import problem
+from ..core.trackers.formats.common import ALIAS_EXAMPLES
+from ..core.kinematics.rotations import matrix_to_quat, quat_continuous, quat_normalize
+from ..core.trackers.recording import TRACKER_JOINTS, TrackerError, TrackerRecording
 from .coords import blender_to_core_vectors, core_to_blender_vectors
 from .empty_sets import VALID, Channel, SetKind, create_recording_set, read_recording_set, scene_frame
 from .object_motion import custom_property, sample_by_stepping, world_matrices

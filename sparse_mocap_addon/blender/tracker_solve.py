@@ -1,10 +1,10 @@
 """VR / positional tracker recordings to a baked SMPL armature: import into a tracker set, calibrate,
 reconstruct (from a set or from animated empties the user made), bake.
 
-The steps, each a core, inference or blender function: :func:`~..core.formats.trackers.read_trackers`,
+The steps, each a core, inference or blender function: :func:`~..core.trackers.formats.read_trackers`,
 :func:`.tracker_objects.create_tracker_empties` (or :func:`.tracker_objects.recording_from_empties`
 for the user's own empties), :func:`~..core.tracker_calibration.calibrate_trackers` (its settings
-and result kept on the set as JSON), :func:`~..inference.tracker_pipeline.reconstruct_trackers`
+and result kept on the set as JSON), :func:`~..pipelines.trackers.reconstruct_trackers`
 (onto the skeleton of the Subject panel's measurements, or of an existing SMPL armature),
 :func:`.armature.create_armature` when a new armature is wanted, and :func:`.bake.bake_motion`
 (always a new action).
@@ -29,13 +29,13 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..core.body import BodyMeasurements, skeleton_from_measurements
-from ..core.formats.trackers import read_trackers
-from ..core.skeleton import Skeleton
-from ..core.tracker_calibration import TrackerCalibration, calibrate_trackers
-from ..core.trackers import TrackerError, TrackerRecording
+from ..core.body.measurements import BodyMeasurements, skeleton_from_measurements
+from ..core.trackers.formats import read_trackers
+from ..core.kinematics.skeleton import Skeleton
+from ..core.trackers.calibration import TrackerCalibration, calibrate_trackers
+from ..core.trackers.recording import TrackerError, TrackerRecording
 from ..inference.gap_fill import GapFillOptions
-from ..inference.tracker_pipeline import TrackerSolveOptions, failure_summary, reconstruct_trackers
+from ..pipelines.trackers import TrackerSolveOptions, failure_summary, reconstruct_trackers
 from .armature import skeleton_from_armature
 from .empty_sets import scene_frame
 from .mocap_import import removed_on_failure, require_poses, take_name
@@ -66,7 +66,7 @@ class TrackerImport:
 
 def read_recording(path, *, convention: str | None = None, fps: float | None = None,
                    units: str | None = None) -> TrackerRecording:
-    """:func:`~..core.formats.trackers.read_trackers` (``None``: what the file states), refusing a
+    """:func:`~..core.trackers.formats.read_trackers` (``None``: what the file states), refusing a
     recording of fewer than two frames."""
     recording = read_trackers(path, convention=convention, fps=fps, units=units)
     require_frames(recording.num_frames, recording.source or path, TrackerError)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .motion import Motion
-from .rotations import quat_continuous, quat_slerp
+from .kinematics.motion import Motion
+from .kinematics.rotations import quat_continuous, quat_slerp
 
 __all__ = ["find_gaps", "fillable_gaps", "interpolate_gaps", "seam_velocity_jump"]
 

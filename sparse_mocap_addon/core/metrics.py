@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .contact import contact_runs
+from .feet.contact import contact_runs
 
 
 def _nanmean_or_nan(values: np.ndarray) -> float:

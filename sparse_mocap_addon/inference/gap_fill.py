@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.feet_stage import FeetOptions, feet_on_floor
+from ..core.feet.stage import FeetOptions, feet_on_floor
 from ..core.gaps import fillable_gaps, interpolate_gaps
-from ..core.motion import Motion
+from ..core.kinematics.motion import Motion
 
 __all__ = ["GapFillResult", "fill_motion_gaps", "METHODS", "DEFAULT_MAX_GAP_SECONDS", "GapFillOptions",
            "fill_with_fallback", "feet_on_filled_frames", "fill_reconstruction", "gap_fill_report",
@@ -157,7 +157,7 @@ def gap_fill_report(result: GapFillResult, method: str, note: str, options: GapF
 
 
 def feet_on_filled_frames(result: GapFillResult, feet: FeetOptions | None) -> tuple[GapFillResult, dict | None]:
-    """The filled frames through the feet stage (``core/feet_stage``, with ``feet``; the known frames
+    """The filled frames through the feet stage (``core/feet/stage``, with ``feet``; the known frames
     kept exactly, the correction eased in from the gaps' edges): a predicted pose knows nothing of
     the floor. Returns the result with its motion replaced, and the stage's report (None when off
     or nothing was filled)."""

@@ -5,7 +5,7 @@ The architecture is described in ``training/imu_model.py`` (its torch twin; the 
 the two within 1e-4): a leaf stage, a joint stage with foot-contact logits, and separate upper- and
 lower-body pose stages, each Linear -> ReLU -> LSTM -> Linear, all causal; so the streaming output
 equals the offline output frame for frame. Inputs are the 72 normalised IMU features of
-``core/synth.features`` (sensor order ``core/imu.SIX_SENSORS``), the six validity flags and, for
+``core/imu/synth.features`` (sensor order ``core/imu/recording.SIX_SENSORS``), the six validity flags and, for
 the shape-aware model, the wearer's four measurements (:func:`shape_vector`).
 
 Outputs (:class:`PoserOutput`): the 17 ``POSE_JOINTS`` root-relative global rotations as 6D, the
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.body import BodyMeasurements, measure_skeleton, skeleton_from_measurements
-from ..core.rotations import matrix_to_quat, sixd_to_matrix
-from ..core.skeleton import PARENTS
+from ..core.body.measurements import BodyMeasurements, measure_skeleton, skeleton_from_measurements
+from ..core.kinematics.rotations import matrix_to_quat, sixd_to_matrix
+from ..core.kinematics.skeleton import PARENTS
 from .nn import RNNBlock, WeightError, load_state_dict
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -46,7 +46,7 @@ CHUNK_FRAMES = 18_000     # offline, a longer input runs in chunks of this many 
 
 def shape_vector(measurements) -> np.ndarray:
     """(4,) float64 network shape input: height, arm length, leg length (metres, as
-    ``core/body.measure_skeleton`` measures the skeleton the measurements give) and a sex code.
+    ``core/body/measurements.measure_skeleton`` measures the skeleton the measurements give) and a sex code.
     ``measurements``: a :class:`BodyMeasurements` or an array already in that layout."""
     if isinstance(measurements, BodyMeasurements):
         m = measure_skeleton(skeleton_from_measurements(measurements))

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.atomic import atomic_open
+from ..core.io.atomic import atomic_open
 
 __all__ = [
     "WeightError", "MissingWeightError", "WeightFileNotFoundError", "StateDict",

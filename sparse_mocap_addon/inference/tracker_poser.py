@@ -5,7 +5,7 @@ Two models, one layout (``KINDS``): **three_point** (head + hands: the lower bod
 are *guessed* from how the head and hands move, AvatarPoser / HMD-Poser's problem) and
 **six_point** (pelvis, head, hands, feet: the network only proposes what the trackers leave open:
 how the spine bends between pelvis and head, where the elbows and knees point; the analytic solver
-``core/tracker_ik`` then reaches every target exactly, using the network's pose as its prior).
+``core/trackers/six_point`` then reaches every target exactly, using the network's pose as its prior).
 
 Inputs, per frame (:func:`tracker_features`), in the **heading frame** of the reference tracker
 (head for three-point, pelvis for six-point): its position is the origin and its yaw (heading
@@ -26,7 +26,7 @@ Outputs (:class:`TrackerPoserOutput`): heading-frame global rotations of
 logits; :func:`decode` turns them into world rotations of all 24 joints, the world pelvis
 position and contact probabilities.
 
-Targets are *joint-level* (a tracker's mounting already applied: ``core/tracker_calibration``),
+Targets are *joint-level* (a tracker's mounting already applied: ``core/trackers/calibration``),
 60 fps (``NETWORK_FPS``), core frame with the floor at y = 0.
 """
 
@@ -37,10 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.body import measure_skeleton
-from ..core.rotations import matrix_to_6d, sixd_to_matrix
-from ..core.skeleton import Skeleton
-from ..core.trackers import SIX_POINT, THREE_POINT
+from ..core.body.measurements import measure_skeleton
+from ..core.kinematics.rotations import matrix_to_6d, sixd_to_matrix
+from ..core.kinematics.skeleton import Skeleton
+from ..core.trackers.recording import SIX_POINT, THREE_POINT
 from .nn import RNNBlock, WeightError, load_state_dict, sigmoid
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -95,7 +95,7 @@ def yaw_matrix(yaw: np.ndarray) -> np.ndarray:
 
 
 def shape_measurements(skeleton: Skeleton) -> np.ndarray:
-    """(3,) the skeleton's height, arm and leg length (metres, ``core/body.measure_skeleton``)."""
+    """(3,) the skeleton's height, arm and leg length (metres, ``core/body/measurements.measure_skeleton``)."""
     m = measure_skeleton(skeleton)
     return np.array((m["height"], m["arm_length"], m["leg_length"]))
 

@@ -6,8 +6,8 @@ from bpy_extras.io_utils import ImportHelper
 
 from ..blender.armature import skeleton_from_armature
 from ..blender.bake import bake_motion, fit_to_armature
-from ..core.demo import demo_motion
-from ..core.motion import Motion, MotionFileError
+from ..core.body.demo import demo_motion
+from ..core.kinematics.motion import Motion, MotionFileError
 from .common import FeetSettings, Progress, active_smpl_armature, file_filter, object_mode
 
 _MATCH_SCENE = dict(name="Match Scene Rate and Range", default=True,

@@ -6,7 +6,7 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from ..blender.armature import is_smpl_armature
-from ..core.feet_stage import FeetOptions, feet_summary
+from ..core.feet.stage import FeetOptions, feet_summary
 
 
 def active_smpl_armature(context):

@@ -7,7 +7,7 @@ from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatPrope
 from bpy_extras.io_utils import ImportHelper
 
 from ..blender.mocap_import import FILE_PATTERNS, animated_objects, import_mocap_takes
-from ..core.joint_maps import BUILTIN_MAPS, load_joint_map
+from ..core.mocap.joint_maps import BUILTIN_MAPS, load_joint_map
 from .common import (FeetSettings, Progress, active_smpl_armature, file_filter, object_mode, select_only,
                      subject_source)
 

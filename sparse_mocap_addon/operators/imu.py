@@ -11,7 +11,7 @@ from bpy_extras.io_utils import ImportHelper
 from ..blender.imu_objects import active_imu_parent
 from ..blender.imu_solve import (FILE_PATTERNS, calibrate_set, import_imu, import_summary, reconstruct_onto_armature,
                                  recording_path, solve_summary, stillness_text)
-from ..inference.imu_pipeline import ImuSolveOptions
+from ..pipelines.imu import ImuSolveOptions
 from .common import file_filter
 from .sets import ActiveSetPoll, HeldPoseCalibration, RecordingImport, SetReconstruct, window_duration
 

@@ -9,7 +9,7 @@ from bpy_extras.io_utils import ImportHelper
 
 from ..blender.landmark_objects import active_landmark_parent
 from ..blender.landmark_solve import FILE_PATTERNS, import_landmarks, solve_set_onto_armature, summary
-from ..core.landmark_pipeline import SolveOptions
+from ..pipelines.landmarks import SolveOptions
 from .common import file_filter, select_only, subject_source, target_items
 from .sets import ActiveSetPoll, OntoArmature
 

@@ -4,7 +4,7 @@ import bpy
 from bpy.props import BoolProperty, PointerProperty, StringProperty
 
 from ..blender.armature import create_armature
-from ..core.body import MeasurementError, skeleton_from_measurements
+from ..core.body.measurements import MeasurementError, skeleton_from_measurements
 from ..properties import SPARSE_MOCAP_PG_subject
 from .common import object_mode, select_only, subject_source
 

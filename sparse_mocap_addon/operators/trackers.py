@@ -10,7 +10,7 @@ from bpy_extras.io_utils import ImportHelper
 from ..blender.tracker_objects import active_tracker_parent, is_tracker_set
 from ..blender.tracker_solve import (FILE_PATTERNS, calibrate_set, calibration_summary, import_summary,
                                      import_trackers, reconstruct_onto_armature, solve_summary, target_skeleton)
-from ..inference.tracker_pipeline import TrackerSolveOptions
+from ..pipelines.trackers import TrackerSolveOptions
 from .common import file_filter, target_armature
 from .sets import ActiveSetPoll, HeldPoseCalibration, RecordingImport, SetReconstruct, window_duration
 

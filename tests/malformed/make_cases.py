@@ -57,7 +57,7 @@ SEEDS = {
 # --- seeds ---------------------------------------------------------------------------------------
 
 def _demo(frames=FRAMES, fps=60.0):
-    from sparse_mocap_addon.core.demo import demo_motion
+    from sparse_mocap_addon.core.body.demo import demo_motion
 
     return demo_motion(seconds=frames / fps, fps=fps)
 
@@ -68,8 +68,8 @@ def _joint_positions(frames=FRAMES):
 
 
 def _write_bvh(path):
-    from sparse_mocap_addon.core.formats.bvh import write_bvh
-    from sparse_mocap_addon.core.source import SourceMotion
+    from sparse_mocap_addon.core.mocap.formats.bvh import write_bvh
+    from sparse_mocap_addon.core.mocap.source import SourceMotion
 
     motion = _demo()
     write_bvh(path, SourceMotion.from_motion(motion), precision=4)
@@ -86,7 +86,7 @@ def _write_amc(path):
 
 
 def _write_expmap(path):
-    from sparse_mocap_addon.core.formats.cmu_expmap import NUM_JOINTS
+    from sparse_mocap_addon.core.mocap.formats.cmu_expmap import NUM_JOINTS
 
     rng = np.random.default_rng(0)
     rows = np.zeros((FRAMES, 3 + 3 * NUM_JOINTS))
@@ -116,7 +116,7 @@ def _write_landmark_json(path, frames=5):
 
 
 def _write_landmark_csv(path, frames=8):
-    from sparse_mocap_addon.core.landmarks import LAYOUTS
+    from sparse_mocap_addon.core.landmarks.sequence import LAYOUTS
 
     points, visibility = _mediapipe(frames)
     names = LAYOUTS["mediapipe33"]
@@ -158,15 +158,15 @@ def _write_imu_pt(path):
 
 
 def _write_imu_csv(path):
-    from sparse_mocap_addon.core.formats.imu import write_imu_csv
-    from sparse_mocap_addon.core.imu import SIX_SENSORS
+    from sparse_mocap_addon.core.imu.formats import write_imu_csv
+    from sparse_mocap_addon.core.imu.recording import SIX_SENSORS
     from tests.test_imu_formats import slow_recording
 
     write_imu_csv(slow_recording(frames=FRAMES, sensors=SIX_SENSORS), path)
 
 
 def _still_rotations(frames=FRAMES):
-    from sparse_mocap_addon.core.rotations import axis_angle_to_matrix
+    from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_matrix
 
     angles = np.linspace(0, 0.3, frames)[:, None] * np.array([0.2, 1.0, 0.1])
     return axis_angle_to_matrix(angles)
@@ -180,14 +180,14 @@ def _write_xsens(path):
 
 
 def _write_dot(path):
-    from sparse_mocap_addon.core.rotations import matrix_to_quat
+    from sparse_mocap_addon.core.kinematics.rotations import matrix_to_quat
     from tests.test_imu_formats import dot_text
 
     path.write_text(dot_text(np.arange(FRAMES) * 16667, matrix_to_quat(_still_rotations()), np.zeros((FRAMES, 3))))
 
 
 def _write_xio(folder):
-    from sparse_mocap_addon.core.rotations import matrix_to_quat
+    from sparse_mocap_addon.core.kinematics.rotations import matrix_to_quat
     from tests.test_imu_formats import EZ, write_xio_sensor
 
     rotations = _still_rotations()
@@ -196,8 +196,8 @@ def _write_xio(folder):
 
 
 def _write_trackers(path):
-    from sparse_mocap_addon.core.formats.trackers import write_trackers
-    from sparse_mocap_addon.core.trackers import THREE_POINT
+    from sparse_mocap_addon.core.trackers.formats import write_trackers
+    from sparse_mocap_addon.core.trackers.recording import THREE_POINT
     from tests.test_tracker_formats import walk_recording
 
     # walk_recording drops a sample at frame 20: 21 frames at least.

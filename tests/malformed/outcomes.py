@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sparse_mocap_addon.core.formats import plausible
-from sparse_mocap_addon.core.imu import ImuError
-from sparse_mocap_addon.core.landmarks import LandmarkError
-from sparse_mocap_addon.core.motion import MotionFileError
-from sparse_mocap_addon.core.source import SourceFormatError
-from sparse_mocap_addon.core.trackers import TrackerError
+from sparse_mocap_addon.core.io import plausible
+from sparse_mocap_addon.core.imu.recording import ImuError
+from sparse_mocap_addon.core.landmarks.sequence import LandmarkError
+from sparse_mocap_addon.core.kinematics.motion import MotionFileError
+from sparse_mocap_addon.core.mocap.source import SourceFormatError
+from sparse_mocap_addon.core.trackers.recording import TrackerError
 
 MOCAP = ("bvh", "amc", "expmap")
 LANDMARKS = ("trc", "landmark_json", "landmark_csv", "landmark_npy", "landmark_npz")
@@ -29,18 +29,18 @@ ERRORS = {**{k: SourceFormatError for k in MOCAP}, **{k: LandmarkError for k in 
 def read(kind: str, path: Path):
     """The reader's result for a seed-shaped path of ``kind``."""
     if kind in MOCAP:
-        from sparse_mocap_addon.core.formats.mocap import read_mocap
+        from sparse_mocap_addon.core.mocap.formats.mocap import read_mocap
         return read_mocap(path)
     if kind in LANDMARKS:
-        from sparse_mocap_addon.core.formats.landmarks import read_landmarks
+        from sparse_mocap_addon.core.landmarks.formats import read_landmarks
         return read_landmarks(path)
     if kind in IMU:
-        from sparse_mocap_addon.core.formats.imu import read_imu
+        from sparse_mocap_addon.core.imu.formats import read_imu
         return read_imu(path)
     if kind in TRACKERS:
-        from sparse_mocap_addon.core.formats.trackers import read_trackers
+        from sparse_mocap_addon.core.trackers.formats import read_trackers
         return read_trackers(path)
-    from sparse_mocap_addon.core.motion import Motion
+    from sparse_mocap_addon.core.kinematics.motion import Motion
     return Motion.load(path)
 
 

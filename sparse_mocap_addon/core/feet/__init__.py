@@ -1,0 +1,1 @@
+"""Feet on the floor: sole points, contacts, locking, planting, and the shared feet stage."""

@@ -1,0 +1,147 @@
+"""Leg and body corrections for the feet stage (``core/feet/stage``): analytic two-bone leg IK that
+puts an ankle on a target, the smooth whole-body height correction that brings contact feet to the
+floor on average, and the easing weights of a contact mask.
+
+- :func:`two_bone_ik`: the knee from the law of cosines, kept on its side of the hip-ankle line
+  (or bent forwards when the leg is straight); also the tracker solver's limb IK;
+- :func:`solve_leg`: the leg's local rotations for a new ankle position, the ankle keeping its
+  world orientation;
+- :func:`body_height_correction`: moving the body a few centimetres is far less visible than
+  bending a straight leg to reach the floor;
+- :func:`ease_weights`: 1 in contact, ramping to 0 outside, so pins fade in and out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .contact import contact_runs
+from ..kinematics.filters import fill_gaps, filtfilt_padlen, zero_phase_lowpass
+from ..kinematics.rotations import matrix_to_quat
+from ..kinematics.skeleton import JOINT_INDEX, PARENTS, Skeleton
+
+J = JOINT_INDEX
+BODY_SHIFT_CUTOFF_HZ = 1.0
+POLE_PULL = 0.02   # share of the thigh: a knee nearer the hip-ankle line than this bends towards the pole
+_EPS = 1e-9
+
+
+def _unit(v):
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _EPS)
+
+
+def _rotation_between(a, b):
+    """World rotations (T,3,3) taking unit vectors a (T,3) onto b (T,3), shortest arc."""
+    axis = np.cross(a, b)
+    sin = np.linalg.norm(axis, axis=-1)
+    cos = np.sum(a * b, axis=-1)
+    # Parallel vectors: no turn (any axis; the angle is zero).
+    axis = np.where((sin < 1e-12)[:, None], [[1.0, 0.0, 0.0]], axis / np.maximum(sin, 1e-12)[:, None])
+    x, y, z = axis.T
+    c1 = 1.0 - cos
+    return np.stack((
+        cos + x * x * c1, x * y * c1 - z * sin, x * z * c1 + y * sin,
+        y * x * c1 + z * sin, cos + y * y * c1, y * z * c1 - x * sin,
+        z * x * c1 - y * sin, z * y * c1 + x * sin, cos + z * z * c1,
+    ), axis=-1).reshape(-1, 3, 3)
+
+
+def two_bone_ik(hip, knee, ankle, target, thigh_length, shin_length, pole=None):
+    """New knee positions (T,3) putting the ankle on ``target`` (as near as the leg reaches).
+
+    The knee stays on its side of the hip-target line while the leg is clearly bent; a nearly
+    straight leg has no side to keep, so it bends towards ``pole`` (T,3; the direction the knee
+    flexes towards, e.g. the thigh's forward axis), or forwards (+Z) when none is given.
+    """
+    to_target = target - hip
+    reach = np.linalg.norm(to_target, axis=-1)
+    reach = np.clip(reach, abs(thigh_length - shin_length) + 1e-6, thigh_length + shin_length - 1e-6)
+    u = _unit(to_target)
+    cos_hip = (thigh_length ** 2 + reach ** 2 - shin_length ** 2) / (2.0 * thigh_length * reach)
+    sin_hip = np.sqrt(np.clip(1.0 - cos_hip ** 2, 0.0, 1.0))
+    side = (knee - hip) - np.sum((knee - hip) * u, axis=-1, keepdims=True) * u
+    if pole is None:
+        pole = np.broadcast_to([0.0, 0.0, 1.0], u.shape)
+    pole_side = _unit(pole - np.sum(pole * u, axis=-1, keepdims=True) * u)
+    # A faint pull towards the pole: it decides only when the knee is (nearly) on the line, and the
+    # knee's side changes continuously with the pose.
+    side = _unit(side + POLE_PULL * thigh_length * pole_side)
+    return hip + thigh_length * (cos_hip[:, None] * u + sin_hip[:, None] * side)
+
+
+def ease_weights(contact: np.ndarray, frames: int) -> np.ndarray:
+    """Weight 1 inside contact runs, ramping linearly to 0 over ``frames`` outside them."""
+    weight = contact.astype(np.float64)
+    if frames <= 0 or not contact.any():
+        return weight
+    idx = np.flatnonzero(contact)
+    t = np.arange(len(contact))
+    # Distance in frames to the nearest contact frame.
+    pos = np.searchsorted(idx, t)
+    left = np.abs(t - idx[np.clip(pos - 1, 0, len(idx) - 1)])
+    right = np.abs(idx[np.clip(pos, 0, len(idx) - 1)] - t)
+    distance = np.minimum(left, right)
+    return np.clip(1.0 - distance / (frames + 1.0), 0.0, 1.0)
+
+
+def body_height_correction(lowest: np.ndarray, contact: np.ndarray, fps: float) -> np.ndarray:
+    """(T,) vertical shift of the whole body that puts feet in contact on the ground on average.
+
+    Moving the body a few centimetres is invisible, whereas raising or lowering a nearly straight
+    leg's ankle by the same amount swings its knee by several times that. Per contact run the
+    wanted shift is minus the run's median sole height; feet in contact together are averaged,
+    frames without contact are interpolated, and the result is low-passed (zero phase) so the
+    body never bobs.
+    """
+    wanted = np.full(contact.shape, np.nan)
+    for foot, start, stop in contact_runs(contact):
+        wanted[start:stop, foot] = -np.median(lowest[start:stop, foot])
+    count = contact.sum(axis=1)
+    known = count > 0
+    shift = np.where(contact, wanted, 0.0).sum(axis=1) / np.maximum(count, 1)
+    if not known.any():
+        return np.zeros(len(lowest))
+    shift, _ = fill_gaps(shift[:, None], known[:, None])
+    shift = shift[:, 0]
+    if len(shift) > 3 * filtfilt_padlen(2):
+        shift = zero_phase_lowpass(shift, fps, BODY_SHIFT_CUTOFF_HZ)
+    return shift
+
+
+def solve_leg(rotations: np.ndarray, positions: np.ndarray, globals_: np.ndarray, skeleton: Skeleton, side: str,
+              target: np.ndarray, frames: np.ndarray | None = None, ankle_rotation: np.ndarray | None = None) -> None:
+    """Re-solve one leg ("left"/"right") so its ankle reaches ``target`` (T, 3), in place on the local
+    ``rotations`` (T, 24, 4), on the ``frames`` (T,) bool given (default all). ``positions`` and
+    ``globals_`` are the pose's FK (the hip where it stands, the knee's side kept or bent towards
+    the thigh's forward axis, :func:`two_bone_ik`); the ankle keeps its world orientation, so the
+    foot still points where it did, or takes ``ankle_rotation`` (T, 3, 3) when given."""
+    hip, knee, ankle = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
+    lengths = skeleton.bone_lengths()
+    if frames is not None:
+        # Only the frames that change are worked out (each frame's leg is its own).
+        frames = np.flatnonzero(frames)
+        positions, globals_, target = positions[frames], globals_[frames], target[frames]
+        ankle_rotation = None if ankle_rotation is None else ankle_rotation[frames]
+    new_knee = two_bone_ik(positions[:, hip], positions[:, knee], positions[:, ankle], target,
+                           lengths[knee], lengths[ankle], pole=globals_[:, hip, :, 2])
+    old_thigh = _unit(positions[:, knee] - positions[:, hip])
+    new_thigh = _unit(new_knee - positions[:, hip])
+    old_shin = _unit(positions[:, ankle] - positions[:, knee])
+    new_shin = _unit(target - new_knee)
+    thigh_turn = _rotation_between(old_thigh, new_thigh)
+    hip_global = thigh_turn @ globals_[:, hip]
+    # The shin turns with the thigh first, then onto its new direction.
+    shin_after_thigh = np.einsum("tij,tj->ti", thigh_turn, old_shin)
+    knee_global = _rotation_between(shin_after_thigh, new_shin) @ thigh_turn @ globals_[:, knee]
+    pelvis_global = globals_[:, PARENTS[hip]]
+    ankle_global = globals_[:, ankle] if ankle_rotation is None else ankle_rotation
+    local = {
+        hip: np.einsum("tji,tjk->tik", pelvis_global, hip_global),
+        knee: np.einsum("tji,tjk->tik", hip_global, knee_global),
+        ankle: np.einsum("tji,tjk->tik", knee_global, ankle_global),
+    }
+    for joint, matrix in local.items():
+        if frames is None:
+            rotations[:, joint] = matrix_to_quat(matrix)
+        else:
+            rotations[frames, joint] = matrix_to_quat(matrix)

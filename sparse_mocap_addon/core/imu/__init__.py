@@ -1,0 +1,1 @@
+"""Body-worn IMUs: the recording model, synthesis, calibration, the direct solver, the root path."""

@@ -1,0 +1,1 @@
+"""Rotations, skeletons and forward kinematics, motions, resampling, mirroring, IK, filters, calibration poses."""

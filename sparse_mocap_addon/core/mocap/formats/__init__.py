@@ -1,0 +1,1 @@
+"""Mocap readers: BVH, ASF/AMC, CMU exp-map, and the dispatcher."""

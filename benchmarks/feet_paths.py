@@ -20,7 +20,7 @@ floor found under the soles: ``feet_stage.motion_contacts``) are the truth every
 - **fill_gaps**: 0.5 s holes every 3 s cut into the imported take, filled by the motion predictor;
   the figures are over the filled frames only (the known frames are the imported take).
 
-Figures (``core/metrics``): ``foot_below_floor_max_cm`` (deepest sole point under y = 0),
+Figures (``core/feet/metrics``): ``foot_below_floor_max_cm`` (deepest sole point under y = 0),
 ``foot_float_in_contact_max_cm`` (highest lowest-sole-point of a foot in contact, run edges left
 out), ``foot_skate_cm_per_s`` (mean horizontal speed of sole points in contact). Per path the
 worst take (and for baking the worst body) is reported; skating is the mean over takes. Targets
@@ -60,8 +60,8 @@ from sparse_mocap_addon.core.body.measurements import BodyMeasurements, default_
 from sparse_mocap_addon.core.body.measurements import skeleton_from_measurements  # noqa: E402
 from sparse_mocap_addon.core.feet.stage import (FeetOptions, feet_metrics, feet_on_floor,  # noqa: E402
                                                 motion_contacts, sole_points)
-from sparse_mocap_addon.core.metrics import (foot_below_floor_max_cm, foot_float_in_contact_max_cm,  # noqa: E402
-                                             foot_skate_cm_per_s)
+from sparse_mocap_addon.core.feet.metrics import (foot_below_floor_max_cm, foot_float_in_contact_max_cm,  # noqa: E402
+                                                  foot_skate_cm_per_s)
 from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"

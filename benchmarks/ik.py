@@ -55,7 +55,7 @@ if str(ROOT) not in sys.path:
 
 from sparse_mocap_addon.core.kinematics.ik import DEFAULT_HINGE_AXES, estimate_hinge_axes, solve_ik  # noqa: E402
 from sparse_mocap_addon.core.landmarks.skeleton import skeleton_from_landmarks  # noqa: E402
-from sparse_mocap_addon.core.metrics import geodesic_deg  # noqa: E402
+from sparse_mocap_addon.core.kinematics.metrics import geodesic_deg  # noqa: E402
 from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, LEAVES, PARENTS, forward_kinematics  # noqa: E402
 

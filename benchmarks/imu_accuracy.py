@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 
 from sparse_mocap_addon.core.imu.recording import SIX_SENSORS, fill_dropped  # noqa: E402
 from sparse_mocap_addon.core.imu.root import RootOptions, kinematic_contact, root_drift_errors, root_translation  # noqa: E402
-from sparse_mocap_addon.core.metrics import geodesic_deg  # noqa: E402
+from sparse_mocap_addon.core.kinematics.metrics import geodesic_deg  # noqa: E402
 from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix  # noqa: E402
 from sparse_mocap_addon.core.kinematics.skeleton import PARENTS, forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402

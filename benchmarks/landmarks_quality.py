@@ -68,7 +68,8 @@ from sparse_mocap_addon.core.landmarks.formats import read_landmarks  # noqa: E4
 from sparse_mocap_addon.pipelines.landmarks import SolveOptions, solve_landmarks, solve_targets  # noqa: E402
 from sparse_mocap_addon.core.landmarks.targets import JointTargets, joint_targets  # noqa: E402
 from sparse_mocap_addon.core.landmarks.sequence import orient  # noqa: E402
-from sparse_mocap_addon.core.metrics import bone_length_cv, foot_skating_cm, jitter_km_s3, mpjpe  # noqa: E402
+from sparse_mocap_addon.core.kinematics.metrics import bone_length_cv, jitter_km_s3, mpjpe  # noqa: E402
+from sparse_mocap_addon.core.feet.metrics import foot_skating_cm  # noqa: E402
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics  # noqa: E402
 
 SIGMAS_M = (0.01, 0.03)

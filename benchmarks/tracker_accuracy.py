@@ -56,7 +56,7 @@ import numpy as np  # noqa: E402
 from sparse_mocap_addon.core.body.measurements import default_measurements  # noqa: E402
 from sparse_mocap_addon.core.feet.contact import detect_foot_contact  # noqa: E402
 from sparse_mocap_addon.core.feet.soles import foot_floor_points  # noqa: E402
-from sparse_mocap_addon.core.metrics import geodesic_deg, jitter_km_s3  # noqa: E402
+from sparse_mocap_addon.core.kinematics.metrics import geodesic_deg, jitter_km_s3  # noqa: E402
 from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix  # noqa: E402
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.trackers.synth import (TrackerNoise, corrupt_trackers, default_mountings,  # noqa: E402

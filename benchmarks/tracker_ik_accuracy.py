@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from sparse_mocap_addon.core.metrics import geodesic_deg, jitter_km_s3  # noqa: E402
+from sparse_mocap_addon.core.kinematics.metrics import geodesic_deg, jitter_km_s3  # noqa: E402
 from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix  # noqa: E402
 from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.trackers.six_point import SixPointOptions, solve_six_point  # noqa: E402

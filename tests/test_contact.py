@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sparse_mocap_addon.core.feet.contact import contact_runs, detect_foot_contact, estimate_ground_height
-from sparse_mocap_addon.core.metrics import foot_skating_cm
+from sparse_mocap_addon.core.feet.metrics import foot_skating_cm
 
 
 def synthetic_walk(seconds=10.0, fps=60.0, ground=0.037, noise=0.003, seed=0, stance_fraction=0.6,

@@ -1,4 +1,4 @@
-"""The feet stage (core/feet/stage.py) and the feet metrics (core/metrics.py): a motion moved onto
+"""The feet stage (core/feet/stage.py) and the feet metrics (core/feet/metrics.py): a motion moved onto
 bodies from 1.40 to 2.10 m keeps its contact feet planted and on the floor and never goes under it
 (issue 15's targets: 1 cm, 1 cm, 2 cm/s), on a synthetic walk and on real takes of the shared data."""
 
@@ -13,8 +13,8 @@ from sparse_mocap_addon.core.body.measurements import default_measurements, skel
 from sparse_mocap_addon.core.body.demo import demo_motion
 from sparse_mocap_addon.core.feet.stage import (FeetOptions, feet_metrics, feet_on_floor, feet_summary,
                                                 motion_contacts, pelvis_height, sole_points)
-from sparse_mocap_addon.core.metrics import (foot_below_floor_max_cm, foot_float_in_contact_max_cm,
-                                             foot_skate_cm_per_s)
+from sparse_mocap_addon.core.feet.metrics import (foot_below_floor_max_cm, foot_float_in_contact_max_cm,
+                                                  foot_skate_cm_per_s)
 from sparse_mocap_addon.core.kinematics.motion import Motion
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX
 

@@ -7,7 +7,7 @@ import pytest
 
 from sparse_mocap_addon.core.kinematics import ik
 from sparse_mocap_addon.core.body.demo import demo_motion
-from sparse_mocap_addon.core.metrics import geodesic_deg
+from sparse_mocap_addon.core.kinematics.metrics import geodesic_deg
 from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat, quat_normalize, quat_to_matrix
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX as J
 from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics

@@ -110,7 +110,7 @@ def test_the_live_stream_equals_the_offline_reconstruction_without_smoothing():
 
 
 def test_the_live_stream_smooths_causally_like_smooth_rotations_online():
-    from sparse_mocap_addon.core.metrics import jitter_km_s3
+    from sparse_mocap_addon.core.kinematics.metrics import jitter_km_s3
     from sparse_mocap_addon.pipelines.imu import ImuStream
     _, rec = _walk_recording(seconds=2.0, seed=4)
     streams = {smooth: ImuStream(BODY, smoothing=smooth) for smooth in (False, True)}

@@ -16,7 +16,7 @@ from sparse_mocap_addon.core.kinematics.motion import Motion
 from sparse_mocap_addon.core.landmarks.skeleton import skeleton_from_landmarks
 from sparse_mocap_addon.core.landmarks.targets import TRUNK_FRACTIONS, JointTargets, joint_targets
 from sparse_mocap_addon.core.landmarks.sequence import LandmarkError, LandmarkSequence
-from sparse_mocap_addon.core.metrics import foot_skating_cm
+from sparse_mocap_addon.core.feet.metrics import foot_skating_cm
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX as J
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES, forward_kinematics
 

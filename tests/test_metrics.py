@@ -5,17 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.metrics import (
-    bone_length_cv,
-    bone_lengths,
-    foot_skating_cm,
-    geodesic_deg,
-    jitter,
-    jitter_km_s3,
-    mean_bone_length_cv,
-    mpjpe,
-    quat_geodesic_deg,
-)
+from sparse_mocap_addon.core.kinematics.metrics import (bone_length_cv, bone_lengths, geodesic_deg, jitter, jitter_km_s3,
+                                                        mean_bone_length_cv, mpjpe, quat_geodesic_deg)
+from sparse_mocap_addon.core.feet.metrics import foot_skating_cm
 
 
 def rot_z(angle):

@@ -222,7 +222,7 @@ def test_foot_planter_without_pinning_only_keeps_feet_on_and_above_the_floor():
 
 
 def test_offline_smoothing_takes_tracking_noise_out():
-    from sparse_mocap_addon.core.metrics import jitter_km_s3
+    from sparse_mocap_addon.core.kinematics.metrics import jitter_km_s3
     from sparse_mocap_addon.core.trackers.synth import TrackerNoise, corrupt_trackers
 
     from sparse_mocap_addon.core.body.demo import demo_motion

@@ -45,7 +45,7 @@ import numpy as np
 from .contact import contact_runs, detect_foot_contact, estimate_ground_height
 from .soles import foot_floor_points
 from .lock import body_height_correction, ease_weights, solve_leg
-from ..metrics import foot_below_floor_max_cm, foot_float_in_contact_max_cm, foot_skate_cm_per_s
+from .metrics import foot_below_floor_max_cm, foot_float_in_contact_max_cm, foot_skate_cm_per_s
 from ..kinematics.motion import Motion
 from ..kinematics.skeleton import JOINT_INDEX, LEG_JOINTS, Skeleton, forward_kinematics
 
@@ -192,7 +192,7 @@ def motion_contacts(motion: Motion, floor: str = "zero", options: FeetOptions | 
 def feet_metrics(motion: Motion, contact: np.ndarray) -> dict:
     """The three figures of issue 15 for ``motion`` (floor at y = 0) with ``contact`` (T, 2, 3) per
     sole point, from the source or the truth: deepest sole point below the floor, highest contact
-    foot above it, skating of sole points in contact (see ``core/metrics``)."""
+    foot above it, skating of sole points in contact (see ``core/feet/metrics``)."""
     soles = sole_points(motion)
     return {"foot_below_floor_max_cm": foot_below_floor_max_cm(soles),
             "foot_float_in_contact_max_cm": foot_float_in_contact_max_cm(soles, contact, motion.fps),

@@ -293,7 +293,7 @@ def run(args) -> list[Path]:
 
     say("starting Blender")  # imported late: argument errors are reported without loading Blender
     from .blender.armature import create_armature
-    from .blender.bake import bake_motion
+    from .blender.bake import bake_motion, keys_for
 
     _fresh_scene()
     obj = create_armature(skeleton, name=args.name or "Subject", with_mesh=not args.no_body)
@@ -312,8 +312,12 @@ def run(args) -> list[Path]:
             last[0] = step
             say(f"baking {int(fraction * 100):3d}%")
 
-    action = bake_motion(obj, motion, action_name=take_label(args), progress=bake_progress)
-    say(f"baked {motion.num_frames} frames into action '{action.name}'")
+    keys = keys_for(motion.num_frames)   # a long take as sampled curves: a quarter of Blender's memory
+    action = bake_motion(obj, motion, action_name=take_label(args), progress=bake_progress, keys=keys)
+    say(f"baked {motion.num_frames} frames into action '{action.name}'" + (
+        "" if keys == "keyframes" else " as sampled curves (a long take; the Graph Editor's Samples to Keys makes "
+                                       "them editable keys)"))
+    del motion                           # Blender holds the take now; the writer needs the memory
     _write_outputs(obj, outputs, args, say)
     return [path for _, path in outputs]
 

@@ -10,6 +10,7 @@ import pytest
 bpy = pytest.importorskip("bpy", reason="the bpy module is installed by scripts/setup.sh")
 ufbx = pytest.importorskip("ufbx", reason="the ufbx reader is installed by scripts/setup.sh")
 
+from sparse_mocap_addon.blender import compat  # noqa: E402
 from sparse_mocap_addon.blender.armature import create_armature  # noqa: E402
 from sparse_mocap_addon.blender.bake import bake_motion  # noqa: E402
 from sparse_mocap_addon.blender.export import (  # noqa: E402
@@ -47,6 +48,26 @@ def test_fbx_matches_core_fk(baked, tmp_path, preset):
         for frame in frames:
             got = fbx.world_positions[(joint, frame)] * fbx.unit_meters
             assert np.linalg.norm(got - positions[frame, JOINT_INDEX[joint]]) < 1e-3, (joint, frame)
+
+
+@pytest.mark.parametrize("preset", ["UNITY", "UNREAL"])
+def test_a_take_baked_as_samples_exports_the_same_motion(blank_scene, random_motion, tmp_path, preset):
+    """Long takes are baked as sampled curves (blender/bake.keys_for): the Unreal copy with its root
+    bone must carry them too (it once copied keyframe points only, losing every rotation)."""
+    obj = create_armature(random_motion.skeleton, name="Subject")
+    bake_motion(obj, random_motion, action_name="take", keys="samples")
+    assert all(len(c.sampled_points) and not len(c.keyframe_points) for c in compat.action_fcurves(obj))
+    path = export_fbx(obj, tmp_path / "sampled.fbx", preset=preset)
+    joints, frames = ("left_wrist", "right_ankle", "head"), (0, 17, random_motion.num_frames - 1)
+    fbx = read_fbx(path, [(j, f) for j in joints for f in frames])
+    assert fbx.frames == random_motion.num_frames
+    positions, _ = forward_kinematics(random_motion.rotations, random_motion.translation, random_motion.skeleton)
+    for joint in joints:
+        for frame in frames:
+            got = fbx.world_positions[(joint, frame)] * fbx.unit_meters
+            assert np.linalg.norm(got - positions[frame, JOINT_INDEX[joint]]) < 1e-3, (joint, frame)
+    # The user's action is left as it was: still sampled, nothing added.
+    assert all(len(c.sampled_points) and not len(c.keyframe_points) for c in compat.action_fcurves(obj))
 
 
 def test_unreal_root_bone_carries_the_horizontal_travel(baked, tmp_path):

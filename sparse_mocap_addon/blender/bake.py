@@ -25,7 +25,6 @@ from . import compat
 from .armature import rest_frames, skeleton_from_armature
 from .coords import CORE_TO_BLENDER, core_to_blender_vectors
 
-_LINEAR = 1  # Keyframe.interpolation enum value of 'LINEAR' (foreach_set takes the integer)
 KEY_STORAGE = ("keyframes", "samples")
 # From this many frames (10 minutes at 60 fps) a long take is best baked as samples (bake_motion's
 # ``keys``): 99 F-curves of LINEAR keys cost about 7 KB a frame in Blender, samples about 1.6 KB.
@@ -133,7 +132,7 @@ def bake_motion(obj, motion: Motion, action_name: str | None = None, frame_start
     # channels' keys outside Blender.
     coords = np.empty((frames_count, 2), dtype=np.float32)
     coords[:, 0] = frames
-    interpolation = None if samples else np.full(frames_count, _LINEAR, dtype=np.int8)
+    interpolation = None if samples else np.full(frames_count, compat.LINEAR, dtype=np.int8)
     written, total = 0, 4 * len(JOINT_NAMES) + 3
     for path, group, values_of in channels:
         values = values_of()

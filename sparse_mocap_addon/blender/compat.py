@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import bpy
 
+# Keyframe.interpolation enum values (``foreach_set("interpolation", ...)`` takes the integers).
+CONSTANT = 0
+LINEAR = 1
+
 
 def has_slotted_actions() -> bool:
     return hasattr(bpy.types, "ActionSlot")

@@ -21,8 +21,6 @@ import numpy as np
 from ..core.kinematics.rotations import quat_continuous
 from . import compat
 
-LINEAR = 1         # Keyframe.interpolation enum values (foreach_set takes the integers)
-CONSTANT = 0
 VALID = "valid"
 VALID_PATH = f'["{VALID}"]'
 CALIBRATION = "calibration"      # the parent property where Calibrate keeps its result (JSON)
@@ -130,7 +128,7 @@ def scene_frame(scene, frame_start: int | None) -> int:
     return int(scene.frame_start if frame_start is None else frame_start)
 
 
-def write_keys(fcurve, frames: np.ndarray, values: np.ndarray, interpolation: int = LINEAR) -> None:
+def write_keys(fcurve, frames: np.ndarray, values: np.ndarray, interpolation: int = compat.LINEAR) -> None:
     """Key ``values`` at ``frames`` on ``fcurve`` (nothing for no frames)."""
     if not len(frames):
         return
@@ -207,7 +205,7 @@ def add_valid_property(child, description: str) -> None:
 
 def write_valid_keys(fcurves, frames: np.ndarray, valid: np.ndarray) -> None:
     """Key ``["valid"]`` 1 or 0 on every frame (CONSTANT keys), so missing samples show in the graph."""
-    write_keys(compat.new_fcurve(fcurves, VALID_PATH, 0, "Valid"), frames, valid.astype(np.float64), CONSTANT)
+    write_keys(compat.new_fcurve(fcurves, VALID_PATH, 0, "Valid"), frames, valid.astype(np.float64), compat.CONSTANT)
 
 
 # --- reading a set -------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from .action_motion import POSE_CHANNELS, read_action_motion
 from .mocap_import import bake_onto_armature, removed_on_failure
 
 FILLED_SUFFIX = "_filled"
-_LINEAR = 1                      # Keyframe.interpolation enum value of 'LINEAR'
 # Keyframe properties copied with the action's other F-curves (co first: add() then foreach_set).
 _KEY_FIELDS = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
                ("interpolation", 1, np.int8), ("easing", 1, np.int8), ("handle_left_type", 1, np.int8),
@@ -137,7 +136,7 @@ def _merge_keys(curves, source_keys: dict, result: GapFillResult, frame_start: f
         curve.keyframe_points.add(len(merged))
         curve.keyframe_points.foreach_set("co", merged[:, :2].astype(np.float32).ravel())
         curve.keyframe_points.foreach_set("interpolation", merged[:, 2].astype(np.int8))
-        if (merged[:, 2] != _LINEAR).any():
+        if (merged[:, 2] != compat.LINEAR).any():
             curve.update()                       # the user's Bezier keys get their handles
 
 

@@ -90,15 +90,24 @@ def _unit_quaternions(where, quat: np.ndarray, line_numbers, names=None) -> tupl
     return quat / norm[..., None], present
 
 
+ROTATION_CHECK_BLOCK = 20_000   # frames checked at a time: a long recording needs no full-size temporaries
+
+
 def _check_rotations(where, matrices: np.ndarray, label) -> None:
     """Raise when a finite matrix of (N, ..., 3, 3) is not a rotation; ``label(index)`` names it."""
+    for start in range(0, len(matrices), ROTATION_CHECK_BLOCK):
+        _check_rotation_block(where, matrices[start:start + ROTATION_CHECK_BLOCK], label, start)
+
+
+def _check_rotation_block(where, matrices: np.ndarray, label, first: int) -> None:
+    """:func:`_check_rotations` on the rows ``first``, ``first + 1``, ... of a recording."""
     finite = np.isfinite(matrices).all(axis=(-2, -1))
     entries = np.abs(np.where(finite[..., None, None], matrices, 0.0))
     huge = (entries > 1e6).any(axis=(-2, -1))
     if huge.any():                                # checked first: the products below would overflow
         index = tuple(np.argwhere(huge)[0])
-        raise _fail(f"{where}, {label(index)}", f"the orientation matrix is not orthonormal (an entry is "
-                    f"{entries[index].max():.3g}); expected a rotation matrix.")
+        raise _fail(f"{where}, {label((index[0] + first,) + index[1:])}", f"the orientation matrix is not "
+                    f"orthonormal (an entry is {entries[index].max():.3g}); expected a rotation matrix.")
     m = np.where(finite[..., None, None], matrices, np.eye(3))
     error = np.abs(np.swapaxes(m, -1, -2) @ m - np.eye(3)).max(axis=(-2, -1))
     det = np.linalg.det(m)
@@ -107,7 +116,8 @@ def _check_rotations(where, matrices: np.ndarray, label) -> None:
         index = tuple(np.argwhere(bad)[0])
         why = ("a reflection (determinant -1)" if det[index] < 0
                else f"not orthonormal (R^T R - I up to {error[index]:.3g})")
-        raise _fail(f"{where}, {label(index)}", f"the orientation matrix is {why}; expected a rotation matrix.")
+        raise _fail(f"{where}, {label((index[0] + first,) + index[1:])}",
+                    f"the orientation matrix is {why}; expected a rotation matrix.")
 
 
 def sensor_label(sensors):

@@ -88,17 +88,18 @@ STAGE_CALLS = (
 STAGES = ("read", "calibrate", "reconstruct", "gap_fill", "blender_setup", "bake", "export")
 
 
-def cli_worker(recording: str, fbx: str, keys: str, simplify: str) -> dict:
+def cli_worker(recording: str, fbx: str, simplify: str) -> dict:
     """``cli.main(["--imu", FILE, "--fbx", OUT, "--quiet"])`` with each stage's call timed, and the
-    peak memory reached by its end. ``keys`` "cli": the CLI as it is; "long": the change proposed
-    for cli.py, a long take baked as samples (``bake.keys_for``). ``simplify`` (a number, or "preset"):
-    the FBX writer's ``bake_anim_simplify_factor`` instead of the preset's (an experiment for export.py)."""
+    peak memory reached by its end (the CLI bakes a long take as samples, ``bake.keys_for``).
+    ``simplify`` (a number, or "preset"): the FBX writer's ``bake_anim_simplify_factor`` instead of
+    the exporter's own choice (an experiment)."""
     import importlib
 
     from sparse_mocap_addon import cli
     from sparse_mocap_addon.blender import export
 
     if simplify != "preset":
+        export.LONG_TAKE_SIMPLIFY = float(simplify)
         for options in export.FBX_PRESETS.values():
             options["bake_anim_simplify_factor"] = float(simplify)
 
@@ -107,9 +108,6 @@ def cli_worker(recording: str, fbx: str, keys: str, simplify: str) -> dict:
 
     def timed(stage, function):
         def call(*args, **kwargs):
-            if stage == "bake" and keys == "long":
-                from sparse_mocap_addon.blender.bake import keys_for
-                kwargs.setdefault("keys", keys_for(args[1].num_frames))
             before.setdefault(stage, round(rss_mb(), 1))
             started = time.perf_counter()
             try:
@@ -131,7 +129,7 @@ def cli_worker(recording: str, fbx: str, keys: str, simplify: str) -> dict:
     seconds["blender_setup"] = total - sum(seconds.values())
     return {"seconds": round(total, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
             "stages": {k: round(v, 2) for k, v in seconds.items()}, "stage_peak_rss_mb": peaks,
-            "stage_start_rss_mb": before, "bake_keys": keys, "fbx_simplify": simplify,
+            "stage_start_rss_mb": before, "fbx_simplify": simplify,
             "fbx_writer_mb": round(peaks["export"] - before["export"], 1),
             "fbx_mb": round(Path(fbx).stat().st_size / 2**20, 1)}
 
@@ -148,7 +146,7 @@ def run_worker(kind: str, *values) -> dict:
 
 def summary(label: str, run: dict) -> None:
     print(f"  {label}: {run['seconds']:.1f} s (target <= {TARGET_SECONDS:g}), peak {run['peak_rss_mb']:.0f} MB (target <= "
-          f"{TARGET_PEAK_MB:g}); bake as {run['bake_keys'] if run['bake_keys'] != 'cli' else 'the CLI does'}"
+          f"{TARGET_PEAK_MB:g})"
           + ("" if run["fbx_simplify"] == "preset" else f"; FBX simplify factor {run['fbx_simplify']}"), file=sys.stderr)
     for stage, seconds in run["stages"].items():
         peak = run["stage_peak_rss_mb"].get(stage)
@@ -159,12 +157,10 @@ def summary(label: str, run: dict) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0)
-    parser.add_argument("--runs", choices=("both", "cli", "long"), default="both",
-                        help="cli: the CLI as it is; long: with long takes baked as samples (the change proposed "
-                             "for cli.py); both (default)")
     parser.add_argument("--fbx-simplify", default="preset",
-                        help="an experiment: the FBX writer's bake_anim_simplify_factor (default: the preset's, 0)")
-    parser.add_argument("--cli-worker", nargs=4, help=argparse.SUPPRESS)
+                        help="an experiment: the FBX writer's bake_anim_simplify_factor (default: the exporter's "
+                             "choice, 0.001 for a long take)")
+    parser.add_argument("--cli-worker", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--write-worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for kind, worker in (("cli", cli_worker), ("write", write_worker)):
@@ -178,22 +174,13 @@ def main(argv=None) -> int:
 
     frames = int(round(args.minutes * 60 * FPS))
     result = {"frames": frames, "minutes": args.minutes}
-    runs = ("cli", "long") if args.runs == "both" else (args.runs,)
     with tempfile.TemporaryDirectory(prefix="long_recording_") as folder:
         recording, fbx = Path(folder) / "long.npz", Path(folder) / "long.fbx"
         run_worker("write", recording, frames)
-        for keys in runs:
-            run = run_worker("cli", recording, fbx, keys, args.fbx_simplify)
-            fbx.unlink(missing_ok=True)
-            if keys == runs[0]:
-                result.update(run)
-            else:
-                result["with_samples"] = run
+        result.update(run_worker("cli", recording, fbx, args.fbx_simplify))
     print(f"{frames} frames ({args.minutes:g} min at {FPS:g} fps) of the TransPose example, through the CLI to FBX:",
           file=sys.stderr)
-    summary("the CLI" if runs[0] == "cli" else "the CLI, long takes as samples", result)
-    if "with_samples" in result:
-        summary("the CLI, long takes as samples", result["with_samples"])
+    summary("the CLI", result)
     print(json.dumps(result))
     return 0
 

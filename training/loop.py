@@ -82,6 +82,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, hidd
     parser.add_argument("--window", type=int, default=200)
     parser.add_argument("--stride", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--speed-range", type=float, nargs=2, metavar=("SLOWEST", "FASTEST"), default=None,
+                        help="augment playback speed by a log-uniform factor in this range, e.g. 0.8 1.25 (default off)")
     parser.add_argument("--smoke", action="store_true", help="a few clips, a tiny model, a few steps (CI)")
 
 

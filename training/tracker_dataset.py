@@ -30,7 +30,7 @@ from sparse_mocap_addon.core.trackers.six_point import stack_targets
 from sparse_mocap_addon.core.trackers.synth import (TrackerNoise, corrupt_trackers, default_mountings,
                                                    joint_targets, virtual_trackers)
 from sparse_mocap_addon.inference.tracker_poser import KINDS, POSE_JOINTS, tracker_features
-from training.imu_dataset import cut_windows, heading_rotate, random_measurements, retarget_to_body
+from training.imu_dataset import change_speed, cut_windows, heading_rotate, random_measurements, retarget_to_body
 
 TIME_KEYS = ("features", "pose_6d", "root", "joints", "contact")
 CLIP_KEYS = ("tpose_joints",)
@@ -38,19 +38,26 @@ MIN_FRAMES = 4
 
 
 def make_sample(motion: Motion, kind: str, rng=None, augment: bool = True, noise_prob: float = 0.5,
-                mirror_prob: float = 0.5, random_body_prob: float = 0.5, noise: TrackerNoise | None = None) -> dict:
+                mirror_prob: float = 0.5, random_body_prob: float = 0.5, noise: TrackerNoise | None = None,
+                speed_range: tuple[float, float] | None = None) -> dict:
     """One clip as inputs and targets (module docstring). ``noise``: the error model used with
     probability ``noise_prob`` (default ``TrackerNoise()``); ``noise_prob`` applies with or
-    without ``augment`` (1 gives a noisy evaluation set)."""
+    without ``augment`` (1 gives a noisy evaluation set). ``speed_range``: with ``augment``, the clip
+    played a log-uniform factor in this range faster (``imu_dataset.change_speed``)."""
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     u_mirror, u_body, u_heading, u_noise = rng.uniform(size=4)
     body_seed, noise_seed = rng.integers(0, 2**63 - 1, size=2)
+    # Drawn only when asked, so runs without speed augmentation keep their exact streams.
+    u_speed = rng.uniform() if (augment and speed_range is not None) else None
     if augment:
         if u_mirror < mirror_prob:
             motion = mirror_motion(motion)
         if u_body < random_body_prob:
             motion = retarget_to_body(motion, random_measurements(np.random.default_rng(body_seed)))
         motion = heading_rotate(motion, 2.0 * np.pi * u_heading)
+        if u_speed is not None:
+            low, high = np.log(speed_range[0]), np.log(speed_range[1])
+            motion = change_speed(motion, float(np.exp(low + u_speed * (high - low))))
     names = KINDS[kind]
     mountings = default_mountings(motion.skeleton, names)
     recording = virtual_trackers(motion, names, mountings)
@@ -84,7 +91,8 @@ def build_arrays(motions, kind: str, rng, window: int = 200, stride: int = 100, 
         if motion.num_frames < MIN_FRAMES:
             continue
         sample = make_sample(motion, kind, rng=np.random.default_rng(seeds[i]), **sample_kwargs)
-        for _, cut, mask in cut_windows(sample, TIME_KEYS, motion.num_frames, window, stride):
+        frames = len(sample["features"])  # the clip's own length, or its length after a speed change
+        for _, cut, mask in cut_windows(sample, TIME_KEYS, frames, window, stride):
             for key in TIME_KEYS:
                 parts[key].append(cut[key])
             parts["tpose_joints"].append(sample["tpose_joints"])

@@ -139,8 +139,6 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kind", choices=KINDS, default="full")
     add_training_arguments(parser, epochs=40, hidden=192)
-    parser.add_argument("--speed-range", type=float, nargs=2, metavar=("SLOWEST", "FASTEST"), default=None,
-                        help="augment playback speed by a log-uniform factor in this range, e.g. 0.8 1.25")
     args = parse_training_arguments(parser, argv)
     meta = train(args)
     print(f"{args.kind}: best epoch {meta['training']['best_epoch']}, validation rotation error "

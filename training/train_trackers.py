@@ -74,9 +74,10 @@ def position_error_cm(model: TrackerPoserNet, data: dict, batch_size: int = 64) 
     return 100.0 * total / max(count, 1.0)
 
 
-def build_epoch(motions, kind, seed: int, epoch: int, augment: bool, window: int, stride: int) -> dict:
+def build_epoch(motions, kind, seed: int, epoch: int, augment: bool, window: int, stride: int,
+                speed_range=None) -> dict:
     return tensors(build_arrays(motions, kind, np.random.default_rng([seed, epoch]), window=window,
-                                stride=stride, augment=augment))
+                                stride=stride, augment=augment, speed_range=speed_range))
 
 
 def train(args) -> dict:
@@ -91,14 +92,15 @@ def train(args) -> dict:
     if not val_motions:
         val_motions = train_motions
     model = TrackerPoserNet(args.kind, hidden=args.hidden, layers=args.layers, bidirectional=args.bidirectional)
-    first = build_epoch(train_motions, args.kind, args.seed, 0, True, args.window, args.stride)
+    speed = tuple(args.speed_range) if args.speed_range else None
+    first = build_epoch(train_motions, args.kind, args.seed, 0, True, args.window, args.stride, speed)
     flat = first["features"][first["mask"] > 0]
     model.input_mean.copy_(flat.mean(0))
     model.input_std.copy_(flat.std(0).clamp_min(1e-2))
     val = build_epoch(val_motions, args.kind, args.seed + 1, 0, False, args.window, args.window)
 
     def next_epoch(epoch):
-        return build_epoch(train_motions, args.kind, args.seed, epoch, True, args.window, args.stride)
+        return build_epoch(train_motions, args.kind, args.seed, epoch, True, args.window, args.stride, speed)
 
     best, history = fit(model, first, next_epoch,
                         losses, lambda m: position_error_cm(m, val), metric="val_mpjpe_cm", epochs=args.epochs,
@@ -110,6 +112,7 @@ def train(args) -> dict:
         "training": {"seed": args.seed, "epochs": args.epochs, "best_epoch": best["epoch"],
                      "val_mpjpe_cm": round(best["val_mpjpe_cm"], 3), "batch": args.batch, "lr": args.lr,
                      "loss_weights": LOSS_WEIGHTS, "window": args.window, "stride": args.stride,
+                     "speed_range": list(speed) if speed else None,
                      "train_clips": len(train_motions), "seconds": best["seconds"],
                      "smoke": bool(args.smoke),
                      "command": " ".join(["python -m training.train_trackers"] + sys.argv[1:]), "history": history},

@@ -226,14 +226,21 @@ def test_imu_segments_from_a_json_file(tmp_path):
      "x: --imu-heading core needs a recording in the core frame"),
     ("x: the calibration window needs start_s >= 0 and duration_s > 0, got start_s=-1, duration_s=2.0.", "imu",
      "x: the calibration window needs --calibration-start >= 0 and --calibration-seconds > 0, got -1 and 2.0"),
-    ("f.csv, line 3: the file says its convention is 'unity' but convention='openxr' was given; pass "
-     "convention=None to use the file's or fix the file", "trackers",
+    ("f.csv, line 3: the file says its convention is 'unity' but 'openxr' was given; leave the convention unset to "
+     "use the file's, or fix the file.", "trackers",
      "f.csv, line 3: the file says its convention is 'unity' but --tracker-convention 'openxr' was given; leave out "
-     "--tracker-convention to use the file's, or fix the file"),
-    ("f.csv: read as convention 'unity' in m, too tall; convention='blender' with units='cm' passes these checks",
-     "trackers", "f.csv: read as convention 'unity' in m, too tall; --tracker-convention blender with "
-                 "--tracker-units cm passes these checks"),
-    ("f.csv: the file does not state its coordinate convention; pass convention= one of unity, unreal", "trackers",
+     "--tracker-convention to use the file's, or fix the file."),
+    ("f.csv: read as convention 'unity' in m, too tall; the convention 'blender' in cm passes these checks.",
+     "trackers", "f.csv: read as convention 'unity' in m, too tall; --tracker-convention blender --tracker-units cm "
+                 "passes these checks."),
+    ("f.csv: read as convention 'unity' in m, too far apart; the units 'mm' passes these checks.", "trackers",
+     "f.csv: read as convention 'unity' in m, too far apart; --tracker-units mm passes these checks."),
+    ("f.csv, line 4: the file says its units are 'm' but 'cm' were given.", "trackers",
+     "f.csv, line 4: the file says its units are 'm' but --tracker-units 'cm' was given"),
+    ("f.csv: the file has no time stamps and states no frame rate; add a time column or give the frame rate.",
+     "trackers", "f.csv: the file has no time stamps and states no frame rate; add a time column or give "
+                 "--tracker-fps."),
+    ("f.csv: the file does not state its coordinate convention; choose one of unity, unreal", "trackers",
      "f.csv: the file does not state its coordinate convention; give --tracker-convention, one of unity, unreal"),
     ("p.npy: Human3.6M-17 landmarks (MotionBERT, VideoPose3D) are not in metres; give the performer's height to "
      "scale them.", "landmarks", "p.npy: Human3.6M-17 landmarks (MotionBERT, VideoPose3D) are not in metres; give "

@@ -208,7 +208,7 @@ def test_csv_without_time_uses_fps(tmp_path):
     header = kept.index(next(ln for ln in kept if ln.startswith("time")))
     kept = kept[:header] + [",".join(c.split(",")[1:]) for c in kept[header:]]
     path.write_text("\n".join(kept) + "\n")
-    with pytest.raises(TrackerError, match="no time stamps and states no fps"):
+    with pytest.raises(TrackerError, match="no time stamps and states no frame rate"):
         read_trackers(path)
     back = read_trackers(path, fps=60)
     assert back.num_frames == rec.num_frames and np.allclose(back.positions[rec.valid], rec.positions[rec.valid])
@@ -223,7 +223,7 @@ def test_npz_per_tracker_times_and_units_override(tmp_path):
              time=np.arange(rec.num_frames) / 60.0)
     back = read_trackers(path, "blender", units="mm")
     assert np.allclose(back.positions[rec.valid], rec.positions[rec.valid])
-    with pytest.raises(TrackerError, match=r"units='mm' passes"):
+    with pytest.raises(TrackerError, match=r"the units 'mm' passes"):
         read_trackers(path, "blender")
 
 
@@ -236,7 +236,7 @@ def test_unreal_file_read_as_unity_suggests_unreal(tmp_path):
     with pytest.raises(TrackerError) as info:
         read_trackers(path, "unity")
     msg = str(info.value)
-    assert msg.startswith(str(path)) and "convention='unreal' passes these checks" in msg and msg.count(". ") == 0
+    assert msg.startswith(str(path)) and "the convention 'unreal' passes these checks" in msg and msg.count(". ") == 0
     assert read_trackers(path, "unreal").names == SIX_POINT
 
 
@@ -245,12 +245,12 @@ def test_blender_file_read_as_openxr_suggests_blender(tmp_path):
     doc = json.loads(path.read_text())
     del doc["convention"]
     path.write_text(json.dumps(doc))
-    with pytest.raises(TrackerError, match="convention='blender' passes these checks"):
+    with pytest.raises(TrackerError, match="the convention 'blender' passes these checks"):
         read_trackers(path, "openxr")
 
 
 @pytest.mark.parametrize("true_units, read_units, suggested, size", [
-    ("cm", "m", "units='cm'", "170|16[0-9] m"), ("m", "cm", "units='m'", r"1\.[0-9] cm")])
+    ("cm", "m", "the units 'cm'", "170|16[0-9] m"), ("m", "cm", "the units 'm'", r"1\.[0-9] cm")])
 def test_units_off_by_100(tmp_path, true_units, read_units, suggested, size):
     path = write_trackers(walk_recording(), tmp_path / "w.csv", "unity", units=true_units)
     path.write_text(path.read_text().replace(f"# units: {true_units}\n", ""))
@@ -262,7 +262,7 @@ def test_units_off_by_100(tmp_path, true_units, read_units, suggested, size):
 def test_three_point_units_and_head_below_hands(tmp_path):
     rec = walk_recording(THREE_POINT)
     path = write_trackers(rec, tmp_path / "w.npz", "core", units="mm")
-    with pytest.raises(TrackerError, match=r"trackers are a median [0-9]+ m apart.*units='mm' passes"):
+    with pytest.raises(TrackerError, match=r"trackers are a median [0-9]+ m apart.*the units 'mm' passes"):
         read_trackers(_without(path, "units", tmp_path), "core", units="m")
     flipped = TrackerRecording(rec.names, rec.positions * [1, -1, 1], rec.orientations, rec.fps, rec.valid)
     path = write_trackers(flipped, tmp_path / "flip.csv", "core")
@@ -358,7 +358,7 @@ def test_bad_csv_headers(tmp_path):
 
 def test_convention_arguments(tmp_path):
     path = good_csv(tmp_path)
-    with pytest.raises(TrackerError, match=r"line 2: the file says its convention is 'unity' but convention='openxr'"):
+    with pytest.raises(TrackerError, match=r"line 2: the file says its convention is 'unity' but 'openxr' was given"):
         read_trackers(path, "openxr")
     with pytest.raises(TrackerError, match="unknown tracker coordinate convention 'maya'"):
         read_trackers(path, "maya")
@@ -366,7 +366,7 @@ def test_convention_arguments(tmp_path):
     with pytest.raises(TrackerError, match="does not state its coordinate convention"):
         read_trackers(path)
     assert read_trackers(path, "Unity").metadata["convention"] == "unity"
-    with pytest.raises(TrackerError, match="file says its units are 'm' but units='cm'"):
+    with pytest.raises(TrackerError, match="file says its units are 'm' but 'cm' were given"):
         read_trackers(path, "unity", units="cm")
 
 

@@ -79,7 +79,7 @@ After the conversion :func:`read_trackers` refuses (one sentence) a head tracker
 the pelvis, a head whose median height is outside 1.0-2.3 m above the lowest tracker (with feet
 tracked), a head below both hands, and trackers whose median spread is outside 5 cm - 4 m (units
 off by 100: a 170 m person or a 1.7 cm one). The sentence names the convention or unit that would
-pass when one does (``convention='unreal' passes these checks``). ``check=False`` skips this.
+pass when one does (``the convention 'unreal' passes these checks``). ``check=False`` skips this.
 
 Before those checks, trackers over 10 km away are refused, and after them trackers jumping more than
 5 m between frames faster than 100 m/s (``formats/plausible.py``); a stated fps must be 0.1-1000.

@@ -66,7 +66,8 @@ def problem(names, positions: np.ndarray, valid: np.ndarray) -> str | None:
 
 def suggestion(names, raw_positions: np.ndarray, valid: np.ndarray, chosen: str, units: str) -> str | None:
     """The first other (convention, units) under which the raw file positions pass :func:`problem`,
-    as "convention='blender'" / "units='cm'" text, or None."""
+    as "the convention 'blender'" / "the units 'cm'" / "the convention 'blender' in cm" text, or None
+    (words, not argument names: the CLI and the add-on show them with their own option names)."""
     # The checks see only heights and distances, so conventions sharing an up axis and a unit are one
     # candidate (unity, openxr, steamvr and core differ only in handedness, which heights cannot show).
     up = CONVENTIONS[chosen].axes[1]
@@ -82,7 +83,7 @@ def suggestion(names, raw_positions: np.ndarray, valid: np.ndarray, chosen: str,
     for name, unit in candidates:
         if problem(names, positions_to_core(raw_positions, CONVENTIONS[name], unit), valid) is None:
             if name == chosen:
-                return f"units='{unit}'"
-            text = f"convention='{name}'"
-            return text if unit == CONVENTIONS[name].units else f"{text} with units='{unit}'"
+                return f"the units '{unit}'"
+            text = f"the convention '{name}'"
+            return text if unit == CONVENTIONS[name].units else f"{text} in {unit}"
     return None

@@ -76,12 +76,12 @@ def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "a
             except TrackerError as exc:
                 raise fail(_where(path, line), str(exc)[0].lower() + str(exc)[1:]) from None
         if given is not None and stated is not None and stated.name != given.name:
-            raise fail(_where(path, line), f"the file says its convention is {stated.name!r} but convention="
-                       f"{given.name!r} was given; pass convention=None to use the file's or fix the file.")
+            raise fail(_where(path, line), f"the file says its convention is {stated.name!r} but {given.name!r} "
+                       f"was given; leave the convention unset to use the file's, or fix the file.")
         conv = given or stated
         if conv is None:
-            raise fail(path, "the file does not state its coordinate convention; pass convention= one of unity, "
-                       "unreal, openxr, steamvr, blender, core.")
+            raise fail(path, "the file does not state its coordinate convention; choose one of unity, unreal, "
+                       "openxr, steamvr, blender, core.")
         state["convention"] = conv
         text, line = _header_value(header, "quaternion_order")
         if text is None:
@@ -109,7 +109,7 @@ def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "a
             raise fail(_where(path, line), str(exc)[0].lower() + str(exc)[1:]) from None
     unit = units_name(units) if units is not None else None
     if unit is not None and stated_units is not None and unit != stated_units:
-        raise fail(_where(path, line), f"the file says its units are {stated_units!r} but units={unit!r} was given.")
+        raise fail(_where(path, line), f"the file says its units are {stated_units!r} but {unit!r} were given.")
     unit = unit or stated_units or conv.units
 
     text, line = _header_value(header, "fps")
@@ -123,7 +123,7 @@ def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "a
     if numbered:
         rate = fps or header_fps
         if rate is None:
-            raise fail(path, "the file has no time stamps and states no fps; add a time column or pass fps=...")
+            raise fail(path, "the file has no time stamps and states no frame rate; add a time column or give the frame rate.")
         for s in numbered:
             s.times = s.times / rate
         header_fps = header_fps or rate
@@ -140,8 +140,7 @@ def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "a
         if why is not None:
             other = checks.suggestion(names, raw_pos, valid, conv.name, unit)
             hint = (f"{other} passes these checks" if other else
-                    "no other convention or unit passes these checks either, so check the file (check=False reads it "
-                    "anyway)")
+                    "no other convention or unit passes these checks either, so check the file")
             raise fail(path, f"read as convention {conv.name!r} in {unit}, {why}; {hint}.")
     _check_motion(path, names, raw_pos, conv, unit, rate, steps=True)
     metadata = {"format": kind, "convention": conv.name, "units": unit, "times": times,

@@ -44,8 +44,8 @@ def assemble(streams: list, fps, header_fps, where) -> tuple:
     elif fps is not None:
         native = float(fps)
     else:
-        raise fail(where, "every tracker has a single sample and the file states no fps; give fps=... or more "
-                   "samples.")
+        raise fail(where, "every tracker has a single sample and the file states no frame rate; give the frame "
+                   "rate or more samples.")
     rate = float(fps) if fps is not None else native
     first = streams[0].times
     shared = all(len(s.times) == len(first) and np.array_equal(s.times, first) for s in streams)

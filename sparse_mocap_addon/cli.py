@@ -626,20 +626,24 @@ def _run_landmarks(args, say, outputs, measurements) -> list[Path]:
 
 # --- errors in the CLI's words -------------------------------------------------------------------
 
-# The readers and solvers name their Python arguments in their hints ("pass heading='left_knee'");
-# on the command line the same hint names the flag. (pattern, replacement) per input, in order.
+# The readers and solvers word their hints for anyone ("give the heading in degrees", "the convention
+# 'blender' passes these checks"); on the command line the same hint names the flag. (pattern,
+# replacement) per input, in order.
 _FLAG_WORDING = {
     "imu": (
-        (r"pass segments=\{'([^']*)': 'left_lower_leg', \.\.\.\}", r"give --imu-segment \1=<segment>"),
-        (r"\bsegments names sensor", "--imu-segment names sensor"),
-        (r"pass heading='left_knee', 'right_knee' or <degrees>", "give --imu-heading left_knee, right_knee or "
-                                                                  "<degrees>"),
-        (r"pass heading=<degrees>", "give --imu-heading <degrees>"),
-        (r"\bheading='(\w+)'", r"--imu-heading \1"),
-        (r"\bheading must be", "--imu-heading must be"),
-        (r"pass up='\+Z'", "give --imu-up +Z"),
-        (r"\(start_s, duration_s\)", "(--calibration-start, --calibration-seconds)"),
-        (r"needs start_s >= 0 and duration_s > 0, got start_s=(\S+), duration_s=(\S+?)\.?$",
+        (r"sensor '([^']*)' rides no known body segment \(([^)]*)\); name the segment it rides, one of",
+         r"sensor '\1' rides no known body segment (\2); give --imu-segment \1=<segment>, a segment one of"),
+        (r"the sensor-to-segment names give sensor", "--imu-segment names sensor"),
+        (r"or take the heading from the left or the right knee alone, or give it in degrees",
+         "or give --imu-heading left_knee, right_knee or <degrees>"),
+        (r"give the heading in degrees", "give --imu-heading <degrees>"),
+        (r"\bthe heading '(\w+)'", r"--imu-heading \1"),
+        (r"\bthe heading must be", "--imu-heading must be"),
+        (r"give the up axis \(", "give --imu-up ("),
+        (r"choose another calibration window", "choose another window (--calibration-start, --calibration-seconds)"),
+        (r"the calibration window's start must", "--calibration-start must"),
+        (r"the calibration window's length must", "--calibration-seconds must"),
+        (r"needs a start >= 0 s and a length > 0 s, got (\S+) s and (\S+?) s\.?$",
          r"needs --calibration-start >= 0 and --calibration-seconds > 0, got \1 and \2"),
     ),
     "trackers": (

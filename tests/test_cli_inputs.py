@@ -220,12 +220,20 @@ def test_imu_segments_from_a_json_file(tmp_path):
 
 
 @pytest.mark.parametrize("message, kind, expected", [
-    ("x: up axis unknown; pass up='+Z' (the device axis that points up).", "imu",
-     "x: up axis unknown; give --imu-up +Z (the device axis that points up)."),
-    ("x: heading='core' needs a recording in the core frame", "imu",
+    ("x: up axis unknown; give the up axis (the device axis that points up, e.g. +Z).", "imu",
+     "x: up axis unknown; give --imu-up (the device axis that points up, e.g. +Z)."),
+    ("x: the heading 'core' needs a recording in the core frame", "imu",
      "x: --imu-heading core needs a recording in the core frame"),
-    ("x: the calibration window needs start_s >= 0 and duration_s > 0, got start_s=-1, duration_s=2.0.", "imu",
+    ("x: the calibration window needs a start >= 0 s and a length > 0 s, got -1 s and 2.0 s.", "imu",
      "x: the calibration window needs --calibration-start >= 0 and --calibration-seconds > 0, got -1 and 2.0"),
+    ("x: the calibration window's length must be a number of seconds, got nan.", "imu",
+     "x: --calibration-seconds must be a number of seconds, got nan."),
+    ("x: cannot estimate the heading from the knees (why); record some walking or knee bends, or give the heading "
+     "in degrees (the direction the wearer faced).", "imu",
+     "x: cannot estimate the heading from the knees (why); record some walking or knee bends, or give --imu-heading "
+     "<degrees> (the direction the wearer faced)."),
+    ("x: the sensor-to-segment names give sensor(s) 'a' that the recording does not have (it has b).", "imu",
+     "x: --imu-segment names sensor(s) 'a' that the recording does not have (it has b)."),
     ("f.csv, line 3: the file says its convention is 'unity' but 'openxr' was given; leave the convention unset to "
      "use the file's, or fix the file.", "trackers",
      "f.csv, line 3: the file says its convention is 'unity' but --tracker-convention 'openxr' was given; leave out "

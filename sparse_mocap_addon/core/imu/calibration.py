@@ -317,7 +317,7 @@ def _resolve_up(recording: ImuRecording, up) -> tuple[np.ndarray, str]:
         text = recording.metadata.get("up_axis")
         if not text:
             raise CalibrationError(f"{_where(recording)}: the device world {recording.world!r} has no known up axis "
-                                   "(metadata['up_axis'] is missing); pass up='+Z' (the device axis that points up).")
+                                   "(metadata['up_axis'] is missing); give the up axis (the device axis that points up, e.g. +Z).")
         vec = up_vector(text)
     label = ("+" if vec.sum() > 0 else "-") + _AXIS_NAMES[int(np.argmax(np.abs(vec)))]
     return vec, label
@@ -325,12 +325,13 @@ def _resolve_up(recording: ImuRecording, up) -> tuple[np.ndarray, str]:
 
 def _window(recording: ImuRecording, start_s, duration_s) -> tuple[int, int]:
     where = _where(recording)
-    for name, value in (("start_s", start_s), ("duration_s", duration_s)):
+    for name, value in (("start", start_s), ("length", duration_s)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise CalibrationError(f"{where}: {name} must be a number of seconds, got {value!r}.")
+            raise CalibrationError(f"{where}: the calibration window's {name} must be a number of seconds, got "
+                                   f"{value!r}.")
     if start_s < 0 or duration_s <= 0:
-        raise CalibrationError(f"{where}: the calibration window needs start_s >= 0 and duration_s > 0, got "
-                               f"start_s={start_s}, duration_s={duration_s}.")
+        raise CalibrationError(f"{where}: the calibration window needs a start >= 0 s and a length > 0 s, got "
+                               f"{start_s} s and {duration_s} s.")
     fps = float(recording.fps)
     start = int(round(start_s * fps))
     count = max(1, int(round(duration_s * fps)))
@@ -375,15 +376,15 @@ def _knee_heading(R, valid, mean, up, pairs, targets, min_flexion_deg):
     if not legs:
         why = "; ".join(f"{leg}: {text}" for leg, text in per_leg.items())
         raise CalibrationError(f"cannot estimate the heading from the knees ({why}); record some walking or knee "
-                               "bends, or pass heading=<degrees> (the direction the wearer faced).")
+                               "bends, or give the heading in degrees (the direction the wearer faced).")
     if len(legs) == 2:
         gap = abs((legs["left"]["deg"] - legs["right"]["deg"] + 180.0) % 360.0 - 180.0)
         if gap > MAX_LEG_DISAGREEMENT_DEG:
             raise CalibrationError(
                 f"the knees disagree on the heading: the left knee says {legs['left']['deg']:.1f} deg, the right "
                 f"{legs['right']['deg']:.1f} deg ({gap:.0f} deg apart; near 180 means one leg's upper- and lower-leg "
-                "sensors are swapped); check the sensor names, or pass heading='left_knee', 'right_knee' or "
-                "<degrees>.")
+                "sensors are swapped); check the sensor names, or take the heading from the left or the "
+                "right knee alone, or give it in degrees.")
     vec = sum(d["weight"] * np.array([math.cos(math.radians(d["deg"])), math.sin(math.radians(d["deg"]))])
               for d in legs.values())
     heading = math.degrees(math.atan2(vec[1], vec[0])) % 360.0
@@ -408,15 +409,14 @@ def calibrate(recording: ImuRecording, pose="t", start_s: float = 0.0, duration_
     segments = dict(segments or {})
     unknown = [s for s in segments if s not in recording.sensors]
     if unknown:
-        raise CalibrationError(f"{where}: segments names sensor(s) {', '.join(map(repr, unknown))} that the "
-                               f"recording does not have (it has {', '.join(recording.sensors)}).")
+        raise CalibrationError(f"{where}: the sensor-to-segment names give sensor(s) {', '.join(map(repr, unknown))} "
+                               f"that the recording does not have (it has {', '.join(recording.sensors)}).")
     seg_names = [segments.get(s, s) for s in recording.sensors]
     joints = [_segment_joint(n) for n in seg_names]
     for s, n, j in zip(recording.sensors, seg_names, joints):
         if j is None:
-            raise CalibrationError(f"{where}: sensor {s!r} rides no known body segment ({n!r}); pass "
-                                   f"segments={{{s!r}: 'left_lower_leg', ...}} with one of "
-                                   f"{', '.join(SEGMENT_JOINTS)}.")
+            raise CalibrationError(f"{where}: sensor {s!r} rides no known body segment ({n!r}); name the "
+                                   f"segment it rides, one of {', '.join(SEGMENT_JOINTS)}.")
     if len(set(seg_names)) != len(seg_names):
         dup = next(n for n in seg_names if seg_names.count(n) > 1)
         raise CalibrationError(f"{where}: two sensors ride the segment {dup!r}; each segment takes one sensor.")
@@ -454,7 +454,7 @@ def calibrate(recording: ImuRecording, pose="t", start_s: float = 0.0, duration_
                 f"{max(away.max(), motion[worst]):.1f} deg away from the pose it held (limit {max_motion_deg:g}) in "
                 f"frames "
                 f"{moving[0]}-{moving[-1]} ({moving[0] / fps:.2f}-{moving[-1] / fps:.2f} s); hold the pose still or "
-                "choose another window (start_s, duration_s).")
+                "choose another calibration window.")
 
     bones = _global_rotations(local)
     targets = bones[joints]                                               # P_s, (S, 3, 3)
@@ -470,33 +470,33 @@ def calibrate(recording: ImuRecording, pose="t", start_s: float = 0.0, duration_
             if method is None:
                 raise CalibrationError(
                     f"{where}: cannot choose the heading of the device world {recording.world!r} by itself: no leg "
-                    "has both an upper-leg and a lower-leg sensor; pass heading=<degrees> (the direction the wearer "
-                    "faced, counter-clockwise from above from the device's reference axis) or a facing vector.")
+                    "has both an upper-leg and a lower-leg sensor; give the heading in degrees (the direction the "
+                    "wearer faced, counter-clockwise from above from the device's reference axis) or a facing vector.")
         if method == "core":
             facing = _heading_facing(up_vec, 0.0) if recording.world == "core" else None
             if facing is None:
-                raise CalibrationError(f"{where}: heading='core' needs a recording in the core frame, this one is in "
+                raise CalibrationError(f"{where}: the heading 'core' needs a recording in the core frame, this one is in "
                                        f"{recording.world!r}.")
             heading_deg = 0.0
         elif method in ("knees", "left_knee", "right_knee"):
             pairs = [p for p in _leg_pairs(seg_names) if method == "knees" or method == f"{p[0]}_knee"]
             if not pairs:
                 which = "the same leg" if method == "knees" else f"the {method.split('_')[0]} leg"
-                raise CalibrationError(f"{where}: heading={method!r} needs an upper-leg and a lower-leg sensor on "
-                                       f"{which}; pass heading=<degrees> instead.")
+                raise CalibrationError(f"{where}: the heading {method!r} needs an upper-leg and a lower-leg sensor on "
+                                       f"{which}; give the heading in degrees instead.")
             hinge = {leg: bones[JOINT_INDEX[f"{leg}_hip"]] @ np.array([1.0, 0.0, 0.0]) for leg, _, _ in pairs}
             for leg, vec in hinge.items():
                 if math.hypot(vec[0], vec[2]) < 0.3:
                     raise CalibrationError(f"{where}: in this calibration pose the {leg} knee's hinge axis is nearly "
-                                           "vertical, so the knees cannot give the heading; pass heading=<degrees>.")
+                                           "vertical, so the knees cannot give the heading; give the heading in degrees.")
             try:
                 heading_deg, legs = _knee_heading(R, valid, mean, up_vec, pairs, hinge, MIN_KNEE_FLEXION_DEG)
             except CalibrationError as exc:
                 raise CalibrationError(f"{where}: {exc}") from None
             facing = _heading_facing(up_vec, heading_deg)
         else:
-            raise CalibrationError(f"heading must be 'auto', 'knees', 'left_knee', 'right_knee', 'core', a number of "
-                                   f"degrees or a facing vector, got {heading!r}.")
+            raise CalibrationError(f"the heading must be 'auto', 'knees', 'left_knee', 'right_knee', 'core', a number "
+                                   f"of degrees or a facing vector, got {heading!r}.")
     else:
         arr = np.asarray(heading, dtype=np.float64) if not isinstance(heading, bool) else np.array(np.nan)
         if arr.shape == () and np.isfinite(arr):
@@ -510,7 +510,7 @@ def calibrate(recording: ImuRecording, pose="t", start_s: float = 0.0, duration_
             method, facing = "given", horizontal / np.linalg.norm(horizontal)
             heading_deg = _heading_of(up_vec, facing)
         else:
-            raise CalibrationError(f"heading must be 'auto', 'knees', 'core', a number of degrees or a facing "
+            raise CalibrationError(f"the heading must be 'auto', 'knees', 'core', a number of degrees or a facing "
                                    f"vector, got {heading!r}.")
 
     world = world_alignment(up_vec, facing)

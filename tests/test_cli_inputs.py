@@ -228,6 +228,16 @@ def test_imu_segments_from_a_json_file(tmp_path):
      "x: the calibration window needs --calibration-start >= 0 and --calibration-seconds > 0, got -1 and 2.0"),
     ("x: the calibration window's length must be a number of seconds, got nan.", "imu",
      "x: --calibration-seconds must be a number of seconds, got nan."),
+    ("t.csv: the calibration window needs a start >= 0 s and a length > 0 s, got -1 s and 1.0 s.", "trackers",
+     "t.csv: the calibration window needs --tracker-calibration-start >= 0 and --tracker-calibration-seconds > 0, "
+     "got -1 and 1.0"),
+    ("t.csv: the trackers are too close together to show which way the wearer faced; take the heading from the "
+     "headset, give it in degrees, or give known mountings.", "trackers",
+     "t.csv: the trackers are too close together to show which way the wearer faced; give --tracker-heading head "
+     "or <degrees>."),
+    ("t.csv: the wearer moved; hold the pose still or choose another calibration window.", "trackers",
+     "t.csv: the wearer moved; hold the pose still or choose another window (--tracker-calibration-start, "
+     "--tracker-calibration-seconds)."),
     ("x: cannot estimate the heading from the knees (why); record some walking or knee bends, or give the heading "
      "in degrees (the direction the wearer faced).", "imu",
      "x: cannot estimate the heading from the knees (why); record some walking or knee bends, or give --imu-heading "

@@ -88,7 +88,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .recording import SEGMENT_JOINTS, ImuError, ImuRecording
-from ..kinematics.poses import PoseError, check_rotation_stack, mean_rotation, pose_rotations, project_to_rotation
+from ..kinematics.poses import PoseError, calibration_window, check_rotation_stack, mean_rotation, pose_rotations, project_to_rotation
 from ..kinematics.rotations import matrix_to_axis_angle
 from ..kinematics.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
 
@@ -324,23 +324,10 @@ def _resolve_up(recording: ImuRecording, up) -> tuple[np.ndarray, str]:
 
 
 def _window(recording: ImuRecording, start_s, duration_s) -> tuple[int, int]:
-    where = _where(recording)
-    for name, value in (("start", start_s), ("length", duration_s)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise CalibrationError(f"{where}: the calibration window's {name} must be a number of seconds, got "
-                                   f"{value!r}.")
-    if start_s < 0 or duration_s <= 0:
-        raise CalibrationError(f"{where}: the calibration window needs a start >= 0 s and a length > 0 s, got "
-                               f"{start_s} s and {duration_s} s.")
-    fps = float(recording.fps)
-    start = int(round(start_s * fps))
-    count = max(1, int(round(duration_s * fps)))
-    T = recording.num_frames
-    if start + count > T:
-        raise CalibrationError(f"{where}: the calibration window {start_s:.2f}-{start_s + duration_s:.2f} s "
-                               f"(frames {start}-{start + count - 1}) runs past the end of the recording "
-                               f"({T} frames, {T / fps:.2f} s).")
-    return start, count
+    try:
+        return calibration_window(float(recording.fps), recording.num_frames, start_s, duration_s)
+    except PoseError as exc:
+        raise CalibrationError(f"{_where(recording)}: {exc}") from None
 
 
 def _knee_heading(R, valid, mean, up, pairs, targets, min_flexion_deg):

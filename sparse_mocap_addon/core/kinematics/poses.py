@@ -7,6 +7,7 @@ so a user of the IMU or tracker calibration still catches that calibration's err
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -48,6 +49,24 @@ def pose_rotations(pose, names=("t", "n")) -> tuple[str, np.ndarray]:
         return "custom", arr.copy()
     raise PoseError(f"a calibration pose given as rotations must be (24, 4) quaternions or (24, 3, 3) "
                     f"matrices, got shape {arr.shape}.")
+
+
+def calibration_window(fps: float, num_frames: int, start_s, duration_s) -> tuple[int, int]:
+    """(first frame, frame count) of the held pose ``[start_s, start_s + duration_s)`` seconds from a
+    recording's first frame; a PoseError (without the file name: the caller puts it in front) for a
+    window that is not numbers, starts before 0, is empty or runs past the end."""
+    for name, value in (("start", start_s), ("length", duration_s)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise PoseError(f"the calibration window's {name} must be a number of seconds, got {value!r}.")
+    if start_s < 0 or duration_s <= 0:
+        raise PoseError(f"the calibration window needs a start >= 0 s and a length > 0 s, got {start_s} s and "
+                        f"{duration_s} s.")
+    start, count = int(round(start_s * fps)), max(1, int(round(duration_s * fps)))
+    if start + count > num_frames:
+        raise PoseError(f"the calibration window {start_s:.2f}-{start_s + duration_s:.2f} s (frames {start}-"
+                        f"{start + count - 1}) runs past the end of the recording ({num_frames} frames, "
+                        f"{num_frames / fps:.2f} s).")
+    return start, count
 
 
 def check_rotation_stack(m: np.ndarray, what: str, tolerance: float = 1e-4) -> None:

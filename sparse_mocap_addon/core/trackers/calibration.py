@@ -73,7 +73,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..kinematics.poses import PoseError, mean_rotation, pose_rotations
+from ..kinematics.poses import PoseError, calibration_window, mean_rotation, pose_rotations
 from ..kinematics.rotations import matrix_to_axis_angle, quat_to_matrix
 from ..kinematics.skeleton import Skeleton, forward_kinematics
 from .recording import TRACKER_JOINTS, TrackerError, TrackerMounting, TrackerRecording
@@ -128,20 +128,10 @@ def _where(recording: TrackerRecording) -> str:
 
 
 def _window(recording: TrackerRecording, start_s, duration_s) -> tuple[int, int]:
-    where = _where(recording)
-    for name, value in (("start_s", start_s), ("duration_s", duration_s)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise TrackerError(f"{where}: {name} must be a number of seconds, got {value!r}.")
-    if start_s < 0 or duration_s <= 0:
-        raise TrackerError(f"{where}: the calibration window needs start_s >= 0 and duration_s > 0, got "
-                           f"start_s={start_s}, duration_s={duration_s}.")
-    fps = recording.fps
-    start, count = int(round(start_s * fps)), max(1, int(round(duration_s * fps)))
-    if start + count > recording.num_frames:
-        raise TrackerError(f"{where}: the calibration window {start_s:.2f}-{start_s + duration_s:.2f} s (frames "
-                           f"{start}-{start + count - 1}) runs past the end of the recording "
-                           f"({recording.num_frames} frames, {recording.num_frames / fps:.2f} s).")
-    return start, count
+    try:
+        return calibration_window(recording.fps, recording.num_frames, start_s, duration_s)
+    except PoseError as exc:
+        raise TrackerError(f"{_where(recording)}: {exc}") from None
 
 
 def _held_poses(recording, start, count, max_motion_m, max_motion_deg):
@@ -167,12 +157,12 @@ def _held_poses(recording, start, count, max_motion_m, max_motion_deg):
             raise TrackerError(f"{where}: the wearer moved during the calibration window (frames {start}-"
                                f"{start + count - 1}): the {name} tracker moved {dist[worst_d]:.3f} m from its mean "
                                f"position (most at frame {start + worst_d}), more than {max_motion_m:g} m; hold the "
-                               "pose still or choose another window with start_s and duration_s.")
+                               "pose still or choose another calibration window.")
         if angle[worst_a] > max_motion_deg:
             raise TrackerError(f"{where}: the wearer moved during the calibration window (frames {start}-"
                                f"{start + count - 1}): the {name} tracker turned {angle[worst_a]:.1f} deg from its "
                                f"mean orientation (most at frame {start + worst_a}), more than {max_motion_deg:g} "
-                               "deg; hold the pose still or choose another window with start_s and duration_s.")
+                               "deg; hold the pose still or choose another calibration window.")
         means[name] = (p_mean, r_mean)
         motion[name] = (float(dist[worst_d]), float(angle[worst_a]))
     return means, motion
@@ -193,12 +183,12 @@ def estimate_height(recording: TrackerRecording, start_s: float = 0.0, duration_
 def _facing_angle(heading, where) -> float:
     if isinstance(heading, numbers.Real) and not isinstance(heading, bool):
         if not math.isfinite(heading):
-            raise TrackerError(f"{where}: heading must be a finite number of degrees, got {heading!r}.")
+            raise TrackerError(f"{where}: the heading must be a finite number of degrees, got {heading!r}.")
         return math.radians(float(heading))
     f = np.asarray(heading, dtype=np.float64)
     if f.shape != (3,) or not np.isfinite(f).all() or math.hypot(f[0], f[2]) < 1e-9:
-        raise TrackerError(f"{where}: heading must be 'auto', 'positions', 'head', degrees or a facing vector with a "
-                           f"horizontal part, got {heading!r}.")
+        raise TrackerError(f"{where}: the heading must be 'auto', 'positions', 'head', degrees or a facing vector "
+                           f"with a horizontal part, got {heading!r}.")
     return math.atan2(f[0], f[2])
 
 
@@ -244,15 +234,16 @@ def calibrate_trackers(recording: TrackerRecording, skeleton: Skeleton, pose="t"
         if mode != "given":
             mode = mode.strip().lower()
             if mode not in ("auto", "positions", "head"):
-                raise TrackerError(f"{where}: heading must be 'auto', 'positions', 'head', degrees or a facing vector, "
+                raise TrackerError(f"{where}: the heading must be 'auto', 'positions', 'head', degrees or a facing "
+                                   f"vector, "
                                    f"got {heading!r}.")
             if mode == "auto":
                 mode = "positions" if spread >= MIN_SPREAD_M else "head"
         if mode == "positions":
             if spread < MIN_SPREAD_M:
                 raise TrackerError(f"{where}: the trackers {', '.join(names)} are too close together in the held "
-                                   f"{pose_name}-pose ({spread:.2f} m) to show which way the wearer faced; give "
-                                   "heading='head', heading=<degrees>, or known mountings.")
+                                   f"{pose_name}-pose ({spread:.2f} m) to show which way the wearer faced; take "
+                                   "the heading from the headset, give it in degrees, or give known mountings.")
             a0, b0 = a - a.mean(axis=0), b - b.mean(axis=0)
             C = float(np.sum(b0[:, 0] * a0[:, 0] + b0[:, 1] * a0[:, 1]))
             S = float(np.sum(b0[:, 0] * a0[:, 1] - b0[:, 1] * a0[:, 0]))
@@ -260,8 +251,7 @@ def calibrate_trackers(recording: TrackerRecording, skeleton: Skeleton, pose="t"
         elif mode == "head":
             if "head" not in names:
                 raise TrackerError(f"{where}: without a head tracker (trackers: {', '.join(names)}) the heading must "
-                                   "be "
-                                   "given: heading=<degrees>, a facing vector, or known mountings.")
+                                   "be given in degrees, as a facing vector, or by known mountings.")
             A = _ry(_yaw_of(G[joint["head"]] @ means["head"][1].T))
         else:
             A = _ry(-_facing_angle(heading, where))

@@ -14,17 +14,15 @@ from sparse_mocap_addon.core.body.measurements import default_measurements, skel
 from sparse_mocap_addon.core.body.mesh import segment_ends
 from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_matrix
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS
+from sparse_mocap_addon.core.mocap import joint_maps
 
 ARM_JOINTS = ("shoulder", "elbow", "wrist", "hand")
 LEG_JOINTS = ("left_hip", "left_knee", "left_ankle", "left_foot")
 
 
 def _sided(left: dict, midline: dict, right_of) -> dict:
-    plan = dict(midline)
-    for segment, names in left.items():
-        plan[segment] = names
-        plan[segment.replace("left_", "right_")] = [right_of(n) for n in names]
-    return plan
+    """Both sides from the left one (each entry a list of names)."""
+    return joint_maps._sided(left, midline, lambda names: [right_of(n) for n in names])
 
 
 # Per rig: segment -> bone names (spine and neck chains split their segment evenly), twist bones per
@@ -38,7 +36,8 @@ RIGS = {
                     lambda n: n.replace("Left", "Right")),
         prefix="mixamorig:", arm_down_deg=45.0, roll_deg=0.0),
     "unreal": dict(
-        plan=_sided({"left_hip": ["thigh_l"], "left_knee": ["calf_l"], "left_ankle": ["foot_l"], "left_foot": ["ball_l"],
+        plan=_sided({"left_hip": ["thigh_l"], "left_knee": ["calf_l"], "left_ankle": ["foot_l"],
+                     "left_foot": ["ball_l"],
                      "left_collar": ["clavicle_l"], "left_shoulder": ["upperarm_l"], "left_elbow": ["lowerarm_l"],
                      "left_wrist": ["hand_l"], "left_hand": ["middle_01_l"]},
                     {"pelvis": ["pelvis"], "spine": [f"spine_0{i}" for i in range(1, 6)],

@@ -43,7 +43,8 @@ def test_each_test_rig_is_detected_with_its_map_and_every_required_joint(kind):
 
 def test_mixamo_is_found_under_any_namespace_or_none():
     for prefix in ("mixamorig:", "mixamorig7:", "Armature|mixamorig:", ""):
-        bones = [(prefix + n.split(":")[-1], p and prefix + p.split(":")[-1], h, t) for n, p, h, t in rig_bones("mixamo")]
+        bare = lambda name: name and prefix + name.split(":")[-1]  # noqa: E731
+        bones = [(bare(n), bare(p), h, t) for n, p, h, t in rig_bones("mixamo")]
         rig = describe(bones)
         assert rig.map_name == "Mixamo"
         assert rig.chain_names("spine2") == tuple(prefix + n for n in ("Spine", "Spine1", "Spine2"))
@@ -170,7 +171,7 @@ def test_the_description_read_from_blender_matches_the_rig_built(blank_scene, ki
     obj, built = build_armature(kind)
     rig = target_rig_from_armature(obj)
     assert rig.map_name == BUILTIN_RIG_MAPS[EXPECTED_MAP[kind]].name
-    assert rig.name == f"armature '{obj.name}'"
+    assert rig.source == f"armature '{obj.name}'"
     assert sorted(rig.bone_names) == sorted(built)
     for name, (head, tail) in built.items():
         i = rig.bone_index(name)

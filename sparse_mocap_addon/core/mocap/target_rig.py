@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..kinematics.skeleton import JOINT_INDEX, JOINT_NAMES
-from .joint_maps import BUILTIN_MAPS, JointMapError, _sided, _strip_namespace, _swap, missing_required
+from .joint_maps import BUILTIN_MAPS, JointMapError, _sided, _strip_namespace, missing_required
 
 SPINE_JOINTS = ("spine1", "spine2", "spine3")
 # The keys of a bone map: SMPL joints, with the three spine joints as one chain.
@@ -61,7 +61,7 @@ class RigMap:
 
 @dataclass(frozen=True)
 class TargetRig:
-    name: str
+    source: str                  # what it was read from, for messages ("armature 'Manny'")
     map_name: str
     bone_names: tuple
     parents: np.ndarray          # (B,) parent bone index, -1 for roots
@@ -119,41 +119,37 @@ def _rigify_deform_twist() -> dict:
     return {segment: (name,) for segment, name in _sided(left, {}, lambda n: n.replace(".L", ".R")).items()}
 
 
-def _per_side(left: dict, midline: dict, right_of) -> dict:
-    """Like ``_sided`` for chains (tuples of names)."""
-    bones = {segment: tuple(names) for segment, names in midline.items()}
-    for segment, names in left.items():
-        bones[segment] = tuple(names)
-        bones[segment.replace("left_", "right_")] = tuple(right_of(n) for n in names)
-    return bones
+def _each(right_of):
+    """``right_of`` for a chain: every name of it."""
+    return lambda names: tuple(right_of(n) for n in names)
 
 
-_UNREAL = _per_side(
+_UNREAL = _sided(
     {"left_hip": ("thigh_l",), "left_knee": ("calf_l",), "left_ankle": ("foot_l",), "left_foot": ("ball_l",),
      "left_collar": ("clavicle_l",), "left_shoulder": ("upperarm_l",), "left_elbow": ("lowerarm_l",),
      "left_wrist": ("hand_l",), "left_hand": ("middle_01_l",)},
     {"pelvis": ("pelvis",), "spine": tuple(f"spine_0{i}" for i in range(1, 6)),
      "neck": ("neck_01", "neck_02"), "head": ("head",)},
-    lambda n: n[:-2] + "_r",
+    _each(lambda n: n[:-2] + "_r"),
 )
 
-_VRM = _per_side(
+_VRM = _sided(
     {"left_hip": ("leftUpperLeg",), "left_knee": ("leftLowerLeg",), "left_ankle": ("leftFoot",),
      "left_foot": ("leftToes",), "left_collar": ("leftShoulder",), "left_shoulder": ("leftUpperArm",),
      "left_elbow": ("leftLowerArm",), "left_wrist": ("leftHand",), "left_hand": ("leftMiddleProximal",)},
     {"pelvis": ("hips",), "spine": ("spine", "chest", "upperChest"), "neck": ("neck",), "head": ("head",)},
-    lambda n: "right" + n[len("left"):],
+    _each(lambda n: "right" + n[len("left"):]),
 )
 
 # VRoid Studio exports ("J_Bip_C_Hips", ...): the VRM humanoid under its own bone names.
-_VROID = _per_side(
+_VROID = _sided(
     {"left_hip": ("J_Bip_L_UpperLeg",), "left_knee": ("J_Bip_L_LowerLeg",), "left_ankle": ("J_Bip_L_Foot",),
      "left_foot": ("J_Bip_L_ToeBase",), "left_collar": ("J_Bip_L_Shoulder",),
      "left_shoulder": ("J_Bip_L_UpperArm",), "left_elbow": ("J_Bip_L_LowerArm",),
      "left_wrist": ("J_Bip_L_Hand",), "left_hand": ("J_Bip_L_Middle1",)},
     {"pelvis": ("J_Bip_C_Hips",), "spine": ("J_Bip_C_Spine", "J_Bip_C_Chest", "J_Bip_C_UpperChest"),
      "neck": ("J_Bip_C_Neck",), "head": ("J_Bip_C_Head",)},
-    lambda n: n.replace("_L_", "_R_", 1),
+    _each(lambda n: n.replace("_L_", "_R_", 1)),
 )
 
 # CC's hip bone carries both the legs (through CC_Base_Pelvis) and the spine, so the SMPL pelvis
@@ -315,7 +311,7 @@ def describe_target_rig(bone_names, parents, heads, tails, rest_rotations, rig_m
         raise RigMapError(f"{source}: bone map '{rig_map.name}' {_missing_message(rig_map, missing, bone_names)}")
     chains = {segment: _root_to_tip(parents, bones) for segment, bones in chains.items()}
     return TargetRig(
-        name=source, map_name=rig_map.name, bone_names=bone_names, parents=parents,
+        source=source, map_name=rig_map.name, bone_names=bone_names, parents=parents,
         heads=np.asarray(heads, dtype=np.float64).reshape(-1, 3),
         tails=np.asarray(tails, dtype=np.float64).reshape(-1, 3),
         rest_rotations=np.asarray(rest_rotations, dtype=np.float64).reshape(-1, 3, 3),

@@ -20,49 +20,49 @@ ARM_JOINTS = ("shoulder", "elbow", "wrist", "hand")
 LEG_JOINTS = ("left_hip", "left_knee", "left_ankle", "left_foot")
 
 
-def _sided(left: dict, midline: dict, right_of) -> dict:
+def sided(left: dict, midline: dict, right_of) -> dict:
     """Both sides from the left one (each entry a list of names)."""
-    return joint_maps._sided(left, midline, lambda names: [right_of(n) for n in names])
+    return joint_maps.sided(left, midline, lambda names: [right_of(n) for n in names])
 
 
 # Per rig: segment -> bone names (spine and neck chains split their segment evenly), twist bones per
 # segment, extra bones above the pelvis, the rest pose's arm angle below horizontal, and the roll.
 RIGS = {
     "mixamo": dict(
-        plan=_sided({"left_hip": ["LeftUpLeg"], "left_knee": ["LeftLeg"], "left_ankle": ["LeftFoot"],
+        plan=sided({"left_hip": ["LeftUpLeg"], "left_knee": ["LeftLeg"], "left_ankle": ["LeftFoot"],
                      "left_foot": ["LeftToeBase"], "left_collar": ["LeftShoulder"], "left_shoulder": ["LeftArm"],
                      "left_elbow": ["LeftForeArm"], "left_wrist": ["LeftHand"], "left_hand": ["LeftHandMiddle1"]},
                     {"pelvis": ["Hips"], "spine": ["Spine", "Spine1", "Spine2"], "neck": ["Neck"], "head": ["Head"]},
                     lambda n: n.replace("Left", "Right")),
         prefix="mixamorig:", arm_down_deg=45.0, roll_deg=0.0),
     "unreal": dict(
-        plan=_sided({"left_hip": ["thigh_l"], "left_knee": ["calf_l"], "left_ankle": ["foot_l"],
+        plan=sided({"left_hip": ["thigh_l"], "left_knee": ["calf_l"], "left_ankle": ["foot_l"],
                      "left_foot": ["ball_l"],
                      "left_collar": ["clavicle_l"], "left_shoulder": ["upperarm_l"], "left_elbow": ["lowerarm_l"],
                      "left_wrist": ["hand_l"], "left_hand": ["middle_01_l"]},
                     {"pelvis": ["pelvis"], "spine": [f"spine_0{i}" for i in range(1, 6)],
                      "neck": ["neck_01", "neck_02"], "head": ["head"]},
                     lambda n: n[:-2] + "_r"),
-        twist=_sided({"left_hip": ["thigh_twist_01_l", "thigh_twist_02_l"], "left_knee": ["calf_twist_01_l"],
+        twist=sided({"left_hip": ["thigh_twist_01_l", "thigh_twist_02_l"], "left_knee": ["calf_twist_01_l"],
                       "left_shoulder": ["upperarm_twist_01_l", "upperarm_twist_02_l"],
                       "left_elbow": ["lowerarm_twist_01_l", "lowerarm_twist_02_l"]}, {}, lambda n: n[:-2] + "_r"),
         roots=["root"], arm_down_deg=45.0, roll_deg=90.0),
     "vrm": dict(
-        plan=_sided({"left_hip": ["leftUpperLeg"], "left_knee": ["leftLowerLeg"], "left_ankle": ["leftFoot"],
+        plan=sided({"left_hip": ["leftUpperLeg"], "left_knee": ["leftLowerLeg"], "left_ankle": ["leftFoot"],
                      "left_foot": ["leftToes"], "left_collar": ["leftShoulder"], "left_shoulder": ["leftUpperArm"],
                      "left_elbow": ["leftLowerArm"], "left_wrist": ["leftHand"], "left_hand": ["leftMiddleProximal"]},
                     {"pelvis": ["hips"], "spine": ["spine", "chest", "upperChest"], "neck": ["neck"], "head": ["head"]},
                     lambda n: "right" + n[4:]),
         arm_down_deg=0.0, roll_deg=-30.0),
     "cc_base": dict(
-        plan=_sided({"left_hip": ["CC_Base_L_Thigh"], "left_knee": ["CC_Base_L_Calf"], "left_ankle": ["CC_Base_L_Foot"],
+        plan=sided({"left_hip": ["CC_Base_L_Thigh"], "left_knee": ["CC_Base_L_Calf"], "left_ankle": ["CC_Base_L_Foot"],
                      "left_foot": ["CC_Base_L_ToeBase"], "left_collar": ["CC_Base_L_Clavicle"],
                      "left_shoulder": ["CC_Base_L_Upperarm"], "left_elbow": ["CC_Base_L_Forearm"],
                      "left_wrist": ["CC_Base_L_Hand"], "left_hand": ["CC_Base_L_Mid1"]},
                     {"pelvis": ["CC_Base_Hip"], "spine": ["CC_Base_Waist", "CC_Base_Spine01", "CC_Base_Spine02"],
                      "neck": ["CC_Base_NeckTwist01", "CC_Base_NeckTwist02"], "head": ["CC_Base_Head"]},
                     lambda n: n.replace("_L_", "_R_")),
-        twist=_sided({"left_hip": ["CC_Base_L_ThighTwist01"], "left_knee": ["CC_Base_L_CalfTwist01"],
+        twist=sided({"left_hip": ["CC_Base_L_ThighTwist01"], "left_knee": ["CC_Base_L_CalfTwist01"],
                       "left_shoulder": ["CC_Base_L_UpperarmTwist01"], "left_elbow": ["CC_Base_L_ForearmTwist01"]},
                      {}, lambda n: n.replace("_L_", "_R_")),
         roots=["CC_Base_BoneRoot"], leg_parent="CC_Base_Pelvis", arm_down_deg=10.0, roll_deg=-120.0),

@@ -54,7 +54,7 @@ class JointMap:
             source_name = self.joints.get(smpl_name)
             if source_name is None:
                 continue
-            index = lookup.get(_strip_namespace(source_name))
+            index = lookup.get(strip_namespace(source_name))
             if index is not None:
                 resolved[smpl_index] = index
         missing = missing_required(resolved)
@@ -75,18 +75,18 @@ def missing_required(resolved: dict) -> list:
     return missing
 
 
-def _strip_namespace(name: str) -> str:
+def strip_namespace(name: str) -> str:
     return name.rsplit(":", 1)[-1].rsplit("|", 1)[-1]
 
 
 def _name_lookup(source_names) -> dict:
     lookup = {}
     for i, name in enumerate(source_names):
-        lookup.setdefault(_strip_namespace(name), i)
+        lookup.setdefault(strip_namespace(name), i)
     return lookup
 
 
-def _sided(left: dict, midline: dict, right_of) -> dict:
+def sided(left: dict, midline: dict, right_of) -> dict:
     """A full map from the left-side entries, deriving the right side with ``right_of(name)``."""
     joints = dict(midline)
     for smpl, source in left.items():
@@ -102,7 +102,7 @@ def _swap(prefix_left: str, prefix_right: str):
 # Acclaim (CMU ASF, HDM05 ASF) and the CMU motion-prediction benchmark skeleton share bone names.
 # Spine: root -> lowerback -> upperback -> thorax -> lowerneck -> upperneck -> head; the clavicles
 # start where lowerneck starts, which is where SMPL puts spine3's children.
-_ACCLAIM = _sided(
+_ACCLAIM = sided(
     {"left_hip": "lfemur", "left_knee": "ltibia", "left_ankle": "lfoot", "left_foot": "ltoes",
      "left_collar": "lclavicle", "left_shoulder": "lhumerus", "left_elbow": "lradius",
      "left_wrist": "lwrist", "left_hand": "lfingers"},
@@ -113,7 +113,7 @@ _ACCLAIM = _sided(
 
 # cgspeed's CMU BVH conversion and the CMU FBX takes ("Hips, LHipJoint, LeftUpLeg, ..."). Neck sits
 # on Spine1 and LeftFingerBase on LeftHand (zero offsets), so they are not used.
-_CGSPEED = _sided(
+_CGSPEED = sided(
     {"left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot", "left_foot": "LeftToeBase",
      "left_collar": "LeftShoulder", "left_shoulder": "LeftArm", "left_elbow": "LeftForeArm",
      "left_wrist": "LeftHand", "left_hand": "LeftHandIndex1"},
@@ -122,7 +122,7 @@ _CGSPEED = _sided(
 )
 
 # CMU BVH with joint-centred names (CMU subject 131: "LeftHip, LeftKnee, ..., Chest, Chest2").
-_CMU_JOINT_NAMED = _sided(
+_CMU_JOINT_NAMED = sided(
     {"left_hip": "LeftHip", "left_knee": "LeftKnee", "left_ankle": "LeftAnkle", "left_foot": "LeftToe",
      "left_collar": "LeftCollar", "left_shoulder": "LeftShoulder", "left_elbow": "LeftElbow",
      "left_wrist": "LeftWrist", "left_hand": "LFingers"},
@@ -133,7 +133,7 @@ _CMU_JOINT_NAMED = _sided(
 
 # Poser/DAZ-style names of the CMU salsa and subject 62 BVH ("hip, abdomen, chest, ...").
 # The feet have no toe joint: the foot's end site is the toe.
-_POSER = _sided(
+_POSER = sided(
     {"left_hip": "lThigh", "left_knee": "lShin", "left_ankle": "lFoot", "left_foot": "lFoot_end",
      "left_collar": "lCollar", "left_shoulder": "lShldr", "left_elbow": "lForeArm", "left_wrist": "lHand"},
     {"pelvis": "hip", "spine1": "abdomen", "spine3": "chest", "neck": "neck", "head": "head"},
@@ -141,7 +141,7 @@ _POSER = _sided(
 )
 
 # Character Creator / iClone ("CC_Base_*"), e.g. the CMU BVH retargeted to a CC rig.
-_CC_BASE = _sided(
+_CC_BASE = sided(
     {"left_hip": "CC_Base_L_Thigh", "left_knee": "CC_Base_L_Calf", "left_ankle": "CC_Base_L_Foot",
      "left_foot": "CC_Base_L_ToeBase", "left_collar": "CC_Base_L_Clavicle",
      "left_shoulder": "CC_Base_L_Upperarm", "left_elbow": "CC_Base_L_Forearm",
@@ -152,7 +152,7 @@ _CC_BASE = _sided(
 )
 
 # Mixamo ("mixamorig:Hips", ...); the namespace is dropped when matching.
-_MIXAMO = _sided(
+_MIXAMO = sided(
     {"left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot", "left_foot": "LeftToeBase",
      "left_collar": "LeftShoulder", "left_shoulder": "LeftArm", "left_elbow": "LeftForeArm",
      "left_wrist": "LeftHand", "left_hand": "LeftHandMiddle1"},
@@ -185,8 +185,8 @@ def detect_joint_map(source_names, source: str = "the rig") -> JointMap:
     best, best_count, best_missing = None, -np.inf, None
     for joint_map in BUILTIN_MAPS.values():
         lookup = _name_lookup(source_names)
-        resolved = {JOINT_NAMES.index(s): lookup[_strip_namespace(n)]
-                    for s, n in joint_map.joints.items() if _strip_namespace(n) in lookup}
+        resolved = {JOINT_NAMES.index(s): lookup[strip_namespace(n)]
+                    for s, n in joint_map.joints.items() if strip_namespace(n) in lookup}
         missing = missing_required(resolved)
         score = len(resolved) - 100 * len(missing)
         if score > best_count:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..kinematics.skeleton import JOINT_INDEX, JOINT_NAMES
-from .joint_maps import BUILTIN_MAPS, JointMapError, _sided, _strip_namespace, missing_required
+from .joint_maps import BUILTIN_MAPS, JointMapError, missing_required, sided, strip_namespace
 
 SPINE_JOINTS = ("spine1", "spine2", "spine3")
 # The keys of a bone map: SMPL joints, with the three spine joints as one chain.
@@ -102,7 +102,7 @@ def _from_joint_map(key: str, **overrides) -> dict:
 
 def _metarig(prefix: str = "") -> dict:
     """Blender's human metarig names (also Rigify's ORG- and DEF- layers with a prefix)."""
-    limbs = _sided({"left_hip": "thigh.L", "left_knee": "shin.L", "left_ankle": "foot.L", "left_foot": "toe.L",
+    limbs = sided({"left_hip": "thigh.L", "left_knee": "shin.L", "left_ankle": "foot.L", "left_foot": "toe.L",
                     "left_collar": "shoulder.L", "left_shoulder": "upper_arm.L", "left_elbow": "forearm.L",
                     "left_wrist": "hand.L", "left_hand": "f_middle.01.L"},
                    {"pelvis": "spine", "head": "spine.006"}, lambda n: n[:-1] + "R")
@@ -116,7 +116,7 @@ def _rigify_deform_twist() -> dict:
     """Rigify splits each limb's deform bone in two: the second half carries only twist."""
     left = {"left_hip": "DEF-thigh.L.001", "left_knee": "DEF-shin.L.001",
             "left_shoulder": "DEF-upper_arm.L.001", "left_elbow": "DEF-forearm.L.001"}
-    return {segment: (name,) for segment, name in _sided(left, {}, lambda n: n.replace(".L", ".R")).items()}
+    return {segment: (name,) for segment, name in sided(left, {}, lambda n: n.replace(".L", ".R")).items()}
 
 
 def _each(right_of):
@@ -124,7 +124,7 @@ def _each(right_of):
     return lambda names: tuple(right_of(n) for n in names)
 
 
-_UNREAL = _sided(
+_UNREAL = sided(
     {"left_hip": ("thigh_l",), "left_knee": ("calf_l",), "left_ankle": ("foot_l",), "left_foot": ("ball_l",),
      "left_collar": ("clavicle_l",), "left_shoulder": ("upperarm_l",), "left_elbow": ("lowerarm_l",),
      "left_wrist": ("hand_l",), "left_hand": ("middle_01_l",)},
@@ -133,7 +133,7 @@ _UNREAL = _sided(
     _each(lambda n: n[:-2] + "_r"),
 )
 
-_VRM = _sided(
+_VRM = sided(
     {"left_hip": ("leftUpperLeg",), "left_knee": ("leftLowerLeg",), "left_ankle": ("leftFoot",),
      "left_foot": ("leftToes",), "left_collar": ("leftShoulder",), "left_shoulder": ("leftUpperArm",),
      "left_elbow": ("leftLowerArm",), "left_wrist": ("leftHand",), "left_hand": ("leftMiddleProximal",)},
@@ -142,7 +142,7 @@ _VRM = _sided(
 )
 
 # VRoid Studio exports ("J_Bip_C_Hips", ...): the VRM humanoid under its own bone names.
-_VROID = _sided(
+_VROID = sided(
     {"left_hip": ("J_Bip_L_UpperLeg",), "left_knee": ("J_Bip_L_LowerLeg",), "left_ankle": ("J_Bip_L_Foot",),
      "left_foot": ("J_Bip_L_ToeBase",), "left_collar": ("J_Bip_L_Shoulder",),
      "left_shoulder": ("J_Bip_L_UpperArm",), "left_elbow": ("J_Bip_L_LowerArm",),
@@ -176,7 +176,7 @@ def _lookup(bone_names) -> dict:
     """Bare name (namespace dropped) -> bone index."""
     lookup = {}
     for i, name in enumerate(bone_names):
-        lookup.setdefault(_strip_namespace(name), i)
+        lookup.setdefault(strip_namespace(name), i)
     return lookup
 
 
@@ -186,7 +186,7 @@ def _resolve_chains(table: dict, lookup: dict) -> tuple[dict, list]:
     for segment, names in table.items():
         indices = []
         for name in names:
-            index = lookup.get(_strip_namespace(name))
+            index = lookup.get(strip_namespace(name))
             (absent.append(name) if index is None else indices.append(index))
         if indices:
             found[segment] = tuple(indices)
@@ -231,7 +231,7 @@ def _named_twist(bone_names, parents: np.ndarray, chains: dict, listed: dict) ->
     taken = set(owner) | {b for bones in listed.values() for b in bones}
     twist = {segment: list(bones) for segment, bones in listed.items()}
     for bone, name in enumerate(bone_names):
-        if bone in taken or "twist" not in _strip_namespace(name).lower():
+        if bone in taken or "twist" not in strip_namespace(name).lower():
             continue
         ancestor = parents[bone]
         while ancestor >= 0 and ancestor not in owner:
@@ -244,10 +244,10 @@ def _named_twist(bone_names, parents: np.ndarray, chains: dict, listed: dict) ->
 
 def _close_names(expected, bone_names, limit: int = 6) -> list:
     """Rig bones whose names look like the expected ones (for the error message)."""
-    bare = {_strip_namespace(n).lower(): n for n in bone_names}
+    bare = {strip_namespace(n).lower(): n for n in bone_names}
     close = []
     for name in expected:
-        for match in difflib.get_close_matches(_strip_namespace(name).lower(), bare, n=2, cutoff=0.6):
+        for match in difflib.get_close_matches(strip_namespace(name).lower(), bare, n=2, cutoff=0.6):
             if bare[match] not in close:
                 close.append(bare[match])
     return close[:limit]

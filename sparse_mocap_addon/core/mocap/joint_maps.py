@@ -198,15 +198,22 @@ def detect_joint_map(source_names, source: str = "the rig") -> JointMap:
     return best
 
 
+def read_map_file(path, what: str, error) -> object:
+    """The parsed JSON of a user's map file (``what``: "joint map", "bone map"); ``error`` (an
+    exception class) in one sentence for a missing or unreadable file."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path}: not a readable JSON {what} ({exc})") from None
+
+
 def load_joint_map(path) -> JointMap:
     """Read a user's JSON joint map; unknown SMPL names and malformed files are refused clearly."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise JointMapError(f"{path}: no such joint map file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise JointMapError(f"{path}: not a readable JSON joint map ({exc})") from None
+    data = read_map_file(path, "joint map", JointMapError)
     joints = data.get("joints", data) if isinstance(data, dict) else None
     if not isinstance(joints, dict) or not all(isinstance(v, str) for v in joints.values()):
         raise JointMapError(f'{path}: expected {{"joints": {{"<SMPL joint>": "<rig joint>", ...}}}}')

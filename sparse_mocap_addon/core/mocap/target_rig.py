@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..kinematics.skeleton import JOINT_INDEX, JOINT_NAMES
-from .joint_maps import BUILTIN_MAPS, JointMapError, missing_required, sided, strip_namespace
+from .joint_maps import BUILTIN_MAPS, JointMapError, missing_required, read_map_file, sided, strip_namespace
 
 SPINE_JOINTS = ("spine1", "spine2", "spine3")
 # The keys of a bone map: SMPL joints, with the three spine joints as one chain.
@@ -342,12 +342,7 @@ def _names_table(path: Path, table, what: str) -> dict:
 def load_rig_map(path) -> RigMap:
     """Read a user's JSON bone map; malformed files and unknown joint names are refused in one sentence."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RigMapError(f"{path}: no such bone map file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RigMapError(f"{path}: not a readable JSON bone map ({exc})") from None
+    data = read_map_file(path, "bone map", RigMapError)
     if not isinstance(data, dict) or "bones" not in data:
         raise RigMapError(f'{path}: expected {{"name": "...", "bones": {{"pelvis": "<bone>", ...}}}}')
     return RigMap(str(data.get("name", path.stem)), _names_table(path, data["bones"], "bones"),

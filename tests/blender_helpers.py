@@ -40,3 +40,14 @@ def fail_after(monkeypatch, module, name, message):
         raise ValueError(message)
 
     monkeypatch.setattr(module, name, failing)
+
+
+def count_frame_changes():
+    """A list that grows by one each time the scene changes frame (frame_set), and the handler to remove."""
+    calls = []
+
+    def handler(scene, *args):
+        calls.append(scene.frame_current)
+
+    bpy.app.handlers.frame_change_pre.append(handler)
+    return calls, handler

@@ -22,7 +22,8 @@ from sparse_mocap_addon.pipelines.landmarks import SolveOptions, solve_landmarks
 from sparse_mocap_addon.core.landmarks.targets import joint_targets  # noqa: E402
 from sparse_mocap_addon.core.landmarks.sequence import LAYOUTS, LandmarkError, LandmarkSequence, orient  # noqa: E402
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, forward_kinematics  # noqa: E402
-from tests.blender_helpers import counts, fail_after, key_frames, select_only  # noqa: E402
+from tests.blender_helpers import (  # noqa: E402
+    count_frame_changes, counts, fail_after, key_frames, select_only)
 from tests.conftest import SHARED_DATA  # noqa: E402
 
 TRC = SHARED_DATA / "landmarks_real" / "pose2sim" / "trc" / "S00_P00_T01_BalancingTrial_0-100.trc"
@@ -155,17 +156,6 @@ def test_user_made_animated_empties_are_sampled_in_world_space(addon):
     hip = seq.points[:, seq.index("left_hip")]
     expected = core_blender = np.array([[0.1, 0.0 + 0.1 * f, 1.0] for f in range(5)])
     assert np.allclose(core_to_blender_vectors(hip), core_blender, atol=1e-6), expected
-
-
-def count_frame_changes():
-    """A list that grows by one each time the scene changes frame (frame_set), and the handler to remove."""
-    calls = []
-
-    def handler(scene, *args):
-        calls.append(scene.frame_current)
-
-    bpy.app.handlers.frame_change_pre.append(handler)
-    return calls, handler
 
 
 def test_user_made_empties_are_read_from_their_curves_without_stepping_the_scene(addon):

@@ -30,7 +30,8 @@ from sparse_mocap_addon.core.trackers.synth import default_mountings, virtual_tr
 from sparse_mocap_addon.core.trackers.recording import (  # noqa: E402
     SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError, TrackerMounting, TrackerRecording)
 from sparse_mocap_addon.inference.tracker_poser import ASSETS  # noqa: E402
-from tests.blender_helpers import counts, fail_after, key_frames, select_only  # noqa: E402
+from tests.blender_helpers import (  # noqa: E402
+    count_frame_changes, counts, fail_after, key_frames, select_only)
 
 SUBJECT = BodyMeasurements(height=1.68, sex="female")
 TRACKED_JOINTS = [TRACKER_JOINTS[n] for n in SIX_POINT]
@@ -311,17 +312,6 @@ def stepped_worlds(objects, frames):
         scene.frame_set(int(frame))
         out.append([np.array(obj.matrix_world) for obj in objects])
     return np.array(out)
-
-
-def count_frame_changes():
-    """A list that grows by one each time the scene changes frame (frame_set), and the handler to remove."""
-    calls = []
-
-    def handler(scene, *args):
-        calls.append(scene.frame_current)
-
-    bpy.app.handlers.frame_change_pre.append(handler)
-    return calls, handler
 
 
 def test_empties_are_read_from_their_curves_exactly_as_the_scene_places_them(addon):

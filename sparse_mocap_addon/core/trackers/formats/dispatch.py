@@ -48,6 +48,18 @@ def _where(path, line):
     return f"{path}, line {line}" if line else str(path)
 
 
+def _stated(path, header, key: str, parse):
+    """(``parse(value)``, line) of what the file's header states for ``key``, (None, line) when it
+    states nothing; a value ``parse`` refuses is an error naming the file and the line."""
+    text, line = _header_value(header, key)
+    if text is None:
+        return None, line
+    try:
+        return parse(text), line
+    except TrackerError as exc:
+        raise fail(_where(path, line), str(exc)[0].lower() + str(exc)[1:]) from None
+
+
 def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "auto",
                   check: bool = True) -> TrackerRecording:
     """Read a tracker recording (CSV, JSON or npz; see the package docstring) into the core frame.
@@ -68,13 +80,7 @@ def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "a
     state = {}
 
     def resolve_order(header) -> str:
-        text, line = _header_value(header, "convention")
-        stated = None
-        if text is not None:
-            try:
-                stated = find_convention(text)
-            except TrackerError as exc:
-                raise fail(_where(path, line), str(exc)[0].lower() + str(exc)[1:]) from None
+        stated, line = _stated(path, header, "convention", find_convention)
         if given is not None and stated is not None and stated.name != given.name:
             raise fail(_where(path, line), f"the file says its convention is {stated.name!r} but {given.name!r} "
                        f"was given; leave the convention unset to use the file's, or fix the file.")
@@ -83,13 +89,8 @@ def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "a
             raise fail(path, "the file does not state its coordinate convention; choose one of unity, unreal, "
                        "openxr, steamvr, blender, core.")
         state["convention"] = conv
-        text, line = _header_value(header, "quaternion_order")
-        if text is None:
-            return conv.quaternion_order
-        try:
-            return quaternion_order(text)
-        except TrackerError as exc:
-            raise fail(_where(path, line), str(exc)[0].lower() + str(exc)[1:]) from None
+        order, _ = _stated(path, header, "quaternion_order", quaternion_order)
+        return order or conv.quaternion_order
 
     if kind == "csv":
         streams, header, ignored = read_csv(path)
@@ -100,13 +101,7 @@ def read_trackers(path, convention=None, fps=None, units=None, *, kind: str = "a
         streams, header, ignored = read_npz(path, resolve_order)
     conv = state["convention"]
 
-    text, line = _header_value(header, "units")
-    stated_units = None
-    if text is not None:
-        try:
-            stated_units = units_name(text)
-        except TrackerError as exc:
-            raise fail(_where(path, line), str(exc)[0].lower() + str(exc)[1:]) from None
+    stated_units, line = _stated(path, header, "units", units_name)
     unit = units_name(units) if units is not None else None
     if unit is not None and stated_units is not None and unit != stated_units:
         raise fail(_where(path, line), f"the file says its units are {stated_units!r} but {unit!r} were given.")

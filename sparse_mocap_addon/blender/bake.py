@@ -138,7 +138,7 @@ def bake_motion(obj, motion: Motion, action_name: str | None = None, frame_start
         values = values_of()
         for index in range(values.shape[1]):
             coords[:, 1] = values[:, index]
-            _write_fcurve(compat.new_fcurve(fcurves, path, index, group), coords, interpolation)
+            write_fcurve(compat.new_fcurve(fcurves, path, index, group), coords, interpolation)
             if progress is not None and written % 8 == 0:
                 progress(written / total)
             written += 1
@@ -147,7 +147,7 @@ def bake_motion(obj, motion: Motion, action_name: str | None = None, frame_start
     return action
 
 
-def _write_fcurve(fcurve, coords: np.ndarray, interpolation: np.ndarray | None) -> None:
+def write_fcurve(fcurve, coords: np.ndarray, interpolation: np.ndarray | None) -> None:
     """``coords`` (n, 2) as the curve's LINEAR keys, or (``interpolation`` None; frames one apart)
     as its sampled points: 16 bytes a frame in Blender instead of a keyframe's 72, played and
     exported the same (Blender interpolates samples linearly), but not editable as keys."""

@@ -31,7 +31,7 @@ from mathutils import Matrix
 from ..core.kinematics.skeleton import JOINT_NAMES
 from . import compat
 from .armature import is_smpl_armature, rest_frames
-from .bake import LONG_TAKE_FRAMES
+from .bake import LONG_TAKE_FRAMES, write_fcurve
 
 ROOT_BONE = "root"
 
@@ -299,22 +299,21 @@ def _sample_curves(fcurves, data_path: str, count: int, frames: np.ndarray) -> n
 
 def _copy_curve(source_curve, curve) -> None:
     """``source_curve``'s keys onto the empty ``curve``; a curve of sampled points (a long take baked
-    as samples) is copied as LINEAR keys and turned back into samples, so nothing is lost and the
-    copy costs no more memory than the original."""
-    sampled = len(source_curve.sampled_points)
-    points = source_curve.sampled_points if sampled else source_curve.keyframe_points
-    n = len(points)
+    as samples) stays sampled, so nothing is lost and the copy costs no more memory than the original."""
+    if len(source_curve.sampled_points):
+        co = np.empty((len(source_curve.sampled_points), 2), dtype=np.float32)
+        source_curve.sampled_points.foreach_get("co", co.ravel())
+        write_fcurve(curve, co, None)             # stored as bake_motion stores a long take
+        return
+    n = len(source_curve.keyframe_points)
     co = np.empty(2 * n, dtype=np.float32)
-    points.foreach_get("co", co)
+    source_curve.keyframe_points.foreach_get("co", co)
     curve.keyframe_points.add(n)
     curve.keyframe_points.foreach_set("co", co)
-    interp = np.full(n, compat.LINEAR, dtype=np.int8)
-    if not sampled:
-        source_curve.keyframe_points.foreach_get("interpolation", interp)
+    interp = np.empty(n, dtype=np.int8)
+    source_curve.keyframe_points.foreach_get("interpolation", interp)
     curve.keyframe_points.foreach_set("interpolation", interp)
     curve.update()
-    if sampled and n:
-        curve.convert_to_samples(int(round(co[0])), int(round(co[-2])) + 1)
 
 
 def _root_motion_action(obj, export_obj, scale: float):

@@ -38,18 +38,17 @@ from ..core.kinematics.motion import Motion
 from ..core.kinematics.rotations import matrix_to_6d, matrix_to_quat, sixd_to_matrix
 from ..core.kinematics.skeleton import PARENTS, forward_kinematics
 from ..core.imu.synth import feature_vectors, features, normalise_arrays
-from ..inference.imu_poser import (KINDS, POSE_JOINTS, ImuPoser, globals_from_posed, local_matrices, local_quaternions,
-                        relative_globals)
+from ..inference.imu_poser import (CHUNK_FRAMES, KINDS, POSE_JOINTS, ImuPoser, globals_from_posed, local_matrices,
+                                   local_quaternions, relative_globals)
 
 NETWORK_FPS = 60.0
 PELVIS = SIX_SENSORS.index("pelvis")
 DEFAULT_SMOOTHING_HZ = 6.0   # offline only; see smooth_rotations
 ONLINE_FILTER = (3.0, 1.0)   # One Euro (min cut-off Hz, beta) of the live stream; see smooth_rotations_online
 MODES = ("auto", "network", "direct")
-# Offline, a recording runs through the network and the per-frame steps this many frames at a time
-# (5 minutes at 60 fps; a shorter one in one pass, exactly as before chunking): the working memory of
-# a long recording is that of one chunk.
-CHUNK_FRAMES = 18_000
+# Offline, a recording runs through the network and the per-frame steps CHUNK_FRAMES at a time (the
+# network's own chunk, 5 minutes at 60 fps; a shorter one in one pass, exactly as before chunking):
+# the working memory of a long recording is that of one chunk.
 # Each chunk's zero-phase smoothing runs over this much more on either side (the 6 Hz Butterworth's
 # response to an edge is below 1e-12 of it after about a second).
 SMOOTHING_MARGIN_S = 2.0

@@ -56,7 +56,8 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from sparse_mocap_addon.core.body.measurements import BodyMeasurements, default_measurements, measure_skeleton  # noqa: E402
+from sparse_mocap_addon.core.body.measurements import (BodyMeasurements, default_measurements,  # noqa: E402
+                                                       measure_skeleton)
 from sparse_mocap_addon.core.body.measurements import skeleton_from_measurements  # noqa: E402
 from sparse_mocap_addon.core.feet.stage import (FeetOptions, feet_metrics, feet_on_floor,  # noqa: E402
                                                 motion_contacts, sole_points)

@@ -57,7 +57,8 @@ from sparse_mocap_addon.core.kinematics.ik import DEFAULT_HINGE_AXES, estimate_h
 from sparse_mocap_addon.core.landmarks.skeleton import skeleton_from_landmarks  # noqa: E402
 from sparse_mocap_addon.core.kinematics.metrics import geodesic_deg  # noqa: E402
 from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402
-from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, LEAVES, PARENTS, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import (JOINT_INDEX, JOINT_NAMES, LEAVES, PARENTS,  # noqa: E402
+                                                         forward_kinematics)
 
 TARGET_MPJPE_MM = 0.5
 TARGET_ROTATION_DEG = 0.5

@@ -46,14 +46,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from sparse_mocap_addon.core.imu.recording import SIX_SENSORS, fill_dropped  # noqa: E402
-from sparse_mocap_addon.core.imu.root import RootOptions, kinematic_contact, root_drift_errors, root_translation  # noqa: E402
+from sparse_mocap_addon.core.imu.root import (RootOptions, kinematic_contact, root_drift_errors,  # noqa: E402
+                                              root_translation)
 from sparse_mocap_addon.core.kinematics.metrics import geodesic_deg  # noqa: E402
 from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix  # noqa: E402
 from sparse_mocap_addon.core.kinematics.skeleton import PARENTS, forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
 from sparse_mocap_addon.pipelines.imu import (DEFAULT_SMOOTHING_HZ, sensor_bone_rotations,  # noqa: E402
-                                                       smooth_rotations, smooth_rotations_online)
-from sparse_mocap_addon.inference.imu_poser import KINDS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals  # noqa: E402
+                                              smooth_rotations, smooth_rotations_online)
+from sparse_mocap_addon.inference.imu_poser import (KINDS, WEIGHT_FILES, ImuPoser, local_quaternions,  # noqa: E402
+                                                    relative_globals)
 from training.imu_dataset import ROOT, CorpusMissingError, load_corpus, measurement_vector  # noqa: E402
 
 SIP_JOINTS = (1, 2, 16, 17)

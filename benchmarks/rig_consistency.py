@@ -48,7 +48,8 @@ from sparse_mocap_addon.core.body.measurements import default_measurements, skel
 from sparse_mocap_addon.core.kinematics.resample import resample_motion  # noqa: E402
 from sparse_mocap_addon.core.mocap.retarget import retarget  # noqa: E402
 from sparse_mocap_addon.core.mocap.rig_body import skeleton_from_rig  # noqa: E402
-from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, children  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import (JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS,  # noqa: E402
+                                                         children)
 from training.build_corpus import SOURCES, discover, read_take  # noqa: E402
 
 try:                                   # one skeleton per performer (issue 15); absent before it

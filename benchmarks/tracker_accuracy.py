@@ -60,7 +60,7 @@ from sparse_mocap_addon.core.kinematics.metrics import geodesic_deg, jitter_km_s
 from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix  # noqa: E402
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_NAMES, forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.trackers.synth import (TrackerNoise, corrupt_trackers, default_mountings,  # noqa: E402
-                                                   joint_targets, virtual_trackers)
+                                                    joint_targets, virtual_trackers)
 from sparse_mocap_addon.core.trackers.recording import SIX_POINT, THREE_POINT, TRACKER_JOINTS  # noqa: E402
 from sparse_mocap_addon.pipelines.trackers import TrackerSolveOptions, smooth_targets, solve_targets  # noqa: E402
 from training.imu_dataset import CorpusMissingError, load_corpus, retarget_to_body  # noqa: E402

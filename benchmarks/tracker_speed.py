@@ -44,8 +44,8 @@ import numpy as np  # noqa: E402
 from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
 from sparse_mocap_addon.core.trackers.synth import default_mountings, joint_targets, virtual_trackers  # noqa: E402
 from sparse_mocap_addon.core.trackers.recording import SIX_POINT, THREE_POINT  # noqa: E402
-from sparse_mocap_addon.pipelines.trackers import (TrackerSolveOptions, TrackerStream,  # noqa: E402
-                                                           load_tracker_poser, solve_targets)
+from sparse_mocap_addon.pipelines.trackers import (TrackerSolveOptions, TrackerStream, load_tracker_poser,  # noqa: E402
+                                                   solve_targets)
 from training.imu_dataset import CorpusMissingError, load_corpus  # noqa: E402
 
 TARGETS = {"offline_frames_per_second": 12000.0, "stream_ms_per_frame": 1.0, "stream_p99_ms": 2.0}

@@ -32,7 +32,8 @@ from sparse_mocap_addon.core.feet.soles import foot_floor_points  # noqa: E402
 from sparse_mocap_addon.core.landmarks.formats import read_landmarks  # noqa: E402
 from sparse_mocap_addon.pipelines.landmarks import solve_landmarks  # noqa: E402
 from sparse_mocap_addon.core.landmarks.sequence import orient  # noqa: E402
-from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS, forward_kinematics  # noqa: E402
+from sparse_mocap_addon.core.kinematics.skeleton import (JOINT_INDEX, JOINT_NAMES, PARENTS,  # noqa: E402
+                                                         forward_kinematics)
 
 DATA = ROOT.parent / "shared" / "data"
 TRC = DATA / "landmarks_real" / "pose2sim" / "trc" / "S00_P00_T01_BalancingTrial_0-100.trc"

@@ -18,7 +18,7 @@ from sparse_mocap_addon.core.imu.direct import direct_motion, is_dense_lower_bod
 from sparse_mocap_addon.core.kinematics.motion import Motion
 from sparse_mocap_addon.core.kinematics.poses import mean_rotation, pose_rotations
 from sparse_mocap_addon.core.kinematics.rotations import (axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_quat,
-                                               quat_slerp, quat_to_matrix)
+                                                          quat_slerp, quat_to_matrix)
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, forward_kinematics
 from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, virtual_imus
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparse_mocap_addon.core.kinematics.metrics import (bone_length_cv, bone_lengths, geodesic_deg, jitter, jitter_km_s3,
-                                                        mean_bone_length_cv, mpjpe, quat_geodesic_deg)
+from sparse_mocap_addon.core.kinematics.metrics import (bone_length_cv, bone_lengths, geodesic_deg, jitter,
+                                                        jitter_km_s3, mean_bone_length_cv, mpjpe, quat_geodesic_deg)
 from sparse_mocap_addon.core.feet.metrics import foot_skating_cm
 
 

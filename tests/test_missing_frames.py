@@ -17,7 +17,7 @@ from sparse_mocap_addon.core.trackers.synth import virtual_trackers
 from sparse_mocap_addon.core.trackers.recording import SIX_POINT, THREE_POINT, TrackerMounting, TrackerRecording
 from sparse_mocap_addon.inference import gap_fill
 from sparse_mocap_addon.inference.gap_fill import (GapFillOptions, fill_reconstruction, fill_with_fallback,
-                                                      gap_fill_report, gap_fill_summary)
+                                                   gap_fill_report, gap_fill_summary)
 from sparse_mocap_addon.pipelines.missing_frames import (imu_missing_frames, landmark_missing_frames, resample_mask,
                                                          tracker_missing_frames)
 from sparse_mocap_addon.pipelines.trackers import resample_targets

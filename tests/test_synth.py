@@ -9,11 +9,11 @@ from sparse_mocap_addon.core.body.measurements import default_measurements, skel
 from sparse_mocap_addon.core.body.demo import demo_motion
 from sparse_mocap_addon.core.imu.recording import GRAVITY, SIX_SENSOR_JOINTS, SIX_SENSORS, ImuRecording
 from sparse_mocap_addon.core.kinematics.motion import Motion
-from sparse_mocap_addon.core.kinematics.rotations import (axis_angle_to_matrix, axis_angle_to_quat, matrix_to_axis_angle,
-                                               quat_identity)
+from sparse_mocap_addon.core.kinematics.rotations import (axis_angle_to_matrix, axis_angle_to_quat,
+                                                          matrix_to_axis_angle, quat_identity)
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, NUM_JOINTS, forward_kinematics
 from sparse_mocap_addon.core.imu.synth import (CorruptionModel, corrupt, features, finite_difference_acceleration,
-                                           normalise, sensor_offsets, virtual_imus)
+                                               normalise, sensor_offsets, virtual_imus)
 
 FPS = 60.0
 

@@ -11,12 +11,14 @@ import pytest
 
 from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements
 from sparse_mocap_addon.core.body.demo import demo_motion
-from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_matrix, matrix_to_quat, quat_identity, quat_to_matrix
+from sparse_mocap_addon.core.kinematics.rotations import (axis_angle_to_matrix, matrix_to_quat, quat_identity,
+                                                          quat_to_matrix)
 from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics
 from sparse_mocap_addon.core.trackers.calibration import (EYE_HEIGHT_RATIO, align_recording, apply_calibration,
-                                                         apply_mountings, calibrate_trackers, calibration_pose,
-                                                         estimate_height)
-from sparse_mocap_addon.core.trackers.recording import SIX_POINT, TRACKER_JOINTS, TrackerError, TrackerMounting, TrackerRecording
+                                                          apply_mountings, calibrate_trackers, calibration_pose,
+                                                          estimate_height)
+from sparse_mocap_addon.core.trackers.recording import (SIX_POINT, TRACKER_JOINTS, TrackerError, TrackerMounting,
+                                                        TrackerRecording)
 
 FPS = 60.0
 HEADING_DEG = 130.0

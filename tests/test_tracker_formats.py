@@ -15,7 +15,8 @@ from sparse_mocap_addon.core.trackers.formats import (CONVENTIONS, convention, p
                                                       write_trackers)
 from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat, matrix_to_quat, quat_to_matrix
 from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics
-from sparse_mocap_addon.core.trackers.recording import SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError, TrackerRecording
+from sparse_mocap_addon.core.trackers.recording import (SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError,
+                                                        TrackerRecording)
 
 ALL = tuple(CONVENTIONS)
 EX, EY, EZ = np.eye(3)

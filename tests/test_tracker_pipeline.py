@@ -19,7 +19,7 @@ from sparse_mocap_addon.core.trackers.six_point import solve_six_point
 from sparse_mocap_addon.core.trackers.synth import default_mountings, joint_targets, virtual_trackers
 from sparse_mocap_addon.core.trackers.recording import SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError
 from sparse_mocap_addon.pipelines.trackers import (TrackerSolveOptions, TrackerStream, choose_mode,
-                                                           reconstruct_trackers, resample_targets, solve_targets)
+                                                   reconstruct_trackers, resample_targets, solve_targets)
 
 from .test_imu_dataset import _turning_motion
 

@@ -12,12 +12,12 @@ from sparse_mocap_addon.core.body.measurements import default_measurements, skel
 from sparse_mocap_addon.core.body.demo import demo_motion
 from sparse_mocap_addon.core.kinematics.motion import Motion
 from sparse_mocap_addon.core.kinematics.rotations import (axis_angle_to_quat, matrix_to_axis_angle, matrix_to_quat,
-                                               quat_identity, quat_to_matrix)
+                                                          quat_identity, quat_to_matrix)
 from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX, NUM_JOINTS, Skeleton, forward_kinematics
-from sparse_mocap_addon.core.trackers.synth import (TrackerNoise, corrupt_trackers, default_mountings,
-                                                   joint_targets, virtual_trackers)
+from sparse_mocap_addon.core.trackers.synth import (TrackerNoise, corrupt_trackers, default_mountings, joint_targets,
+                                                    virtual_trackers)
 from sparse_mocap_addon.core.trackers.recording import (SIX_POINT, THREE_POINT, TRACKER_JOINTS, TrackerError,
-                                              TrackerMounting, TrackerRecording)
+                                                        TrackerMounting, TrackerRecording)
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CORPUS = ROOT / "build" / "corpus"

@@ -27,8 +27,8 @@ from sparse_mocap_addon.core.kinematics.motion import Motion
 from sparse_mocap_addon.core.kinematics.rotations import matrix_to_6d
 from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics
 from sparse_mocap_addon.core.trackers.six_point import stack_targets
-from sparse_mocap_addon.core.trackers.synth import (TrackerNoise, corrupt_trackers, default_mountings,
-                                                   joint_targets, virtual_trackers)
+from sparse_mocap_addon.core.trackers.synth import (TrackerNoise, corrupt_trackers, default_mountings, joint_targets,
+                                                    virtual_trackers)
 from sparse_mocap_addon.inference.tracker_poser import KINDS, POSE_JOINTS, tracker_features
 from training.imu_dataset import change_speed, cut_windows, heading_rotate, random_measurements, retarget_to_body
 

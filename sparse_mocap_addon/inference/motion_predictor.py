@@ -17,7 +17,8 @@ import numpy as np
 
 from ..core.kinematics.filters import fill_gaps
 from ..core.kinematics.motion import Motion
-from ..core.kinematics.rotations import matrix_to_6d, matrix_to_quat, quat_continuous, quat_slerp, quat_to_matrix, sixd_to_matrix
+from ..core.kinematics.rotations import (matrix_to_6d, matrix_to_quat, quat_continuous, quat_slerp, quat_to_matrix,
+                                         sixd_to_matrix)
 from .nn import LayerNorm, Linear, gelu, load_state_dict
 from .tracker_poser import heading_yaw, yaw_matrix
 

@@ -88,7 +88,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .recording import SEGMENT_JOINTS, ImuError, ImuRecording
-from ..kinematics.poses import PoseError, calibration_window, check_rotation_stack, mean_rotation, pose_rotations, project_to_rotation
+from ..kinematics.poses import (PoseError, calibration_window, check_rotation_stack, mean_rotation, pose_rotations,
+                                project_to_rotation)
 from ..kinematics.rotations import matrix_to_axis_angle
 from ..kinematics.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
 

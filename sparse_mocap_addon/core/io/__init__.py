@@ -1,1 +1,2 @@
-"""Plain and gzipped text, the readers' shared error and plausibility checks, name splitting, atomic writes: imports nothing above it."""
+"""Plain and gzipped text, the readers' shared error and plausibility checks, name splitting and
+atomic writes: imports nothing above it."""

@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..kinematics.filters import fill_gaps
-from ..kinematics.ik import DEFAULT_HINGE_AXES, _LEVI_CIVITA, _apply, _apply_t, _axis_angle_matrix, _cross, _dot, _normalize
+from ..kinematics.ik import (DEFAULT_HINGE_AXES, _LEVI_CIVITA, _apply, _apply_t, _axis_angle_matrix, _cross, _dot,
+                             _normalize)
 from ..kinematics.motion import Motion
 from ..kinematics.rotations import matrix_to_quat, quat_slerp, quat_to_matrix, rotation_between_vectors
 from ..kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, Skeleton

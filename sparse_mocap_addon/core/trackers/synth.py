@@ -80,7 +80,7 @@ import numpy as np
 
 from ..kinematics.motion import Motion
 from ..kinematics.rotations import (axis_angle_to_matrix, matrix_to_quat, quat_continuous, quat_normalize, quat_slerp,
-                        quat_to_matrix)
+                                    quat_to_matrix)
 from ..kinematics.skeleton import JOINT_INDEX, Skeleton, forward_kinematics
 from .recording import SIX_POINT, TRACKER_JOINTS, TrackerError, TrackerMounting, TrackerRecording
 

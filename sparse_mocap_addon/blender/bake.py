@@ -105,35 +105,46 @@ def bake_motion(obj, motion: Motion, action_name: str | None = None, frame_start
     """
     if keys not in KEY_STORAGE:
         raise ValueError(f"keys must be one of {', '.join(KEY_STORAGE)}, got {keys!r}")
-    scene = scene or bpy.context.scene
     per_bone = bone_quaternion_maps(obj)      # first: refuses a non-SMPL armature before any change
-    frames_count = motion.num_frames
+    channels = [(f'pose.bones["{name}"].rotation_quaternion', JOINT_NAMES[j], lambda j=j: _bone_channels(
+        motion, per_bone, j)) for j, name in enumerate(JOINT_NAMES)]
+    channels.append((f'pose.bones["{JOINT_NAMES[0]}"].location', JOINT_NAMES[0], lambda: _pelvis_location(obj, motion)))
+    return bake_channels(obj, channels, motion.num_frames, motion.fps,
+                         action_name or f"{obj.name}_{motion.metadata.get('source', 'motion')}",
+                         frame_start, match_scene, scene, progress, keys)
 
+
+def bake_channels(obj, channels, frames_count: int, fps: float, action_name: str, frame_start: int = 1,
+                  match_scene: bool = True, scene=None, progress=None, keys: str = "keyframes"):
+    """Key ``channels`` into a **new** Action assigned to ``obj`` (see :func:`bake_motion` for the
+    options); returns it. ``channels``: (data path, group, values_of) with ``values_of()`` giving the
+    (frames, components) array, called one channel at a time; quaternion channels' bones are put in
+    QUATERNION rotation mode."""
+    if keys not in KEY_STORAGE:
+        raise ValueError(f"keys must be one of {', '.join(KEY_STORAGE)}, got {keys!r}")
+    scene = scene or bpy.context.scene
     if match_scene:
-        set_scene_timing(scene, motion.fps, frames_count, frame_start)
+        set_scene_timing(scene, fps, frames_count, frame_start)
     scene_fps = scene.render.fps / scene.render.fps_base
-    frames = frame_start + np.arange(frames_count) * (scene_fps / motion.fps)
+    frames = frame_start + np.arange(frames_count) * (scene_fps / fps)
 
     previous = obj.animation_data.action if obj.animation_data else None
     if previous is not None:
         previous.use_fake_user = True
-    action = bpy.data.actions.new(action_name or f"{obj.name}_{motion.metadata.get('source', 'motion')}")
+    action = bpy.data.actions.new(action_name)
     action.use_fake_user = False
     fcurves = compat.assign_new_action(obj, action)
 
-    for pose_bone in obj.pose.bones:
-        pose_bone.rotation_mode = "QUATERNION"
-
-    channels = [(f'pose.bones["{name}"].rotation_quaternion', JOINT_NAMES[j], lambda j=j: _bone_channels(
-        motion, per_bone, j)) for j, name in enumerate(JOINT_NAMES)]
-    channels.append((f'pose.bones["{JOINT_NAMES[0]}"].location', JOINT_NAMES[0], lambda: _pelvis_location(obj, motion)))
+    for path, group, _ in channels:
+        if path.endswith(".rotation_quaternion"):
+            obj.pose.bones[group].rotation_mode = "QUATERNION"
     samples = keys == "samples" and np.allclose(frames, frame_start + np.arange(frames_count), rtol=0.0, atol=1e-4)
     # One F-curve's interleaved (frame, value) pairs at a time: a long take never holds all the
     # channels' keys outside Blender.
     coords = np.empty((frames_count, 2), dtype=np.float32)
     coords[:, 0] = frames
     interpolation = None if samples else np.full(frames_count, compat.LINEAR, dtype=np.int8)
-    written, total = 0, 4 * len(JOINT_NAMES) + 3
+    written, total = 0, sum(4 if path.endswith("quaternion") else 3 for path, _, _ in channels)
     for path, group, values_of in channels:
         values = values_of()
         for index in range(values.shape[1]):

@@ -33,3 +33,13 @@ def bake_rig_motion(obj, rig_motion: RigMotion, action_name: str, frame_start: i
                  for name, values in rig_motion.locations.items()]
     return bake_channels(obj, channels, rig_motion.num_frames, rig_motion.fps, action_name, frame_start,
                          match_scene, scene, progress, keys)
+
+
+def bake_onto_character(obj, motion: Motion, action_name: str, rig_map: RigMap | str | None = None,
+                        feet: FeetOptions | None = None, root_motion: str = "auto", frame_start: int = 1,
+                        match_scene: bool = True, scene=None, progress=None) -> tuple:
+    """Retarget ``motion`` onto the character armature ``obj`` and key it into a new action:
+    (action, RigMotion). The rig is read (and refused, in one sentence) before anything changes."""
+    rig_motion = retarget_onto_armature(obj, motion, rig_map, feet, root_motion)
+    action = bake_rig_motion(obj, rig_motion, action_name, frame_start, match_scene, scene, progress)
+    return action, rig_motion

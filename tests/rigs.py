@@ -69,9 +69,9 @@ RIGS = {
 }
 
 
-def _body_segments(arm_down_deg: float) -> tuple[np.ndarray, np.ndarray]:
-    """Head and tail (24, 3) of every SMPL segment of a 1.75 m body, arms lowered by ``arm_down_deg``."""
-    head, tail = segment_ends(skeleton_from_measurements(default_measurements(height=1.75)))
+def _body_segments(arm_down_deg: float, height: float = 1.75) -> tuple[np.ndarray, np.ndarray]:
+    """Head and tail (24, 3) of every SMPL segment of a body ``height`` tall, arms lowered by ``arm_down_deg``."""
+    head, tail = segment_ends(skeleton_from_measurements(default_measurements(height=height)))
     for side, sign in (("left_", -1.0), ("right_", 1.0)):   # +Z is forward: lowering +X arm is -angle
         turn = axis_angle_to_matrix(np.array([0.0, 0.0, sign * np.radians(arm_down_deg)]))
         pivot = head[JOINT_INDEX[side + "shoulder"]].copy()
@@ -106,13 +106,14 @@ def _parent_segment(segment: str) -> str | None:
     return "spine" if name in ("spine1", "spine2", "spine3") else name
 
 
-def rig_bones(kind: str, omit=()) -> list:
-    """(name, parent name or None, head, tail) of every bone of a test rig, parents first, core frame.
+def rig_bones(kind: str, omit=(), height: float = 1.75) -> list:
+    """(name, parent name or None, head, tail) of every bone of a test rig, parents first, core frame,
+    on a body ``height`` tall.
 
     ``omit`` leaves out segments (e.g. a leg) with every bone under them.
     """
     spec = RIGS[kind]
-    head, tail = _body_segments(spec["arm_down_deg"])
+    head, tail = _body_segments(spec["arm_down_deg"], height)
     prefix = spec.get("prefix", "")
     bones, last_bone = [], {}
     parent = None
@@ -146,6 +147,31 @@ def _leg_parent(spec: dict, bones: list, prefix: str, head: np.ndarray) -> str:
         hip = prefix + spec["plan"]["pelvis"][0]
         bones.append((name, hip, head[0], head[0] - np.array([0.0, 0.1, 0.0])))
     return name
+
+
+def rest_rotation(head, tail, roll: float) -> np.ndarray:
+    """A bone's rest orientation (columns X, Y head to tail, Z), rolled by ``roll`` about Y from a
+    reference whose Z axis is nearest the world's +Z (forward) or, for bones along Z, +Y."""
+    y = np.asarray(tail, dtype=np.float64) - head
+    y /= np.linalg.norm(y)
+    reference = np.array([0.0, 0.0, 1.0]) if abs(y[2]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    x = np.cross(y, reference)
+    x /= np.linalg.norm(x)
+    x = np.cos(roll) * x + np.sin(roll) * np.cross(x, y)
+    return np.stack([x, y, np.cross(x, y)], axis=1)
+
+
+def rig_arrays(bones: list, seed: int | None = 0) -> tuple:
+    """(names, parents, heads, tails, rest rotations) of ``rig_bones`` output, every bone rolled at
+    random (``seed``; None: no roll): the arguments of ``describe_target_rig`` without Blender."""
+    rng = np.random.default_rng(seed)
+    names = [bone[0] for bone in bones]
+    parents = [names.index(bone[1]) if bone[1] else -1 for bone in bones]
+    heads = np.array([bone[2] for bone in bones])
+    tails = np.array([bone[3] for bone in bones])
+    rolls = rng.uniform(-np.pi, np.pi, len(bones)) if seed is not None else np.zeros(len(bones))
+    rotations = np.array([rest_rotation(h, t, r) for h, t, r in zip(heads, tails, rolls)])
+    return names, parents, heads, tails, rotations
 
 
 def build_armature(kind: str, omit=(), name: str | None = None):

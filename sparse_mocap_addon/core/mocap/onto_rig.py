@@ -38,7 +38,8 @@ import numpy as np
 
 from ..feet.stage import FeetOptions, feet_on_floor
 from ..kinematics.motion import Motion
-from ..kinematics.rotations import matrix_to_quat, quat_continuous, quat_slerp, quat_to_matrix
+from ..kinematics.rotations import (matrix_to_quat, quat_continuous, quat_slerp, quat_to_matrix,
+                                   rotation_between_vectors)
 from ..kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, Skeleton, forward_kinematics
 from .target_rig import SPINE_JOINTS, TargetRig
 
@@ -235,7 +236,8 @@ def _chain_weights(rig: TargetRig, source: Skeleton) -> dict:
     return plan
 
 
-def _world_targets(rig: TargetRig, body: RigBody, globals_: np.ndarray, source: Skeleton) -> dict:
+def _world_targets(rig: TargetRig, body: RigBody, globals_: np.ndarray, positions: np.ndarray,
+                   source: Skeleton) -> dict:
     """Mapped bone -> (T, 3, 3) world rotation (armature space, core frame)."""
     delta = globals_ @ np.swapaxes(body.rest_match, -1, -2)[None]      # (T, 24, 3, 3) D_j
     spine = _chain_weights(rig, source)
@@ -249,7 +251,22 @@ def _world_targets(rig: TargetRig, body: RigBody, globals_: np.ndarray, source: 
             else:
                 turn = delta[:, JOINT_INDEX[segment]]
             targets[bone] = turn @ rig.rest_rotations[bone]
+    if spine:
+        _spine_end_to_end(rig, body, targets, positions)
     return targets
+
+
+def _spine_end_to_end(rig: TargetRig, body: RigBody, targets: dict, positions: np.ndarray) -> None:
+    """Turn the whole spine chain (in place) so its end sits where SMPL's neck is seen from spine1:
+    the slerped bones bend smoothly but, under a strong bend, end a few degrees off; this one
+    shortest turn per frame (identity at rest, where both ends coincide) removes that."""
+    bones = rig.chains["spine"]
+    ends = np.vstack([rig.heads[list(bones)], body.joints[_NECK][None]])
+    reached = sum(targets[b] @ (rig.rest_rotations[b].T @ (ends[k + 1] - ends[k])) for k, b in enumerate(bones))
+    wanted = positions[:, _NECK] - positions[:, _SPINE[0]]
+    correction = quat_to_matrix(rotation_between_vectors(reached, wanted))
+    for bone in bones:
+        targets[bone] = correction @ targets[bone]
 
 
 def _ancestors_first(rig: TargetRig, bones) -> list:
@@ -323,8 +340,9 @@ def retarget_to_rig(motion: Motion, rig: TargetRig, feet: FeetOptions | None = N
     rotations = np.empty((moved.num_frames, len(bones), 4))
     for a in range(0, moved.num_frames, CHUNK_FRAMES):
         b = min(a + CHUNK_FRAMES, moved.num_frames)
-        _, globals_ = forward_kinematics(moved.rotations[a:b], moved.translation[a:b], body.skeleton)
-        local = _pose_rotations(rig, _world_targets(rig, body, globals_, motion.skeleton), order)
+        positions, globals_ = forward_kinematics(moved.rotations[a:b], moved.translation[a:b], body.skeleton)
+        targets = _world_targets(rig, body, globals_, positions, motion.skeleton)
+        local = _pose_rotations(rig, targets, order)
         rotations[a:b] = np.stack([matrix_to_quat(local[bone]) for bone in bones], axis=1)
     rotations = quat_continuous(rotations, axis=0)
     pelvis = moved.translation + (0.0, body.floor, 0.0)

@@ -1,4 +1,4 @@
-"""FBX (Unity and Unreal presets) and BVH export of a baked SMPL armature.
+"""FBX (Unity and Unreal presets) and BVH export of a baked armature: an SMPL one or a character rig.
 
 Both writers export to a temporary file beside the target and rename it at the end, so a failed
 export never leaves a partial file and never destroys an existing one.
@@ -12,6 +12,16 @@ export never leaves a partial file and never destroys an existing one.
   user's armature, meshes and action are left untouched. The armature object's own transform is
   not exported for Unreal: root motion is relative to the armature.
 - BVH: Blender's own BVH exporter on the active action.
+
+A character rig (any armature that is not SMPL-topology: Rigify, Mixamo, UE, VRM, CC...) keeps its
+own hierarchy and bone names. Where the rig marks some bones as deforming and others not (Rigify's
+hundreds of control and mechanism bones), only the deforming bones go out, with the bones above
+them (Blender's exporter keeps a deforming bone's parents). For Unreal, a rig whose top bone stands
+on the floor (the UE mannequin's ``root``, CC's ``CC_Base_BoneRoot``) already carries root motion
+there (:func:`.character.bake_onto_character` put it there): it is exported as it is, no second
+root added; a rig whose top bone is its hips gets the SMPL treatment, a ``root`` bone carrying the
+horizontal travel of the top-most bone with location keys. The character's object rotation and
+scale (an FBX-imported character's axis and unit conversion) are kept in the Unreal copy.
 
 The FBX file's take (its animation stack) is named after the exported action, the name a game
 engine lists the clip under. Blender's exporter names it after the scene, so the scene carries the
@@ -28,9 +38,9 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from ..core.kinematics.skeleton import JOINT_NAMES
+from ..core.mocap.onto_rig import ROOT_NEAR_FLOOR_M
 from . import compat
-from .armature import is_smpl_armature, rest_frames
+from .armature import is_smpl_armature
 from .bake import LONG_TAKE_FRAMES, write_fcurve
 
 ROOT_BONE = "root"
@@ -74,21 +84,23 @@ class ExportError(RuntimeError):
 
 
 def export_fbx(obj, filepath, preset: str = "UNITY", context=None) -> Path:
-    """Export the SMPL armature ``obj`` (with its child meshes and active action) to FBX."""
+    """Export the armature ``obj`` (an SMPL armature or a character rig, with its meshes and active
+    action) to FBX; see the module docstring for what each preset does with a character."""
     preset = preset.upper()
     if preset not in FBX_PRESETS:
         raise ExportError(f"unknown FBX preset {preset!r}: expected one of {', '.join(FBX_PRESETS)}")
     _check_armature(obj)
     context = context or bpy.context
     path = Path(filepath)
+    options = FBX_PRESETS[preset] if is_smpl_armature(obj) else _character_options(obj, FBX_PRESETS[preset])
     with _scene_named(context.scene, obj.animation_data.action.name):
         if preset == "UNREAL":
             centimetres = 1.0 / FBX_UNIT_METRES["UNREAL"]
             with _root_motion_copy(obj, context, centimetres) as export_obj, \
                     _unit_scale(context.scene, FBX_UNIT_METRES["UNREAL"]):
-                _export_fbx_objects(context, export_obj, path, FBX_PRESETS[preset])
+                _export_fbx_objects(context, export_obj, path, options)
         else:
-            _export_fbx_objects(context, obj, path, FBX_PRESETS[preset])
+            _export_fbx_objects(context, obj, path, options)
     return path
 
 
@@ -109,15 +121,31 @@ def export_bvh(obj, filepath, context=None) -> Path:
 # --- helpers -------------------------------------------------------------------------------------
 
 def _check_armature(obj):
-    if not is_smpl_armature(obj):
+    if obj is None or getattr(obj, "type", None) != "ARMATURE":
         name = getattr(obj, "name", None)
-        raise ExportError(f"'{name}' is not an SMPL armature: select one made by 'Create Personalised Armature'")
+        raise ExportError(f"'{name}' is not an armature: select the armature to export (an SMPL armature or a "
+                          "character rig)")
     if obj.animation_data is None or obj.animation_data.action is None:
         raise ExportError(f"armature '{obj.name}' has no action to export: bake a motion first")
 
 
+def _character_options(obj, options: dict) -> dict:
+    """A preset's options for a character rig: deforming bones only where the rig has others too."""
+    deforms = {bone.use_deform for bone in obj.data.bones}
+    return dict(options, use_armature_deform_only=deforms == {True, False})
+
+
+def _meshes_of(obj, view_layer) -> list:
+    """The meshes that go out with ``obj``: its child meshes, and the unparented meshes in the view
+    layer that its Armature modifier drives (a character skinned without parenting)."""
+    children = [child for child in obj.children if child.type == "MESH"]
+    driven = [o for o in view_layer.objects if o.type == "MESH" and o.parent is None
+              and any(m.type == "ARMATURE" and m.object == obj for m in o.modifiers)]
+    return children + driven
+
+
 def _export_fbx_objects(context, obj, path: Path, options: dict):
-    objects = [obj] + [child for child in obj.children if child.type == "MESH"]
+    objects = [obj] + _meshes_of(obj, context.view_layer)
     start, end = _action_frame_range(obj)
     if end - start + 1 > LONG_TAKE_FRAMES:
         options = dict(options, bake_anim_simplify_factor=LONG_TAKE_SIMPLIFY)
@@ -213,10 +241,11 @@ def _unit_scale(scene, metres_per_unit: float):
 
 @contextlib.contextmanager
 def _root_motion_copy(obj, context, scale: float):
-    """Temporary copy of ``obj``, ``scale`` times larger, with a ``root`` bone carrying the travel.
+    """Temporary copy of ``obj``, ``scale`` times larger, with root motion on its top bone.
 
-    Built from the armature's current action (so hand edits after baking are exported), removed
-    again afterwards whatever happens.
+    An SMPL armature (and a character whose top bone is its hips) gets a ``root`` bone carrying the
+    travel; a character with a floor-level root bone keeps its own. Built from the armature's current
+    action (so hand edits after baking are exported), removed again afterwards whatever happens.
     """
     scene = context.scene
     collection = scene.collection
@@ -229,12 +258,12 @@ def _root_motion_copy(obj, context, scale: float):
         export_obj = bpy.data.objects.new(name, data)
         created_objects.append(export_obj)
         collection.objects.link(export_obj)
-        _scale_and_add_root_bone(context, export_obj, scale)
+        placement = _export_placement(obj, scale)
+        carrier = _travel_carrier(obj, placement, scale)
+        _place_bones(context, export_obj, placement, carrier)
 
-        to_export = Matrix.Scale(scale, 4) @ obj.matrix_world.inverted()
-        for child in obj.children:
-            if child.type != "MESH":
-                continue
+        to_export = placement @ obj.matrix_world.inverted()
+        for child in _meshes_of(obj, context.view_layer):
             mesh_copy = child.copy()
             mesh_copy.data = child.data.copy()
             created_objects.append(mesh_copy)
@@ -249,7 +278,7 @@ def _root_motion_copy(obj, context, scale: float):
                 if modifier.type == "ARMATURE" and modifier.object == obj:
                     modifier.object = export_obj
 
-        action = _root_motion_action(obj, export_obj, scale)
+        action = _root_motion_action(obj, export_obj, _uniform_scale(placement), carrier)
         created_data.append(action)
         yield export_obj
     finally:
@@ -262,26 +291,80 @@ def _root_motion_copy(obj, context, scale: float):
                 bpy.data.armatures.remove(d)
             elif isinstance(d, bpy.types.Mesh) and d.users == 0:
                 bpy.data.meshes.remove(d)
+        # Until the view layer syncs, its object list holds None where the removed copies were.
+        context.view_layer.update()
 
 
-def _scale_and_add_root_bone(context, export_obj, scale: float):
+def _export_placement(obj, scale: float) -> Matrix:
+    """Armature space -> export space: the unit scale, and for a character its object's rotation and
+    scale too (an FBX-imported rig carries its axis and unit conversion there); never the object's
+    position (root motion is relative to the armature). An SMPL armature's object transform is not
+    exported, as before."""
+    if is_smpl_armature(obj):
+        return Matrix.Scale(scale, 4)
+    return Matrix.Scale(scale, 4) @ obj.matrix_world.to_3x3().to_4x4()
+
+
+def _uniform_scale(placement: Matrix) -> float:
+    return float(np.mean(placement.to_scale()))
+
+
+def _travel_carrier(obj, placement: Matrix, scale: float) -> str | None:
+    """The bone whose horizontal travel moves onto a new ``root`` bone, or None when the rig's top
+    bone already stands on the floor (a UE or CC root: the root motion is on it already).
+
+    The carrier is the top-most bone with location keys (an SMPL armature's pelvis, a Mixamo
+    ``Hips``); the bones above it, if any, are taken to stay at rest."""
+    bones = obj.data.bones
+    floor_limit = ROOT_NEAR_FLOOR_M * scale
+    if not is_smpl_armature(obj) and any(
+            bone.parent is None and bone.children and abs((placement @ bone.head_local).z) <= floor_limit
+            for bone in bones):
+        return None
+    located = {_bone_of(curve.data_path) for curve in compat.action_fcurves(obj)
+               if curve.data_path.endswith("].location")}
+    candidates = [bone for bone in bones if bone.name in located] or [b for b in bones if b.parent is None]
+    return min(candidates, key=_depth).name
+
+
+def _bone_of(data_path: str) -> str | None:
+    """``pose.bones["name"].location`` -> ``name``."""
+    if not data_path.startswith('pose.bones["'):
+        return None
+    return data_path[len('pose.bones["'):data_path.index('"]')]
+
+
+def _depth(bone) -> int:
+    depth = 0
+    while bone.parent is not None:
+        bone, depth = bone.parent, depth + 1
+    return depth
+
+
+def _place_bones(context, export_obj, placement: Matrix, carrier: str | None):
+    """The copy's bones moved into export space; with a ``carrier``, a ``root`` bone on the floor
+    becomes the parent of every top-level bone."""
     view_layer = context.view_layer
     previous_active = view_layer.objects.active
     view_layer.objects.active = export_obj
     bpy.ops.object.mode_set(mode="EDIT")
     try:
         bones = export_obj.data.edit_bones
+        turn = placement.to_3x3().normalized()
         # Read everything first: a connected child's head moves with its parent's tail.
-        saved = [(bone, bone.head * scale, bone.tail * scale, bone.roll) for bone in bones]
-        for bone, head, tail, roll in saved:
-            bone.head, bone.tail, bone.roll = head, tail, roll
-        pelvis = bones[JOINT_NAMES[0]]
-        root = bones.new(ROOT_BONE)
-        root.head = (0.0, 0.0, 0.0)
-        root.tail = (0.0, -0.2 * max(pelvis.head.z, 0.1), 0.0)  # points forward along the floor
-        root.align_roll((0.0, 0.0, 1.0))
-        pelvis.parent = root
-        pelvis.use_connect = False
+        saved = [(bone, placement @ bone.head, placement @ bone.tail, turn @ bone.z_axis) for bone in bones]
+        for bone, head, tail, z_axis in saved:
+            bone.head, bone.tail = head, tail
+            bone.align_roll(z_axis)
+        if carrier is not None:
+            tops = [bone for bone in bones if bone.parent is None]
+            root = bones.new(ROOT_BONE)
+            root.head = (0.0, 0.0, 0.0)
+            root.tail = (0.0, -0.2 * max(bones[carrier].head.z, 0.1), 0.0)  # points forward along the floor
+            root.align_roll((0.0, 0.0, 1.0))
+            for bone in tops:
+                bone.parent = root
+                bone.use_connect = False
     finally:
         bpy.ops.object.mode_set(mode="OBJECT")
         view_layer.objects.active = previous_active
@@ -297,17 +380,20 @@ def _sample_curves(fcurves, data_path: str, count: int, frames: np.ndarray) -> n
     return out
 
 
-def _copy_curve(source_curve, curve) -> None:
-    """``source_curve``'s keys onto the empty ``curve``; a curve of sampled points (a long take baked
-    as samples) stays sampled, so nothing is lost and the copy costs no more memory than the original."""
+def _copy_curve(source_curve, curve, factor: float = 1.0) -> None:
+    """``source_curve``'s keys (values times ``factor``) onto the empty ``curve``; a curve of sampled
+    points (a long take baked as samples) stays sampled, so nothing is lost and the copy costs no
+    more memory than the original."""
     if len(source_curve.sampled_points):
         co = np.empty((len(source_curve.sampled_points), 2), dtype=np.float32)
         source_curve.sampled_points.foreach_get("co", co.ravel())
+        co[:, 1] *= factor
         write_fcurve(curve, co, None)             # stored as bake_motion stores a long take
         return
     n = len(source_curve.keyframe_points)
     co = np.empty(2 * n, dtype=np.float32)
     source_curve.keyframe_points.foreach_get("co", co)
+    co[1::2] *= factor
     curve.keyframe_points.add(n)
     curve.keyframe_points.foreach_set("co", co)
     interp = np.empty(n, dtype=np.int8)
@@ -316,39 +402,47 @@ def _copy_curve(source_curve, curve) -> None:
     curve.update()
 
 
-def _root_motion_action(obj, export_obj, scale: float):
-    """Copy of the active action with the pelvis's horizontal travel moved onto the root bone."""
+def _root_motion_action(obj, export_obj, scale: float, carrier: str | None):
+    """Copy of the active action for the copy ``scale`` times larger: locations scaled; with a
+    ``carrier``, its horizontal travel moved onto the root bone."""
     source = obj.animation_data.action
-    start, end = _action_frame_range(obj)
-    frames = np.arange(start, end + 1, dtype=np.float64)
-    pelvis_path = f'pose.bones["{JOINT_NAMES[0]}"].location'
-
-    rest_rot, rest_head = rest_frames(obj)
-    location = _sample_curves(compat.action_fcurves(obj), pelvis_path, 3, frames)
-    pelvis_world = (rest_head[0] + location @ rest_rot[0].T) * scale  # armature space, export units
-    travel = pelvis_world.copy()
-    travel[:, 2] = 0.0                                               # on the floor (Blender Z up)
-
-    root_rest = np.array(export_obj.data.bones[ROOT_BONE].matrix_local.to_3x3())
-    root_location = travel @ root_rest                               # B_root^T t
-    pelvis_location = (pelvis_world - travel - rest_head[0] * scale) @ rest_rot[0]
-
     new_action = bpy.data.actions.new(source.name + "_root_motion")
     fcurves = compat.assign_new_action(export_obj, new_action)
-
-    coords = np.empty((len(frames), 2), dtype=np.float32)
-    coords[:, 0] = frames
+    carrier_path = None if carrier is None else f'pose.bones["{carrier}"].location'
     for source_curve in compat.action_fcurves(obj):
-        if source_curve.data_path == pelvis_path:
+        if source_curve.data_path == carrier_path:
             continue
         curve = compat.new_fcurve(fcurves, source_curve.data_path, source_curve.array_index,
                                   source_curve.group.name if source_curve.group else "")
-        _copy_curve(source_curve, curve)
-    for bone, values in ((ROOT_BONE, root_location), (JOINT_NAMES[0], pelvis_location)):
+        # A pose location is in the bone's rest frame: it grows with the copy, a rotation does not.
+        _copy_curve(source_curve, curve, scale if source_curve.data_path.endswith(".location") else 1.0)
+    if carrier is not None:
+        _write_root_travel(obj, export_obj, fcurves, carrier, scale)
+    return new_action
+
+
+def _write_root_travel(obj, export_obj, fcurves, carrier: str, scale: float) -> None:
+    """Key the root bone with ``carrier``'s travel on the floor and ``carrier`` with the rest."""
+    start, end = _action_frame_range(obj)
+    frames = np.arange(start, end + 1, dtype=np.float64)
+    location = _sample_curves(compat.action_fcurves(obj), f'pose.bones["{carrier}"].location', 3, frames)
+
+    bone = export_obj.data.bones[carrier]                        # in export space already
+    rest_rot, rest_head = np.array(bone.matrix_local.to_3x3()), np.array(bone.head_local)
+    carrier_world = rest_head + (location * scale) @ rest_rot.T  # armature space, export units
+    travel = carrier_world.copy()
+    travel[:, 2] = 0.0                                           # on the floor (Blender Z up)
+
+    root_rest = np.array(export_obj.data.bones[ROOT_BONE].matrix_local.to_3x3())
+    root_location = travel @ root_rest                           # B_root^T t
+    carrier_location = (carrier_world - travel - rest_head) @ rest_rot
+
+    coords = np.empty((len(frames), 2), dtype=np.float32)
+    coords[:, 0] = frames
+    for name, values in ((ROOT_BONE, root_location), (carrier, carrier_location)):
         for i in range(3):
-            curve = compat.new_fcurve(fcurves, f'pose.bones["{bone}"].location', i, bone)
+            curve = compat.new_fcurve(fcurves, f'pose.bones["{name}"].location', i, name)
             curve.keyframe_points.add(len(frames))
             coords[:, 1] = values[:, i]
             curve.keyframe_points.foreach_set("co", coords.ravel())
             curve.update()
-    return new_action

@@ -135,17 +135,17 @@ def _character_options(obj, options: dict) -> dict:
     return dict(options, use_armature_deform_only=deforms == {True, False})
 
 
-def _meshes_of(obj, view_layer) -> list:
-    """The meshes that go out with ``obj``: its child meshes, and the unparented meshes in the view
-    layer that its Armature modifier drives (a character skinned without parenting)."""
+def _meshes_of(obj, scene) -> list:
+    """The meshes that go out with ``obj``: its child meshes, and the unparented meshes in the scene
+    that its Armature modifier drives (a character skinned without parenting)."""
     children = [child for child in obj.children if child.type == "MESH"]
-    driven = [o for o in view_layer.objects if o.type == "MESH" and o.parent is None
+    driven = [o for o in scene.objects if o.type == "MESH" and o.parent is None
               and any(m.type == "ARMATURE" and m.object == obj for m in o.modifiers)]
     return children + driven
 
 
 def _export_fbx_objects(context, obj, path: Path, options: dict):
-    objects = [obj] + _meshes_of(obj, context.view_layer)
+    objects = [obj] + _meshes_of(obj, context.scene)
     start, end = _action_frame_range(obj)
     if end - start + 1 > LONG_TAKE_FRAMES:
         options = dict(options, bake_anim_simplify_factor=LONG_TAKE_SIMPLIFY)
@@ -263,7 +263,7 @@ def _root_motion_copy(obj, context, scale: float):
         _place_bones(context, export_obj, placement, carrier)
 
         to_export = placement @ obj.matrix_world.inverted()
-        for child in _meshes_of(obj, context.view_layer):
+        for child in _meshes_of(obj, context.scene):
             mesh_copy = child.copy()
             mesh_copy.data = child.data.copy()
             created_objects.append(mesh_copy)

@@ -171,3 +171,24 @@ def test_rotations_are_unit_and_continuous_and_other_bones_stay_unkeyed():
     twist = {rig.bone_names[b] for bones in rig.twist.values() for b in bones}
     assert len(twist) == 8 and not twist & set(rig_motion.bones)
     assert "CC_Base_Pelvis" not in rig_motion.bones       # the legs' own parent rides the hip bone
+
+
+def test_hands_reach_where_the_performers_were_when_asked():
+    import dataclasses
+
+    short_arms = dataclasses.replace(default_measurements(height=1.75), arm_length=0.48)   # the table: 0.55
+    motion = demo_motion(skeleton_from_measurements(short_arms), seconds=2.0)
+    rig = _rig("unreal", height=1.60)
+    floor_given = FeetOptions(floor="zero")
+    rig_motion = retarget_to_rig(motion, rig, floor_given, hands=True)
+    scale = rig_motion.metadata["feet"]["root_scale"]
+    source = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)[0]
+    origin = motion.translation[0] * (1.0, 0.0, 1.0)
+    _, heads = rig_forward_kinematics(rig_motion, ["hand_l", "hand_r"])
+    for k, side in enumerate(("left", "right")):
+        wanted = origin + scale * (source[:, JOINT_INDEX[f"{side}_wrist"]] - origin)
+        assert np.linalg.norm(heads[:, k] - wanted, axis=-1).max() < 1e-3
+    plain = retarget_to_rig(motion, rig, floor_given)
+    _, plain_heads = rig_forward_kinematics(plain, ["hand_l"])
+    wanted = origin + scale * (source[:, JOINT_INDEX["left_wrist"]] - origin)
+    assert np.linalg.norm(plain_heads[:, 0] - wanted, axis=-1).max() > 0.01   # without IK they miss

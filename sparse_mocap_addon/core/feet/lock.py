@@ -4,8 +4,8 @@ floor on average, and the easing weights of a contact mask.
 
 - :func:`two_bone_ik`: the knee from the law of cosines, kept on its side of the hip-ankle line
   (or bent forwards when the leg is straight); also the tracker solver's limb IK;
-- :func:`solve_leg`: the leg's local rotations for a new ankle position, the ankle keeping its
-  world orientation;
+- :func:`solve_leg` (:func:`solve_limb` for any two-bone limb, arms too): the leg's local
+  rotations for a new ankle position, the ankle keeping its world orientation;
 - :func:`body_height_correction`: moving the body a few centimetres is far less visible than
   bending a straight leg to reach the floor;
 - :func:`ease_weights`: 1 in contact, ramping to 0 outside, so pins fade in and out.
@@ -111,34 +111,48 @@ def body_height_correction(lowest: np.ndarray, contact: np.ndarray, fps: float) 
 def solve_leg(rotations: np.ndarray, positions: np.ndarray, globals_: np.ndarray, skeleton: Skeleton, side: str,
               target: np.ndarray, frames: np.ndarray | None = None, ankle_rotation: np.ndarray | None = None) -> None:
     """Re-solve one leg ("left"/"right") so its ankle reaches ``target`` (T, 3), in place on the local
-    ``rotations`` (T, 24, 4), on the ``frames`` (T,) bool given (default all). ``positions`` and
-    ``globals_`` are the pose's FK (the hip where it stands, the knee's side kept or bent towards
-    the thigh's forward axis, :func:`two_bone_ik`); the ankle keeps its world orientation, so the
-    foot still points where it did, or takes ``ankle_rotation`` (T, 3, 3) when given."""
-    hip, knee, ankle = J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"]
+    ``rotations`` (T, 24, 4), on the ``frames`` (T,) bool given (default all): :func:`solve_limb` with
+    the knee kept on its side or bent towards the thigh's forward axis; the ankle keeps its world
+    orientation, so the foot still points where it did, or takes ``ankle_rotation`` (T, 3, 3)."""
+    joints = (J[f"{side}_hip"], J[f"{side}_knee"], J[f"{side}_ankle"])
+    solve_limb(rotations, positions, globals_, skeleton, joints, target, frames, ankle_rotation,
+               pole=globals_[:, joints[0], :, 2])
+
+
+def solve_limb(rotations: np.ndarray, positions: np.ndarray, globals_: np.ndarray, skeleton: Skeleton,
+               joints: tuple, target: np.ndarray, frames: np.ndarray | None = None,
+               end_rotation: np.ndarray | None = None, pole: np.ndarray | None = None) -> None:
+    """Re-solve a two-bone limb ``joints`` = (root, middle, end) joint indices (hip, knee, ankle or
+    shoulder, elbow, wrist) so its end reaches ``target`` (T, 3), in place on the local ``rotations``
+    (T, 24, 4), on the ``frames`` (T,) bool given (default all). ``positions`` and ``globals_`` are
+    the pose's FK (the limb's root where it stands, the middle joint on its side or bent towards
+    ``pole`` (T, 3), :func:`two_bone_ik`); the end keeps its world orientation, or takes
+    ``end_rotation`` (T, 3, 3) when given."""
+    root, middle, end = joints
     lengths = skeleton.bone_lengths()
     if frames is not None:
-        # Only the frames that change are worked out (each frame's leg is its own).
+        # Only the frames that change are worked out (each frame's limb is its own).
         frames = np.flatnonzero(frames)
         positions, globals_, target = positions[frames], globals_[frames], target[frames]
-        ankle_rotation = None if ankle_rotation is None else ankle_rotation[frames]
-    new_knee = two_bone_ik(positions[:, hip], positions[:, knee], positions[:, ankle], target,
-                           lengths[knee], lengths[ankle], pole=globals_[:, hip, :, 2])
-    old_thigh = _unit(positions[:, knee] - positions[:, hip])
-    new_thigh = _unit(new_knee - positions[:, hip])
-    old_shin = _unit(positions[:, ankle] - positions[:, knee])
-    new_shin = _unit(target - new_knee)
-    thigh_turn = _rotation_between(old_thigh, new_thigh)
-    hip_global = thigh_turn @ globals_[:, hip]
-    # The shin turns with the thigh first, then onto its new direction.
-    shin_after_thigh = np.einsum("tij,tj->ti", thigh_turn, old_shin)
-    knee_global = _rotation_between(shin_after_thigh, new_shin) @ thigh_turn @ globals_[:, knee]
-    pelvis_global = globals_[:, PARENTS[hip]]
-    ankle_global = globals_[:, ankle] if ankle_rotation is None else ankle_rotation
+        end_rotation = None if end_rotation is None else end_rotation[frames]
+        pole = None if pole is None else pole[frames]
+    new_middle = two_bone_ik(positions[:, root], positions[:, middle], positions[:, end], target,
+                             lengths[middle], lengths[end], pole=pole)
+    old_upper = _unit(positions[:, middle] - positions[:, root])
+    new_upper = _unit(new_middle - positions[:, root])
+    old_lower = _unit(positions[:, end] - positions[:, middle])
+    new_lower = _unit(target - new_middle)
+    upper_turn = _rotation_between(old_upper, new_upper)
+    root_global = upper_turn @ globals_[:, root]
+    # The lower bone turns with the upper one first, then onto its new direction.
+    lower_after_upper = np.einsum("tij,tj->ti", upper_turn, old_lower)
+    middle_global = _rotation_between(lower_after_upper, new_lower) @ upper_turn @ globals_[:, middle]
+    parent_global = globals_[:, PARENTS[root]]
+    end_global = globals_[:, end] if end_rotation is None else end_rotation
     local = {
-        hip: np.einsum("tji,tjk->tik", pelvis_global, hip_global),
-        knee: np.einsum("tji,tjk->tik", hip_global, knee_global),
-        ankle: np.einsum("tji,tjk->tik", knee_global, ankle_global),
+        root: np.einsum("tji,tjk->tik", parent_global, root_global),
+        middle: np.einsum("tji,tjk->tik", root_global, middle_global),
+        end: np.einsum("tji,tjk->tik", middle_global, end_global),
     }
     for joint, matrix in local.items():
         if frames is None:

@@ -25,6 +25,9 @@ Three steps, all vectorised over frames:
    bones outside the map (fingers, twist bones, mechanism bones) keep their rest pose and ride
    their parent.
 
+Asked to (``hands=True``), the arms are re-solved (two-bone IK, hands keeping their orientation) so
+the wrists reach where the performer's were, in the world as the feet stage scaled it.
+
 Root motion goes onto the pelvis bone, or (``root_motion="root"``, the default where the rig has
 a floor-level root bone above its pelvis, as UE and Character Creator rigs do) its ground
 projection onto the root bone and the rest onto the pelvis.
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..feet.lock import solve_limb
 from ..feet.stage import FeetOptions, feet_on_floor
 from ..kinematics.motion import Motion
 from ..kinematics.rotations import (matrix_to_quat, quat_continuous, quat_slerp, quat_to_matrix,
@@ -52,6 +56,7 @@ FLOOR_SNAP_M = (-0.02, 0.10)
 ROOT_NEAR_FLOOR_M = 0.15
 _SPINE = tuple(JOINT_INDEX[n] for n in SPINE_JOINTS)
 _NECK, _HEAD = JOINT_INDEX["neck"], JOINT_INDEX["head"]
+_WRISTS = (JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"])
 
 
 def _segment_joints(segment: str) -> tuple:
@@ -326,15 +331,42 @@ def _root_locations(rig: TargetRig, body: RigBody, pelvis: np.ndarray, root_moti
     return locations
 
 
+def _hand_targets(motion: Motion, report: dict) -> np.ndarray:
+    """(T, 2, 3) the performer's wrists where the feet stage put the world: on the floor at y = 0 and
+    scaled, like the root path, about the first frame's spot by the legs' ratio."""
+    positions, _ = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
+    wrists = positions[:, list(_WRISTS)] - (0.0, -report.get("ground_shift_m", 0.0), 0.0)
+    scale = report.get("root_scale", 1.0)
+    origin = motion.translation[0] * (1.0, 0.0, 1.0)
+    return origin + scale * (wrists - origin)
+
+
+def _reach(moved: Motion, targets: np.ndarray) -> None:
+    """Both arms re-solved (in place) so the wrists reach ``targets`` as far as the arms do, the
+    elbows on their side (a straight arm bends backwards), the hands keeping their orientation."""
+    for side, target in zip(("left", "right"), np.moveaxis(targets, 1, 0)):
+        joints = tuple(JOINT_INDEX[f"{side}_{name}"] for name in ("shoulder", "elbow", "wrist"))
+        for a in range(0, moved.num_frames, CHUNK_FRAMES):
+            b = min(a + CHUNK_FRAMES, moved.num_frames)
+            part = moved.rotations[a:b]
+            positions, globals_ = forward_kinematics(part, moved.translation[a:b], moved.skeleton)
+            solve_limb(part, positions, globals_, moved.skeleton, joints, target[a:b],
+                       pole=-globals_[:, joints[0], :, 2])
+
+
 def retarget_to_rig(motion: Motion, rig: TargetRig, feet: FeetOptions | None = None,
-                    root_motion: str = "auto") -> RigMotion:
+                    root_motion: str = "auto", hands: bool = False) -> RigMotion:
     """``motion`` as pose-bone channels of ``rig`` (see the module docstring); ``feet`` the feet
-    stage's options (``FeetOptions(enabled=False)``: the rotations as they are, the root path scaled);
-    ``root_motion`` "auto", "hips" or "root". The feet stage's report is ``metadata["feet"]``."""
+    stage's options (``FeetOptions(enabled=False)``: the rotations and root path as they are);
+    ``root_motion`` "auto", "hips" or "root"; ``hands``: the wrists reach where the performer's were
+    (in the world the feet stage scaled to the rig's legs; arm IK), e.g. for a hand on a prop.
+    The feet stage's report is ``metadata["feet"]``."""
     if root_motion not in ROOT_MOTION:
         raise ValueError(f"root_motion must be one of {', '.join(ROOT_MOTION)}, got {root_motion!r}")
     body = rig_body(rig, motion.skeleton)
     moved, report = feet_on_floor(motion, body.skeleton, feet)
+    if hands:
+        _reach(moved, _hand_targets(motion, report))
     bones = tuple(b for chain in rig.chains.values() for b in chain)
     order = _ancestors_first(rig, bones)
     rotations = np.empty((moved.num_frames, len(bones), 4))

@@ -4,42 +4,75 @@ The maths is core's (:mod:`..core.mocap.onto_rig`); here the rig's rest pose is 
 (:func:`.target_rig.target_rig_from_armature`) and the pose-bone channels are keyed with the one
 fast writer of :func:`.bake.bake_channels`. Pose-bone quaternions and locations are bone-local, so
 they need no change of frame.
+
+A generated Rigify rig moves through its controls (constraints drive its ORG and DEF bones): the
+motion is retargeted onto its ORG bones (the ``rigify_org`` map), their world rotations and the
+pelvis path are worked out by the rig's forward kinematics, and :mod:`.rigify_controls` turns them
+into the FK controls' channels (the rig set to FK once; the root bone stays at rest).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..core.feet.stage import FeetOptions
 from ..core.kinematics.motion import Motion
-from ..core.mocap.onto_rig import RigMotion, retarget_to_rig
+from ..core.mocap.onto_rig import RigMotion, retarget_to_rig, rig_forward_kinematics
 from ..core.mocap.target_rig import RigMap
 from .bake import bake_channels
+from .coords import CORE_TO_BLENDER, core_to_blender_vectors
+from .rigify_controls import ORG_BONES, apply_rigify_settings, is_rigify_rig, rigify_control_channels
 from .target_rig import target_rig_from_armature
+
+RIGIFY_MAP = "rigify_org"
 
 
 def retarget_onto_armature(obj, motion: Motion, rig_map: RigMap | str | None = None,
-                           feet: FeetOptions | None = None, root_motion: str = "auto") -> RigMotion:
-    """``motion``'s channels for the character armature ``obj`` (bone map detected when None).
-    Raises ValueError (``RigMapError``) in one sentence when the rig cannot take it."""
-    return retarget_to_rig(motion, target_rig_from_armature(obj, rig_map), feet, root_motion)
+                           feet: FeetOptions | None = None, root_motion: str = "auto",
+                           hands: bool = False) -> RigMotion:
+    """``motion``'s channels for the character armature ``obj`` (bone map detected when None; a
+    generated Rigify rig's ORG bones by default). Raises ValueError (``RigMapError``) in one
+    sentence when the rig cannot take it."""
+    if rig_map is None and is_rigify_rig(obj):
+        rig_map = RIGIFY_MAP
+    return retarget_to_rig(motion, target_rig_from_armature(obj, rig_map), feet, root_motion, hands)
 
 
-def bake_rig_motion(obj, rig_motion: RigMotion, action_name: str, frame_start: int = 1, match_scene: bool = True,
-                    scene=None, progress=None, keys: str = "keyframes"):
-    """Key ``rig_motion`` into a new action on ``obj`` (its previous action kept with a fake user);
-    the options as for :func:`.bake.bake_motion`. Returns the action."""
+def _rig_channels(rig_motion: RigMotion) -> list:
     channels = [(f'pose.bones["{name}"].rotation_quaternion', name, lambda k=k: rig_motion.rotations[:, k])
                 for k, name in enumerate(rig_motion.bones)]
     channels += [(f'pose.bones["{name}"].location', name, lambda v=values: v)
                  for name, values in rig_motion.locations.items()]
+    return channels
+
+
+def _rigify_channels(obj, rig_motion: RigMotion) -> list:
+    """The Rigify controls' channels reproducing ``rig_motion``'s ORG bones (settings applied)."""
+    world, heads = rig_forward_kinematics(rig_motion)
+    # The fingers' ORG bones have no FK control here: they keep their rest pose.
+    org_world = {name: CORE_TO_BLENDER @ world[:, k] for k, name in enumerate(rig_motion.bones) if name in ORG_BONES}
+    pelvis = core_to_blender_vectors(heads[:, rig_motion.bones.index(
+        rig_motion.rig.bone_names[rig_motion.rig.chains["pelvis"][0]])])
+    settings, controls = rigify_control_channels(obj, org_world, pelvis)
+    apply_rigify_settings(obj, settings, controls)
+    return [(f'pose.bones["{control}"].{path}', control, lambda v=values: np.asarray(v))
+            for control, paths in controls.items() for path, values in paths.items()]
+
+
+def bake_rig_motion(obj, rig_motion: RigMotion, action_name: str, frame_start: int = 1, match_scene: bool = True,
+                    scene=None, progress=None, keys: str = "keyframes"):
+    """Key ``rig_motion`` into a new action on ``obj`` (its previous action kept with a fake user;
+    a Rigify rig through its controls); the options as for :func:`.bake.bake_motion`. Returns the action."""
+    channels = _rigify_channels(obj, rig_motion) if is_rigify_rig(obj) else _rig_channels(rig_motion)
     return bake_channels(obj, channels, rig_motion.num_frames, rig_motion.fps, action_name, frame_start,
                          match_scene, scene, progress, keys)
 
 
 def bake_onto_character(obj, motion: Motion, action_name: str, rig_map: RigMap | str | None = None,
                         feet: FeetOptions | None = None, root_motion: str = "auto", frame_start: int = 1,
-                        match_scene: bool = True, scene=None, progress=None) -> tuple:
+                        match_scene: bool = True, scene=None, progress=None, hands: bool = False) -> tuple:
     """Retarget ``motion`` onto the character armature ``obj`` and key it into a new action:
     (action, RigMotion). The rig is read (and refused, in one sentence) before anything changes."""
-    rig_motion = retarget_onto_armature(obj, motion, rig_map, feet, root_motion)
+    rig_motion = retarget_onto_armature(obj, motion, rig_map, feet, root_motion, hands)
     action = bake_rig_motion(obj, rig_motion, action_name, frame_start, match_scene, scene, progress)
     return action, rig_motion

@@ -3,12 +3,16 @@
 Measurements live in a PropertyGroup on the armature *object* so they are saved in the .blend with
 each character. A scene-level copy holds the values for the next armature to be created.
 A length of 0 means "take it from the anthropometric table for this height and sex".
+A character rig's bone map (and the bones picked by hand) lives on its object too; the scene names
+the character that Retarget to Character animates.
 """
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, PointerProperty
+from bpy.props import CollectionProperty, EnumProperty, FloatProperty, PointerProperty, StringProperty
 
+from .blender.armature import is_smpl_armature
 from .core.body.measurements import BodyMeasurements
+from .core.mocap.target_rig import BUILTIN_RIG_MAPS
 
 SEX_ITEMS = (
     ("neutral", "Neutral", "Mean of the male and female proportion tables"),
@@ -45,7 +49,35 @@ class SPARSE_MOCAP_PG_subject(bpy.types.PropertyGroup):
             setattr(self, key, getattr(other, key))
 
 
-CLASSES = (SPARSE_MOCAP_PG_subject,)
+# The bone map a character rig is retargeted through (Character panel, Retarget to Character).
+BONE_MAP_ITEMS = (
+    [("AUTO", "Auto-detect", "The built-in bone map that fits the rig's bone names")]
+    + [(key.upper(), rig_map.name, f"The built-in bone map '{rig_map.name}'")
+       for key, rig_map in BUILTIN_RIG_MAPS.items()]
+    + [("JSON", "JSON File", "A bone map saved as JSON (Save Bone Map, or written by hand)")]
+)
+
+
+class SPARSE_MOCAP_PG_bone_override(bpy.types.PropertyGroup):
+    segment: StringProperty(name="Segment", description="The SMPL segment (joint, or 'spine') this bone carries")
+    bone: StringProperty(name="Bone", description="The character's bone that carries the segment (several: "
+                                                  "'a, b, c', root to tip)")
+
+
+class SPARSE_MOCAP_PG_bone_map(bpy.types.PropertyGroup):
+    map: EnumProperty(name="Bone Map", items=BONE_MAP_ITEMS, default="AUTO",
+                      description="Which character bone carries each SMPL segment")
+    path: StringProperty(name="Bone Map File", subtype="FILE_PATH",
+                         description="The JSON bone map (Bone Map: JSON File)")
+    overrides: CollectionProperty(type=SPARSE_MOCAP_PG_bone_override,
+                                  description="Bones picked by hand in place of the map's, one per segment")
+
+
+def _is_character(_scene, obj) -> bool:
+    return obj.type == "ARMATURE" and not is_smpl_armature(obj)
+
+
+CLASSES = (SPARSE_MOCAP_PG_subject, SPARSE_MOCAP_PG_bone_override, SPARSE_MOCAP_PG_bone_map)
 
 
 def register():
@@ -55,9 +87,16 @@ def register():
         type=SPARSE_MOCAP_PG_subject, description="The body measurements this SMPL armature was built from")
     bpy.types.Scene.sparse_mocap_new_subject = PointerProperty(
         type=SPARSE_MOCAP_PG_subject, description="The body measurements of the next armature Sparse Mocap creates")
+    bpy.types.Object.sparse_mocap_bone_map = PointerProperty(
+        type=SPARSE_MOCAP_PG_bone_map, description="How this character rig takes SMPL motion: its bone map")
+    bpy.types.Scene.sparse_mocap_character = PointerProperty(
+        type=bpy.types.Object, poll=_is_character, name="Character",
+        description="The character armature (not an SMPL one) that Retarget to Character animates")
 
 
 def unregister():
+    del bpy.types.Scene.sparse_mocap_character
+    del bpy.types.Object.sparse_mocap_bone_map
     del bpy.types.Scene.sparse_mocap_new_subject
     del bpy.types.Object.sparse_mocap_subject
     for cls in reversed(CLASSES):

@@ -2,9 +2,9 @@
 
 import bpy
 
-from . import bake, export, gap_fill, imu, import_mocap, landmarks, subject, trackers
+from . import bake, character, export, gap_fill, imu, import_mocap, landmarks, subject, trackers
 
 CLASSES = (subject.CLASSES + bake.CLASSES + import_mocap.CLASSES + landmarks.CLASSES + imu.CLASSES + trackers.CLASSES
-           + gap_fill.CLASSES + export.CLASSES)
+           + gap_fill.CLASSES + export.CLASSES + character.CLASSES)
 
 register, unregister = bpy.utils.register_classes_factory(CLASSES)

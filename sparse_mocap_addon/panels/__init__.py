@@ -2,8 +2,8 @@
 
 import bpy
 
-from . import main
+from . import character, main
 
-CLASSES = main.CLASSES
+CLASSES = main.CLASSES + character.CLASSES
 
 register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -8,6 +8,8 @@ Runs the same way in four places:
 
 Inputs: --mocap (BVH, ASF/AMC, FBX, CMU exp-map), --imu, --trackers, --landmarks, --motion, --demo;
 with --batch the input is a folder or a glob and every take in it is written to --out-dir.
+With --character the result goes onto the user's own character rig (a .blend or .fbx file) as a new
+action, and the outputs hold that character instead of a new SMPL armature.
 
 stdout carries only the paths written (one a line); progress, Blender's own messages and errors go
 to stderr. Bad input exits with status 2 and one line ``error: ...``; a failure while writing exits
@@ -26,7 +28,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (blender --python / python path/cli.py)
@@ -36,6 +38,8 @@ if __package__ in (None, ""):  # run as a script (blender --python / python path
 from .core.body.measurements import BodyMeasurements, MeasurementError, skeleton_from_measurements  # noqa: E402
 from .core.body.demo import demo_motion  # noqa: E402
 from .core.kinematics.motion import Motion, MotionFileError  # noqa: E402
+from .core.mocap.onto_rig import ROOT_MOTION  # noqa: E402
+from .core.mocap.target_rig import BUILTIN_RIG_MAPS  # noqa: E402
 
 FBX_PRESETS = ("unity", "unreal")
 OUTPUT_KINDS = ("fbx", "bvh", "blend")
@@ -44,6 +48,8 @@ DEMO_TAKE = "demo_walk"
 DEFAULT_HEIGHT = 1.75
 BODY_FLAGS = ("height", "arm_length", "leg_length", "sex", "shoulder_width", "hip_width")
 MOCAP_SUFFIXES = (".bvh", ".bvh.gz", ".amc", ".amc.gz", ".fbx", ".txt", ".txt.gz")
+CHARACTER_SUFFIXES = (".blend", ".fbx")
+BATCH_BLEND_SUFFIX = "_takes"   # --batch --character --format blend: <character>_takes.blend
 
 
 class CliError(Exception):
@@ -166,10 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
                           "needs)")
     out.add_argument("--format", action="append", choices=OUTPUT_KINDS, dest="formats",
                      help="what --out-dir gets: fbx, bvh or blend (repeatable; default fbx)")
+    char = p.add_argument_group("onto your own character (instead of a new SMPL armature)")
+    char.add_argument("--character", metavar="FILE",
+                      help="a .blend holding the character's armature, or an .fbx read with Blender's importer: the "
+                           "result goes onto it as a new action (its own actions kept), and --blend/--fbx/--bvh write "
+                           "that character (with its meshes)")
+    char.add_argument("--character-object", metavar="NAME",
+                      help="the armature to use when the --character file holds several")
+    char.add_argument("--bone-map", metavar="NAME|FILE",
+                      help=f"the character's bone map: a built-in one ({', '.join(BUILTIN_RIG_MAPS)}) or a JSON "
+                           "bone map file (default: detected from the bone names)")
+    char.add_argument("--root-motion", choices=ROOT_MOTION,
+                      help="where the travel goes: root (a floor-level root bone above the hips, as UE and CC rigs "
+                           "have), hips, or auto (root where the rig has one; the default)")
     p.add_argument("--batch", action="store_true",
                    help="the input flag names a folder or a glob ('takes/*.bvh.gz', quoted): every take in it is "
                         "written to --out-dir; a bad take is reported and skipped, and the exit status is 1 if any "
-                        "failed")
+                        "failed. With --character, --format blend writes one <character>_takes.blend holding an "
+                        "action per take")
     p.add_argument("--name", help="armature name (default Subject; a --mocap take's own name for the performer's "
                                   "body)")
     p.add_argument("--no-body", action="store_true", help="armature only, without the default body mesh")
@@ -262,35 +282,67 @@ class _Progress:
 
 # --- one take ------------------------------------------------------------------------------------
 
-def run(args) -> list[Path]:
-    """Read the input named by ``args``, bake it onto an armature and write the outputs; returns the
-    paths written. Raises :class:`CliError` on bad input."""
+def run(args, collect: list | None = None) -> list[Path]:
+    """Read the input named by ``args``, bake it onto an armature (a new SMPL one, or the --character)
+    and write the outputs; returns the paths written. Raises :class:`CliError` on bad input.
+
+    ``collect`` (a --batch onto one character's .blend): the take's (name, motion) is appended to it
+    and its .blend is left to the batch; the character was checked by the batch."""
     say = _Progress(args.quiet)
     _check_numbers(args)
     outputs = _check_outputs(args)
+    character = character_request(args)
+    if collect is not None:
+        outputs = [(kind, path) for kind, path in outputs if kind != "blend"]
     measurements = _measurements(args)
     try:
         skeleton = skeleton_from_measurements(measurements)
     except MeasurementError as exc:
         raise CliError(str(exc)) from None
+    loaded = None
+    if character is not None and collect is None:
+        say("starting Blender")
+        loaded = load_character(character, say)   # refused before the take is read
     kind = input_kind(args)
     if kind == "landmarks":
-        return _run_landmarks(args, say, outputs, measurements)
-    if kind == "mocap":
-        return _run_mocap(args, say, outputs)
-    if kind == "imu":
-        motion = _imu_motion(args, say, measurements)
-    elif kind == "trackers":
-        motion = _tracker_motion(args, say, skeleton)
-    elif kind == "motion":
-        motion = _onto_body(args, say, _load_motion(Path(args.motion), say), skeleton)
+        obj, motion = _landmarks_armature(args, say, measurements)
+    elif kind == "mocap":
+        obj, motion = _mocap_armature(args, say)
     else:
-        if not 0.1 <= args.demo_seconds <= 3600:
-            raise CliError(f"--demo-seconds {args.demo_seconds} is out of range: expected 0.1 to 3600")
-        motion = demo_motion(skeleton, seconds=args.demo_seconds)
-        say(f"generated the demo walk ({motion.num_frames} frames at {motion.fps:g} fps)")
-    motion = _resampled(args, say, motion)
+        motion = _resampled(args, say, _take_motion(args, say, kind, measurements, skeleton, character))
+        obj = _smpl_armature(args, say, motion, skeleton, measurements) if character is None else None
+    taken = None if collect is None else (take_label(args), motion)
+    if character is not None and outputs:
+        if not _still_loaded(loaded):   # the input's own Blender work replaced the character's file
+            loaded = load_character(character, lambda message: None)
+        obj = _bake_onto_character(args, say, character, loaded, motion, take_label(args))
+    del motion                           # Blender holds the take now; the writer needs the memory
+    if outputs:
+        _write_outputs(obj, outputs, args, say)
+    if taken is not None:
+        collect.append(taken)
+    return [path for _, path in outputs]
 
+
+def _take_motion(args, say, kind: str, measurements, skeleton, character) -> Motion:
+    """The Motion of an input read without Blender: --imu, --trackers, --motion or the demo. A
+    --motion goes onto the armature's body here, or onto the character's when it is baked there."""
+    if kind == "imu":
+        return _imu_motion(args, say, measurements)
+    if kind == "trackers":
+        return _tracker_motion(args, say, skeleton)
+    if kind == "motion":
+        motion = _load_motion(Path(args.motion), say)
+        return motion if character is not None else _onto_body(args, say, motion, skeleton)
+    if not 0.1 <= args.demo_seconds <= 3600:
+        raise CliError(f"--demo-seconds {args.demo_seconds} is out of range: expected 0.1 to 3600")
+    motion = demo_motion(skeleton, seconds=args.demo_seconds)
+    say(f"generated the demo walk ({motion.num_frames} frames at {motion.fps:g} fps)")
+    return motion
+
+
+def _smpl_armature(args, say, motion: Motion, skeleton, measurements):
+    """A new personalised SMPL armature with ``motion`` baked into a new action (the default target)."""
     say("starting Blender")  # imported late: argument errors are reported without loading Blender
     from .blender.armature import create_armature
     from .blender.bake import bake_motion, keys_for
@@ -304,6 +356,16 @@ def run(args) -> list[Path]:
         setattr(subject, key, getattr(measurements, key) or 0.0)
     say(f"created armature '{obj.name}' for a {measurements.height:.2f} m {measurements.sex} subject")
 
+    keys = keys_for(motion.num_frames)   # a long take as sampled curves: a quarter of Blender's memory
+    action = bake_motion(obj, motion, action_name=take_label(args), progress=_bake_progress(say), keys=keys)
+    say(f"baked {motion.num_frames} frames into action '{action.name}'" + (
+        "" if keys == "keyframes" else " as sampled curves (a long take; the Graph Editor's Samples to Keys makes "
+                                       "them editable keys)"))
+    return obj
+
+
+def _bake_progress(say):
+    """A bake's progress callback that says every quarter."""
     last = [-1]
 
     def bake_progress(fraction):
@@ -312,14 +374,7 @@ def run(args) -> list[Path]:
             last[0] = step
             say(f"baking {int(fraction * 100):3d}%")
 
-    keys = keys_for(motion.num_frames)   # a long take as sampled curves: a quarter of Blender's memory
-    action = bake_motion(obj, motion, action_name=take_label(args), progress=bake_progress, keys=keys)
-    say(f"baked {motion.num_frames} frames into action '{action.name}'" + (
-        "" if keys == "keyframes" else " as sampled curves (a long take; the Graph Editor's Samples to Keys makes "
-                                       "them editable keys)"))
-    del motion                           # Blender holds the take now; the writer needs the memory
-    _write_outputs(obj, outputs, args, say)
-    return [path for _, path in outputs]
+    return bake_progress
 
 
 def _fresh_scene():
@@ -377,10 +432,10 @@ def _onto_body(args, say, motion: Motion, skeleton) -> Motion:
 
 # --- mocap ---------------------------------------------------------------------------------------
 
-def _run_mocap(args, say, outputs) -> list[Path]:
+def _mocap_armature(args, say):
     """--mocap: the take retargeted and baked as Import Mocap does (blender/mocap_import.py): onto a
     new armature with the performer's body measured from the take, or the body flags' when given;
-    the file's frame rate unless --fps resamples."""
+    the file's frame rate unless --fps resamples. Returns (armature, the baked motion)."""
     path = Path(args.mocap)
     say("starting Blender")
     from .blender.mocap_import import import_mocap
@@ -407,8 +462,7 @@ def _run_mocap(args, say, outputs) -> list[Path]:
             if measurements is None else f"a {measurements.height:.2f} m {measurements.sex} subject")
     say(f"baked {motion.num_frames} frames onto new armature '{obj.name}' ({body}) as action "
         f"'{result.action.name}'; {feet_summary(result.feet)}")
-    _write_outputs(obj, outputs, args, say)
-    return [path for _, path in outputs]
+    return obj, motion
 
 
 def _joint_map(text: str | None):
@@ -591,9 +645,10 @@ def _fill_gaps(args, say, motion: Motion, missing_frames, feet=None) -> Motion:
 
 # --- landmarks -----------------------------------------------------------------------------------
 
-def _run_landmarks(args, say, outputs, measurements) -> list[Path]:
+def _landmarks_armature(args, say, measurements):
     """--landmarks: the file as landmark empties, solved onto a new armature with the performer's
-    skeleton (blended with the measurements with --blend-measurements), then the outputs."""
+    skeleton (blended with the measurements with --blend-measurements). Returns (armature, the
+    baked motion)."""
     for label, value in (("--threshold", args.threshold), ("--strength", args.strength)):
         if not 0.0 <= value <= 1.0:
             raise CliError(f"{label} {value} is out of range: expected 0 to 1")
@@ -620,8 +675,139 @@ def _run_landmarks(args, say, outputs, measurements) -> list[Path]:
             "assumed: the file states none; give --fps" if seq.metadata.get("fps_assumed") else "the file's")
     say(f"read {len(seq.names)} landmarks x {seq.num_frames} frames ({seq.fps:g} fps, {rate}) from {path}")
     say(f"solved onto armature '{solved.armature.name}' as action '{solved.action.name}': {summary(solved.report)}")
-    _write_outputs(solved.armature, outputs, args, say)
-    return [path for _, path in outputs]
+    return solved.armature, solved.motion
+
+
+# --- onto the user's character -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CharacterRequest:
+    """--character and its flags, checked: the file, the armature's name, the bone map (None:
+    detected; a built-in map's key; or a loaded RigMap) and where the root motion goes."""
+
+    path: Path
+    object_name: str | None
+    rig_map: object
+    root_motion: str
+
+
+def character_request(args) -> CharacterRequest | None:
+    """--character, --character-object, --bone-map and --root-motion checked (without loading
+    Blender); None without --character."""
+    if not args.character:
+        for flag, value in (("--character-object", args.character_object), ("--bone-map", args.bone_map),
+                            ("--root-motion", args.root_motion)):
+            if value:
+                raise CliError(f"{flag} applies to a character rig: give --character FILE (.blend or .fbx) too")
+        return None
+    path = Path(args.character)
+    if not path.name.lower().endswith(CHARACTER_SUFFIXES):
+        raise CliError(f"--character: {path}: expected a .blend file or an .fbx file")
+    if not path.is_file():
+        raise CliError(f"--character: {path}: no such file")
+    return CharacterRequest(path, args.character_object, _bone_map(args.bone_map), args.root_motion or "auto")
+
+
+def _bone_map(text: str | None):
+    """--bone-map: None (detect), a built-in map's key, or a JSON bone map file read now."""
+    if not text or text in BUILTIN_RIG_MAPS:
+        return text or None
+    if not text.lower().endswith(".json"):
+        raise CliError(f"--bone-map {text!r} is neither a built-in bone map ({', '.join(BUILTIN_RIG_MAPS)}) "
+                       "nor a .json file")
+    from .core.mocap.target_rig import load_rig_map
+
+    try:
+        return load_rig_map(text)
+    except (ValueError, OSError) as exc:
+        raise CliError(f"--bone-map: {str(exc).rstrip('.')}") from None
+
+
+def load_character(request: CharacterRequest, say):
+    """The character's file loaded in place of the scene (a .blend opened as it is, an .fbx imported
+    into an empty one) and its armature, checked against the bone map; refused in one sentence
+    naming the flag before any take is read."""
+    import bpy
+
+    from .blender.target_rig import target_rig_from_armature
+
+    path = request.path
+    try:
+        if path.suffix.lower() == ".blend":
+            bpy.ops.wm.open_mainfile(filepath=str(path.resolve()), load_ui=False, use_scripts=False)
+        else:
+            _fresh_scene()
+            bpy.ops.import_scene.fbx(filepath=str(path.resolve()))
+    except RuntimeError as exc:   # Blender's reader: "Error: ..." lines
+        reason = str(exc).strip().splitlines()[0].removeprefix("Error: ").strip().rstrip(".")
+        raise CliError(f"--character: Blender could not read {path} ({reason})") from None
+    obj = _character_armature(request, bpy.context.scene)
+    try:
+        rig = target_rig_from_armature(obj, request.rig_map)
+    except ValueError as exc:
+        flag = "--bone-map" if request.rig_map is not None else "--character"
+        raise CliError(f"{flag}: {cli_wording(str(exc).rstrip('.'), 'character')}") from None
+    say(f"read character '{obj.name}' ({len(obj.data.bones)} bones, bone map '{rig.map_name}') from {path}")
+    return obj
+
+
+def _character_armature(request: CharacterRequest, scene):
+    """The armature object of the character's scene (--character-object's when named)."""
+    name, where = request.object_name, f"'{request.path.name}'"
+    armatures = [o for o in scene.objects if o.type == "ARMATURE"]
+    names = ", ".join(sorted(o.name for o in armatures)) or "none"
+    if name is not None:
+        found = scene.objects.get(name)
+        if found is None:
+            raise CliError(f"--character-object: {where} holds no object named '{name}' (its armatures: {names})")
+        if found.type != "ARMATURE":
+            raise CliError(f"--character-object: '{name}' in {where} is a {found.type.lower()}, not an armature "
+                           f"(its armatures: {names})")
+        return found
+    if not armatures:
+        raise CliError(f"--character: {where} holds no armature")
+    if len(armatures) > 1:
+        raise CliError(f"--character: {where} holds {len(armatures)} armatures ({names}); name one with "
+                       "--character-object")
+    return armatures[0]
+
+
+def _still_loaded(obj) -> bool:
+    """Whether ``obj`` (None, or an object from an earlier load) still lives in the current file."""
+    try:
+        return obj is not None and obj.name in obj.users_scene[0].objects
+    except (ReferenceError, IndexError):   # the file was replaced since: the object is gone
+        return False
+
+
+def _bake_onto_character(args, say, request: CharacterRequest, obj, motion: Motion, action_name: str):
+    """``motion`` retargeted onto the character ``obj`` and keyed into a new action (its own kept)."""
+    from .blender.character import bake_onto_character
+    from .core.feet.stage import feet_summary
+
+    try:
+        action, rig_motion = bake_onto_character(obj, motion, action_name, rig_map=request.rig_map,
+                                                 feet=_feet_options(args, "zero"),
+                                                 root_motion=request.root_motion, progress=_bake_progress(say))
+    except ValueError as exc:   # a rig without a root bone asked for root motion on it
+        flag = "--root-motion" if request.root_motion != "auto" else "--character"
+        raise CliError(f"{flag}: {cli_wording(str(exc).rstrip('.'), 'character')}") from None
+    carriers = " and ".join(f"'{name}'" for name in rig_motion.locations)
+    say(f"baked {rig_motion.num_frames} frames onto character '{obj.name}' as action '{action.name}' (travel on "
+        f"{carriers}); {feet_summary(rig_motion.metadata.get('feet'))}")
+    return obj
+
+
+def _character_takes_blend(args, request: CharacterRequest, collected: list, say) -> Path:
+    """--batch --character --format blend: every take's motion baked onto the one character as its own
+    action, in <out-dir>/<character>_takes.blend; returns that path."""
+    say("starting Blender")
+    obj = load_character(request, say)
+    for name, motion in collected:
+        _bake_onto_character(args, say, request, obj, motion, name)
+    path = args.out_dir / f"{request.path.stem}{BATCH_BLEND_SUFFIX}.blend"
+    _write_outputs(obj, [("blend", path)], args, say)
+    return path
 
 
 # --- errors in the CLI's words -------------------------------------------------------------------
@@ -666,6 +852,11 @@ _FLAG_WORDING = {
         (r"the calibration window's length must", "--tracker-calibration-seconds must"),
         (r"needs a start >= 0 s and a length > 0 s, got (\S+) s and (\S+?) s\.?$",
          r"needs --tracker-calibration-start >= 0 and --tracker-calibration-seconds > 0, got \1 and \2"),
+    ),
+    "character": (
+        (r"give a JSON bone map for this rig", "give one with --bone-map FILE.json"),
+        (r"choose the bone map by name", "choose one with --bone-map"),
+        (r"put the root motion on the hips", "give --root-motion hips"),
     ),
     "landmarks": (
         (r"^fps must be", "--fps must be"),
@@ -762,6 +953,13 @@ def run_batch(args, emit) -> int:
     takes = batch_inputs(kind, pattern)
     if not takes:
         raise CliError(f"{pattern}: no {kind} takes found")
+    character = character_request(args)
+    # Onto a character, a .blend holds every take as an action of the one character.
+    collected = [] if character is not None and "blend" in (args.formats or ["fbx"]) else None
+    if character is not None:
+        say = _Progress(args.quiet)
+        say("starting Blender")
+        load_character(character, say)   # refused once, before any take is read
     written_by: dict[str, Path] = {}
     failed = 0
     for number, path in enumerate(takes, 1):
@@ -771,7 +969,7 @@ def run_batch(args, emit) -> int:
         try:
             if name in written_by:
                 raise CliError(f"its output name '{name}' is already taken by {written_by[name]}")
-            paths = run(take_args)
+            paths = run(take_args, collected)
         except Exception as exc:  # noqa: BLE001 - one bad take must not stop the batch
             failed += 1
             print(f"[{number}/{len(takes)}] failed {path}: {exc}", file=sys.stderr, flush=True)
@@ -779,8 +977,12 @@ def run_batch(args, emit) -> int:
         written_by[name] = path
         for written in paths:
             emit(written)
-        print(f"[{number}/{len(takes)}] ok {path} -> {', '.join(p.name for p in paths)} "
-              f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
+        kept = ["an action for the character's .blend"] if collected is not None else []
+        written = ", ".join([p.name for p in paths] + kept)
+        print(f"[{number}/{len(takes)}] ok {path} -> {written} ({time.perf_counter() - started:.1f} s)",
+              file=sys.stderr, flush=True)
+    if collected:
+        emit(_character_takes_blend(args, character, collected, say))
     print(f"batch: {len(takes) - failed} of {len(takes)} takes written to {args.out_dir}"
           + (f", {failed} failed" if failed else ""), file=sys.stderr, flush=True)
     return 1 if failed else 0

@@ -17,9 +17,10 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..blender.action_motion import read_action_motion
 from ..blender.armature import is_smpl_armature
-from ..blender.character import bake_onto_character
+from ..blender.character import RIGIFY_MAP, bake_onto_character
 from ..blender.mocap_import import removed_on_failure
 from ..blender.nla import active_action, push_to_nla
+from ..blender.rigify_controls import is_rigify_rig
 from ..blender.target_rig import target_rig_from_armature
 from ..core.kinematics.motion import Motion
 from ..core.mocap.target_rig import (BUILTIN_RIG_MAPS, SEGMENTS, RigMap, RigMapError, detect_rig_map, load_rig_map,
@@ -86,8 +87,11 @@ def with_overrides(rig_map: RigMap, overrides: dict) -> RigMap:
 
 
 def _detected(obj, overrides: dict) -> RigMap:
-    """The built-in map detected from the bone names; when none fits on its own, the one that fits
-    with the bones picked by hand and maps the most segments (the detection's sentence if none does)."""
+    """The built-in map detected from the bone names (a generated Rigify rig: its ORG bones, which
+    the bake turns into its controls' channels); when none fits on its own, the one that fits with
+    the bones picked by hand and maps the most segments (the detection's sentence if none does)."""
+    if is_rigify_rig(obj):
+        return BUILTIN_RIG_MAPS[RIGIFY_MAP]
     try:
         return detect_rig_map([bone.name for bone in obj.data.bones], f"armature '{obj.name}'")
     except RigMapError:
@@ -157,6 +161,10 @@ class _OntoCharacter(FeetSettings):
                                   description="The JSON bone map (Bone Map: JSON File)")
     root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION_ITEMS, default="AUTO",
                               description="Which bone carries the motion through the scene")
+    hands: BoolProperty(name="Hands Reach Targets", default=False,
+                        description="Re-solve the arms (two-bone IK) so the wrists reach where the performer's were, "
+                                    "in the world scaled to the character's legs (a hand on a prop); off: the arms "
+                                    "turn as the performer's did")
     push_to_nla: BoolProperty(name="Push to NLA", default=False,
                               description="Put each new action into a new NLA track of the character, named after "
                                           "it, and keep the character's active action as it was")
@@ -175,7 +183,7 @@ class _OntoCharacter(FeetSettings):
             action, rig_motion = bake_onto_character(
                 obj, motion, action_name, rig_map=rig_map, feet=self._feet_options(),
                 root_motion=self.root_motion.lower(), frame_start=frame_start, match_scene=match_scene,
-                scene=context.scene, progress=progress)
+                scene=context.scene, progress=progress, hands=self.hands)
         track = push_to_nla(obj, action, before) if self.push_to_nla else None
         return action, track, rig_motion
 
@@ -196,6 +204,7 @@ class _OntoCharacter(FeetSettings):
             col.prop(self, "bone_map_path")
         col.prop(self, "root_motion")
         self._draw_feet(col)
+        col.prop(self, "hands")
         col.prop(self, "push_to_nla")
 
 

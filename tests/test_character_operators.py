@@ -232,6 +232,9 @@ def test_the_missing_inputs_are_named(scene):
         bpy.ops.sparse_mocap.retarget_to_character()
     with pytest.raises(RuntimeError, match="'mixamo' is no SMPL armature"):
         bpy.ops.sparse_mocap.retarget_to_character(armature="mixamo")
+    bpy.data.objects["mixamo"].sparse_mocap_bone_map.map = "JSON"
+    with pytest.raises(RuntimeError, match="Bone Map is 'JSON File' but no bone map file is chosen"):
+        bpy.ops.sparse_mocap.bake_motion_onto_character(filepath="/nonexistent/take.npz")
 
 
 def test_a_bone_picked_by_hand_completes_the_map_and_is_used(scene):

@@ -297,10 +297,9 @@ action per file, named after it; a bad file is reported and the others still bak
         return self._finish(context, obj, baked, failed, len(paths))
 
     def _bake_file(self, context, obj, path: Path, rig_map, match_scene: bool, progress):
-        motion = Motion.load(path)
-        action, track, rig_motion = self._bake(context, obj, motion, f"{obj.name}_{path.stem}", rig_map,
-                                               context.scene.frame_start, match_scene, progress)
-        return action, track, rig_motion
+        """One file as a new action '<character>_<file>': (action, NLA track or None, RigMotion)."""
+        return self._bake(context, obj, Motion.load(path), f"{obj.name}_{path.stem}", rig_map,
+                          context.scene.frame_start, match_scene, progress)
 
     def _finish(self, context, obj, baked, failed, count):
         for text in failed if count > 1 else ():      # one file: its error is the report

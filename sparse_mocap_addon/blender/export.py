@@ -249,7 +249,7 @@ def _root_motion_copy(obj, context, scale: float):
     """
     scene = context.scene
     collection = scene.collection
-    created_objects, created_data = [], []
+    created_objects, created_data, renamed = [], [], []
     try:
         data = obj.data.copy()
         created_data.append(data)
@@ -266,6 +266,11 @@ def _root_motion_copy(obj, context, scale: float):
         for child in _meshes_of(obj, context.scene):
             mesh_copy = child.copy()
             mesh_copy.data = child.data.copy()
+            # The copy goes out under the mesh's own name; the original lends it for the duration.
+            name = child.name
+            child.name = name + ".sparse_mocap_export"
+            renamed.append((child, name))
+            mesh_copy.name = name
             created_objects.append(mesh_copy)
             created_data.append(mesh_copy.data)
             collection.objects.link(mesh_copy)
@@ -284,6 +289,8 @@ def _root_motion_copy(obj, context, scale: float):
     finally:
         for o in created_objects:
             bpy.data.objects.remove(o, do_unlink=True)
+        for original, name in renamed:
+            original.name = name
         for d in created_data:
             if isinstance(d, bpy.types.Action):
                 bpy.data.actions.remove(d)

@@ -192,3 +192,15 @@ def test_hands_reach_where_the_performers_were_when_asked():
     _, plain_heads = rig_forward_kinematics(plain, ["hand_l"])
     wanted = origin + scale * (source[:, JOINT_INDEX["left_wrist"]] - origin)
     assert np.linalg.norm(plain_heads[:, 0] - wanted, axis=-1).max() > 0.01   # without IK they miss
+
+
+def test_fingers_keep_their_rest_pose_unless_asked():
+    motion = _varied_motion(seed=7)
+    rig = _rig("mixamo")
+    finger = rig.chain_names("left_hand")[0]
+    assert finger not in retarget_to_rig(motion, rig, RAW).bones
+    with_fingers = retarget_to_rig(motion, rig, RAW, fingers=True)
+    world, _ = rig_forward_kinematics(with_fingers, [finger])
+    b = rig.bone_index(finger)
+    direction = world[:, 0] @ (rig.rest_rotations[b].T @ (rig.tails[b] - rig.heads[b]))
+    assert _angle_deg(direction, _joint_directions(motion)[:, JOINT_INDEX["left_hand"]]).max() < 0.5

@@ -8,7 +8,8 @@ Three steps, all vectorised over frames:
    spine; a missing collar, toe or hand from its neighbours) and a *rest match* ``P_j``: the global
    rotation that turns SMPL segment ``j`` from its T-pose direction onto the rig's rest direction of
    that segment. It is the shortest turn for limbs (so a T, A or any other rest pose is matched, and
-   the bones' rolls never enter), and a two-axis frame for the pelvis (hips left-right, spine up)
+   the bones' rolls never enter), the turn of heading alone for the feet and toes (a foot standing
+   flat stays flat on a rig whose ankle sits higher or lower over its ball), and a two-axis frame for the pelvis (hips left-right, spine up)
    and the chest (neck up, collars left-right), so a rig facing any way is turned to face the
    performer's way. The rig's body as a :class:`Skeleton` follows: its offsets are the rig's rest
    geometry turned back into SMPL's T-pose (``P_parent^T (child - joint)``), so SMPL forward
@@ -23,7 +24,7 @@ Three steps, all vectorised over frames:
    ``D`` along the chain by arc length (slerp), so the chain bends smoothly and ends where SMPL's
    does. Pose-bone rotations follow as ``B_b^T B_p W_p^T W_b`` (Blender's convention, parent ``p``);
    bones outside the map (fingers, twist bones, mechanism bones) keep their rest pose and ride
-   their parent.
+   their parent; so do the fingers SMPL's hand joints map to, unless asked (``fingers=True``).
 
 Asked to (``hands=True``), the arms are re-solved (two-bone IK, hands keeping their orientation) so
 the wrists reach where the performer's were, in the world as the feet stage scaled it.
@@ -48,6 +49,8 @@ from ..kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS,
 from .target_rig import SPINE_JOINTS, TargetRig
 
 ROOT_MOTION = ("auto", "hips", "root")
+# SMPL's hand joints stand for the fingers (a rig maps them to a middle finger bone).
+FINGER_SEGMENTS = ("left_hand", "right_hand")
 # Frames turned into bone channels at a time (a long take's per-bone world rotations are never all held).
 CHUNK_FRAMES = 20_000
 # A rig whose lowest foot point is this close to y = 0 stands on y = 0; else on its lowest foot point.
@@ -57,6 +60,7 @@ ROOT_NEAR_FLOOR_M = 0.15
 _SPINE = tuple(JOINT_INDEX[n] for n in SPINE_JOINTS)
 _NECK, _HEAD = JOINT_INDEX["neck"], JOINT_INDEX["head"]
 _WRISTS = (JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"])
+_FEET = tuple(JOINT_INDEX[f"{side}_{name}"] for side in ("left", "right") for name in ("ankle", "foot"))
 
 
 def _segment_joints(segment: str) -> tuple:
@@ -194,8 +198,13 @@ def _rest_match(joints: np.ndarray, ends: dict, source: Skeleton) -> np.ndarray:
             kids = [c for c in range(NUM_JOINTS) if PARENTS[c] == j]
             end = joints[kids[0]] if kids else ends.get(j)
             # A leaf the rig lacks (no toe or finger bone): it keeps its parent's turn.
-            match[j] = match[PARENTS[j]] if end is None else _shortest_turn(_source_direction(source, j),
-                                                                                end - joints[j])
+            if end is None:
+                match[j] = match[PARENTS[j]]
+            elif j in _FEET:      # heading only: a foot flat on the floor stays flat, whatever its shape
+                match[j] = _shortest_turn(_source_direction(source, j) * (1.0, 0.0, 1.0),
+                                          (end - joints[j]) * (1.0, 0.0, 1.0))
+            else:
+                match[j] = _shortest_turn(_source_direction(source, j), end - joints[j])
     return match
 
 
@@ -355,11 +364,13 @@ def _reach(moved: Motion, targets: np.ndarray) -> None:
 
 
 def retarget_to_rig(motion: Motion, rig: TargetRig, feet: FeetOptions | None = None,
-                    root_motion: str = "auto", hands: bool = False) -> RigMotion:
+                    root_motion: str = "auto", hands: bool = False, fingers: bool = False) -> RigMotion:
     """``motion`` as pose-bone channels of ``rig`` (see the module docstring); ``feet`` the feet
     stage's options (``FeetOptions(enabled=False)``: the rotations and root path as they are);
     ``root_motion`` "auto", "hips" or "root"; ``hands``: the wrists reach where the performer's were
-    (in the world the feet stage scaled to the rig's legs; arm IK), e.g. for a hand on a prop.
+    (in the world the feet stage scaled to the rig's legs; arm IK), e.g. for a hand on a prop;
+    ``fingers``: the mapped finger bones follow SMPL's hand joints (for a source that has fingers),
+    else every finger keeps its rest pose.
     The feet stage's report is ``metadata["feet"]``."""
     if root_motion not in ROOT_MOTION:
         raise ValueError(f"root_motion must be one of {', '.join(ROOT_MOTION)}, got {root_motion!r}")
@@ -367,7 +378,8 @@ def retarget_to_rig(motion: Motion, rig: TargetRig, feet: FeetOptions | None = N
     moved, report = feet_on_floor(motion, body.skeleton, feet)
     if hands:
         _reach(moved, _hand_targets(motion, report))
-    bones = tuple(b for chain in rig.chains.values() for b in chain)
+    bones = tuple(b for segment, chain in rig.chains.items() for b in chain
+                  if fingers or segment not in FINGER_SEGMENTS)
     order = _ancestors_first(rig, bones)
     rotations = np.empty((moved.num_frames, len(bones), 4))
     for a in range(0, moved.num_frames, CHUNK_FRAMES):

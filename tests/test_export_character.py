@@ -176,3 +176,38 @@ def test_export_refuses_what_is_not_an_animated_armature(blank_scene, tmp_path):
     with pytest.raises(ExportError, match="'Empty' is not an armature"):
         export_fbx(empty, tmp_path / "walk.fbx", preset="UNREAL")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_rigify_rig_goes_out_as_its_deform_bones_in_a_hierarchy_of_their_own(blank_scene, walk, tmp_path):
+    """Rigify's 160 DEF bones hang off ORG and MCH bones; Unity's Humanoid needs the legs under the
+    hips: the export is a baked copy holding only the DEF bones, each under its DEF parent, moving as
+    Blender evaluates the rig (constraints and all)."""
+    from .rigs import build_rigify
+
+    _, rig = build_rigify()
+    bake_onto_character(rig, walk, "walk_01")
+    mesh = bpy.data.meshes.new("Body")
+    mesh.from_pydata([(0, 0, 0.9), (0.2, 0, 0.9), (0, 0, 1.6)], [], [(0, 1, 2)])
+    body = bpy.data.objects.new("Body", mesh)
+    bpy.context.scene.collection.objects.link(body)
+    body.parent = rig
+    body.modifiers.new("Armature", "ARMATURE").object = rig
+    body.vertex_groups.new(name="DEF-spine").add([0, 1, 2], 1.0, "REPLACE")
+    joints = ("DEF-spine", "DEF-thigh.L", "DEF-foot.R", "DEF-hand.L", "DEF-spine.006")
+    expected = blender_positions(rig, joints, (0, FRAMES - 1))
+    deforming = {bone.name for bone in rig.data.bones if bone.use_deform}
+    before = sorted(bpy.data.objects.keys()), sorted(bpy.data.actions.keys()), sorted(bpy.data.armatures.keys())
+    for preset, unit, added in (("UNITY", 1.0, set()), ("UNREAL", 0.01, {ROOT_BONE})):
+        path = export_fbx(rig, tmp_path / f"{preset}.fbx", preset=preset)
+        fbx = read_fbx(path, list(expected))
+        assert set(fbx.bones) == deforming | added, preset
+        depth = fbx.depths
+        assert depth["DEF-thigh.L"] == depth["DEF-spine"] + 1                  # the legs under the hips
+        assert depth["DEF-upper_arm.L"] == depth["DEF-shoulder.L"] + 1
+        assert depth["DEF-spine"] == min(depth[b] for b in fbx.bones) + len(added)
+        assert fbx_takes(path) == ["walk_01"] and fbx.frames == FRAMES
+        assert "Body" in depth                                                  # the mesh went too
+        assert_same_pose(fbx, expected, unit)
+    assert body.name == "Body" and rig.name == "rig"
+    after = sorted(bpy.data.objects.keys()), sorted(bpy.data.actions.keys()), sorted(bpy.data.armatures.keys())
+    assert after == before and rig.animation_data.action.name == "walk_01"

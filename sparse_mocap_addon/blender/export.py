@@ -15,8 +15,13 @@ export never leaves a partial file and never destroys an existing one.
 
 A character rig (any armature that is not SMPL-topology: Rigify, Mixamo, UE, VRM, CC...) keeps its
 own hierarchy and bone names. Where the rig marks some bones as deforming and others not (Rigify's
-hundreds of control and mechanism bones), only the deforming bones go out, with the bones above
-them (Blender's exporter keeps a deforming bone's parents). For Unreal, a rig whose top bone stands
+hundreds of control and mechanism bones), only the deforming bones go out. Where those hang off
+bones that do not deform (Rigify's DEF bones under ORG and MCH bones: Unity's Humanoid avatar would
+find no hips above the legs), the export is a temporary copy holding only the deforming bones, each
+under the nearest deforming bone above it (an ORG-/MCH- bone standing for its DEF- counterpart),
+keyed with the rig's evaluated pose on every frame; Unreal's export always takes such a baked copy
+of a rig with constraints (its centimetre copy is built from the armature data, which holds none).
+For Unreal, a rig whose top bone stands
 on the floor (the UE mannequin's ``root``, CC's ``CC_Base_BoneRoot``) already carries root motion
 there (:func:`.character.bake_onto_character` put it there): it is exported as it is, no second
 root added; a rig whose top bone is its hips gets the SMPL treatment, a ``root`` bone carrying the
@@ -38,10 +43,11 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
+from ..core.kinematics.rotations import matrix_to_quat, quat_continuous
 from ..core.mocap.onto_rig import ROOT_NEAR_FLOOR_M
 from . import compat
 from .armature import is_smpl_armature
-from .bake import LONG_TAKE_FRAMES, write_fcurve
+from .bake import LONG_TAKE_FRAMES, bake_channels, write_fcurve
 
 ROOT_BONE = "root"
 
@@ -92,15 +98,16 @@ def export_fbx(obj, filepath, preset: str = "UNITY", context=None) -> Path:
     _check_armature(obj)
     context = context or bpy.context
     path = Path(filepath)
-    options = FBX_PRESETS[preset] if is_smpl_armature(obj) else _character_options(obj, FBX_PRESETS[preset])
-    with _scene_named(context.scene, obj.animation_data.action.name):
+    with _scene_named(context.scene, obj.animation_data.action.name), \
+            _game_rig(obj, context, baked=preset == "UNREAL") as source:
+        options = FBX_PRESETS[preset] if is_smpl_armature(source) else _character_options(source, FBX_PRESETS[preset])
         if preset == "UNREAL":
             centimetres = 1.0 / FBX_UNIT_METRES["UNREAL"]
-            with _root_motion_copy(obj, context, centimetres) as export_obj, \
+            with _root_motion_copy(source, context, centimetres) as export_obj, \
                     _unit_scale(context.scene, FBX_UNIT_METRES["UNREAL"]):
                 _export_fbx_objects(context, export_obj, path, options)
         else:
-            _export_fbx_objects(context, obj, path, options)
+            _export_fbx_objects(context, source, path, options)
     return path
 
 
@@ -133,6 +140,175 @@ def _character_options(obj, options: dict) -> dict:
     """A preset's options for a character rig: deforming bones only where the rig has others too."""
     deforms = {bone.use_deform for bone in obj.data.bones}
     return dict(options, use_armature_deform_only=deforms == {True, False})
+
+
+# --- a character's game rig: its deforming bones in a hierarchy of their own -----------------------
+
+# Rigify's layers: a deforming bone hangs off the ORG or MCH bone its DEF counterpart follows.
+_LAYER_PREFIXES = ("ORG-", "MCH-")
+_DEFORM_PREFIX = "DEF-"
+
+
+@contextlib.contextmanager
+def _game_rig(obj, context, baked: bool):
+    """``obj`` itself, or a temporary baked copy holding only its deforming bones, each under the
+    nearest deforming bone above it (Rigify's DEF bones hang off ORG and MCH bones: exported as they
+    are, Unity's Humanoid avatar finds no hips above the legs). The copy is also used where
+    ``baked`` asks for a rig whose constraints have been applied (the Unreal copy is built from the
+    armature data, without the object's constraints). The copy's action is the evaluated pose of
+    every frame; it and its meshes' copies are removed afterwards whatever happens."""
+    deforming = _deforming_bones(obj)
+    parents = _game_parents(obj, deforming)
+    constrained = any(bone.constraints for bone in obj.pose.bones)
+    if is_smpl_armature(obj) or not (
+            any(parents[name] != _parent_name(obj.data.bones[name]) for name in deforming)
+            or (baked and constrained)):
+        yield obj
+        return
+    scene = context.scene
+    created_objects, renamed = [], []
+    data = obj.data.copy()
+    action = None
+    try:
+        copy = bpy.data.objects.new(obj.name + ".game", data)
+        created_objects.append(copy)
+        scene.collection.objects.link(copy)
+        _lend_name(obj, copy, renamed)
+        copy.matrix_world = obj.matrix_world.copy()
+        _keep_bones(context, copy, deforming, parents)
+        action = _bake_evaluated_pose(obj, copy, scene)
+        for child in _meshes_of(obj, scene):
+            mesh_copy = child.copy()                          # shares the mesh: nothing is transformed
+            created_objects.append(mesh_copy)
+            scene.collection.objects.link(mesh_copy)
+            _lend_name(child, mesh_copy, renamed)
+            mesh_copy.parent = copy
+            mesh_copy.matrix_parent_inverse = copy.matrix_world.inverted()
+            mesh_copy.matrix_basis = child.matrix_world.copy()
+            for modifier in mesh_copy.modifiers:
+                if modifier.type == "ARMATURE" and modifier.object == obj:
+                    modifier.object = copy
+        yield copy
+    finally:
+        for o in created_objects:
+            bpy.data.objects.remove(o, do_unlink=True)
+        for original, name in renamed:
+            original.name = name
+        if action is not None:
+            bpy.data.actions.remove(action)
+        if data.users == 0:
+            bpy.data.armatures.remove(data)
+        context.view_layer.update()
+
+
+def _lend_name(original, copy, renamed: list) -> None:
+    """``copy`` goes out under ``original``'s name; the original lends it for the duration."""
+    name = original.name
+    original.name = name + ".sparse_mocap_export"
+    renamed.append((original, name))
+    copy.name = name
+
+
+def _deforming_bones(obj) -> list:
+    """The bones that go out: the deforming ones where the rig has others too, else all."""
+    bones = obj.data.bones
+    deforming = [bone.name for bone in bones if bone.use_deform]
+    return deforming if deforming and len(deforming) < len(bones) else [bone.name for bone in bones]
+
+
+def _parent_name(bone) -> str | None:
+    return bone.parent.name if bone.parent is not None else None
+
+
+def _game_parents(obj, kept: list) -> dict:
+    """Kept bone -> its parent among the kept bones (None: top level): the nearest kept ancestor,
+    where an ORG-/MCH- ancestor stands for its DEF- counterpart."""
+    kept_set = set(kept)
+    parents = {}
+    for name in kept:
+        parent, ancestor = None, obj.data.bones[name].parent
+        while ancestor is not None and parent is None:
+            stands_for = _counterpart(ancestor.name)
+            if ancestor.name in kept_set:
+                parent = ancestor.name
+            elif stands_for in kept_set and stands_for != name:
+                parent = stands_for
+            ancestor = ancestor.parent
+        parents[name] = parent
+    for name in kept:                                        # a counterpart below its bone: no loops
+        seen, bone = {name}, parents[name]
+        while bone is not None and bone not in seen:
+            seen.add(bone)
+            bone = parents[bone]
+        if bone is not None:
+            parents[name] = None
+    return parents
+
+
+def _counterpart(name: str) -> str | None:
+    prefix = next((p for p in _LAYER_PREFIXES if name.startswith(p)), None)
+    return None if prefix is None else _DEFORM_PREFIX + name[len(prefix):]
+
+
+def _keep_bones(context, copy, kept: list, parents: dict) -> None:
+    """The copy's armature reduced to ``kept``, parented as ``parents`` says, every bone inheriting
+    its parent's full transform (what the baked channels assume)."""
+    view_layer = context.view_layer
+    previous_active = view_layer.objects.active
+    view_layer.objects.active = copy
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        bones = copy.data.edit_bones
+        for name in kept:
+            bone = bones[name]
+            bone.use_connect = False
+            bone.parent = bones[parents[name]] if parents[name] is not None else None
+            bone.use_inherit_rotation, bone.inherit_scale, bone.use_local_location = True, "FULL", True
+        kept_set = set(kept)
+        for bone in [b for b in bones if b.name not in kept_set]:
+            bones.remove(bone)
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+        view_layer.objects.active = previous_active
+
+
+def _bake_evaluated_pose(obj, copy, scene):
+    """Key the copy's bones with ``obj``'s evaluated pose (constraints, drivers and all) on every
+    frame of its action: a new action on the copy, returned."""
+    start, end = _action_frame_range(obj)
+    names = [bone.name for bone in copy.data.bones]
+    index = {bone.name: i for i, bone in enumerate(obj.pose.bones)}
+    rows = [index[name] for name in names]
+    frames = np.arange(start, end + 1)
+    posed = np.empty((len(frames), len(obj.pose.bones) * 16), dtype=np.float32)
+    previous = scene.frame_current
+    try:
+        for k, frame in enumerate(frames):
+            scene.frame_set(int(frame))
+            obj.pose.bones.foreach_get("matrix", posed[k])
+    finally:
+        scene.frame_set(previous)
+    # foreach_get gives each 4x4 column by column.
+    world = np.swapaxes(posed.reshape(len(frames), -1, 4, 4), -1, -2)[:, rows].astype(np.float64)
+    rest = np.array([np.array(bone.matrix_local) for bone in copy.data.bones])
+    slot = {name: i for i, name in enumerate(names)}
+    local = np.empty_like(world)
+    for i, bone in enumerate(copy.data.bones):
+        # Blender: pose = parent_pose @ parent_rest^-1 @ rest @ basis, so basis = rest^-1 @ parent_rest @ ...
+        relative = world[:, i] if bone.parent is None else (
+            rest[slot[bone.parent.name]] @ np.linalg.inv(world[:, slot[bone.parent.name]]) @ world[:, i])
+        local[:, i] = np.linalg.inv(rest[i]) @ relative
+    scale = np.linalg.norm(local[:, :, :3, :3], axis=-2)                      # column lengths
+    turn = quat_continuous(matrix_to_quat(local[:, :, :3, :3] / scale[:, :, None, :]))
+    channels = []
+    for i, name in enumerate(names):
+        bone_path = f'pose.bones["{name}"]'
+        channels += [(f"{bone_path}.location", name, lambda i=i: local[:, i, :3, 3]),
+                     (f"{bone_path}.rotation_quaternion", name, lambda i=i: turn[:, i]),
+                     (f"{bone_path}.scale", name, lambda i=i: scale[:, i])]
+    fps = scene.render.fps / scene.render.fps_base
+    return bake_channels(copy, channels, len(frames), fps, obj.animation_data.action.name, frame_start=start,
+                         match_scene=False, scene=scene)
 
 
 def _meshes_of(obj, scene) -> list:
@@ -266,11 +442,7 @@ def _root_motion_copy(obj, context, scale: float):
         for child in _meshes_of(obj, context.scene):
             mesh_copy = child.copy()
             mesh_copy.data = child.data.copy()
-            # The copy goes out under the mesh's own name; the original lends it for the duration.
-            name = child.name
-            child.name = name + ".sparse_mocap_export"
-            renamed.append((child, name))
-            mesh_copy.name = name
+            _lend_name(child, mesh_copy, renamed)
             created_objects.append(mesh_copy)
             created_data.append(mesh_copy.data)
             collection.objects.link(mesh_copy)

@@ -14,6 +14,7 @@ from sparse_mocap_addon.blender.character import bake_onto_character  # noqa: E4
 from sparse_mocap_addon.blender.export import ROOT_BONE, ExportError, export_bvh, export_fbx  # noqa: E402
 from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
 from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements  # noqa: E402
+from sparse_mocap_addon.core.mocap.formats.bvh import read_bvh  # noqa: E402
 
 from .cli_support import fbx_takes  # noqa: E402
 from .fbx_reader import read_fbx  # noqa: E402
@@ -211,3 +212,25 @@ def test_a_rigify_rig_goes_out_as_its_deform_bones_in_a_hierarchy_of_their_own(b
     assert body.name == "Body" and rig.name == "rig"
     after = sorted(bpy.data.objects.keys()), sorted(bpy.data.actions.keys()), sorted(bpy.data.armatures.keys())
     assert after == before and rig.animation_data.action.name == "walk_01"
+
+
+def test_bvh_of_a_character_with_control_bones_holds_its_deforming_bones(blank_scene, walk, tmp_path):
+    obj = character("mixamo", walk)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    control = obj.data.edit_bones.new("IK_foot.L")
+    control.head, control.tail = (0.1, 0.0, 0.0), (0.1, -0.2, 0.0)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    obj.data.bones["IK_foot.L"].use_deform = False
+    text = export_bvh(obj, tmp_path / "walk.bvh").read_text()
+    names = [line.split()[1] for line in text.splitlines() if line.strip().startswith(("ROOT", "JOINT"))]
+    assert sorted(names) == sorted(bone.name for bone in obj.data.bones if bone.use_deform)
+    assert f"Frames: {FRAMES}" in text
+    # The pose is the rig's, read back by the project's BVH reader (Blender's axes, Z up).
+    motion = read_bvh(tmp_path / "walk.bvh")
+    positions, _ = motion.global_transforms()
+    for frame in (0, FRAMES - 1):
+        bpy.context.scene.frame_set(frame + 1)
+        for bone in ("mixamorig:LeftHand", "mixamorig:RightFoot"):
+            got = positions[frame, motion.skeleton.index(bone)]
+            assert np.linalg.norm(got - np.array(obj.pose.bones[bone].head)) < 1e-4, (bone, frame)

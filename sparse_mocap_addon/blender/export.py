@@ -112,12 +112,14 @@ def export_fbx(obj, filepath, preset: str = "UNITY", context=None) -> Path:
 
 
 def export_bvh(obj, filepath, context=None) -> Path:
-    """Export the armature's active action as BVH (Blender's exporter, native rotation orders)."""
+    """Export the armature's active action as BVH (Blender's exporter, native rotation orders); a
+    character with control bones goes out as its deforming bones only (see :func:`_game_rig`)."""
     _check_armature(obj)
     context = context or bpy.context
     path = Path(filepath)
     start, end = _action_frame_range(obj)
-    with _selection([obj], obj, context), _atomic_target(path, ".bvh") as tmp:
+    with _game_rig(obj, context, baked=True, every_drop=True) as source, \
+            _selection([source], source, context), _atomic_target(path, ".bvh") as tmp:
         result = bpy.ops.export_anim.bvh(filepath=str(tmp), frame_start=start, frame_end=end,
                                          global_scale=1.0, rotate_mode="NATIVE", root_transform_only=False)
         if "FINISHED" not in result:
@@ -150,19 +152,20 @@ _DEFORM_PREFIX = "DEF-"
 
 
 @contextlib.contextmanager
-def _game_rig(obj, context, baked: bool):
+def _game_rig(obj, context, baked: bool, every_drop: bool = False):
     """``obj`` itself, or a temporary baked copy holding only its deforming bones, each under the
     nearest deforming bone above it (Rigify's DEF bones hang off ORG and MCH bones: exported as they
     are, Unity's Humanoid avatar finds no hips above the legs). The copy is also used where
     ``baked`` asks for a rig whose constraints have been applied (the Unreal copy is built from the
-    armature data, without the object's constraints). The copy's action is the evaluated pose of
+    armature data, without the object's constraints), and with ``every_drop`` wherever bones are
+    left out (the BVH exporter has no deform-only option). The copy's action is the evaluated pose of
     every frame; it and its meshes' copies are removed afterwards whatever happens."""
     deforming = _deforming_bones(obj)
     parents = _game_parents(obj, deforming)
     constrained = any(bone.constraints for bone in obj.pose.bones)
     if is_smpl_armature(obj) or not (
             any(parents[name] != _parent_name(obj.data.bones[name]) for name in deforming)
-            or (baked and constrained)):
+            or (baked and constrained) or (every_drop and len(deforming) < len(obj.data.bones))):
         yield obj
         return
     scene = context.scene

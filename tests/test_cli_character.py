@@ -232,17 +232,46 @@ def test_batch_onto_one_character(tmp_path):
     assert bpy.data.objects["Hero"].animation_data.action.name == "walk_b"
 
 
-def test_a_mocap_take_onto_a_character(tmp_path):
-    take = SHARED_DATA / "cmu62" / "62_01.bvh.gz"
-    if not take.exists():
-        pytest.skip(f"{take} is absent (real recordings live in ../shared/data)")
-    save_character(tmp_path / "hero.blend", "mixamo", mesh=False)
-    out = tmp_path / "62_01.fbx"
-    result = run_cli("--mocap", str(take), "--fps", "30", "--character", str(tmp_path / "hero.blend"),
-                     "--fbx", str(out), "--preset", "unreal")
+def tracker_file(tmp_path):
+    from sparse_mocap_addon.core.trackers.formats import write_trackers
+    from sparse_mocap_addon.core.trackers.recording import SIX_POINT, TrackerMounting
+    from sparse_mocap_addon.core.trackers.synth import virtual_trackers
+
+    walk = demo_motion(skeleton_from_measurements(BodyMeasurements(height=1.8)), seconds=0.5)
+    path = tmp_path / "vr_take.csv"
+    write_trackers(virtual_trackers(walk, SIX_POINT, {n: TrackerMounting() for n in SIX_POINT}), path,
+                   convention="unity")
+    return path
+
+
+def shared(relative):
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent (real recordings live in ../shared/data)")
+    return str(path)
+
+
+# Every input path onto the character: (the input's flags, take name, frames).
+INPUTS = {
+    "mocap": (lambda tmp: ["--mocap", shared("cmu62/62_01.bvh.gz"), "--fps", "30"], "62_01", 271),
+    "landmarks": (lambda tmp: ["--landmarks", shared("landmarks_real/pose2sim/trc/S00_P00_T00_StaticTrial_0-12.trc"),
+                               "--fps", "30"], "S00_P00_T00_StaticTrial_0-12", 12),
+    "imu": (lambda tmp: ["--imu", shared("imu_real/transpose_example"), "--imu-duration", "0.5"],
+            "transpose_example", 30),
+    "trackers": (lambda tmp: ["--trackers", str(tracker_file(tmp)), "--tracker-mode", "analytic"], "vr_take", 30),
+}
+
+
+@pytest.mark.parametrize("kind", INPUTS)
+def test_every_input_onto_a_character(tmp_path, kind):
+    flags, take, frames = INPUTS[kind]
+    flags = flags(tmp_path)
+    bones = save_character(tmp_path / "hero.blend", "mixamo", mesh=False)["Hero"]
+    out = tmp_path / f"{take}.fbx"
+    result = run_cli(*flags, "--character", str(tmp_path / "hero.blend"), "--fbx", str(out), "--preset", "unreal")
     assert result.returncode == 0, result.stderr
     only_paths(result, out)
-    assert "onto character 'Hero' as action '62_01'" in result.stderr
+    assert f"onto character 'Hero' as action '{take}'" in result.stderr
     fbx = read_fbx(out)
-    assert fbx_takes(out) == ["62_01"] and fbx.frames == 271          # 1083 frames at 120 fps, at 30
-    assert top_bones(fbx) == ["root"] and "mixamorig:Hips" in fbx.bones
+    assert fbx_takes(out) == [take] and fbx.frames == frames
+    assert set(fbx.bones) == bones | {"root"} and top_bones(fbx) == ["root"]

@@ -782,19 +782,22 @@ def _still_loaded(obj) -> bool:
 
 def _bake_onto_character(args, say, request: CharacterRequest, obj, motion: Motion, action_name: str):
     """``motion`` retargeted onto the character ``obj`` and keyed into a new action (its own kept)."""
-    from .blender.character import bake_onto_character
+    from .blender.bake import keys_for
+    from .blender.character import bake_rig_motion, retarget_onto_armature
     from .core.feet.stage import feet_summary
 
     try:
-        action, rig_motion = bake_onto_character(obj, motion, action_name, rig_map=request.rig_map,
-                                                 feet=_feet_options(args, "zero"),
-                                                 root_motion=request.root_motion, progress=_bake_progress(say))
+        rig_motion = retarget_onto_armature(obj, motion, request.rig_map, _feet_options(args, "zero"),
+                                            request.root_motion)
     except ValueError as exc:   # a rig without a root bone asked for root motion on it
         flag = "--root-motion" if request.root_motion != "auto" else "--character"
         raise CliError(f"{flag}: {cli_wording(str(exc).rstrip('.'), 'character')}") from None
+    keys = keys_for(rig_motion.num_frames)   # a long take as sampled curves, as on the SMPL armature
+    action = bake_rig_motion(obj, rig_motion, action_name, progress=_bake_progress(say), keys=keys)
     carriers = " and ".join(f"'{name}'" for name in rig_motion.locations)
-    say(f"baked {rig_motion.num_frames} frames onto character '{obj.name}' as action '{action.name}' (travel on "
-        f"{carriers}); {feet_summary(rig_motion.metadata.get('feet'))}")
+    stored = "" if keys == "keyframes" else " as sampled curves (a long take)"
+    say(f"baked {rig_motion.num_frames} frames onto character '{obj.name}' as action '{action.name}'{stored} "
+        f"(travel on {carriers}); {feet_summary(rig_motion.metadata.get('feet'))}")
     return obj
 
 

@@ -234,3 +234,18 @@ def test_bvh_of_a_character_with_control_bones_holds_its_deforming_bones(blank_s
         for bone in ("mixamorig:LeftHand", "mixamorig:RightFoot"):
             got = positions[frame, motion.skeleton.index(bone)]
             assert np.linalg.norm(got - np.array(obj.pose.bones[bone].head)) < 1e-4, (bone, frame)
+
+
+@pytest.mark.parametrize("kind", ["unreal", "mixamo"])
+def test_a_character_take_baked_as_samples_exports_the_same_motion(blank_scene, walk, tmp_path, kind):
+    """A long take is baked as sampled curves (bake.keys_for): the Unreal copy scales their locations too."""
+    from sparse_mocap_addon.blender import compat
+    from sparse_mocap_addon.blender.character import bake_rig_motion, retarget_onto_armature
+
+    obj, _ = build_armature(kind, name="Hero")
+    bake_rig_motion(obj, retarget_onto_armature(obj, walk), "walk_01", keys="samples")
+    assert all(len(c.sampled_points) and not len(c.keyframe_points) for c in compat.action_fcurves(obj))
+    expected = blender_positions(obj, (HIPS[kind], HAND[kind]), (0, 17, FRAMES - 1))
+    fbx = read_fbx(export_fbx(obj, tmp_path / "walk.fbx", preset="UNREAL"), list(expected))
+    assert fbx.frames == FRAMES
+    assert_same_pose(fbx, expected, 0.01)

@@ -47,7 +47,7 @@ from ..core.kinematics.rotations import matrix_to_quat, quat_continuous
 from ..core.mocap.onto_rig import ROOT_NEAR_FLOOR_M
 from . import compat
 from .armature import is_smpl_armature
-from .bake import LONG_TAKE_FRAMES, bake_channels, write_fcurve
+from .bake import LONG_TAKE_FRAMES, bake_channels, keys_for, write_fcurve
 
 ROOT_BONE = "root"
 
@@ -311,7 +311,7 @@ def _bake_evaluated_pose(obj, copy, scene):
                      (f"{bone_path}.scale", name, lambda i=i: scale[:, i])]
     fps = scene.render.fps / scene.render.fps_base
     return bake_channels(copy, channels, len(frames), fps, obj.animation_data.action.name, frame_start=start,
-                         match_scene=False, scene=scene)
+                         match_scene=False, scene=scene, keys=keys_for(len(frames)))
 
 
 def _meshes_of(obj, scene) -> list:

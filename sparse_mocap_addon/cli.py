@@ -740,7 +740,8 @@ def load_character(request: CharacterRequest, say):
             bpy.ops.import_scene.fbx(filepath=str(path.resolve()))
     except RuntimeError as exc:   # Blender's reader: "Error: ..." lines
         reason = str(exc).strip().splitlines()[0].removeprefix("Error: ").strip().rstrip(".")
-        raise CliError(f"--character: Blender could not read {path} ({reason})") from None
+        named = r"\s*(in file\s*)?['\"]?" + re.escape(str(path.resolve())) + r"['\"]?"   # the path said once
+        raise CliError(f"--character: Blender could not read {path} ({re.sub(named, '', reason)})") from None
     obj = _character_armature(request, bpy.context.scene)
     try:
         rig = target_rig_from_armature(obj, request.rig_map)

@@ -186,6 +186,12 @@ def test_bad_bone_maps_and_characters_are_refused_in_one_sentence(tmp_path):
             "--character: ", "notes.txt: expected a .blend file or an .fbx file")
     refused(run_cli(*DEMO, "--character", str(tmp_path / "absent.blend"), *out), tmp_path, inputs,
             "absent.blend: no such file")
+    for name, reason in (("garbled.blend", "File format is not supported)"),
+                         ("garbled.fbx", "ASCII FBX files are not supported)")):
+        (tmp_path / name).write_text("not a character")
+        inputs.append(name)
+        refused(run_cli(*DEMO, "--character", str(tmp_path / name), *out), tmp_path, inputs,
+                f"--character: Blender could not read {tmp_path / name} ({reason}")
     refused(run_cli(*DEMO, "--bone-map", "unreal", *out), tmp_path, inputs,
             "--bone-map applies to a character rig: give --character FILE")
 

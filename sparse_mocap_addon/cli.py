@@ -191,8 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "failed. With --character, --format blend writes one <character>_takes.blend holding an "
                         "action per take")
     p.add_argument("--name", help="armature name (default Subject; a --mocap take's own name for the performer's "
-                                  "body)")
-    p.add_argument("--no-body", action="store_true", help="armature only, without the default body mesh")
+                                  "body; a --character keeps its own)")
+    p.add_argument("--no-body", action="store_true", help="armature only, without the default body mesh (a "
+                                                          "--character keeps its meshes)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     return p
 

@@ -20,8 +20,9 @@ from .cli_support import fbx_takes  # noqa: E402
 from .fbx_reader import read_fbx  # noqa: E402
 from .rigs import build_armature  # noqa: E402
 
-HIPS = {"unreal": "pelvis", "mixamo": "mixamorig:Hips"}
-HAND = {"unreal": "hand_l", "mixamo": "mixamorig:LeftHand"}
+HIPS = {"unreal": "pelvis", "mixamo": "mixamorig:Hips", "vrm": "hips", "cc_base": "CC_Base_Hip"}
+HAND = {"unreal": "hand_l", "mixamo": "mixamorig:LeftHand", "vrm": "leftHand", "cc_base": "CC_Base_L_Hand"}
+OWN_ROOT = {"unreal": "root", "cc_base": "CC_Base_BoneRoot"}     # rigs with a floor-level root bone
 FRAMES = 30                                     # the demo walk's half second at 60 fps
 
 
@@ -57,7 +58,7 @@ def assert_same_pose(fbx, expected: dict, metres_per_unit: float):
         assert np.linalg.norm(fbx.world_positions[key] * metres_per_unit - position) < 1e-4, key
 
 
-@pytest.mark.parametrize("kind", ["unreal", "mixamo"])
+@pytest.mark.parametrize("kind", ["unreal", "mixamo", "vrm", "cc_base"])
 def test_unity_export_keeps_the_characters_bones_and_names_the_take_after_the_action(blank_scene, walk, tmp_path,
                                                                                       kind):
     obj = character(kind, walk)
@@ -74,39 +75,43 @@ def test_unity_export_keeps_the_characters_bones_and_names_the_take_after_the_ac
     assert obj.animation_data.action.name == "walk_01" and "idle" in bpy.data.actions
 
 
-def test_unreal_export_keeps_the_rigs_own_root_with_the_root_motion(blank_scene, walk, tmp_path):
-    obj = character("unreal", walk)
+@pytest.mark.parametrize("kind", OWN_ROOT)
+def test_unreal_export_keeps_the_rigs_own_root_with_the_root_motion(blank_scene, walk, tmp_path, kind):
+    obj = character(kind, walk)
     frames = (0, 15, FRAMES - 1)
-    expected = blender_positions(obj, ("root", "pelvis", "hand_l"), frames)
+    root_bone = OWN_ROOT[kind]
+    expected = blender_positions(obj, (root_bone, HIPS[kind], HAND[kind]), frames)
     path = export_fbx(obj, tmp_path / "walk.fbx", preset="UNREAL")
     fbx = read_fbx(path, list(expected))
     assert set(fbx.bones) == {bone.name for bone in obj.data.bones}   # exactly the rig's one root
     tops = [b for b in fbx.bones if fbx.depths[b] == min(fbx.depths[n] for n in fbx.bones)]
-    assert tops == ["root"]
+    assert tops == [root_bone]
     assert fbx_takes(path) == ["walk_01"] and fbx.frames == FRAMES
     assert fbx.unit_meters == pytest.approx(0.01)
     assert_same_pose(fbx, expected, 0.01)
-    root = np.array([fbx.world_positions[("root", f)] for f in frames]) * 0.01
+    root = np.array([fbx.world_positions[(root_bone, f)] for f in frames]) * 0.01
     assert np.allclose(root[:, 1], 0.0, atol=1e-6)                     # on the floor
     assert np.linalg.norm(root[-1] - root[0]) > 0.3                    # the walk's travel is on it
     for name, scale in fbx.scales.items():                              # a cm file, scale 1 everywhere
         assert np.allclose(scale, 1.0, atol=1e-6), name
 
 
-def test_unreal_export_adds_a_root_above_the_hips_of_a_rig_without_one(blank_scene, walk, tmp_path):
-    obj = character("mixamo", walk)
+@pytest.mark.parametrize("kind", ["mixamo", "vrm"])
+def test_unreal_export_adds_a_root_above_the_hips_of_a_rig_without_one(blank_scene, walk, tmp_path, kind):
+    obj = character(kind, walk)
     frames = (0, 15, FRAMES - 1)
-    expected = blender_positions(obj, ("mixamorig:Hips", "mixamorig:LeftHand"), frames)
+    hips_bone = HIPS[kind]
+    expected = blender_positions(obj, (hips_bone, HAND[kind]), frames)
     before = sorted(bpy.data.objects.keys()), sorted(bpy.data.actions.keys()), len(obj.data.bones)
     path = export_fbx(obj, tmp_path / "walk.fbx", preset="UNREAL")
     fbx = read_fbx(path, [*expected, *((ROOT_BONE, f) for f in frames)])
     assert set(fbx.bones) == {bone.name for bone in obj.data.bones} | {ROOT_BONE}
-    assert fbx.depths["mixamorig:Hips"] == fbx.depths[ROOT_BONE] + 1
+    assert fbx.depths[hips_bone] == fbx.depths[ROOT_BONE] + 1
     assert fbx.depths[ROOT_BONE] == min(fbx.depths[b] for b in fbx.bones)
     assert_same_pose(fbx, expected, 0.01)
     for frame in frames:
         root = fbx.world_positions[(ROOT_BONE, frame)] * 0.01
-        hips = expected[("mixamorig:Hips", frame)]
+        hips = expected[(hips_bone, frame)]
         assert root[1] == pytest.approx(0.0, abs=1e-6)
         assert np.allclose(root[[0, 2]], hips[[0, 2]], atol=1e-4)     # the hips' travel, on the floor
     # The user's character is as it was: no root bone, no extra object or action left behind.

@@ -281,3 +281,21 @@ def test_every_input_onto_a_character(tmp_path, kind):
     fbx = read_fbx(out)
     assert fbx_takes(out) == [take] and fbx.frames == frames
     assert set(fbx.bones) == bones | {"root"} and top_bones(fbx) == ["root"]
+
+
+def test_demo_onto_a_rigify_character_for_unity(tmp_path):
+    """Done means (issue 18): the CLI onto a Rigify rig, FBX for Unity with its DEF bones under the hips."""
+    from .rigs import build_rigify
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    metarig, rig = build_rigify()
+    bpy.data.objects.remove(metarig)
+    deforming = {bone.name for bone in rig.data.bones if bone.use_deform}
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "rigify.blend"), copy=True)
+    out = tmp_path / "walk.fbx"
+    result = run_cli(*DEMO, "--character", str(tmp_path / "rigify.blend"), "--fbx", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "bone map 'Rigify" in result.stderr
+    fbx = read_fbx(out)
+    assert set(fbx.bones) == deforming and fbx_takes(out) == ["demo_walk"] and fbx.frames == DEMO_FRAMES
+    assert fbx.depths["DEF-thigh.L"] == fbx.depths["DEF-spine"] + 1 == min(fbx.depths[b] for b in fbx.bones) + 1

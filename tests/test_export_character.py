@@ -254,3 +254,24 @@ def test_a_character_take_baked_as_samples_exports_the_same_motion(blank_scene, 
     fbx = read_fbx(export_fbx(obj, tmp_path / "walk.fbx", preset="UNREAL"), list(expected))
     assert fbx.frames == FRAMES
     assert_same_pose(fbx, expected, 0.01)
+
+
+def test_a_floor_level_bone_beside_the_hips_is_no_root(blank_scene, walk, tmp_path):
+    """A top-level IK target standing on the floor (not above the hips) does not carry the travel:
+    the Unreal export still adds a root above the hips."""
+    obj, _ = build_armature("mixamo", name="Hero")
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    target = obj.data.edit_bones.new("ik_foot_root")
+    target.head, target.tail = (0.0, 0.0, 0.0), (0.0, 0.2, 0.0)
+    child = obj.data.edit_bones.new("ik_foot_l")
+    child.head, child.tail, child.parent = (0.1, 0.0, 0.05), (0.1, 0.1, 0.05), target
+    bpy.ops.object.mode_set(mode="OBJECT")
+    bake_onto_character(obj, walk, "walk_01")
+    frames = (0, FRAMES - 1)
+    expected = blender_positions(obj, ("mixamorig:Hips",), frames)
+    fbx = read_fbx(export_fbx(obj, tmp_path / "walk.fbx", preset="UNREAL"), [(ROOT_BONE, f) for f in frames])
+    assert ROOT_BONE in fbx.bones and fbx.depths["ik_foot_root"] == fbx.depths[ROOT_BONE] + 1
+    for frame in frames:
+        root = fbx.world_positions[(ROOT_BONE, frame)] * 0.01
+        assert np.allclose(root[[0, 2]], expected[("mixamorig:Hips", frame)][[0, 2]], atol=1e-4)

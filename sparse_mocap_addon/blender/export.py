@@ -492,21 +492,24 @@ def _uniform_scale(placement: Matrix) -> float:
 
 
 def _travel_carrier(obj, placement: Matrix, scale: float) -> str | None:
-    """The bone whose horizontal travel moves onto a new ``root`` bone, or None when the rig's top
-    bone already stands on the floor (a UE or CC root: the root motion is on it already).
+    """The bone whose horizontal travel moves onto a new ``root`` bone, or None when the top bone
+    above it already stands on the floor (a UE or CC root: the root motion is on it already, or
+    the user chose the hips).
 
     The carrier is the top-most bone with location keys (an SMPL armature's pelvis, a Mixamo
     ``Hips``); the bones above it, if any, are taken to stay at rest."""
     bones = obj.data.bones
-    floor_limit = ROOT_NEAR_FLOOR_M * scale
-    if not is_smpl_armature(obj) and any(
-            bone.parent is None and bone.children and abs((placement @ bone.head_local).z) <= floor_limit
-            for bone in bones):
-        return None
     located = {_bone_of(curve.data_path) for curve in compat.action_fcurves(obj)
                if curve.data_path.endswith("].location")}
     candidates = [bone for bone in bones if bone.name in located] or [b for b in bones if b.parent is None]
-    return min(candidates, key=_depth).name
+    carrier = min(candidates, key=_depth)
+    top = carrier
+    while top.parent is not None:
+        top = top.parent
+    on_floor = abs((placement @ top.head_local).z) <= ROOT_NEAR_FLOOR_M * scale
+    if not is_smpl_armature(obj) and top.children and on_floor:
+        return None
+    return carrier.name
 
 
 def _bone_of(data_path: str) -> str | None:

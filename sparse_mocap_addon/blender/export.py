@@ -21,10 +21,10 @@ find no hips above the legs), the export is a temporary copy holding only the de
 under the nearest deforming bone above it (an ORG-/MCH- bone standing for its DEF- counterpart),
 keyed with the rig's evaluated pose on every frame; Unreal's export always takes such a baked copy
 of a rig with constraints (its centimetre copy is built from the armature data, which holds none).
-For Unreal, a rig whose top bone stands
-on the floor (the UE mannequin's ``root``, CC's ``CC_Base_BoneRoot``) already carries root motion
-there (:func:`.character.bake_onto_character` put it there): it is exported as it is, no second
-root added; a rig whose top bone is its hips gets the SMPL treatment, a ``root`` bone carrying the
+For Unreal, a rig whose hips hang under a top bone standing on the floor (the UE mannequin's
+``root``, CC's ``CC_Base_BoneRoot``) already carries root motion there
+(:func:`.character.bake_onto_character` put it there): it is exported as it is, no second root
+added; a rig whose top bone is its hips gets the SMPL treatment, a ``root`` bone carrying the
 horizontal travel of the top-most bone with location keys. The character's object rotation and
 scale (an FBX-imported character's axis and unit conversion) are kept in the Unreal copy.
 

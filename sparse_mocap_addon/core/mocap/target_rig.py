@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import atomic_open
 from ..kinematics.skeleton import JOINT_INDEX, JOINT_NAMES
 from .joint_maps import BUILTIN_MAPS, JointMapError, missing_required, read_map_file, sided, strip_namespace
 
@@ -353,6 +354,7 @@ def save_rig_map(rig_map: RigMap, path) -> Path:
     """Write a map as JSON (a starting point users can edit for their rig)."""
     path = Path(path)
     as_lists = lambda table: {segment: list(names) for segment, names in table.items()}  # noqa: E731
-    path.write_text(json.dumps({"name": rig_map.name, "bones": as_lists(rig_map.bones),
-                                "twist": as_lists(rig_map.twist)}, indent=2) + "\n", encoding="utf-8")
+    with atomic_open(path, "w", encoding="utf-8") as handle:     # never a half-written preset
+        handle.write(json.dumps({"name": rig_map.name, "bones": as_lists(rig_map.bones),
+                                 "twist": as_lists(rig_map.twist)}, indent=2) + "\n")
     return path

@@ -9,12 +9,13 @@ from ..blender.bake import bake_motion, fit_to_armature
 from ..core.body.demo import demo_motion
 from ..core.kinematics.motion import Motion, MotionFileError
 from .common import FeetSettings, Progress, active_smpl_armature, file_filter, object_mode
+from .onto_character import OntoCharacterOption
 
 _MATCH_SCENE = dict(name="Match Scene Rate and Range", default=True,
                     description="Set the scene's frame rate and range to the motion's")
 
 
-class _BakeBase:
+class _BakeBase(OntoCharacterOption):
     bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
@@ -34,13 +35,12 @@ class _BakeBase:
             action = bake_motion(obj, motion, action_name=action_name, match_scene=self.match_scene,
                                  scene=context.scene, progress=progress)
         text = f"Baked {motion.num_frames} frames into new action '{action.name}'"
-        if feet_report is not None:
-            self.report({"WARNING"} if not feet_report["enabled"] else {"INFO"},
-                        f"{text}; the motion's body ({feet_report['source_stature_m']:.2f} m) differs from "
-                        f"'{obj.name}' ({feet_report['stature_m']:.2f} m){FeetSettings._feet_text(feet_report)}")
-        else:
-            self.report({"INFO"}, text)
-        return {"FINISHED"}
+        if feet_report is None:
+            return self._report_onto_character(context, {"INFO"}, text, obj)
+        return self._report_onto_character(
+            context, {"WARNING"} if not feet_report["enabled"] else {"INFO"},
+            f"{text}; the motion's body ({feet_report['source_stature_m']:.2f} m) differs from "
+            f"'{obj.name}' ({feet_report['stature_m']:.2f} m){FeetSettings._feet_text(feet_report)}", obj)
 
 
 class SPARSE_MOCAP_OT_bake_demo(_BakeBase, bpy.types.Operator):
@@ -56,6 +56,8 @@ class SPARSE_MOCAP_OT_bake_demo(_BakeBase, bpy.types.Operator):
     match_scene: BoolProperty(**_MATCH_SCENE)
 
     def execute(self, context):
+        if not self._character_ready(context):
+            return {"CANCELLED"}
         skeleton = skeleton_from_armature(active_smpl_armature(context))
         return self.bake(context, demo_motion(skeleton, seconds=self.seconds, fps=self.fps), "demo_walk")
 
@@ -71,6 +73,8 @@ class SPARSE_MOCAP_OT_bake_motion_file(_BakeBase, FeetSettings, bpy.types.Operat
     match_scene: BoolProperty(**_MATCH_SCENE)
 
     def execute(self, context):
+        if not self._character_ready(context):
+            return {"CANCELLED"}
         try:
             motion = Motion.load(self.filepath)
         except MotionFileError as exc:

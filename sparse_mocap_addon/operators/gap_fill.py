@@ -8,6 +8,7 @@ from ..blender.gap_fill import fill_action_gaps, summary
 from ..inference.gap_fill import DEFAULT_MAX_GAP_SECONDS
 from ..inference.gap_fill import GapFillOptions
 from .common import FeetSettings, active_smpl_armature, object_mode, run_reported
+from .onto_character import OntoCharacterOption
 
 METHOD_ITEMS = (
     ("PREDICTOR", "Motion Predictor", "The learned motion predictor: continues the motion from before the gap and "
@@ -46,7 +47,7 @@ class GapFillSettings:
         sub.prop(self, "max_gap_seconds")
 
 
-class SPARSE_MOCAP_OT_fill_gaps(FeetSettings, bpy.types.Operator):
+class SPARSE_MOCAP_OT_fill_gaps(OntoCharacterOption, FeetSettings, bpy.types.Operator):
     """Fill the frames the active SMPL armature's action skips (a recording's holes) with the motion \
 predictor or slerp, as a new action; gaps longer than the limit are left alone"""
 
@@ -65,6 +66,8 @@ predictor or slerp, as a new action; gaps longer than the limit are left alone""
         return True
 
     def execute(self, context):
+        if not self._character_ready(context):
+            return {"CANCELLED"}
         obj = active_smpl_armature(context)
         object_mode(context)
         options = GapFillOptions(max_gap_seconds=self.max_gap_seconds, method=self.method.lower())
@@ -72,8 +75,7 @@ predictor or slerp, as a new action; gaps longer than the limit are left alone""
             obj, options, feet=self._feet_options(), context=context, progress=progress))
         if filled is None:
             return {"CANCELLED"}
-        self.report({"INFO"}, summary(filled))
-        return {"FINISHED"}
+        return self._report_onto_character(context, {"INFO"}, summary(filled), obj)
 
     def draw(self, context):
         layout = self.layout
@@ -82,6 +84,7 @@ predictor or slerp, as a new action; gaps longer than the limit are left alone""
         layout.prop(self, "method")
         layout.prop(self, "max_gap_seconds")
         self._draw_feet(layout)
+        self._draw_onto_character(context, layout)
 
 
 CLASSES = (SPARSE_MOCAP_OT_fill_gaps,)

@@ -10,6 +10,7 @@ from ..blender.mocap_import import FILE_PATTERNS, animated_objects, import_mocap
 from ..core.mocap.joint_maps import BUILTIN_MAPS, load_joint_map
 from .common import (FeetSettings, Progress, active_smpl_armature, file_filter, object_mode, select_only,
                      subject_source)
+from .onto_character import OntoCharacterOption, Take
 
 _MAP_KEYS = {key.upper(): key for key in BUILTIN_MAPS}
 JOINT_MAP_ITEMS = (
@@ -42,7 +43,7 @@ FPS_ITEMS = (
 )
 
 
-class SPARSE_MOCAP_OT_import_mocap(FeetSettings, bpy.types.Operator, ImportHelper):
+class SPARSE_MOCAP_OT_import_mocap(OntoCharacterOption, FeetSettings, bpy.types.Operator, ImportHelper):
     """Import mocap takes (BVH, ASF/AMC, CMU exp-map, FBX), retarget them onto an SMPL armature \
 and bake each as a new action (several takes of one performer share one body)"""
 
@@ -99,6 +100,8 @@ and bake each as a new action (several takes of one performer share one body)"""
 
     def execute(self, context):
         self._fill_defaults(context)
+        if not self._character_ready(context):
+            return {"CANCELLED"}
         paths = self._paths()
         path = paths[0]
         target = active_smpl_armature(context) if self.target == "ACTIVE" else None
@@ -134,16 +137,17 @@ and bake each as a new action (several takes of one performer share one body)"""
             body = " (one body from all takes)" if len(results) > 1 else ""
             target_text = f"new armature '{obj.name}' ({result.measurements.height:.2f} m{body})"
         if len(results) == 1:
-            self.report({"INFO"}, f"Imported {result.motion.num_frames} frames ({result.motion.fps:g} fps) from "
-                                  f"{path.name} (joint map {result.joint_map.name}, reference {result.reference}) "
-                                  f"onto {target_text} as action '{result.action.name}'; "
-                                  f"{self._rate_text(context, result, scene_fps, others)}{self._feet_text(result.feet)}")
+            text = (f"Imported {result.motion.num_frames} frames ({result.motion.fps:g} fps) from "
+                    f"{path.name} (joint map {result.joint_map.name}, reference {result.reference}) "
+                    f"onto {target_text} as action '{result.action.name}'; "
+                    f"{self._rate_text(context, result, scene_fps, others)}{self._feet_text(result.feet)}")
         else:
             actions = ", ".join(f"'{r.action.name}'" for r in results)
-            self.report({"INFO"}, f"Imported {len(results)} takes onto {target_text} as actions {actions}; "
-                                  f"the last one is active; {self._rate_text(context, result, scene_fps, others)}"
-                                  f"{self._feet_text(result.feet)}")
-        return {"FINISHED"}
+            text = (f"Imported {len(results)} takes onto {target_text} as actions {actions}; "
+                    f"the last one is active; {self._rate_text(context, result, scene_fps, others)}"
+                    f"{self._feet_text(result.feet)}")
+        takes = [Take(r.motion, r.action.name, self.frame_start) for r in results]
+        return self._report_onto_character(context, {"INFO"}, text, takes=takes)
 
     def _joint_map(self):
         if self.joint_map == "AUTO":
@@ -204,6 +208,7 @@ and bake each as a new action (several takes of one performer share one body)"""
         col.prop(self, "fps")
         col.prop(self, "frame_start")
         self._draw_feet(col)
+        self._draw_onto_character(context, layout)
 
 
 CLASSES = (SPARSE_MOCAP_OT_import_mocap,)

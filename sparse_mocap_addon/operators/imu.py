@@ -151,6 +151,8 @@ and bake it onto an SMPL armature as a new action"""
 
     def execute(self, context):
         self._fill_defaults(context)
+        if not self._character_ready(context):
+            return {"CANCELLED"}
         parent = active_imu_parent(context)
         target = self._target_and_measurements(context)
         if target is None:

@@ -79,7 +79,7 @@ class _SolveMixin(OntoArmature):
     def _measurements(self, context):
         return subject_source(context).to_measurements() if self.target == "NEW" and self.blend_subject else None
 
-    def _draw_solve(self, layout):
+    def _draw_solve(self, context, layout):
         col = layout.column(heading="Solve")
         col.prop(self, "threshold")
         col.prop(self, "strength", slider=True)
@@ -90,6 +90,7 @@ class _SolveMixin(OntoArmature):
         if col is not None:
             col.prop(self, "blend_subject")
             col.prop(self, "with_body")
+        self._draw_onto_character(context, layout)
 
 
 class SPARSE_MOCAP_OT_import_landmarks(_SolveMixin, bpy.types.Operator, ImportHelper):
@@ -122,9 +123,14 @@ as animated empties, and solve them onto an SMPL armature"""
         self._fill_defaults(context)
         return ImportHelper.invoke(self, context, event)
 
+    def _wants_character(self) -> bool:
+        return self.onto_character and self.solve      # the empties alone: nothing to put onto it
+
     def execute(self, context):
         self._fill_defaults(context)
         path = Path(bpy.path.abspath(self.filepath))
+        if not self._character_ready(context):
+            return {"CANCELLED"}
         armature, error = self._target(context) if self.solve else (None, None)
         if error:
             self.report({"ERROR"}, error)
@@ -161,7 +167,7 @@ as animated empties, and solve them onto an SMPL armature"""
         col.prop(self, "height")
         layout.prop(self, "solve")
         if self.solve:
-            self._draw_solve(layout)
+            self._draw_solve(context, layout)
         else:
             layout.prop(self, "threshold")
 
@@ -178,6 +184,8 @@ class SPARSE_MOCAP_OT_solve_landmarks(ActiveSetPoll, _SolveMixin, bpy.types.Oper
 
     def execute(self, context):
         self._fill_defaults(context)
+        if not self._character_ready(context):
+            return {"CANCELLED"}
         parent = active_landmark_parent(context)
         armature, error = self._target(context)
         if error:
@@ -194,7 +202,7 @@ class SPARSE_MOCAP_OT_solve_landmarks(ActiveSetPoll, _SolveMixin, bpy.types.Oper
         layout = self.layout
         layout.use_property_split = True
         layout.use_property_decorate = False
-        self._draw_solve(layout)
+        self._draw_solve(context, layout)
 
 
 CLASSES = (SPARSE_MOCAP_OT_import_landmarks, SPARSE_MOCAP_OT_solve_landmarks)

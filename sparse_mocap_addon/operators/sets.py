@@ -10,6 +10,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 from .common import (ArmatureTarget, FeetSettings, armature_text, object_mode, run_reported, select_only,
                      target_items)
 from .gap_fill import GapFillSettings
+from .onto_character import OntoCharacterOption
 
 TARGET_ITEMS = target_items("A new armature built from the Subject panel's measurements")
 
@@ -117,10 +118,11 @@ def onto_text(solved, summary) -> str:
     return f"onto {armature_text(solved)} as action '{solved.action.name}': {summary(solved.report)}"
 
 
-class OntoArmature(ArmatureTarget, GapFillSettings, FeetSettings):
+class OntoArmature(ArmatureTarget, GapFillSettings, FeetSettings, OntoCharacterOption):
     """For the operators that bake a set's motion onto an SMPL armature (Reconstruct from IMU and
     from Trackers, Solve IK, Import Landmarks): the dialog with the defaults filled in, the run with
-    progress and errors reported, the armature selected and the report line."""
+    progress and errors reported, the armature selected and the report line (the result onto the
+    character too when asked: callers check :meth:`_character_ready` first)."""
 
     def _fill_defaults(self, context):
         """Unset properties that follow the scene (the target: the existing armature when there is one)."""
@@ -139,8 +141,8 @@ class OntoArmature(ArmatureTarget, GapFillSettings, FeetSettings):
     def _report_solved(self, context, solved, subject: str, summary):
         """The armature selected and "<subject> onto ... as action ...: <summary>" reported."""
         select_only(context, solved.armature)
-        self.report({"INFO"}, f"{subject} {onto_text(solved, summary)}")
-        return {"FINISHED"}
+        return self._report_onto_character(context, {"INFO"}, f"{subject} {onto_text(solved, summary)}",
+                                           solved.armature)
 
 
 class SetReconstruct(OntoArmature):
@@ -169,3 +171,4 @@ class SetReconstruct(OntoArmature):
         self._draw_feet(col)
         self._draw_gap_fill(layout)
         self._draw_target_with_subject(context, layout)
+        self._draw_onto_character(context, layout)

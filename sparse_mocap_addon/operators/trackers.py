@@ -162,6 +162,8 @@ it onto an SMPL armature as a new action"""
 
     def execute(self, context):
         self._fill_defaults(context)
+        if not self._character_ready(context):
+            return {"CANCELLED"}
         if self.source == "SET":
             source = active_tracker_parent(context)
             if source is None:

@@ -34,13 +34,12 @@ class _BakeBase(OntoCharacterOption):
         with Progress(context) as progress:
             action = bake_motion(obj, motion, action_name=action_name, match_scene=self.match_scene,
                                  scene=context.scene, progress=progress)
-        text = f"Baked {motion.num_frames} frames into new action '{action.name}'"
-        if feet_report is None:
-            return self._report_onto_character(context, {"INFO"}, text, obj)
-        return self._report_onto_character(
-            context, {"WARNING"} if not feet_report["enabled"] else {"INFO"},
-            f"{text}; the motion's body ({feet_report['source_stature_m']:.2f} m) differs from "
-            f"'{obj.name}' ({feet_report['stature_m']:.2f} m){FeetSettings._feet_text(feet_report)}", obj)
+        level, text = {"INFO"}, f"Baked {motion.num_frames} frames into new action '{action.name}'"
+        if feet_report is not None:
+            level = {"WARNING"} if not feet_report["enabled"] else {"INFO"}
+            text += (f"; the motion's body ({feet_report['source_stature_m']:.2f} m) differs from "
+                     f"'{obj.name}' ({feet_report['stature_m']:.2f} m){FeetSettings._feet_text(feet_report)}")
+        return self._report_onto_character(context, level, text, obj)
 
 
 class SPARSE_MOCAP_OT_bake_demo(_BakeBase, bpy.types.Operator):

@@ -20,9 +20,9 @@ from ..core.kinematics.motion import Motion
 from ..core.mocap.onto_rig import RigMotion, retarget_to_rig, rig_forward_kinematics
 from ..core.mocap.target_rig import RigMap
 from .bake import bake_channels
-from .coords import CORE_TO_BLENDER, core_to_blender_vectors
+from .coords import CORE_TO_BLENDER
 from .rigify_controls import ORG_BONES, apply_rigify_settings, is_rigify_rig, rigify_control_channels
-from .target_rig import target_rig_from_armature
+from .target_rig import object_rest_transform, target_rig_from_armature
 
 RIGIFY_MAP = "rigify_org"
 
@@ -38,10 +38,12 @@ def retarget_onto_armature(obj, motion: Motion, rig_map: RigMap | str | None = N
     return retarget_to_rig(motion, target_rig_from_armature(obj, rig_map), feet, root_motion, hands)
 
 
-def _rig_channels(rig_motion: RigMotion) -> list:
+def _rig_channels(obj, rig_motion: RigMotion) -> list:
+    """Quaternions as they are (bone-local); locations back into the armature's own units."""
+    _, scale = object_rest_transform(obj)
     channels = [(f'pose.bones["{name}"].rotation_quaternion', name, lambda k=k: rig_motion.rotations[:, k])
                 for k, name in enumerate(rig_motion.bones)]
-    channels += [(f'pose.bones["{name}"].location', name, lambda v=values: v)
+    channels += [(f'pose.bones["{name}"].location', name, lambda v=values: v / scale)
                  for name, values in rig_motion.locations.items()]
     return channels
 
@@ -49,10 +51,12 @@ def _rig_channels(rig_motion: RigMotion) -> list:
 def _rigify_channels(obj, rig_motion: RigMotion) -> list:
     """The Rigify controls' channels reproducing ``rig_motion``'s ORG bones (settings applied)."""
     world, heads = rig_forward_kinematics(rig_motion)
+    turn, scale = object_rest_transform(obj)
+    to_armature = turn.T @ CORE_TO_BLENDER        # the core rig is the armature as it stands in the world
     # The fingers' ORG bones have no FK control here: they keep their rest pose.
-    org_world = {name: CORE_TO_BLENDER @ world[:, k] for k, name in enumerate(rig_motion.bones) if name in ORG_BONES}
-    pelvis = core_to_blender_vectors(heads[:, rig_motion.bones.index(
-        rig_motion.rig.bone_names[rig_motion.rig.chains["pelvis"][0]])])
+    org_world = {name: to_armature @ world[:, k] for k, name in enumerate(rig_motion.bones) if name in ORG_BONES}
+    pelvis_bone = rig_motion.bones.index(rig_motion.rig.bone_names[rig_motion.rig.chains["pelvis"][0]])
+    pelvis = heads[:, pelvis_bone] @ to_armature.T / scale
     settings, controls = rigify_control_channels(obj, org_world, pelvis)
     apply_rigify_settings(obj, settings, controls)
     return [(f'pose.bones["{control}"].{path}', control, lambda v=values: np.asarray(v))
@@ -63,7 +67,7 @@ def bake_rig_motion(obj, rig_motion: RigMotion, action_name: str, frame_start: i
                     scene=None, progress=None, keys: str = "keyframes"):
     """Key ``rig_motion`` into a new action on ``obj`` (its previous action kept with a fake user;
     a Rigify rig through its controls); the options as for :func:`.bake.bake_motion`. Returns the action."""
-    channels = _rigify_channels(obj, rig_motion) if is_rigify_rig(obj) else _rig_channels(rig_motion)
+    channels = _rigify_channels(obj, rig_motion) if is_rigify_rig(obj) else _rig_channels(obj, rig_motion)
     return bake_channels(obj, channels, rig_motion.num_frames, rig_motion.fps, action_name, frame_start,
                          match_scene, scene, progress, keys)
 

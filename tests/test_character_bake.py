@@ -87,3 +87,18 @@ def test_an_unevenly_scaled_rig_is_refused_before_anything_changes(scene):
     with pytest.raises(ValueError, match="scaled unevenly.*apply its scale"):
         bake_onto_character(obj, demo_motion(seconds=0.5), "walk")
     assert obj.animation_data is None or obj.animation_data.action is None
+
+
+def test_the_sidebar_exports_a_character_as_fbx(addon, tmp_path):
+    from tests.fbx_reader import read_fbx
+
+    obj, _ = build_armature("unreal")
+    bake_onto_character(obj, demo_motion(seconds=1.0), "walk")
+    bpy.context.view_layer.objects.active = obj
+    assert bpy.ops.sparse_mocap.export_fbx.poll()
+    path = tmp_path / "manny.fbx"
+    assert bpy.ops.sparse_mocap.export_fbx(filepath=str(path), preset="UNREAL") == {"FINISHED"}
+    fbx = read_fbx(path)
+    assert "pelvis" in fbx.bones and fbx.frames == 60
+    bpy.context.view_layer.objects.active = None
+    assert not bpy.ops.sparse_mocap.export_fbx.poll()

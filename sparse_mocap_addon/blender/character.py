@@ -19,7 +19,7 @@ from ..core.feet.stage import FeetOptions
 from ..core.kinematics.motion import Motion
 from ..core.mocap.onto_rig import RigMotion, retarget_to_rig, rig_forward_kinematics
 from ..core.mocap.target_rig import RigMap
-from .bake import bake_channels
+from .bake import bake_channels, keys_for
 from .coords import CORE_TO_BLENDER
 from .rigify_controls import ORG_BONES, apply_rigify_settings, is_rigify_rig, rigify_control_channels
 from .target_rig import object_rest_transform, target_rig_from_armature
@@ -74,9 +74,12 @@ def bake_rig_motion(obj, rig_motion: RigMotion, action_name: str, frame_start: i
 
 def bake_onto_character(obj, motion: Motion, action_name: str, rig_map: RigMap | str | None = None,
                         feet: FeetOptions | None = None, root_motion: str = "auto", frame_start: int = 1,
-                        match_scene: bool = True, scene=None, progress=None, hands: bool = False) -> tuple:
+                        match_scene: bool = True, scene=None, progress=None, hands: bool = False,
+                        keys: str | None = None) -> tuple:
     """Retarget ``motion`` onto the character armature ``obj`` and key it into a new action:
-    (action, RigMotion). The rig is read (and refused, in one sentence) before anything changes."""
+    (action, RigMotion). The rig is read (and refused, in one sentence) before anything changes.
+    ``keys``: as for :func:`.bake.bake_motion`; None: sampled curves for a long take (``keys_for``)."""
     rig_motion = retarget_onto_armature(obj, motion, rig_map, feet, root_motion, hands)
-    action = bake_rig_motion(obj, rig_motion, action_name, frame_start, match_scene, scene, progress)
+    action = bake_rig_motion(obj, rig_motion, action_name, frame_start, match_scene, scene, progress,
+                             keys or keys_for(rig_motion.num_frames))
     return action, rig_motion

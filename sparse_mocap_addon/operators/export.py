@@ -1,19 +1,25 @@
-"""Export the active SMPL armature's animation: FBX (Unity / Unreal presets) and BVH."""
+"""Export the active armature's animation (an SMPL armature or a character): FBX (Unity / Unreal presets) and BVH."""
 
 import bpy
 from bpy.props import EnumProperty
 from bpy_extras.io_utils import ExportHelper
 
 from ..blender.export import ExportError, export_bvh, export_fbx
-from .common import active_smpl_armature, file_filter, object_mode
+from .common import file_filter, object_mode
+
+
+def active_armature(context):
+    """The active object when it is an armature: an SMPL armature or a character (export takes both)."""
+    obj = context.active_object
+    return obj if obj is not None and obj.type == "ARMATURE" else None
 
 
 class _ExportBase:
     @classmethod
     def poll(cls, context):
-        obj = active_smpl_armature(context)
+        obj = active_armature(context)
         if obj is None:
-            cls.poll_message_set("Select an SMPL armature")
+            cls.poll_message_set("Select an armature: an SMPL armature or a character")
             return False
         if obj.animation_data is None or obj.animation_data.action is None:
             cls.poll_message_set("Bake a motion onto the armature first")
@@ -23,7 +29,7 @@ class _ExportBase:
     def run(self, context, writer, **kwargs):
         object_mode(context)
         try:
-            path = writer(active_smpl_armature(context), self.filepath, context=context, **kwargs)
+            path = writer(active_armature(context), self.filepath, context=context, **kwargs)
         except ExportError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -49,8 +49,10 @@ class SPARSE_MOCAP_PT_bake_export(_SidebarPanel, bpy.types.Panel):
         layout = self.layout
         obj = active_smpl_armature(context)
         if obj is None:
-            layout.label(text="Select an SMPL armature", icon="ERROR")
-        action = obj.animation_data.action if obj and obj.animation_data else None
+            layout.label(text="Select an SMPL armature (export: or a character)", icon="INFO")
+        shown = obj or (context.active_object if context.active_object and context.active_object.type == "ARMATURE"
+                        else None)
+        action = shown.animation_data.action if shown and shown.animation_data else None
         if action is not None:
             layout.label(text=f"Action: {action.name}", icon="ACTION")
         layout.operator("sparse_mocap.import_mocap", text="Import Mocap (BVH/AMC/FBX)", icon="IMPORT")

@@ -144,6 +144,21 @@ def _character_options(obj, options: dict) -> dict:
     return dict(options, use_armature_deform_only=deforms == {True, False})
 
 
+def _follow(mesh_copy, original, copy) -> None:
+    """A mesh copy's Armature modifiers deform with the armature's ``copy`` instead of ``original``."""
+    for modifier in mesh_copy.modifiers:
+        if modifier.type == "ARMATURE" and modifier.object == original:
+            modifier.object = copy
+
+
+def _discard(created_objects, renamed) -> None:
+    """Remove the temporary objects of an export and give the originals their names back."""
+    for o in created_objects:
+        bpy.data.objects.remove(o, do_unlink=True)
+    for original, name in renamed:
+        original.name = name
+
+
 # --- a character's game rig: its deforming bones in a hierarchy of their own -----------------------
 
 # Rigify's layers: a deforming bone hangs off the ORG or MCH bone its DEF counterpart follows.
@@ -188,15 +203,10 @@ def _game_rig(obj, context, baked: bool, every_drop: bool = False):
             mesh_copy.parent = copy
             mesh_copy.matrix_parent_inverse = copy.matrix_world.inverted()
             mesh_copy.matrix_basis = child.matrix_world.copy()
-            for modifier in mesh_copy.modifiers:
-                if modifier.type == "ARMATURE" and modifier.object == obj:
-                    modifier.object = copy
+            _follow(mesh_copy, obj, copy)
         yield copy
     finally:
-        for o in created_objects:
-            bpy.data.objects.remove(o, do_unlink=True)
-        for original, name in renamed:
-            original.name = name
+        _discard(created_objects, renamed)
         if action is not None:
             bpy.data.actions.remove(action)
         if data.users == 0:
@@ -454,18 +464,13 @@ def _root_motion_copy(obj, context, scale: float):
             mesh_copy.parent = export_obj
             mesh_copy.matrix_parent_inverse = Matrix.Identity(4)
             mesh_copy.matrix_basis = Matrix.Identity(4)
-            for modifier in mesh_copy.modifiers:
-                if modifier.type == "ARMATURE" and modifier.object == obj:
-                    modifier.object = export_obj
+            _follow(mesh_copy, obj, export_obj)
 
         action = _root_motion_action(obj, export_obj, _uniform_scale(placement), carrier)
         created_data.append(action)
         yield export_obj
     finally:
-        for o in created_objects:
-            bpy.data.objects.remove(o, do_unlink=True)
-        for original, name in renamed:
-            original.name = name
+        _discard(created_objects, renamed)
         for d in created_data:
             if isinstance(d, bpy.types.Action):
                 bpy.data.actions.remove(d)

@@ -23,4 +23,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "setup: installing requirements.txt (bpy is about 375 MB the first time)" >&2
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# MediaPipe Pose without its declared dependencies (jax, jaxlib, sounddevice, opencv-contrib-python:
+# unused by mediapipe.solutions.pose); what it does import is in requirements.txt.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps mediapipe==0.10.14
+.venv/bin/python -c 'from mediapipe.python.solutions import pose; import cv2'
 .venv/bin/python -c 'import bpy, ufbx, numpy; print("setup: ready, Blender", bpy.app.version_string, file=__import__("sys").stderr)'

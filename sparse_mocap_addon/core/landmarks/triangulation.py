@@ -12,8 +12,16 @@
    2-10 cameras that is 1-45 candidates, all solved at once as one batch;
 3. refits the point with the confidence-weighted DLT over the winning inliers, then takes as
    inliers the cameras that the refit reprojects within the threshold;
-4. rejects the point (NaN, ``valid`` False) when fewer than 2 cameras are inliers or the inliers'
-   mean reprojection error stays above the threshold.
+4. a second pass repeats 2-3 with a temporal check: a candidate or refit farther than
+   ``max_deviation_m`` from the median of the first pass's point over ``temporal_window`` frames
+   on each side is not used. It catches a detector that labels the wrong limb in two views whose
+   rays happen to agree (on the shared recording an ankle 1 m off with a 6-pixel error);
+5. rejects the point (NaN, ``valid`` False) when fewer than 2 cameras are inliers, the inliers'
+   mean reprojection error stays above the threshold, or no two inlier cameras see the point from
+   directions at least ``min_angle_deg`` apart (and short of opposite): two cameras facing each
+   other, or side by side, fix the point's depth so poorly that agreeing rays say little (on the
+   shared recording two such cameras put a shoulder 0.75 m off with a 1.5-pixel error). Pairs like
+   that are not RANSAC candidates either.
 
 Weighted DLT: each seeing camera adds the two rows ``w (x P3 - P1)``, ``w (y P3 - P2)`` with
 ``w`` its confidence (Pose2Sim's ``weighted_triangulation``); the point is the eigenvector of the
@@ -32,6 +40,7 @@ subsets, written for batches.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -41,7 +50,10 @@ from .cameras import CameraSet, camera_coordinates, project, undistort_points
 
 __all__ = ["Triangulation", "triangulate", "weighted_dlt", "DEFAULT_THRESHOLD_PX"]
 
-DEFAULT_THRESHOLD_PX = 15.0
+DEFAULT_THRESHOLD_PX = 40.0        # MediaPipe's keypoints disagree by 10-45 px between views of 1080x1920 video
+DEFAULT_MIN_ANGLE_DEG = 10.0
+DEFAULT_TEMPORAL_WINDOW = 7         # frames each side of the temporal median (second pass)
+DEFAULT_MAX_DEVIATION_M = 0.25
 _CHUNK_FRAMES = 2000            # bounds memory: (pairs, frames, cameras, points) arrays per chunk
 
 
@@ -105,9 +117,38 @@ def _mean_inlier_error(error: np.ndarray, inliers: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / count, np.inf)
 
 
+def _ray_sines(cameras: CameraSet, observed: np.ndarray) -> np.ndarray:
+    """|sin| of the angle between every two cameras' rays to each point: (T, J, C, C) from
+    normalised observations (T, C, J, 2); 0 where a ray is missing."""
+    homogeneous = np.concatenate((observed, np.ones(observed.shape[:-1] + (1,))), axis=-1)
+    rays = np.einsum("cji,tckj->tkci", cameras.R, homogeneous)                # world directions
+    rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
+    sines = np.linalg.norm(np.cross(rays[:, :, :, None], rays[:, :, None, :]), axis=-1)
+    return np.nan_to_num(sines)
+
+
+def _has_wide_pair(inliers: np.ndarray, sines: np.ndarray, min_sine: float) -> np.ndarray:
+    """(..., J) whether two inlier cameras (inliers (..., C, J)) see the point at a usable angle."""
+    both = np.moveaxis(inliers, -2, -1)
+    pairs = both[..., :, None] & both[..., None, :]
+    return (pairs & (sines >= min_sine)).any(axis=(-1, -2))
+
+
+def temporal_median(points: np.ndarray, half_window: int) -> np.ndarray:
+    """The median (T, J, 3) of each point over the frames within ``half_window`` of each frame,
+    ignoring NaN (NaN where none of them has the point)."""
+    padded = np.pad(points, ((half_window, half_window), (0, 0), (0, 0)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half_window + 1, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)          # all-NaN windows stay NaN
+        return np.nanmedian(windows, axis=-1)
+
+
 def _triangulate_chunk(cameras: CameraSet, observed: np.ndarray, confidence: np.ndarray,
-                       threshold_px: float) -> Triangulation:
-    """:func:`triangulate` on (T, C, J, 2) normalised observations."""
+                       threshold_px: float, min_angle_deg: float, reference: np.ndarray | None = None,
+                       max_deviation_m: float = np.inf) -> Triangulation:
+    """:func:`triangulate` on (T, C, J, 2) normalised observations; candidates farther than
+    ``max_deviation_m`` from a finite ``reference`` (T, J, 3) are not considered."""
     projections = np.concatenate((cameras.R, cameras.t[:, :, None]), axis=2)     # (C, 3, 4)
     num_cameras = len(cameras)
     seen = (confidence > 0) & np.isfinite(observed).all(axis=-1)                # (T, C, J)
@@ -120,6 +161,13 @@ def _triangulate_chunk(cameras: CameraSet, observed: np.ndarray, confidence: np.
     obs_tjc = np.moveaxis(observed, 1, 2)                                       # (T, J, C, 2)
     w_tjc = np.moveaxis(weights, 1, 2)                                          # (T, J, C)
     candidates = weighted_dlt(projections, obs_tjc[None], w_tjc[None] * pair_mask[:, None, None, :])
+    sines = _ray_sines(cameras, observed)                                       # (T, J, C, C)
+    min_sine = np.sin(np.radians(min_angle_deg))
+    for p, (a, b) in enumerate(pairs):
+        candidates[p][sines[:, :, a, b] < min_sine] = np.nan                     # depth too poorly fixed
+    if reference is not None:
+        far = np.linalg.norm(candidates - reference[None], axis=-1) > max_deviation_m     # NaN reference: False
+        candidates[far] = np.nan
     error = _reprojection_px(cameras, candidates, observed[None])               # (P, T, C, J)
     inliers = seen[None] & (error < threshold_px)
     count = inliers.sum(axis=2)                                                  # (P, T, J)
@@ -132,18 +180,36 @@ def _triangulate_chunk(cameras: CameraSet, observed: np.ndarray, confidence: np.
     error = _reprojection_px(cameras, refit, observed)                          # (T, C, J)
     inliers = seen & (error < threshold_px)
     mean_error = _mean_inlier_error(error, inliers)
-    valid = (inliers.sum(axis=1) >= 2) & (mean_error <= threshold_px) & np.isfinite(refit).all(axis=-1)
+    valid = (inliers.sum(axis=1) >= 2) & (mean_error <= threshold_px) & np.isfinite(refit).all(axis=-1) \
+        & _has_wide_pair(inliers, sines, min_sine)
+    if reference is not None:
+        valid &= ~(np.linalg.norm(refit - reference, axis=-1) > max_deviation_m)
     return Triangulation(points=np.where(valid[..., None], refit, np.nan), valid=valid,
                          error_px=np.where(valid, mean_error, np.nan), inliers=inliers & valid[:, None, :])
 
 
+def _in_chunks(cameras, observed, confidence, threshold_px, min_angle_deg, reference=None,
+               max_deviation_m=np.inf) -> Triangulation:
+    chunks = []
+    for s in range(0, max(len(observed), 1), _CHUNK_FRAMES):
+        window = slice(s, s + _CHUNK_FRAMES)
+        chunks.append(_triangulate_chunk(cameras, observed[window], confidence[window], threshold_px, min_angle_deg,
+                                         None if reference is None else reference[window], max_deviation_m))
+    return Triangulation(*(np.concatenate([getattr(c, f) for c in chunks]) for f in
+                           ("points", "valid", "error_px", "inliers")))
+
+
 def triangulate(cameras: CameraSet, pixels: np.ndarray, confidence: np.ndarray | None = None,
-                threshold_px: float = DEFAULT_THRESHOLD_PX) -> Triangulation:
+                threshold_px: float = DEFAULT_THRESHOLD_PX, min_angle_deg: float = DEFAULT_MIN_ANGLE_DEG,
+                temporal_window: int = DEFAULT_TEMPORAL_WINDOW, max_deviation_m: float = DEFAULT_MAX_DEVIATION_M
+                ) -> Triangulation:
     """Robust 3D points from pixel keypoints ``pixels`` (T, C, J, 2) (x right, y down; NaN where
     a camera has no detection) seen by ``cameras`` (C of them, in the same order), with
     ``confidence`` (T, C, J) in [0, 1] (all 1 when None; 0 means not seen). See the module
     docstring for the method; ``threshold_px`` is the reprojection error (pixels) above which a
-    camera is an outlier for a point."""
+    camera is an outlier for a point; ``min_angle_deg`` the narrowest angle (and the widest short of
+    180 degrees) between two cameras' rays that can fix a point; ``temporal_window`` (frames each
+    side, 0: off) and ``max_deviation_m`` the second pass's temporal check."""
     pixels = np.asarray(pixels, dtype=np.float64)
     if pixels.ndim != 4 or pixels.shape[1] != len(cameras) or pixels.shape[3] != 2:
         raise ValueError(f"pixel keypoints must have shape (frames, {len(cameras)} cameras, points, 2), "
@@ -153,13 +219,18 @@ def triangulate(cameras: CameraSet, pixels: np.ndarray, confidence: np.ndarray |
         raise ValueError(f"confidence must have shape {pixels.shape[:3]}, got {confidence.shape}.")
     if not threshold_px > 0:
         raise ValueError(f"the reprojection threshold must be a positive number of pixels, got {threshold_px!r}.")
+    if not 0 <= min_angle_deg < 90:
+        raise ValueError(f"the minimum ray angle must lie in [0, 90) degrees, got {min_angle_deg!r}.")
+    if not (isinstance(temporal_window, (int, np.integer)) and temporal_window >= 0) or not max_deviation_m > 0:
+        raise ValueError("the temporal window must be a whole number of frames (0 or more) and the largest "
+                         f"deviation a positive distance, got {temporal_window!r} and {max_deviation_m!r}.")
     confidence = np.where(np.isfinite(confidence), np.clip(confidence, 0.0, 1.0), 0.0)
     observed = undistort_points(cameras, pixels)
-    chunks = [_triangulate_chunk(cameras, observed[s:s + _CHUNK_FRAMES], confidence[s:s + _CHUNK_FRAMES],
-                                 threshold_px)
-              for s in range(0, max(len(pixels), 1), _CHUNK_FRAMES)]
-    return Triangulation(*(np.concatenate([getattr(c, f) for c in chunks]) for f in
-                           ("points", "valid", "error_px", "inliers")))
+    found = _in_chunks(cameras, observed, confidence, threshold_px, min_angle_deg)
+    if temporal_window == 0:
+        return found
+    reference = temporal_median(found.points, temporal_window)
+    return _in_chunks(cameras, observed, confidence, threshold_px, min_angle_deg, reference, max_deviation_m)
 
 
 def reprojection_error_px(cameras: CameraSet, points: np.ndarray, pixels: np.ndarray) -> np.ndarray:

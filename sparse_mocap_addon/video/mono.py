@@ -13,13 +13,16 @@ image's right, y down, z away from the camera). Three steps make a scene of them
    equivalent, 69 degrees across the long side of the frame, and video stabilisation crops some 10
    to 15 % of it, so 60 degrees; a wrong guess scales the distance by the same factor, and nothing
    else).
-2. **Upright** (:func:`level_rotation`): the camera may look down or be rolled, so the body leans
+2. **Shape** (:func:`image_corrected`, :func:`constant_limbs`): each point slides along its
+   image landmark's ray to the depth its world point has (the image landmarks are sharper across
+   the view), then the limbs get constant lengths along the same rays.
+3. **Upright** (:func:`level_rotation`): the camera may look down or be rolled, so the body leans
    in its axes. A person who stands, balances or walks keeps the centre of mass over the
    supporting foot on average, so the median direction from the lower ankle to the trunk centre
    (mean of shoulders and hips) is taken as up; the smallest rotation taking it to the camera's
    -y (pitch and roll only: the heading towards the camera is kept) levels the scene. The
    camera stays at the origin.
-3. **File** (:func:`write_landmark_json`): the placed, levelled points in MediaPipe's own axes
+4. **File** (:func:`write_landmark_json`): the placed, levelled points in MediaPipe's own axes
    (y down, z away from the camera), with visibility, as the MediaPipe JSON that
    :func:`~..core.landmarks.formats.read_landmarks` reads (``orient`` turns y-down into the core
    frame: Y up, the person facing +Z towards the camera at the origin), written atomically.
@@ -41,12 +44,20 @@ from ..core.kinematics.filters import smooth_points
 from .detect import MEDIAPIPE_NAMES, VideoDetection, detect_video
 
 __all__ = ["DEFAULT_FOV_DEG", "Placement", "focal_from_fov", "camera_translation", "level_rotation",
-           "image_corrected", "place_detection", "write_landmark_json", "motion_from_video"]
+           "image_rays", "image_corrected", "limb_lengths", "constant_limbs", "place_detection",
+           "write_landmark_json", "motion_from_video"]
 
 DEFAULT_FOV_DEG = 60.0
 MIN_VISIBILITY = 0.5
 _TRUNK = [MEDIAPIPE_NAMES.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
 _ANKLES = [MEDIAPIPE_NAMES.index(n) for n in ("left_ankle", "right_ankle")]
+# Limb bones, parents before children, as (parent, child) landmark names per side; the hand
+# points (pinky, index, thumb) ride with the wrist.
+_LIMB_BONES = tuple((f"{side}_{a}", f"{side}_{b}") for a, b in (
+    ("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"), ("ankle", "heel"),
+    ("ankle", "foot_index")) for side in ("left", "right"))
+_HAND = {f"{side}_wrist": [MEDIAPIPE_NAMES.index(f"{side}_{p}") for p in ("pinky", "index", "thumb")]
+         for side in ("left", "right")}
 
 
 @dataclass
@@ -142,15 +153,58 @@ def image_corrected(world: np.ndarray, image: np.ndarray, translation: np.ndarra
     ``image`` landmarks: each point, placed at ``translation``, slides along its pixel's ray to the
     depth it has. The image landmarks are the model's sharper evidence across the view (and the
     pinhole ties them to the distance); the depth stays the world model's."""
-    placed = world + translation[:, None]
-    rays = (image - np.asarray(principal_point, dtype=np.float64)) / focal_px
-    depth = placed[..., 2:3]
-    return np.concatenate((rays * depth, depth), axis=-1) - translation[:, None]
+    depth = (world + translation[:, None])[..., 2:3]
+    return image_rays(image, focal_px, principal_point) * depth - translation[:, None]
+
+
+def image_rays(image: np.ndarray, focal_px: float, principal_point) -> np.ndarray:
+    """(T, K, 3) the camera-frame rays (z = 1) through the image points."""
+    normalised = (image - np.asarray(principal_point, dtype=np.float64)) / focal_px
+    return np.concatenate((normalised, np.ones(normalised.shape[:-1] + (1,))), axis=-1)
+
+
+def limb_lengths(points: np.ndarray) -> dict:
+    """Per limb bone (parent, child) the longer of the two sides' median lengths over the take: the
+    world model squeezes depth, most on the far side of the body, which shortens a bone in 3D and
+    never lengthens it, so the longer side is the better guess of the person's (symmetric) limb."""
+    with np.errstate(invalid="ignore"):
+        median = {bone: float(np.nanmedian(np.linalg.norm(points[:, MEDIAPIPE_NAMES.index(bone[1])]
+                                                          - points[:, MEDIAPIPE_NAMES.index(bone[0])], axis=-1)))
+                  for bone in _LIMB_BONES}
+    mirror = {bone: tuple(n.replace("left", "right") if n.startswith("left") else n.replace("right", "left")
+                          for n in bone) for bone in _LIMB_BONES}
+    return {bone: max(median[bone], median[mirror[bone]]) for bone in _LIMB_BONES}
+
+
+def constant_limbs(placed: np.ndarray, rays: np.ndarray, lengths: dict | None = None) -> np.ndarray:
+    """(T, 33, 3) camera-frame points whose limb bones have constant lengths: from the shoulders and
+    hips outwards, each child slides along its pixel's ray (``rays``, (T, 33, 3) with z = 1) to the
+    depth where it lies ``lengths[bone]`` from its parent, taking of the two such depths the one
+    nearer the model's (the model settles whether the child is in front of or behind its parent;
+    a ray that passes the sphere gives its nearest point). On cam01 this cuts the limb keypoints'
+    PA-MPJPE by about 7 mm (``benchmarks/video.py``)."""
+    lengths = limb_lengths(placed) if lengths is None else lengths
+    points = placed.copy()
+    with np.errstate(invalid="ignore"):
+        for bone in _LIMB_BONES:
+            parent, child = (MEDIAPIPE_NAMES.index(n) for n in bone)
+            ray, anchor = rays[:, child], points[:, parent]
+            rr, ra = (ray * ray).sum(-1), (ray * anchor).sum(-1)
+            reach = np.sqrt(np.maximum(ra ** 2 - rr * ((anchor * anchor).sum(-1) - lengths[bone] ** 2), 0.0))
+            near, far = (ra - reach) / rr, (ra + reach) / rr
+            model = points[:, child, 2]
+            depth = np.where(np.abs(near - model) <= np.abs(far - model), near, far)
+            moved = ray * depth[:, None]
+            shift = moved - points[:, child]
+            points[:, child] = moved
+            points[:, _HAND.get(bone[1], [])] += shift[:, None]
+    return points
 
 
 def place_detection(detection: VideoDetection, focal_px: float | None = None, principal_point=None,
                     fov_deg: float = DEFAULT_FOV_DEG, strength: float = 0.5,
-                    min_visibility: float = MIN_VISIBILITY, image_xy: bool = True) -> Placement:
+                    min_visibility: float = MIN_VISIBILITY, image_xy: bool = True,
+                    rigid_limbs: bool = True) -> Placement:
     """The detection's world landmarks placed in front of the camera and levelled (module docstring).
 
     ``focal_px``: the camera's focal length in pixels when known (calibration), else from
@@ -158,6 +212,7 @@ def place_detection(detection: VideoDetection, focal_px: float | None = None, pr
     ``strength``: smoothing of the translation over time (``smooth_points``, 0-1). ``image_xy``:
     re-cast x and y from the image landmarks (:func:`image_corrected`; on the shared cam01 video it
     lowers the PA-MPJPE against Pose2Sim's triangulation from 84 to 80 mm, ``benchmarks/video.py``).
+    ``rigid_limbs``: then give the limbs constant lengths along the same rays (:func:`constant_limbs`).
     """
     width, height = detection.size
     focal = float(focal_px) if focal_px is not None else focal_from_fov(detection.size, fov_deg)
@@ -173,6 +228,8 @@ def place_detection(detection: VideoDetection, focal_px: float | None = None, pr
     if image_xy:
         body = image_corrected(body, detection.image, translation, focal, centre)
     placed = body + translation[:, None]
+    if image_xy and rigid_limbs:
+        placed = constant_limbs(placed, image_rays(detection.image, focal, centre))
     rotation = level_rotation(placed, detection.visibility, min_visibility)
     points = placed @ rotation.T
     points[~detection.found] = np.nan

@@ -122,3 +122,18 @@ def test_motion_from_video(tmp_path):
     assert -3.8 < np.median(motion.translation[:, 2]) < -2.6
     joints = motion.joint_positions()
     assert (joints[:, 15, 1] > joints[:, [7, 8], 1].max(axis=1) + 1.0).all()       # head over the ankles
+
+
+def test_placed_points_lie_on_the_image_rays_with_rigid_limbs(detection):
+    placement = mono.place_detection(detection)
+    camera = placement.points @ placement.rotation           # back from levelled to the camera's axes
+    pixels = camera[..., :2] / camera[..., 2:] * placement.focal_px + placement.principal_point
+    np.testing.assert_allclose(pixels, detection.image, atol=1e-6)
+    lengths = mono.limb_lengths(placement.points)
+    for parent, child in (("left_elbow", "left_wrist"), ("right_knee", "right_ankle"), ("left_shoulder", "left_elbow")):
+        i, j = detection.names.index(parent), detection.names.index(child)
+        per_frame = np.linalg.norm(placement.points[:, j] - placement.points[:, i], axis=-1)
+        reached = np.abs(per_frame - lengths[parent, child]) < 1e-9
+        assert reached.mean() > 0.8, (parent, child)
+        assert (per_frame[~reached] > lengths[parent, child]).all()    # the ray passes the sphere: its nearest point
+    assert lengths["left_elbow", "left_wrist"] == lengths["right_elbow", "right_wrist"]

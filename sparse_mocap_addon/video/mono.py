@@ -52,7 +52,7 @@ MIN_VISIBILITY = 0.5
 _TRUNK = [MEDIAPIPE_NAMES.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
 _ANKLES = [MEDIAPIPE_NAMES.index(n) for n in ("left_ankle", "right_ankle")]
 # Limb bones, parents before children, as (parent, child) landmark names per side; the hand
-# points (pinky, index, thumb) ride with the wrist.
+# points (pinky, index, thumb) move in depth with the wrist.
 _LIMB_BONES = tuple((f"{side}_{a}", f"{side}_{b}") for a, b in (
     ("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"), ("ankle", "heel"),
     ("ankle", "foot_index")) for side in ("left", "right"))
@@ -194,10 +194,9 @@ def constant_limbs(placed: np.ndarray, rays: np.ndarray, lengths: dict | None = 
             near, far = (ra - reach) / rr, (ra + reach) / rr
             model = points[:, child, 2]
             depth = np.where(np.abs(near - model) <= np.abs(far - model), near, far)
-            moved = ray * depth[:, None]
-            shift = moved - points[:, child]
-            points[:, child] = moved
-            points[:, _HAND.get(bone[1], [])] += shift[:, None]
+            hand = _HAND.get(bone[1], [])            # the hand points keep their depth off the wrist's
+            points[:, hand] = rays[:, hand] * (points[:, hand, 2] + (depth - model)[:, None])[..., None]
+            points[:, child] = ray * depth[:, None]
     return points
 
 

@@ -72,13 +72,16 @@ class CameraLandmarks:
     ``sequence``: the 33 MediaPipe points (layout "mediapipe33"), metres, in the calibration's world
     axes; confidence = mean visibility over the inlier cameras, 0 where rejected. ``triangulation``:
     per-point quality (``error_px``, ``inliers``, ``valid``). ``cameras``: the cameras used, in
-    the order of ``videos``. ``seconds``: time spent detecting (per video) and triangulating.
+    the order of ``videos``. ``pixels`` (T, C, 33, 2) and ``visibility`` (T, C, 33): the detector's
+    keypoints in each camera. ``seconds``: time spent detecting (per camera) and triangulating.
     """
 
     sequence: LandmarkSequence
     triangulation: Triangulation
     cameras: CameraSet
     videos: tuple
+    pixels: np.ndarray
+    visibility: np.ndarray
     seconds: dict = field(default_factory=dict)
 
     @property
@@ -162,8 +165,8 @@ def landmarks_from_cameras(videos, calibration, progress: Callable[[float], None
     (``video.detect.VideoCancelled``). ``threshold_px``: reprojection error above which a camera
     is an outlier for a point (default: 2 % of the larger calibrated image side; MediaPipe's
     keypoints of one joint disagree by 10-45 px between the shared 1088x1920 views, and a tight
-    threshold leaves two-camera points with poorly fixed depth). ``start`` / ``max_frames`` pick a stretch of every video.
-    ``metres_per_unit`` scales a TOML calibration's translations. Errors: one sentence
+    threshold leaves two-camera points with poorly fixed depth). ``start`` / ``max_frames`` pick a
+    stretch of every video. ``metres_per_unit`` scales a TOML calibration's translations. Errors: one sentence
     (``CalibrationError`` / ``VideoError``, both ValueErrors)."""
     from ..video.detect import detect_video          # needs mediapipe: imported only when used
 
@@ -192,15 +195,22 @@ def landmarks_from_cameras(videos, calibration, progress: Callable[[float], None
     seconds["triangulation"] = time.perf_counter() - began
     sequence.metadata.update(calibration=str(calibration or cameras.source), videos=[str(v) for v in videos],
                              start_frame=int(start))
-    return CameraLandmarks(sequence, found, cameras, tuple(videos), seconds)
+    pixels, visibility = _keypoints(detections)
+    return CameraLandmarks(sequence, found, cameras, tuple(videos), pixels, visibility, seconds)
+
+
+def _keypoints(detections) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels (T, C, 33, 2) and visibility (T, C, 33) (0 in frames without a person)."""
+    pixels = np.stack([d.image for d in detections], axis=1)
+    visibility = np.stack([np.where(d.found[:, None], d.visibility, 0.0) for d in detections], axis=1)
+    return pixels, visibility
 
 
 def triangulate_detections(cameras: CameraSet, detections, threshold_px: float = DEFAULT_THRESHOLD_PX
                            ) -> tuple[LandmarkSequence, Triangulation]:
     """The landmark sequence and the per-point quality from per-camera detections
     (``VideoDetection``, in camera order)."""
-    pixels = np.stack([d.image for d in detections], axis=1)                     # (T, C, 33, 2)
-    visibility = np.stack([np.where(d.found[:, None], d.visibility, 0.0) for d in detections], axis=1)
+    pixels, visibility = _keypoints(detections)
     confidence = np.where(visibility >= MIN_CONFIDENCE, visibility, 0.0)
     found = triangulate(cameras, pixels, confidence, threshold_px)
     inlier_visibility = np.where(found.inliers, visibility, 0.0).sum(axis=1)

@@ -174,11 +174,18 @@ def _fail(path, reason: str) -> CalibrationError:
     return CalibrationError(f"{path}: {reason}")
 
 
-def _matrix(path, where: str, value, shape: tuple) -> np.ndarray:
+def _numbers(value) -> np.ndarray | None:
+    """A TOML list of numbers as an array, or None when it is not one."""
+    if not isinstance(value, list):
+        return None
     try:
-        array = np.asarray(value, dtype=np.float64)
+        return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        array = None
+        return None
+
+
+def _matrix(path, where: str, value, shape: tuple) -> np.ndarray:
+    array = _numbers(value)
     if array is None or array.shape != shape or not np.isfinite(array).all():
         expected = "x".join(str(s) for s in shape)
         raise _fail(path, f"{where} must be {expected} finite numbers.")
@@ -216,16 +223,17 @@ def read_toml_calibration(path, metres_per_unit: float = 1.0) -> CameraSet:
         if table.get("fisheye", False):
             raise _fail(path, f"camera {name!r} is a fisheye calibration; only pinhole cameras are supported.")
         K.append(_matrix(path, f"camera {name!r} matrix", table["matrix"], (3, 3)))
-        coefficients = np.asarray(table["distortions"], dtype=np.float64).ravel() \
-            if isinstance(table["distortions"], list) else np.array([np.nan])
-        if not 1 <= len(coefficients) <= 5 or not np.isfinite(coefficients).all():
+        coefficients = _numbers(table["distortions"])
+        if coefficients is None or coefficients.ndim != 1 or not 1 <= len(coefficients) <= 5 \
+                or not np.isfinite(coefficients).all():
             raise _fail(path, f"camera {name!r} distortions must be 1 to 5 numbers (k1, k2, p1, p2, k3).")
         dist.append(_five_coefficients(coefficients[None])[0])
-        rotation = np.asarray(table["rotation"], dtype=np.float64) if isinstance(table["rotation"], list) else None
+        rotation = _numbers(table["rotation"])
         if rotation is not None and rotation.shape == (3, 3):
-            R.append(_matrix(path, f"camera {name!r} rotation", rotation, (3, 3)))
+            R.append(_matrix(path, f"camera {name!r} rotation", table["rotation"], (3, 3)))
         else:
-            R.append(rodrigues(_matrix(path, f"camera {name!r} rotation (a Rodrigues vector)", rotation, (3,))))
+            vector = _matrix(path, f"camera {name!r} rotation (a Rodrigues vector)", table["rotation"], (3,))
+            R.append(rodrigues(vector))
         t.append(_matrix(path, f"camera {name!r} translation", table["translation"], (3,)) * metres_per_unit)
         sizes.append(_matrix(path, f"camera {name!r} size", table["size"], (2,)))
         _check_intrinsics(path, name, K[-1], sizes[-1])

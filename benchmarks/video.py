@@ -34,8 +34,10 @@ skating (cm/frame in contact), as ``benchmarks/landmarks_quality.py`` measures t
 the model's start-up too), best and all of ``--repeats`` runs. Run the script pinned to one core
 (``taskset -c 0``) for the one-core figure: the JSON says which cores the process may use.
 
-**Multi-camera**: the place for ``pipelines/cameras.py`` (calibrated path, built beside this one);
-reported when that module exists, else marked as not yet there.
+**Multi-camera** (all four cameras and the calibration): ``pipelines.cameras.multi_camera_figures``
+(``multi_camera_mpjpe_mm`` over the limb keypoints against the same TRC, each keypoint, the others
+apart, frames/s per camera, ...; its docstring), plus the solved armature's bone-length CV and foot
+skating (``multi_camera_armature``).
 
 Prints tables, then, last, one JSON line. Exits 0 with a message when the data or mediapipe is
 absent.
@@ -172,23 +174,30 @@ def _smoothed(points, found, fps):
     return smoothed
 
 
-def armature_figures(video: Path, truth_world: np.ndarray) -> dict:
+def armature_quality(motion) -> dict:
+    """Bone-length CV (%) of the armature's segments and its foot skating, as
+    ``benchmarks/landmarks_quality.py`` measures them."""
     from benchmarks.landmarks_quality import SEGMENTS, SIDES, _armature_points, _cv_percent, _skating
+
+    arm = _armature_points(motion)
+    cv = {label: _cv_percent(arm, aa, ab) for label, _, _, aa, ab in SEGMENTS}
+    soles = np.stack([arm[f"{s}_sole_{p}"] for s in SIDES for p in ("heel", "ball", "toe")], axis=1)
+    skating, _ = _skating(soles, motion.fps)
+    return {"bone_length_cv_pct": float(np.mean(list(cv.values()))), "bone_length_cv_max_pct": float(max(cv.values())),
+            "foot_skating_cm_per_frame": skating["mean_cm_per_frame"], "contact_frame_pairs": skating["contact_frames"],
+            "stature_m": motion.skeleton.stature()}
+
+
+def armature_figures(video: Path, truth_world: np.ndarray) -> dict:
     from sparse_mocap_addon.core.kinematics.skeleton import JOINT_INDEX
     from sparse_mocap_addon.video.mono import motion_from_video
 
     with tempfile.TemporaryDirectory() as tmp:
         motion, report = motion_from_video(video, landmarks_path=Path(tmp) / "cam01.json")
-    arm = _armature_points(motion)
-    cv = {label: _cv_percent(arm, aa, ab) for label, _, _, aa, ab in SEGMENTS}
-    soles = np.stack([arm[f"{s}_sole_{p}"] for s in SIDES for p in ("heel", "ball", "toe")], axis=1)
-    skating, _ = _skating(soles, motion.fps)
     joints = motion.joint_positions()[:, [JOINT_INDEX[n] for n in LIMBS]]
     limbs = keypoint_errors_mm(joints, _pick(truth_world, list(PAIRS), LIMBS), align=True)
     return {"pa_mpjpe_limbs_mm": float(limbs.mean()), "pa_mpjpe_limbs_max_mm": float(limbs.mean(axis=1).max()),
-            "bone_length_cv_pct": float(np.mean(list(cv.values()))), "bone_length_cv_max_pct": float(max(cv.values())),
-            "foot_skating_cm_per_frame": skating["mean_cm_per_frame"],
-            "contact_frame_pairs": skating["contact_frames"], "stature_m": motion.skeleton.stature(),
+            **armature_quality(motion),
             "distance_m": report["video"]["distance_m"], "frames_with_person": report["video"]["frames_with_person"]}
 
 
@@ -203,14 +212,21 @@ def detection_speed(video: Path, repeats: int):
     return rates, detection
 
 
-def multi_camera_figures(data: Path) -> dict | None:
-    """The calibrated path's figures, from ``pipelines/cameras.py`` once it is there."""
+def multi_camera_figures(data: Path, pose2sim: Path) -> dict | None:
+    """The calibrated path's figures from ``pipelines/cameras.multi_camera_figures`` (its docstring
+    lists them), plus the bone-length CV and foot skating of the armature solved from the
+    triangulated landmarks (that function does not return them, so the four videos are detected
+    a second time here); None when the module is not there."""
     if importlib.util.find_spec("sparse_mocap_addon.pipelines.cameras") is None:
         return None
-    # TODO(issue 19, multi-camera): call the function that pipelines/cameras.py's docstring names for
-    # multi_camera_mpjpe_mm (limb keypoints and each apart), its frames/s per camera, and the armature's
-    # bone-length CV and foot skating; not there when this benchmark was written.
-    return None
+    from sparse_mocap_addon.pipelines.cameras import landmarks_from_cameras, multi_camera_figures as figures
+    from sparse_mocap_addon.pipelines.landmarks import solve_landmarks
+
+    out = figures(data)
+    videos = sorted((pose2sim / "videos").glob("cam*.mp4"))
+    motion, _ = solve_landmarks(landmarks_from_cameras(videos, pose2sim / "videos" / "Calib.qca.txt").sequence)
+    out["multi_camera_armature"] = armature_quality(motion)
+    return out
 
 
 def main(argv=None) -> int:
@@ -233,7 +249,7 @@ def main(argv=None) -> int:
     focal = float(cameras.K[cam, [0, 1], [0, 1]].mean())
     mono_out = mono_figures(detection, truth_world, truth_cam, focal, tuple(cameras.K[cam, :2, 2]))
     armature = armature_figures(video, truth_world)
-    multi = multi_camera_figures(args.data)
+    multi = multi_camera_figures(args.data, data)
 
     cores = sorted(os.sched_getaffinity(0))
     print(f"cam01: {detection.found.sum()} of {detection.num_frames} frames with a person; "
@@ -256,7 +272,14 @@ def main(argv=None) -> int:
           f"(max {armature['pa_mpjpe_limbs_max_mm']:.1f})")
     print(f"armature: bone-length CV {armature['bone_length_cv_pct']:.4f} % (max {armature['bone_length_cv_max_pct']:.4f}), "
           f"foot skating {armature['foot_skating_cm_per_frame']:.3f} cm/frame in contact")
-    print("multi-camera: " + ("see JSON" if multi else "pipelines/cameras.py not there yet: not measured"))
+    if multi:
+        arm = multi["multi_camera_armature"]
+        print(f"multi-camera ({len(multi['multi_camera_cameras'])} cameras): MPJPE {multi['multi_camera_mpjpe_mm']:.1f} mm "
+              f"over the limb keypoints (max {multi['multi_camera_mpjpe_max_mm']:.1f}), "
+              f"{multi['multi_camera_frames_per_second']:.1f} frames/s per camera; armature bone-length CV "
+              f"{arm['bone_length_cv_pct']:.4f} %, foot skating {arm['foot_skating_cm_per_frame']:.3f} cm/frame")
+    else:
+        print("multi-camera: pipelines/cameras.py is not there: not measured")
 
     result = {
         "benchmark": "video",
@@ -271,8 +294,8 @@ def main(argv=None) -> int:
         "detection_frames_per_second": max(rates), "detection_frames_per_second_runs": [round(r, 1) for r in rates],
         "cores": cores,
         "mono_armature": armature,
-        "multi_camera_mpjpe_mm": multi.get("multi_camera_mpjpe_mm") if multi else None,
-        "multi_camera": multi or "not measured: pipelines/cameras.py is not there yet",
+        **(multi or {"multi_camera_mpjpe_mm": None,
+                     "multi_camera": "not measured: pipelines/cameras.py is not there"}),
     }
     print(json.dumps(result))
     return 0

@@ -88,3 +88,60 @@ def test_install_enable_run_disable(extension_zip, tmp_path):
     assert report["leftover_props"] is False
     installed = tmp_path / "blender_user" / "extensions" / "user_default" / "sparse_mocap"
     assert (installed / "blender_manifest.toml").is_file()
+
+
+# The video build's wheels, installed by Blender into the extension's own site-packages, must be what
+# the add-on imports: the venv's copies of the same packages are hidden from this process.
+_VIDEO_FROM_EXTENSION = r"""
+import importlib.abc, importlib.machinery, json, sys
+
+BUNDLED = ("mediapipe", "cv2", "google", "absl", "attr", "attrs", "flatbuffers", "matplotlib")
+
+
+class OnlyFromExtension(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] not in BUNDLED:
+            return None
+        for entry in (p for p in sys.path if "extensions" in p):
+            spec = importlib.machinery.PathFinder.find_spec(name, [entry] if path is None else path)
+            if spec is not None:
+                return spec
+        raise ImportError(name + " is not in the extension's own site-packages")
+
+
+sys.meta_path.insert(0, OnlyFromExtension())
+import bpy
+import numpy as np
+
+report = {"install": list(bpy.ops.extensions.package_install_files(
+    filepath=sys.argv[1], repo="user_default", enable_on_install=True))}
+import cv2, mediapipe
+from mediapipe.python.solutions import pose
+report["files"] = [mediapipe.__file__, cv2.__file__]
+with pose.Pose(static_image_mode=True) as detector:
+    detector.process(np.zeros((256, 256, 3), dtype=np.uint8))
+report["ran"] = True
+print("REPORT" + json.dumps(report))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64",
+                    reason="the test installs the linux-x64 build of the video extension")
+def test_the_video_build_carries_working_wheels(tmp_path):
+    out = tmp_path / "dist"
+    build = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--video",
+                            "--platforms", "linux-x64", "--output-dir", str(out)], capture_output=True, text=True,
+                           timeout=900)
+    assert build.returncode == 0, build.stderr[-2000:]
+    zip_path = Path(build.stdout.strip().splitlines()[-1])
+    assert zip_path.name.endswith("linux_x64.zip")
+    names = zipfile.ZipFile(zip_path).namelist()
+    assert any(n.startswith("wheels/mediapipe-0.10.14") for n in names)
+    assert not any(n.startswith("wheels/numpy-") for n in names)             # Blender ships numpy
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "blender_user"))
+    result = subprocess.run([sys.executable, "-c", _VIDEO_FROM_EXTENSION, str(zip_path)], capture_output=True,
+                            text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(next(l for l in result.stdout.splitlines() if l.startswith("REPORT"))[len("REPORT"):])
+    assert report["install"] == ["FINISHED"] and report["ran"]
+    assert all("blender_user/extensions" in path for path in report["files"])

@@ -270,12 +270,14 @@ def main(argv=None) -> int:
           f"truth {mono_out['distance_m']['truth']:.2f}")
     print(f"armature (FK joints vs TRC, limb keypoints): PA {armature['pa_mpjpe_limbs_mm']:.1f} mm "
           f"(max {armature['pa_mpjpe_limbs_max_mm']:.1f})")
-    print(f"armature: bone-length CV {armature['bone_length_cv_pct']:.4f} % (max {armature['bone_length_cv_max_pct']:.4f}), "
+    print(f"armature: bone-length CV {armature['bone_length_cv_pct']:.4f} % "
+          f"(max {armature['bone_length_cv_max_pct']:.4f}), "
           f"foot skating {armature['foot_skating_cm_per_frame']:.3f} cm/frame in contact")
     if multi:
         arm = multi["multi_camera_armature"]
-        print(f"multi-camera ({len(multi['multi_camera_cameras'])} cameras): MPJPE {multi['multi_camera_mpjpe_mm']:.1f} mm "
-              f"over the limb keypoints (max {multi['multi_camera_mpjpe_max_mm']:.1f}), "
+        print(f"multi-camera ({len(multi['multi_camera_cameras'])} cameras): "
+              f"MPJPE {multi['multi_camera_mpjpe_mm']:.1f} mm over the limb keypoints "
+              f"(max {multi['multi_camera_mpjpe_max_mm']:.1f}), "
               f"{multi['multi_camera_frames_per_second']:.1f} frames/s per camera; armature bone-length CV "
               f"{arm['bone_length_cv_pct']:.4f} %, foot skating {arm['foot_skating_cm_per_frame']:.3f} cm/frame")
     else:
@@ -287,7 +289,8 @@ def main(argv=None) -> int:
         "mono_pa_mpjpe_limbs_mm": best["pa"]["limbs_mean_mm"],
         "mono_root_relative_mpjpe_mm": best["root_relative"]["mean_mm"],
         "mono_variants": {k: {"pa_mm": v["pa"]["mean_mm"], "pa_max_mm": v["pa"]["max_mm"],
-                              "pa_limbs_mm": v["pa"]["limbs_mean_mm"], "root_relative_mm": v["root_relative"]["mean_mm"]}
+                              "pa_limbs_mm": v["pa"]["limbs_mean_mm"],
+                              "root_relative_mm": v["root_relative"]["mean_mm"]}
                           for k, v in mono_out.items() if k != "distance_m"},
         "mono_pa_per_keypoint_mm": best["pa"]["per_keypoint_mm"],
         "mono_distance_m": mono_out["distance_m"],

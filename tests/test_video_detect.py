@@ -107,3 +107,20 @@ def test_bad_inputs_refused_in_one_sentence(tmp_path):
         detect_video(broken)
     with pytest.raises(ValueError, match="model_complexity"):
         detect_video(garbled, model_complexity=2)
+
+
+@needs_video
+def test_start_past_the_end_refused():
+    with pytest.raises(VideoError, match=r"cam01.mp4: no frames to read from frame 1000\.$"):
+        detect_video(CAM01, start=1000)
+
+
+def test_missing_mediapipe_named_with_the_install_line(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mediapipe.python.solutions", None)      # as if it were not installed
+    with pytest.raises(ImportError) as info:
+        detect_video(tmp_path)
+    message = str(info.value)
+    assert message.startswith("Video detection needs OpenCV and MediaPipe")
+    assert "pip install --no-deps mediapipe==0.10.14" in message and "opencv-python-headless" in message

@@ -133,9 +133,8 @@ def _check_synchronised(videos, detections) -> None:
                                    "expected synchronised videos at one frame rate.")
 
 
-def _video_header(video: Path) -> tuple[int, float]:
+def _video_header(cv2, video: Path) -> tuple[int, float]:
     """(frame count, frame rate) from the container, to refuse unsynchronised videos before detecting."""
-    import cv2          # only reached with the detector installed (detect_video needs it too)
     capture = cv2.VideoCapture(str(video))
     try:
         return int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), float(capture.get(cv2.CAP_PROP_FPS))
@@ -144,7 +143,11 @@ def _video_header(video: Path) -> tuple[int, float]:
 
 
 def _check_headers(videos) -> None:
-    headers = [_video_header(v) for v in videos]
+    try:
+        import cv2
+    except ImportError:         # detect_video then says what to install
+        return
+    headers = [_video_header(cv2, v) for v in videos]
     for video, (count, fps) in zip(videos[1:], headers[1:]):
         if count and headers[0][0] and count != headers[0][0]:
             raise CalibrationError(f"{video}: {count} frames but {videos[0]} has {headers[0][0]}; expected "

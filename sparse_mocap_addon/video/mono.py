@@ -1,7 +1,7 @@
 """One camera: MediaPipe's world landmarks put in the scene, written as a landmark file, solved.
 
 MediaPipe's world landmarks are metric and hip-centred, in axes aligned with the camera (x to the
-image's right, y down, z away from the camera). Three steps make a scene of them:
+image's right, y down, z away from the camera). Four steps make a scene of them:
 
 1. **Distance** (:func:`camera_translation`): the translation ``t`` that makes the world landmarks
    ``X`` project onto the image landmarks ``u`` through a pinhole camera (focal length ``f`` in
@@ -12,7 +12,7 @@ image's right, y down, z away from the camera). Three steps make a scene of them
    (:data:`DEFAULT_FOV_DEG` across the image's long side: a phone's main camera is about 26 mm
    equivalent, 69 degrees across the long side of the frame, and video stabilisation crops some 10
    to 15 % of it, so 60 degrees; a wrong guess scales the distance by the same factor, and nothing
-   else).
+   else. The shared Pose2Sim cam01 has 1683 px calibrated, the guess 1663 px for its 1920 rows).
 2. **Shape** (:func:`image_corrected`, :func:`constant_limbs`): each point slides along its
    image landmark's ray to the depth its world point has (the image landmarks are sharper across
    the view), then the limbs get constant lengths along the same rays.

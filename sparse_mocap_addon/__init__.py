@@ -13,6 +13,7 @@ def register():
     operators.register()
     panels.register()
     bpy.types.TOPBAR_MT_file_import.append(panels.main.menu_file_import)
+    bpy.types.TOPBAR_MT_file_export.append(panels.main.menu_file_export)
 
 
 def unregister():
@@ -20,6 +21,7 @@ def unregister():
 
     from . import operators, panels, properties
 
+    bpy.types.TOPBAR_MT_file_export.remove(panels.main.menu_file_export)
     bpy.types.TOPBAR_MT_file_import.remove(panels.main.menu_file_import)
     panels.unregister()
     operators.unregister()

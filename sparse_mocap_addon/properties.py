@@ -8,7 +8,7 @@ the character that Retarget to Character animates.
 """
 
 import bpy
-from bpy.props import CollectionProperty, EnumProperty, FloatProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from .blender.armature import is_smpl_armature
 from .core.body.measurements import BodyMeasurements
@@ -73,11 +73,54 @@ class SPARSE_MOCAP_PG_bone_map(bpy.types.PropertyGroup):
                                   description="Bones picked by hand in place of the map's, one per segment")
 
 
+# The user's SMPL / SMPL+H / SMPL-X model file (issue 20): when set, every new armature gets that body.
+GENDER_ITEMS = (
+    ("AUTO", "From File Name", "The gender the file's name says (female, male), else neutral"),
+    ("NEUTRAL", "Neutral", "A gender-neutral model file"),
+    ("FEMALE", "Female", "A female model file"),
+    ("MALE", "Male", "A male model file"),
+)
+
+
+def _check_body_model(settings, _context):
+    """The file checked as it is set: ``status`` says what it is, or why it is refused."""
+    from .blender.smpl_body import load_model
+    from .core.body.smpl_model import BodyModelError
+
+    path = settings.filepath.strip()
+    settings.readable = False
+    if not path:
+        settings.status = ""
+        return
+    try:
+        model = load_model(path, None if settings.gender == "AUTO" else settings.gender.lower())
+    except BodyModelError as exc:
+        settings.status = str(exc)
+        return
+    settings.readable = True
+    settings.status = (f"{model.kind.upper()} {model.gender}: {len(model.v_template)} vertices, "
+                       f"{model.num_joints} joints, {model.num_betas} betas")
+
+
+class SPARSE_MOCAP_PG_body_model(bpy.types.PropertyGroup):
+    filepath: StringProperty(name="SMPL Model File", subtype="FILE_PATH", update=_check_body_model,
+                             description="Your SMPL, SMPL+H or SMPL-X model file (.pkl or .npz): new armatures get "
+                                         "that body, fitted to the measurements; empty: the simple default body")
+    gender: EnumProperty(name="Gender", items=GENDER_ITEMS, default="AUTO", update=_check_body_model,
+                         description="The model file's gender, kept with the betas and written to AMASS files (a file "
+                                     "holds one model)")
+    num_betas: IntProperty(name="Betas", default=10, min=1, max=300,
+                           description="How many shape coefficients are fitted to the skeleton (at most the "
+                                       "model's own)")
+    status: StringProperty(name="Model", description="What the model file is, or why it is refused")
+    readable: BoolProperty(name="Model Readable", description="Whether the model file was read and passed the checks")
+
+
 def _is_character(_scene, obj) -> bool:
     return obj.type == "ARMATURE" and not is_smpl_armature(obj)
 
 
-CLASSES = (SPARSE_MOCAP_PG_subject, SPARSE_MOCAP_PG_bone_override, SPARSE_MOCAP_PG_bone_map)
+CLASSES = (SPARSE_MOCAP_PG_subject, SPARSE_MOCAP_PG_bone_override, SPARSE_MOCAP_PG_bone_map, SPARSE_MOCAP_PG_body_model)
 
 
 def register():
@@ -92,9 +135,12 @@ def register():
     bpy.types.Scene.sparse_mocap_character = PointerProperty(
         type=bpy.types.Object, poll=_is_character, name="Character",
         description="The character armature (not an SMPL one) that Retarget to Character animates")
+    bpy.types.Scene.sparse_mocap_body_model = PointerProperty(
+        type=SPARSE_MOCAP_PG_body_model, description="Your SMPL model file: new armatures get its body")
 
 
 def unregister():
+    del bpy.types.Scene.sparse_mocap_body_model
     del bpy.types.Scene.sparse_mocap_character
     del bpy.types.Object.sparse_mocap_bone_map
     del bpy.types.Scene.sparse_mocap_new_subject

@@ -21,6 +21,7 @@ import numpy as np
 from ..core.body.mesh import body_mesh, segment_ends
 from ..core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, LEAVES, PARENTS, Skeleton
 from .coords import blender_to_core_vectors, core_to_blender_vectors
+from .smpl_body import add_smpl_mesh, scene_body, store_body
 
 FORWARD = (0.0, -1.0, 0.0)  # Blender: the subject faces -Y
 UP = (0.0, 0.0, 1.0)
@@ -34,13 +35,21 @@ def roll_hint(direction) -> tuple:
 
 
 def create_armature(skeleton: Skeleton, name: str = "SMPL_Armature", collection=None,
-                    with_mesh: bool = True, context=None):
+                    with_mesh: bool = True, context=None, body=None):
     """Create a new armature object (and a skinned body mesh child); returns the armature object.
 
     Never reuses or overwrites existing data: Blender gives new names (``.001``) on collision.
+    With the user's SMPL model file set in the scene (:mod:`.smpl_body`), or ``body`` (a
+    :class:`.smpl_body.SmplBody`) given, the armature is that body's (its betas fitted to
+    ``skeleton``): its bones from the betas and, ``with_mesh``, the model's mesh with shape keys;
+    the body is kept on the object. Without either, the default body as always.
     """
     context = context or bpy.context
     collection = collection or context.scene.collection
+    if body is None:
+        body = scene_body(context.scene, skeleton)
+    if body is not None:
+        skeleton = body.skeleton
     data = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, data)
     collection.objects.link(obj)
@@ -52,7 +61,11 @@ def create_armature(skeleton: Skeleton, name: str = "SMPL_Armature", collection=
     _build_bones(context, obj, head_b, tail_b)
     for pose_bone in obj.pose.bones:
         pose_bone.rotation_mode = "QUATERNION"
-    if with_mesh:
+    if body is not None:
+        store_body(obj, body)
+        if with_mesh:
+            add_smpl_mesh(obj, body, collection=collection)
+    elif with_mesh:
         create_body_mesh(obj, skeleton, collection=collection)
     return obj
 

@@ -4,13 +4,16 @@ import bpy
 from bpy.props import BoolProperty, PointerProperty, StringProperty
 
 from ..blender.armature import create_armature
+from ..blender.smpl_body import fit_text
 from ..core.body.measurements import MeasurementError, skeleton_from_measurements
+from ..core.body.smpl_model import BodyModelError
 from ..properties import SPARSE_MOCAP_PG_subject
 from .common import object_mode, select_only, subject_source
 
 
 class SPARSE_MOCAP_OT_create_armature(bpy.types.Operator):
-    """Build an SMPL-topology armature with these body measurements and a simple skinned body"""
+    """Build an SMPL-topology armature with these body measurements and a simple skinned body (with an SMPL model
+    file set: that model's body, its betas fitted to the measurements)"""
 
     bl_idname = "sparse_mocap.create_armature"
     bl_label = "Create Personalised Armature"
@@ -35,11 +38,16 @@ class SPARSE_MOCAP_OT_create_armature(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         object_mode(context)
-        obj = create_armature(skeleton, name=self.name, collection=context.collection,
-                              with_mesh=self.with_body, context=context)
+        try:   # with an SMPL model file set (Subject panel), the body of its betas fitted to the skeleton
+            obj = create_armature(skeleton, name=self.name, collection=context.collection,
+                                  with_mesh=self.with_body, context=context)
+        except BodyModelError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
         obj.sparse_mocap_subject.set_from(self.subject)
         select_only(context, obj)
-        self.report({"INFO"}, f"Created '{obj.name}' ({self.subject.height:.2f} m)")
+        body = fit_text(obj)
+        self.report({"INFO"}, f"Created '{obj.name}' ({self.subject.height:.2f} m" + (f"; {body})" if body else ")"))
         return {"FINISHED"}
 
     def draw(self, context):

@@ -38,6 +38,13 @@ class SPARSE_MOCAP_PT_subject(_SidebarPanel, bpy.types.Panel):
         col.prop(subject, "shoulder_width")
         col.prop(subject, "hip_width")
         layout.label(text="0 m: taken from the proportion table", icon="INFO")
+        body_model = context.scene.sparse_mocap_body_model   # the user's SMPL model file (issue 20)
+        col = layout.column(align=True)
+        col.prop(body_model, "filepath")
+        if body_model.filepath.strip():
+            col.prop(body_model, "gender")
+            col.prop(body_model, "num_betas")
+            col.label(text=body_model.status or "Not checked yet", icon="CHECKMARK" if body_model.readable else "ERROR")
         layout.operator("sparse_mocap.create_armature", icon="OUTLINER_OB_ARMATURE")
 
 
@@ -64,6 +71,7 @@ class SPARSE_MOCAP_PT_bake_export(_SidebarPanel, bpy.types.Panel):
         col.operator("sparse_mocap.export_fbx", text="Export FBX (Unity)", icon="EXPORT").preset = "UNITY"
         col.operator("sparse_mocap.export_fbx", text="Export FBX (Unreal)", icon="EXPORT").preset = "UNREAL"
         col.operator("sparse_mocap.export_bvh", icon="EXPORT")
+        col.operator("sparse_mocap.export_amass", icon="EXPORT")
 
 
 class SPARSE_MOCAP_PT_landmarks(_SidebarPanel, bpy.types.Panel):
@@ -132,6 +140,12 @@ def menu_file_import(self, context):
     self.layout.operator("sparse_mocap.import_landmarks", text="Landmarks (Sparse Mocap)")
     self.layout.operator("sparse_mocap.import_imu", text="IMU Recording (Sparse Mocap)")
     self.layout.operator("sparse_mocap.import_trackers", text="VR Trackers (Sparse Mocap)")
+    self.layout.operator("sparse_mocap.import_amass", text="AMASS Motion onto SMPL Body (.npz)")
+
+
+def menu_file_export(self, context):
+    """File > Export entries (appended to TOPBAR_MT_file_export by the add-on's register())."""
+    self.layout.operator("sparse_mocap.export_amass", text="AMASS Motion of SMPL Body (.npz)")
 
 
 CLASSES = (SPARSE_MOCAP_PT_subject, SPARSE_MOCAP_PT_bake_export, SPARSE_MOCAP_PT_landmarks, SPARSE_MOCAP_PT_imu,

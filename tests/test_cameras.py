@@ -183,6 +183,14 @@ def test_qualisys_with_a_non_number_is_refused(tmp_path):
         read_calibration(path)
 
 
+@needs_data
+def test_qualisys_rotated_view_is_refused(tmp_path):
+    text = QCA.read_text().replace('serial="cam02" viewrotation="0"', 'serial="cam02" viewrotation="90"')
+    path = _write(tmp_path, "rotated.qca.txt", text)
+    with pytest.raises(CalibrationError, match="'cam02' has viewrotation 90"):
+        read_calibration(path)
+
+
 def test_missing_file_is_refused(tmp_path):
     with pytest.raises(CalibrationError, match="no such calibration file"):
         read_calibration(tmp_path / "nothing.toml")

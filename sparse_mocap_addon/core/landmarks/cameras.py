@@ -24,7 +24,8 @@ Readers (:func:`read_calibration` picks one by the file's name and contents):
   ``fov_video`` window's left/top corner, and the image size is that window's extent + 1. The
   distortion coefficients are read as OpenCV's (k1, k2, p1, p2) in normalised coordinates (Pose2Sim
   divides them by 64 too, which makes them vanish; both give sub-pixel differences on this file).
-  Cameras are kept in the file's order; a camera's name is its ``serial``.
+  Cameras are kept in the file's order; a camera's name is its ``serial``. A camera with a
+  ``viewrotation`` other than 0 (a rotated image) is refused.
 
 Fisheye calibrations are refused (the pinhole model here would misplace every point). Every bad
 file is refused with one sentence naming the file and what was expected, as
@@ -272,6 +273,9 @@ def read_qualisys(path) -> CameraSet:
     names, K, dist, R, t, sizes = [], [], [], [], [], []
     for number, camera in enumerate(cameras, start=1):
         name = camera.get("serial") or f"camera {number}"
+        if camera.get("viewrotation", "0").strip() not in ("0", ""):
+            raise _fail(path, f"camera {name!r} has viewrotation {camera.get('viewrotation')}; only unrotated "
+                        "views (viewrotation 0) are supported: export the calibration without view rotation.")
         parts = {tag: camera.find(tag) for tag in ("fov_video", "transform", "intrinsic")}
         absent = [f"<{tag}>" for tag, element in parts.items() if element is None]
         if absent:

@@ -50,6 +50,8 @@ BODY_FLAGS = ("height", "arm_length", "leg_length", "sex", "shoulder_width", "hi
 MOCAP_SUFFIXES = (".bvh", ".bvh.gz", ".amc", ".amc.gz", ".fbx", ".txt", ".txt.gz")
 CHARACTER_SUFFIXES = (".blend", ".fbx")
 BATCH_BLEND_SUFFIX = "_takes"   # --batch --character --format blend: <character>_takes.blend
+SMPL_BETAS = 10                 # --betas' default
+OUTPUT_SUFFIXES = {"amass": ".npz"}   # an output kind's file suffix where it is not ".<kind>"
 
 
 class CliError(Exception):
@@ -185,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     char.add_argument("--root-motion", choices=ROOT_MOTION,
                       help="where the travel goes: root (a floor-level root bone above the hips, as UE and CC rigs "
                            "have), hips, or auto (root where the rig has one; the default)")
+    smpl = p.add_argument_group("your SMPL body (a model file you have: SMPL, SMPL+H or SMPL-X, .pkl or .npz)")
+    smpl.add_argument("--smpl-model", type=Path, metavar="FILE",
+                      help="the new armature is this model's body, its betas fitted to the input's skeleton (the "
+                           "model's mesh with one shape key per beta instead of the default body)")
+    smpl.add_argument("--smpl-gender", choices=("neutral", "female", "male"),
+                      help="the model file's gender (default: from its file name, else neutral)")
+    smpl.add_argument("--betas", type=int, metavar="N", help=f"how many betas to fit (default {SMPL_BETAS})")
+    smpl.add_argument("--amass", type=Path, metavar="OUT.npz",
+                      help="also write the result as an AMASS-style .npz (poses, trans, betas, gender, frame rate); "
+                           "needs --smpl-model")
     p.add_argument("--batch", action="store_true",
                    help="the input flag names a folder or a glob ('takes/*.bvh.gz', quoted): every take in it is "
                         "written to --out-dir; a bad take is reported and skipped, and the exit status is 1 if any "
@@ -226,7 +238,8 @@ def take_label(args) -> str:
 
 def _check_outputs(args) -> list[tuple[str, Path]]:
     """The (kind, path) pairs to write: --blend/--fbx/--bvh, or --out-dir's <take>.<format> files."""
-    named = [(kind, path) for kind, path in (("blend", args.blend), ("fbx", args.fbx), ("bvh", args.bvh)) if path]
+    named = [(kind, path) for kind, path in (("blend", args.blend), ("fbx", args.fbx), ("bvh", args.bvh),
+                                             ("amass", args.amass)) if path]
     if args.out_dir is not None:
         if named:
             raise CliError("give either --out-dir (files named after the take) or --blend/--fbx/--bvh, not both")
@@ -239,8 +252,9 @@ def _check_outputs(args) -> list[tuple[str, Path]]:
     if not named:
         raise CliError("nothing to write: give at least one of --blend, --fbx, --bvh or --out-dir")
     for kind, path in named:
-        if path.suffix.lower() != f".{kind}":
-            raise CliError(f"{path}: --{kind} needs a file name ending in .{kind}")
+        suffix = OUTPUT_SUFFIXES.get(kind, f".{kind}")
+        if path.suffix.lower() != suffix:
+            raise CliError(f"{path}: --{kind} needs a file name ending in {suffix}")
         if not path.parent.resolve().is_dir():
             raise CliError(f"{path}: the folder {path.parent} does not exist")
     return named
@@ -293,6 +307,7 @@ def run(args, collect: list | None = None) -> list[Path]:
     _check_numbers(args)
     outputs = _check_outputs(args)
     character = character_request(args)
+    _check_smpl_model(args, character)
     if collect is not None:
         outputs = [(kind, path) for kind, path in outputs if kind != "blend"]
     measurements = _measurements(args)
@@ -348,7 +363,7 @@ def _smpl_armature(args, say, motion: Motion, skeleton, measurements):
     from .blender.armature import create_armature
     from .blender.bake import bake_motion, keys_for
 
-    _fresh_scene()
+    _fresh_scene(args)
     obj = create_armature(skeleton, name=args.name or "Subject", with_mesh=not args.no_body)
     subject = obj.sparse_mocap_subject
     subject.height = measurements.height
@@ -356,6 +371,11 @@ def _smpl_armature(args, say, motion: Motion, skeleton, measurements):
     for key in ("arm_length", "leg_length", "shoulder_width", "hip_width"):
         setattr(subject, key, getattr(measurements, key) or 0.0)
     say(f"created armature '{obj.name}' for a {measurements.height:.2f} m {measurements.sex} subject")
+    if args.smpl_model is not None:   # the SMPL body's skeleton is the fit's: the motion goes onto it
+        from .blender.bake import fit_to_armature
+
+        _say_smpl_body(args, say, obj)
+        motion, _ = fit_to_armature(obj, motion, _feet_options(args))
 
     keys = keys_for(motion.num_frames)   # a long take as sampled curves: a quarter of Blender's memory
     action = bake_motion(obj, motion, action_name=take_label(args), progress=_bake_progress(say), keys=keys)
@@ -363,6 +383,14 @@ def _smpl_armature(args, say, motion: Motion, skeleton, measurements):
         "" if keys == "keyframes" else " as sampled curves (a long take; the Graph Editor's Samples to Keys makes "
                                        "them editable keys)"))
     return obj
+
+
+def _say_smpl_body(args, say, obj) -> None:
+    """With --smpl-model, the body the new armature got (kind, betas, how well they fit)."""
+    if args.smpl_model is not None:
+        from .blender.smpl_body import fit_text
+
+        say(f"with {args.smpl_model.name}'s body: {fit_text(obj)}")
 
 
 def _bake_progress(say):
@@ -378,8 +406,9 @@ def _bake_progress(say):
     return bake_progress
 
 
-def _fresh_scene():
-    """An empty Blender file with the add-on registered."""
+def _fresh_scene(args=None):
+    """An empty Blender file with the add-on registered (and ``args``' --smpl-model set in its scene:
+    every armature made in it has that body)."""
     import bpy
 
     from . import register
@@ -387,6 +416,32 @@ def _fresh_scene():
     bpy.ops.wm.read_factory_settings(use_empty=True)
     if not hasattr(bpy.types.Object, "sparse_mocap_subject"):
         register()
+    if args is not None and args.smpl_model is not None:
+        settings = bpy.context.scene.sparse_mocap_body_model
+        settings.gender = (args.smpl_gender or "auto").upper()
+        settings.num_betas = args.betas or SMPL_BETAS
+        settings.filepath = str(args.smpl_model.resolve())
+
+
+def _check_smpl_model(args, character) -> None:
+    """--smpl-model, --smpl-gender, --betas and --amass checked before anything is read or written:
+    the model file read (numpy alone, no Blender yet), one sentence naming the flag otherwise."""
+    if args.smpl_model is None:
+        for flag, value in (("--amass", args.amass), ("--smpl-gender", args.smpl_gender), ("--betas", args.betas)):
+            if value is not None:
+                raise CliError(f"{flag} needs --smpl-model FILE (your SMPL, SMPL+H or SMPL-X model file)")
+        return
+    if character is not None:
+        raise CliError("--smpl-model gives a new SMPL armature your model's body; it cannot go with --character "
+                       "(the result goes onto your own rig)")
+    from .core.body.smpl_model import BodyModelError, load_body_model
+
+    try:
+        model = load_body_model(args.smpl_model, args.smpl_gender)
+    except BodyModelError as exc:
+        raise CliError(f"--smpl-model: {str(exc).rstrip('.')}") from None
+    if args.betas is not None and not 1 <= args.betas <= model.num_betas:
+        raise CliError(f"--betas {args.betas} is out of range: {args.smpl_model} has 1 to {model.num_betas} betas")
 
 
 def _load_motion(path: Path, say) -> Motion:
@@ -443,7 +498,7 @@ def _mocap_armature(args, say):
     from .core.feet.stage import FeetOptions, feet_summary
 
     measurements = _measurements(args) if _body_given(args) else None
-    _fresh_scene()
+    _fresh_scene(args)
     try:
         result = import_mocap(path, measurements=measurements, asf_path=args.asf, source_fps=args.source_fps,
                               joint_map=_joint_map(args.joint_map), rest_reference=_rest_reference(args.reference),
@@ -463,6 +518,7 @@ def _mocap_armature(args, say):
             if measurements is None else f"a {measurements.height:.2f} m {measurements.sex} subject")
     say(f"baked {motion.num_frames} frames onto new armature '{obj.name}' ({body}) as action "
         f"'{result.action.name}'; {feet_summary(result.feet)}")
+    _say_smpl_body(args, say, obj)
     return obj, motion
 
 
@@ -660,7 +716,7 @@ def _landmarks_armature(args, say, measurements):
     from .blender.landmark_solve import import_landmarks, summary
     from .pipelines.landmarks import SolveOptions
 
-    _fresh_scene()
+    _fresh_scene(args)
     try:
         # Human3.6M-17 points are not metric: --height scales them (other files keep their size).
         height = args.height if args.landmark_layout == "h36m17" else None
@@ -676,6 +732,7 @@ def _landmarks_armature(args, say, measurements):
             "assumed: the file states none; give --fps" if seq.metadata.get("fps_assumed") else "the file's")
     say(f"read {len(seq.names)} landmarks x {seq.num_frames} frames ({seq.fps:g} fps, {rate}) from {path}")
     say(f"solved onto armature '{solved.armature.name}' as action '{solved.action.name}': {summary(solved.report)}")
+    _say_smpl_body(args, say, solved.armature)
     return solved.armature, solved.motion
 
 
@@ -901,6 +958,10 @@ def _write_outputs(obj, outputs, args, say) -> None:
                 export_fbx(obj, tmp, preset=args.preset)
             elif kind == "bvh":
                 export_bvh(obj, tmp)
+            elif kind == "amass":
+                from .blender.smpl_body import export_amass
+
+                export_amass(obj, tmp)
             else:
                 result = bpy.ops.wm.save_as_mainfile(filepath=str(tmp.resolve()), copy=True, check_existing=False)
                 if "FINISHED" not in result or not tmp.exists():

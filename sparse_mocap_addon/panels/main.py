@@ -1,7 +1,10 @@
 """Subject panel (measurements + Create Personalised Armature) and Bake / Export panel."""
 
+import textwrap
+
 import bpy
 
+from ..blender import video_import
 from ..blender.imu_objects import active_imu_parent
 from ..blender.landmark_objects import active_landmark_parent
 from ..blender.tracker_objects import active_tracker_parent
@@ -81,6 +84,7 @@ class SPARSE_MOCAP_PT_landmarks(_SidebarPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         layout.operator("sparse_mocap.import_landmarks", icon="IMPORT")
+        _draw_video_imports(layout)
         parent = active_landmark_parent(context)
         if parent is not None:
             frames = parent.get("frame_count")
@@ -89,6 +93,19 @@ class SPARSE_MOCAP_PT_landmarks(_SidebarPanel, bpy.types.Panel):
         else:
             layout.label(text="Select a landmark set to solve", icon="INFO")
         layout.operator("sparse_mocap.solve_landmarks", icon="CON_KINEMATIC")
+
+
+def _draw_video_imports(layout):
+    """Import Video and Import Camera Set, or what to install for them (MediaPipe, OpenCV)."""
+    missing = video_import.video_support_missing()
+    if missing is None:
+        col = layout.column(align=True)
+        col.operator("sparse_mocap.import_video", icon="FILE_MOVIE")
+        col.operator("sparse_mocap.import_camera_set", icon="OUTLINER_OB_CAMERA")
+        return
+    box = layout.box().column(align=True)
+    for k, line in enumerate(textwrap.wrap(missing, 42)):
+        box.label(text=line, icon="ERROR" if k == 0 else "BLANK1")
 
 
 class SPARSE_MOCAP_PT_imu(_SidebarPanel, bpy.types.Panel):
@@ -138,6 +155,8 @@ def menu_file_import(self, context):
     """File > Import entries (appended to TOPBAR_MT_file_import by the add-on's register())."""
     self.layout.operator("sparse_mocap.import_mocap", text="Mocap to SMPL Armature (.bvh/.amc/.fbx)")
     self.layout.operator("sparse_mocap.import_landmarks", text="Landmarks (Sparse Mocap)")
+    self.layout.operator("sparse_mocap.import_video", text="Video (Sparse Mocap)")
+    self.layout.operator("sparse_mocap.import_camera_set", text="Camera Set Videos (Sparse Mocap)")
     self.layout.operator("sparse_mocap.import_imu", text="IMU Recording (Sparse Mocap)")
     self.layout.operator("sparse_mocap.import_trackers", text="VR Trackers (Sparse Mocap)")
     self.layout.operator("sparse_mocap.import_amass", text="AMASS Motion onto SMPL Body (.npz)")

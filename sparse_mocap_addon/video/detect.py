@@ -12,7 +12,8 @@ the previous frame's landmarks as the region of interest; when tracking is lost 
 under 0.5) the detector runs again on the next frame. MediaPipe Pose follows **one** person: with
 several people in view it takes the one its detector finds most prominent (highest score, in
 practice the largest and most central), and after a loss it may pick up another person. Its own
-landmark smoothing (``smooth_landmarks``) is on.
+landmark smoothing (``smooth_landmarks``) is on by default; it lags a little, so the calibrated
+multi-camera path turns it off and smooths the triangulated points instead.
 
 Threads: MediaPipe's calculators run on its own small thread pool and the TFLite model on XNNPACK;
 neither follows ``OMP_NUM_THREADS``. One-core figures are measured with the process pinned to one
@@ -174,7 +175,8 @@ def _check_arguments(start, max_frames, model_complexity, fps) -> None:
 
 def detect_video(source, progress: Callable[[float], None] | None = None,
                  should_cancel: Callable[[], bool] | None = None, start: int = 0, max_frames: int | None = None,
-                 model_complexity: int = 1, fps: float | None = None) -> VideoDetection:
+                 model_complexity: int = 1, fps: float | None = None,
+                 smooth_landmarks: bool = True) -> VideoDetection:
     """MediaPipe Pose landmarks of every frame of ``source`` (a video file, or a folder of images
     taken in name order) from frame ``start`` on, at most ``max_frames`` frames.
 
@@ -182,6 +184,7 @@ def detect_video(source, progress: Callable[[float], None] | None = None,
     ``should_cancel()`` is asked before each frame and when it returns True detection stops with
     :class:`VideoCancelled`. ``fps``: the frame rate of an image folder (default 30), or an override
     of the video's. ``model_complexity``: 1, the full model (the only one in the wheel).
+    ``smooth_landmarks``: MediaPipe's own filter over frames (it lags by about a frame).
 
     Raises :class:`VideoError` (a ValueError) in one sentence naming the file for a missing or
     unreadable file, a file that is not a video, an empty folder or a video without frames from
@@ -192,12 +195,14 @@ def detect_video(source, progress: Callable[[float], None] | None = None,
     source = Path(source)
     frames = _open(cv2, source, fps)
     try:
-        return _run(cv2, mp_pose, frames, source, progress, should_cancel, start, max_frames, model_complexity)
+        return _run(cv2, mp_pose, frames, source, progress, should_cancel, start, max_frames, model_complexity,
+                    smooth_landmarks)
     finally:
         frames.close()
 
 
-def _run(cv2, mp_pose, frames, source, progress, should_cancel, start, max_frames, model_complexity):
+def _run(cv2, mp_pose, frames, source, progress, should_cancel, start, max_frames, model_complexity,
+         smooth_landmarks):
     frames.skip(start)
     total = max(frames.count - start, 0)
     if max_frames is not None:
@@ -209,7 +214,7 @@ def _run(cv2, mp_pose, frames, source, progress, should_cancel, start, max_frame
     visibility = np.zeros((capacity, n))
     found = np.zeros(capacity, dtype=bool)
     size, done = None, 0
-    with mp_pose.Pose(static_image_mode=False, model_complexity=model_complexity, smooth_landmarks=True,
+    with mp_pose.Pose(static_image_mode=False, model_complexity=model_complexity, smooth_landmarks=smooth_landmarks,
                       enable_segmentation=False) as pose:
         while max_frames is None or done < max_frames:
             if should_cancel is not None and should_cancel():

@@ -178,9 +178,11 @@ class _VideoImport(_SolveMixin):
         return self._finish_job(context)
 
     def cancel(self, context):
-        """Blender ends the modal operator (a file loaded, the window closed): stop detecting."""
-        self._job.cancel()
-        self._stop_job(context)
+        """Blender ends the operator: the file browser closed without a choice (no job yet), or a file
+        loaded or the window closed while detecting (stop the detection)."""
+        if getattr(self, "_job", None) is not None and not self._job.done:
+            self._job.cancel()
+            self._stop_job(context)
 
     def _show_status(self, context):
         if self._job.cancelled:

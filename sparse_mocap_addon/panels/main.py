@@ -104,7 +104,7 @@ def _draw_video_imports(layout):
         col.operator("sparse_mocap.import_camera_set", icon="OUTLINER_OB_CAMERA")
         return
     box = layout.box().column(align=True)
-    for k, line in enumerate(textwrap.wrap(missing, 42)):
+    for k, line in enumerate(textwrap.wrap(missing, 42, break_on_hyphens=False)):
         box.label(text=line, icon="ERROR" if k == 0 else "BLANK1")
 
 

@@ -283,3 +283,23 @@ def test_poll_message_and_panel_text_name_what_to_install(addon, monkeypatch):
     panels_main._draw_video_imports(layout)
     assert layout.items == [("operator", "sparse_mocap.import_video"), ("operator", "sparse_mocap.import_camera_set")]
     assert bpy.ops.sparse_mocap.import_video.poll()
+
+
+@needs_video
+def test_image_folder_or_one_of_its_images(addon, tmp_path):
+    import cv2
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    capture = cv2.VideoCapture(str(CAM01))
+    for i in range(3):
+        ok, frame = capture.read()
+        assert ok
+        cv2.imwrite(str(folder / f"frame_{i:03d}.png"), frame)
+    capture.release()
+    # An image picked in the file browser stands for its folder.
+    assert bpy.ops.sparse_mocap.import_video(filepath=str(folder / "frame_001.png"), solve=False) == {"FINISHED"}
+    written = tmp_path / "frames.landmarks.json"
+    assert written.is_file() and read_landmarks(written).num_frames == 3
+    parent = landmark_set()
+    assert parent.get("frame_count") == 3 and bpy.context.scene.render.fps == 30

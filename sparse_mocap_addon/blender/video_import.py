@@ -91,9 +91,9 @@ def detect_video_landmarks(path, landmarks_path=None, focal_px: float | None = N
                              max_frames=max_frames)
     placement = place_detection(detection, focal_px=focal_px, fov_deg=fov_deg)
     _write(landmarks_path, lambda: write_landmark_json(landmarks_path, placement, start=start, source=str(path)))
-    found = int(detection.found.sum())
-    detail = (f"person in {found} of {detection.num_frames} frames, {float(np.nanmedian(placement.distance_m())):.1f} m "
-              f"from the camera (focal length {placement.focal_px:.0f} px)")
+    found, distance = int(detection.found.sum()), float(np.nanmedian(placement.distance_m()))
+    detail = (f"person in {found} of {detection.num_frames} frames, {distance:.1f} m from the camera "
+              f"(focal length {placement.focal_px:.0f} px)")
     # The placed points are in MediaPipe's levelled camera axes: y down.
     return DetectedLandmarks(landmarks_path, "mediapipe33", "-Y", path, detection.num_frames, detail)
 

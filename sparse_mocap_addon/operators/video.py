@@ -10,8 +10,6 @@ thread, the only one that touches bpy. ``execute`` alone (scripts, tests, backgr
 same two stages in turn.
 """
 
-from __future__ import annotations
-
 import functools
 import math
 import threading

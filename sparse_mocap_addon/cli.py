@@ -10,6 +10,8 @@ Inputs: --mocap (BVH, ASF/AMC, FBX, CMU exp-map), --imu, --trackers, --landmarks
 with --batch the input is a folder or a glob and every take in it is written to --out-dir.
 With --character the result goes onto the user's own character rig (a .blend or .fbx file) as a new
 action, and the outputs hold that character instead of a new SMPL armature.
+With --smpl-model (your SMPL, SMPL+H or SMPL-X file) the new armature is that model's body fitted to
+the input's skeleton, and --amass also writes the result as AMASS-style npz.
 
 stdout carries only the paths written (one a line); progress, Blender's own messages and errors go
 to stderr. Bad input exits with status 2 and one line ``error: ...``; a failure while writing exits

@@ -103,7 +103,11 @@ def test_import_video_solves_an_upright_performer_in_front_of_the_camera(addon, 
 def test_default_landmark_file_beside_the_video_never_replaced(addon, tmp_path):
     video = tmp_path / "cam01.mp4"
     video.symlink_to(CAM01)
-    first, imported = video_import.import_video(video, max_frames=4)
+    ticks = []
+    first, imported = video_import.import_video(video, max_frames=4, progress=ticks.append)
+    # Progress from 0 to 1 over detection (to DETECTION_SHARE: one tick per frame) and the import.
+    assert ticks[0] < 0.25 and ticks[-1] == pytest.approx(1.0) and np.all(np.diff(ticks) >= -1e-12)
+    assert ticks[3] == pytest.approx(video_import.DETECTION_SHARE) and len(ticks) > 5
     assert first.path == tmp_path / "cam01.landmarks.json" and first.path.is_file()
     assert imported.solve is None and len(imported.parent.children) == 33 and counts()["armatures"] == 0
     assert read_landmarks(first.path).num_frames == 4

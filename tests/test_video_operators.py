@@ -307,3 +307,16 @@ def test_image_folder_or_one_of_its_images(addon, tmp_path):
     assert written.is_file() and read_landmarks(written).num_frames == 3
     parent = landmark_set()
     assert parent.get("frame_count") == 3 and bpy.context.scene.render.fps == 30
+
+
+@needs_cameras
+def test_find_camera_set_from_a_folder_or_a_list_of_videos(tmp_path):
+    folder = camera_folder(tmp_path)
+    found = video_import.find_camera_set(folder)
+    assert found == (folder, [folder / f"cam0{i}.mp4" for i in range(1, 5)], folder / "Calib.qca.txt")
+    videos = [folder / "cam02.mp4", folder / "cam01.mp4"]
+    assert video_import.find_camera_set(videos) == (folder, videos, folder / "Calib.qca.txt")
+    other = tmp_path / "elsewhere.toml"
+    assert video_import.find_camera_set(videos, other)[2] == other
+    (folder / "notes.txt").write_text("not a video")
+    assert len(video_import.find_camera_set(folder)[1]) == 4

@@ -320,3 +320,18 @@ def test_find_camera_set_from_a_folder_or_a_list_of_videos(tmp_path):
     assert video_import.find_camera_set(videos, other)[2] == other
     (folder / "notes.txt").write_text("not a video")
     assert len(video_import.find_camera_set(folder)[1]) == 4
+
+
+@needs_video
+def test_a_package_missing_behind_the_poll_is_one_sentence(addon, monkeypatch, tmp_path):
+    """MediaPipe and OpenCV found (the poll passes) but a package they import is not: the detector's
+    ImportError sentence is the report, nothing is made."""
+    from sparse_mocap_addon.video import detect
+
+    def missing():
+        raise ImportError("Video detection needs OpenCV and MediaPipe (google.protobuf is missing): pip install x.")
+
+    monkeypatch.setattr(detect, "_imports", missing)
+    with pytest.raises(RuntimeError, match=r"cam01.mp4: Video detection needs .* \(google.protobuf is missing\)"):
+        bpy.ops.sparse_mocap.import_video(filepath=str(CAM01), landmarks_path=str(tmp_path / "a.json"))
+    assert counts() == NOTHING and list(tmp_path.iterdir()) == []

@@ -124,7 +124,7 @@ class _VideoImport(_SolveMixin):
         object_mode(context)
         work = self._detection()
         done = run_reported(self, context, label, lambda bar: self._import(
-            context, work(progress=stage(bar, 0.0, video_import.DETECTION_SHARE)), bar))
+            context, _detected(work, stage(bar, 0.0, video_import.DETECTION_SHARE)), bar))
         return {"CANCELLED"} if done is None else self._report_done(context, *done)
 
     def _import(self, context, detected, bar):
@@ -227,6 +227,15 @@ class _VideoImport(_SolveMixin):
             self._draw_solve(context, layout)
         else:
             layout.prop(self, "threshold")
+
+
+def _detected(work, progress):
+    """``work(progress=...)``, a missing package's ImportError (one sentence naming what to install:
+    the poll found the modules, but one they import is absent) reported like the readers' errors."""
+    try:
+        return work(progress=progress)
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _path(text: str) -> Path:

@@ -82,7 +82,7 @@ def test_import_video_solves_an_upright_performer_in_front_of_the_camera(addon, 
     assert document["fps"] == pytest.approx(60.0) and len(document["frames"]) == 20
     assert all(len(frame["pose_world_landmarks"]) == 33 for frame in document["frames"])
     parent = landmark_set()
-    assert len(parent.children) == 33 and parent.name == "cam01_take_landmarks"
+    assert len(parent.children) == 33 and parent.name == "cam01_landmarks"     # named after the video, not the JSON
     armature = bpy.context.active_object
     assert armature.type == "ARMATURE" and armature.animation_data.action is not None
     assert counts()["armatures"] == 1

@@ -112,14 +112,15 @@ def import_landmarks(path, *, layout: str = "auto", fps: float | None = None, me
                      height: float | None = None, up_axis: str = "auto", threshold: float = 0.5,
                      solve: SolveOptions | None = None, armature=None, measurements: BodyMeasurements | None = None,
                      with_body: bool = True, gap_fill: GapFillOptions | None = None, frame_start: int | None = None,
-                     context=None, progress=None) -> LandmarkImport:
+                     context=None, progress=None, name: str | None = None) -> LandmarkImport:
     """Read a landmark file into a new landmark set (parent + child empties) and, when ``solve``
     options are given, solve and bake it (see :func:`solve_onto_armature`, also for ``gap_fill``).
 
     The reading options are those of :func:`read_landmarks`; ``up_axis`` is the file's up axis
     ("auto": from the body, with points at or above ``threshold``). The scene's frame rate and
     range are set to the file's; the first frame lands on ``frame_start`` (default: the scene's
-    start frame). Either everything is made or, on an error, nothing is left behind.
+    start frame). ``name``: the take's (the set's and a new armature's) name, default the file's.
+    Either everything is made or, on an error, nothing is left behind.
     """
     context = context or bpy.context
     tick = progress or (lambda fraction: None)
@@ -130,7 +131,7 @@ def import_landmarks(path, *, layout: str = "auto", fps: float | None = None, me
     if solve is not None:
         solve = dataclasses.replace(solve, threshold=threshold, up_axis="auto").check()
     tick(_READ)
-    name = take_name(path)
+    name = name or take_name(path)
     frame_start = scene_frame(scene, frame_start)
     with removed_on_failure(armature):
         parent = set_into_scene(create_landmark_empties, seq, name + SET_SUFFIX, fps=seq.fps,

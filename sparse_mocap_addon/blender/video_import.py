@@ -27,6 +27,7 @@ import numpy as np
 from ..pipelines.cameras import VIDEO_EXTENSIONS
 from ..video.mono import DEFAULT_FOV_DEG
 from .landmark_solve import LandmarkImport, import_landmarks
+from .mocap_import import take_name
 from .set_solve import stage
 
 __all__ = ["DETECTION_SHARE", "VIDEO_FILE_EXTENSIONS", "DetectedLandmarks", "video_support_missing",
@@ -195,6 +196,8 @@ def import_detected(detected: DetectedLandmarks, progress=None, **landmark_impor
     """The detected landmark file as a landmark set, solved when ``solve`` options are given
     (``landmark_import_options``: those of :func:`.landmark_solve.import_landmarks` after the
     reading ones)."""
+    # The take is named after the video (or the camera set's folder), not after the landmark file.
+    landmark_import_options.setdefault("name", take_name(detected.source))
     return import_landmarks(detected.path, layout=detected.layout, up_axis=detected.up_axis, progress=progress,
                             **landmark_import_options)
 

@@ -154,6 +154,14 @@ def test_import_mocap_makes_its_new_armature_with_the_smpl_body(addon, model_fil
     obj = next(o for o in bpy.data.objects if o.type == "ARMATURE")
     assert stored_body(obj)["kind"] == "smpl"
     assert len(mesh_of(obj).data.vertices) == len(load_body_model(model_files["smpl"]).v_template)
+    # The take was fitted to the fitted body's legs (the feet stage): its soles stay on the floor.
+    scene, lowest = bpy.context.scene, []
+    for frame in range(scene.frame_start, scene.frame_end + 1, 3):
+        scene.frame_set(frame)
+        body = mesh_of(obj).evaluated_get(bpy.context.evaluated_depsgraph_get())
+        heights = np.array([(body.matrix_world @ v.co).z for v in body.data.vertices])
+        lowest.append(heights.min())
+    assert abs(min(lowest)) < 0.015
 
 
 # -- without a model file, and a bad one -------------------------------------------------------------
@@ -257,8 +265,6 @@ def test_unity_fbx_holds_the_mesh_its_skin_and_shape_keys(baked_body, tmp_path):
     _check_fbx_body(baked_body, export_fbx(baked_body, tmp_path / "body.fbx", preset="UNITY"), 1.0)
 
 
-@pytest.mark.xfail(strict=True, reason="blender/export.py's Unreal copy scales the mesh to cm without its shape "
-                                       "keys (Mesh.transform needs shape_keys=True): the blend shapes are wrong")
 def test_unreal_fbx_holds_the_mesh_its_skin_and_shape_keys(baked_body, tmp_path):
     _check_fbx_body(baked_body, export_fbx(baked_body, tmp_path / "body.fbx", preset="UNREAL"), 0.01)
 

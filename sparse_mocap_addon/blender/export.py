@@ -460,7 +460,7 @@ def _root_motion_copy(obj, context, scale: float):
             created_data.append(mesh_copy.data)
             collection.objects.link(mesh_copy)
             # Bake the child's placement and the unit scale into the vertices: every node has scale 1.
-            mesh_copy.data.transform(to_export @ child.matrix_world)
+            mesh_copy.data.transform(to_export @ child.matrix_world, shape_keys=True)
             mesh_copy.parent = export_obj
             mesh_copy.matrix_parent_inverse = Matrix.Identity(4)
             mesh_copy.matrix_basis = Matrix.Identity(4)

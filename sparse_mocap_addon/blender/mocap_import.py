@@ -32,7 +32,7 @@ from ..core.mocap.retarget import retarget
 from ..core.mocap.rig_body import measure_take, performer_body
 from ..core.mocap.source import SourceMotion
 from .armature import create_armature, skeleton_from_armature
-from .bake import bake_motion
+from .bake import bake_motion, fit_to_armature
 
 # What the import dialog lists (FBX comes in through Blender, the rest through core readers).
 FILE_PATTERNS = "*.bvh;*.bvh.gz;*.amc;*.amc.gz;*.fbx;*.txt;*.txt.gz"
@@ -208,6 +208,9 @@ def bake_onto_armature(motion: Motion, armature=None, *, name: str, action_name:
             armature = create_armature(motion.skeleton if skeleton is None else skeleton, name=name,
                                        collection=context.collection, with_mesh=with_body, context=context)
             store_measurements(armature, measurements)
+            # A body of its own (the user's SMPL model fitted to the skeleton) has other proportions:
+            # the feet stage fits the motion to its legs first (a no-op on the motion's own body).
+            motion, _ = fit_to_armature(armature, motion)
         action = bake_motion(armature, motion, action_name=action_name or name, frame_start=frame_start,
                              match_scene=match_scene, scene=context.scene, progress=progress)
     return armature, action, created

@@ -42,10 +42,12 @@ from .core.body.demo import demo_motion  # noqa: E402
 from .core.kinematics.motion import Motion, MotionFileError  # noqa: E402
 from .core.mocap.onto_rig import ROOT_MOTION  # noqa: E402
 from .core.mocap.target_rig import BUILTIN_RIG_MAPS  # noqa: E402
+from .video.mono import DEFAULT_FOV_DEG  # noqa: E402
 
 FBX_PRESETS = ("unity", "unreal")
 OUTPUT_KINDS = ("fbx", "bvh", "blend")
-INPUTS = ("mocap", "imu", "trackers", "landmarks", "motion")   # the flags that name an input file
+INPUTS = ("mocap", "imu", "trackers", "landmarks", "video", "cameras", "motion")   # the flags that name an input
+LANDMARK_INPUTS = ("landmarks", "video", "cameras")     # solved by the landmark pipeline
 DEMO_TAKE = "demo_walk"
 DEFAULT_HEIGHT = 1.75
 BODY_FLAGS = ("height", "arm_length", "leg_length", "sex", "shoulder_width", "hip_width")
@@ -75,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--landmarks", metavar="FILE",
                      help="a 3D landmark file (.trc, .json, .csv, .npy, .npz), solved onto the performer's skeleton "
                           "measured from it")
+    src.add_argument("--video", metavar="FILE|FOLDER",
+                     help="a video (.mp4 .mov .avi .mkv .webm) or a folder of images: MediaPipe Pose landmarks placed "
+                          "in front of the camera, then solved as --landmarks")
+    src.add_argument("--cameras", metavar="FOLDER",
+                     help="a folder of synchronised videos of calibrated cameras and their calibration (Pose2Sim / "
+                          "Anipose TOML, Qualisys .qca.txt): landmarks triangulated, then solved as --landmarks")
     src.add_argument("--imu", metavar="PATH",
                      help="an IMU recording (TransPose .pt/.npz, generic CSV, Xsens MT, Movella DOT, x-io folder), "
                           "calibrated and reconstructed by the IMU poser or, for dense leg sets, directly")
@@ -108,6 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
                                                                 "(default 0.5)")
     lm.add_argument("--blend-measurements", action="store_true",
                     help="blend the body measurements below into the skeleton measured from the landmarks")
+    vid = p.add_argument_group("video (with --video or --cameras)")
+    vid.add_argument("--calibration", metavar="FILE",
+                     help="the cameras' calibration (default: the one .toml or .qca.txt in the --cameras folder)")
+    vid.add_argument("--focal-px", type=float, metavar="PIXELS",
+                     help="the --video camera's focal length in pixels, when known (default: from --fov)")
+    vid.add_argument("--fov", type=float, default=DEFAULT_FOV_DEG, metavar="DEGREES",
+                     help=f"the --video camera's field of view across the image's long side (default {DEFAULT_FOV_DEG:g}, "
+                          "a phone's main camera)")
+    vid.add_argument("--video-start", type=int, default=0, metavar="FRAME", help="first frame to use (default 0)")
+    vid.add_argument("--video-frames", type=int, metavar="COUNT", help="at most this many frames (default: all)")
+    vid.add_argument("--landmarks-out", type=Path, metavar="FILE",
+                     help="where the detected landmarks are written (default: beside the video, "
+                          "<name>.landmarks.json; beside the camera folder's videos, <folder>.trc)")
     imu = p.add_argument_group("IMU recordings (with --imu)")
     imu.add_argument("--imu-format", default="auto", help="reader to use (default: from the file)")
     imu.add_argument("--imu-segment", action="append", default=[], metavar="SENSOR=SEGMENT",
@@ -322,7 +343,7 @@ def run(args, collect: list | None = None) -> list[Path]:
         say("starting Blender")
         loaded = load_character(character, say)   # refused before the take is read
     kind = input_kind(args)
-    if kind == "landmarks":
+    if kind in LANDMARK_INPUTS:
         obj, motion = _landmarks_armature(args, say, measurements)
     elif kind == "mocap":
         obj, motion = _mocap_armature(args, say)
@@ -711,22 +732,29 @@ def _landmarks_armature(args, say, measurements):
     for label, value in (("--threshold", args.threshold), ("--strength", args.strength)):
         if not 0.0 <= value <= 1.0:
             raise CliError(f"{label} {value} is out of range: expected 0 to 1")
-    path = Path(args.landmarks)
-    if not path.is_file():
-        raise CliError(f"{path}: no such file")
-    say("starting Blender")
+    kind = input_kind(args)
+    if kind == "landmarks":
+        path, layout, up_axis = Path(args.landmarks), args.landmark_layout, args.up_axis
+        if not path.is_file():
+            raise CliError(f"{path}: no such file")
+        say("starting Blender")
+    else:
+        say("starting Blender")
+        detected = _detected_landmarks(args, say, kind)
+        path, layout, up_axis = detected.path, detected.layout, detected.up_axis
     from .blender.landmark_solve import import_landmarks, summary
     from .pipelines.landmarks import SolveOptions
 
     _fresh_scene(args)
     try:
         # Human3.6M-17 points are not metric: --height scales them (other files keep their size).
-        height = args.height if args.landmark_layout == "h36m17" else None
-        result = import_landmarks(path, layout=args.landmark_layout, up_axis=args.up_axis, fps=args.fps,
+        height = args.height if layout == "h36m17" else None
+        result = import_landmarks(path, layout=layout, up_axis=up_axis, fps=args.fps,
                                   height=height, threshold=args.threshold,
                                   solve=SolveOptions(strength=args.strength, feet=args.feet_on_floor),
                                   measurements=measurements if args.blend_measurements else None,
-                                  with_body=not args.no_body, gap_fill=_gap_fill_options(args))
+                                  with_body=not args.no_body, gap_fill=_gap_fill_options(args),
+                                  name=take_label(args))
     except (ValueError, OSError) as exc:
         raise CliError(naming(path, cli_wording(str(exc).rstrip("."), "landmarks"))) from None
     seq, solved = result.sequence, result.solve
@@ -736,6 +764,43 @@ def _landmarks_armature(args, say, measurements):
     say(f"solved onto armature '{solved.armature.name}' as action '{solved.action.name}': {summary(solved.report)}")
     _say_smpl_body(args, say, solved.armature)
     return solved.armature, solved.motion
+
+
+def _detected_landmarks(args, say, kind: str):
+    """--video / --cameras: MediaPipe Pose on the video(s), placed (one camera) or triangulated
+    (calibrated cameras), written as a landmark file (``blender.video_import``'s detection stage)."""
+    from .blender.video_import import detect_camera_landmarks, detect_video_landmarks, video_support_missing
+
+    flag = f"--{kind}"
+    missing = video_support_missing()
+    if missing:
+        raise CliError(f"{flag}: {missing}")
+    if args.video_start < 0 or (args.video_frames is not None and args.video_frames < 1):
+        raise CliError("--video-start must be 0 or more and --video-frames 1 or more")
+    if not (math.isfinite(args.fov) and 10.0 <= args.fov <= 170.0):
+        raise CliError(f"--fov {args.fov:g} is out of range: expected 10 to 170 degrees")
+    if args.focal_px is not None and not (math.isfinite(args.focal_px) and args.focal_px > 0.0):
+        raise CliError(f"--focal-px {args.focal_px:g} is out of range: expected pixels, more than 0")
+    path = Path(getattr(args, kind))
+    last = [-1]
+
+    def progress(fraction):
+        step = int(fraction * 4)
+        if step > last[0]:
+            last[0] = step
+            say(f"detecting {int(fraction * 100):3d}%")
+
+    try:
+        if kind == "video":
+            detected = detect_video_landmarks(path, args.landmarks_out, focal_px=args.focal_px, fov_deg=args.fov,
+                                              start=args.video_start, max_frames=args.video_frames, progress=progress)
+        else:
+            detected = detect_camera_landmarks(path, args.calibration, args.landmarks_out, args.video_start,
+                                               args.video_frames, progress)
+    except (ValueError, OSError) as exc:
+        raise CliError(naming(path, str(exc).rstrip("."))) from None
+    say(f"detected {path}: {detected.detail}; landmarks written to {detected.path}")
+    return detected
 
 
 # --- onto the user's character -------------------------------------------------------------------
@@ -999,6 +1064,9 @@ def _dialog_patterns(kind: str) -> list[str]:
     """The file patterns the add-on's import dialog for ``kind`` lists."""
     if kind == "motion":
         return ["*.npz"]
+    if kind == "video":
+        from .blender.video_import import VIDEO_FILE_EXTENSIONS
+        return [f"*{suffix}" for suffix in VIDEO_FILE_EXTENSIONS]
     import importlib
 
     module = {"mocap": "mocap_import", "imu": "imu_solve", "trackers": "tracker_solve",
@@ -1012,7 +1080,10 @@ def run_batch(args, emit) -> int:
     take and a total on stderr; ``emit(path)`` gets every path written. Returns the exit status."""
     kind = input_kind(args)
     if kind == "demo":
-        raise CliError("--batch needs an input folder or glob: --mocap, --imu, --trackers, --landmarks or --motion")
+        raise CliError("--batch needs an input folder or glob: --mocap, --imu, --trackers, --landmarks, --video or "
+                       "--motion")
+    if kind == "cameras":
+        raise CliError("--batch does not take --cameras: give one camera set's folder at a time")
     if args.out_dir is None:
         raise CliError("--batch writes one file per take: give --out-dir")
     if not args.out_dir.is_dir():

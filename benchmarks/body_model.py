@@ -38,7 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements  # noqa: E402
 from sparse_mocap_addon.core.body.shape_inverse import ShapeInverse  # noqa: E402
-from sparse_mocap_addon.core.body.smpl_model import load_body_model, pose_vertices, skeleton_from_betas  # noqa: E402
+from sparse_mocap_addon.core.body.smpl_model import (  # noqa: E402
+    BodyModelError, load_body_model, pose_vertices, skeleton_from_betas,
+)
 from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat  # noqa: E402
 from tests.smpl_files import make_model_arrays, write_model  # noqa: E402
 
@@ -81,19 +83,18 @@ def skinning_figures(model, model_file) -> dict:
     parity = None
     try:
         import torch
-        import smplx
-        from smplx.vertex_ids import vertex_ids
+
+        from sparse_mocap_addon.core.body.smplx_model import load_smplx_model
         from sparse_mocap_addon.core.kinematics.rotations import quat_to_axis_angle
 
-        body = smplx.SMPL(model_path=str(model_file), vertex_ids={k: i for i, k in enumerate(vertex_ids["smplh"])},
-                          num_betas=10, dtype=torch.float64)
+        body = load_smplx_model(model_file, num_betas=10)
         aa = quat_to_axis_angle(rotations[:50])
         out = body(betas=torch.tensor(betas)[None].repeat(50, 1), global_orient=torch.tensor(aa[:, 0]),
                    body_pose=torch.tensor(aa[:, 1:].reshape(50, -1)), transl=torch.tensor(translation[:50]))
         ours = pose_vertices(model, betas, rotations[:50], translation[:50], floor_at_zero=False)
         parity = float(np.abs(out.vertices.detach().numpy() - ours).max() * 1000.0)
-    except ImportError:
-        print("smplx or torch is not installed: no parity figure")
+    except (ImportError, BodyModelError) as exc:
+        print(f"no parity figure: {exc}")
     return {"skinning_parity_mm": parity, "skinning_frames_per_second": speed, "vertices": int(len(model.v_template))}
 
 

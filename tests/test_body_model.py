@@ -10,6 +10,7 @@ import pytest
 from sparse_mocap_addon.core.body.amass import Y_UP_TO_Z_UP, body_model_metadata, load_amass, save_amass
 from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements
 from sparse_mocap_addon.core.body.shape_inverse import ShapeInverse, shape_from_skeleton
+from sparse_mocap_addon.core.body.smplx_model import load_smplx_model
 from sparse_mocap_addon.core.body.smpl_model import BodyModelError, load_body_model, pose_vertices, skeleton_from_betas
 from sparse_mocap_addon.core.kinematics.motion import Motion
 from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat, quat_angle_between
@@ -93,12 +94,10 @@ def test_a_pickle_that_would_run_code_is_refused_without_running_it(tmp_path):
 
 def test_numpy_skinning_matches_smplx_forward_pass(model, model_file):
     torch = pytest.importorskip("torch")
-    smplx = pytest.importorskip("smplx")
-    from smplx.vertex_ids import vertex_ids
+    pytest.importorskip("smplx")
 
     aa, transl, betas = _random_pose(6)
-    body = smplx.SMPL(model_path=str(model_file), vertex_ids={k: i for i, k in enumerate(vertex_ids["smplh"])},
-                      num_betas=10, dtype=torch.float64)
+    body = load_smplx_model(model_file, num_betas=10)
     out = body(betas=torch.tensor(betas)[None].repeat(6, 1), global_orient=torch.tensor(aa[:, 0]),
                body_pose=torch.tensor(aa[:, 1:].reshape(6, -1)), transl=torch.tensor(transl))
     ours = pose_vertices(model, betas, axis_angle_to_quat(aa), transl, floor_at_zero=False)
@@ -165,8 +164,7 @@ def _motion_on(model, betas, frames=30, seed=7):
 
 def test_amass_npz_round_trips_and_opens_in_smplx_as_the_same_mesh(model, model_file, tmp_path):
     torch = pytest.importorskip("torch")
-    smplx = pytest.importorskip("smplx")
-    from smplx.vertex_ids import vertex_ids
+    pytest.importorskip("smplx")
 
     betas = np.random.default_rng(8).normal(0.0, 1.0, 10)
     motion = _motion_on(model, betas)
@@ -175,8 +173,7 @@ def test_amass_npz_round_trips_and_opens_in_smplx_as_the_same_mesh(model, model_
         assert data["poses"].shape == (30, 72) and str(data["gender"]) == "neutral"
         assert float(data["mocap_framerate"]) == 60.0
         poses, trans = data["poses"], data["trans"]
-    body = smplx.SMPL(model_path=str(model_file), vertex_ids={k: i for i, k in enumerate(vertex_ids["smplh"])},
-                      num_betas=10, dtype=torch.float64)
+    body = load_smplx_model(model_file, num_betas=10)
     out = body(betas=torch.tensor(betas)[None].repeat(30, 1), global_orient=torch.tensor(poses[:, :3]),
                body_pose=torch.tensor(poses[:, 3:]), transl=torch.tensor(trans)).vertices.detach().numpy()
     ours = pose_vertices(model, betas, motion.rotations, motion.translation) @ Y_UP_TO_Z_UP.T

@@ -310,3 +310,11 @@ def test_amass_needs_an_smpl_body_and_the_model_file(addon, model_files, tmp_pat
         bpy.ops.sparse_mocap.import_amass(filepath=str(tmp_path / "other.npz"))
     assert counts() == before
     assert os.listdir(tmp_path) == ["other.npz"]
+
+
+def test_a_motion_read_back_from_the_smpl_body_carries_its_betas(baked_body):
+    from sparse_mocap_addon.blender.action_motion import read_action_motion
+
+    motion = read_action_motion(baked_body).motion
+    assert motion.metadata["body_model"]["betas"] == stored_body(baked_body)["betas"]
+    assert motion.metadata["body_model"]["kind"] == "smpl"

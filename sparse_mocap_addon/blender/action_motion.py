@@ -31,6 +31,7 @@ from ..core.kinematics.skeleton import JOINT_NAMES
 from . import compat
 from .armature import is_smpl_armature, rest_frames, skeleton_from_armature
 from .bake import bone_quaternion_maps
+from .smpl_body import stored_body
 from .coords import blender_to_core_vectors
 
 # (data path, index) of every pose channel, in bake_motion's order: 24 x 4 quaternion components,
@@ -146,5 +147,9 @@ def read_action_motion(obj, scene=None) -> ActionMotion:
             values[:, k] = obj.path_resolve(path)[index]
     quats = values[:, :-3].reshape(count, len(JOINT_NAMES), 4)
     fps = scene.render.fps / scene.render.fps_base / step
-    motion = motion_from_pose_channels(obj, quats, values[:, -3:], fps, {"source": action.name, "action": action.name})
+    metadata = {"source": action.name, "action": action.name}
+    body = stored_body(obj)
+    if body is not None:                       # an SMPL body of the user's model: its betas go along
+        metadata["body_model"] = {key: body[key] for key in ("kind", "gender", "betas")}
+    motion = motion_from_pose_channels(obj, quats, values[:, -3:], fps, metadata)
     return ActionMotion(motion, keyed, start, step, action)

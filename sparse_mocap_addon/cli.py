@@ -416,17 +416,17 @@ def _say_smpl_body(args, say, obj) -> None:
         say(f"with {args.smpl_model.name}'s body: {fit_text(obj)}")
 
 
-def _bake_progress(say):
-    """A bake's progress callback that says every quarter."""
+def _bake_progress(say, doing: str = "baking"):
+    """A progress callback that says "<doing> NN%" every quarter."""
     last = [-1]
 
-    def bake_progress(fraction):
+    def progress(fraction):
         step = int(fraction * 4)
         if step > last[0]:
             last[0] = step
-            say(f"baking {int(fraction * 100):3d}%")
+            say(f"{doing} {int(fraction * 100):3d}%")
 
-    return bake_progress
+    return progress
 
 
 def _fresh_scene(args=None):
@@ -782,14 +782,7 @@ def _detected_landmarks(args, say, kind: str):
     if args.focal_px is not None and not (math.isfinite(args.focal_px) and args.focal_px > 0.0):
         raise CliError(f"--focal-px {args.focal_px:g} is out of range: expected pixels, more than 0")
     path = Path(getattr(args, kind))
-    last = [-1]
-
-    def progress(fraction):
-        step = int(fraction * 4)
-        if step > last[0]:
-            last[0] = step
-            say(f"detecting {int(fraction * 100):3d}%")
-
+    progress = _bake_progress(say, "detecting")
     try:
         if kind == "video":
             detected = detect_video_landmarks(path, args.landmarks_out, focal_px=args.focal_px, fov_deg=args.fov,

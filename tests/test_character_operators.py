@@ -19,7 +19,7 @@ from sparse_mocap_addon.blender.armature import create_armature  # noqa: E402
 from sparse_mocap_addon.blender.bake import bake_motion  # noqa: E402
 from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
 from sparse_mocap_addon.core.body.measurements import BodyMeasurements, skeleton_from_measurements  # noqa: E402
-from sparse_mocap_addon.operators.character import character_rig  # noqa: E402
+from sparse_mocap_addon.blender.character_map import character_rig  # noqa: E402
 from sparse_mocap_addon.panels.character import map_status  # noqa: E402
 from tests.blender_helpers import counts, select_only  # noqa: E402
 from tests.rigs import build_armature  # noqa: E402

@@ -20,7 +20,7 @@ from sparse_mocap_addon.core.body.measurements import skeleton_from_measurements
 from sparse_mocap_addon.core.mocap.formats.bvh import write_bvh  # noqa: E402
 from sparse_mocap_addon.core.mocap.source import SourceMotion  # noqa: E402
 from sparse_mocap_addon.operators import onto_character  # noqa: E402
-from sparse_mocap_addon.operators.character import character_rig  # noqa: E402
+from sparse_mocap_addon.blender.character_map import character_rig  # noqa: E402
 from tests.blender_helpers import counts, fail_after, select_only  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
 from tests.rigs import build_armature  # noqa: E402

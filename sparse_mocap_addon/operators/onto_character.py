@@ -22,7 +22,7 @@ from ..blender.character import bake_onto_character
 from ..blender.mocap_import import removed_on_failure
 from ..core.feet.stage import FeetOptions
 from ..core.kinematics.motion import Motion
-from .character import character_rig, picked_character
+from ..blender.character_map import character_rig, picked_character
 from .common import Progress, error_text
 
 

@@ -7,7 +7,7 @@ import textwrap
 import bpy
 
 from ..core.mocap.target_rig import SEGMENTS
-from ..operators.character import character_rig, find_override
+from ..blender.character_map import character_rig, find_override
 from ..operators.common import target_armature
 from .main import _SidebarPanel
 

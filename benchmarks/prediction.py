@@ -22,6 +22,10 @@ The last stdout line is JSON with ``cmu_mpjpe_mm`` (6 horizons, mean over the av
 and ``gap_fill_vs_slerp_0_5s`` (our error / slerp's).
 
     python benchmarks/prediction.py [--data ../shared/data/cmu_expmap] [--corpus build/corpus]
+
+Comparing gap-filler weights (a candidate against the shipped one, checked on validation first):
+
+    python benchmarks/prediction.py --gaps-only --split validation --gap-weights build/weights/exp/x.npz
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import numpy as np  # noqa: E402
 
 from sparse_mocap_addon.core.gaps import seam_velocity_jump  # noqa: E402
 from sparse_mocap_addon.inference.gap_fill import fill_motion_gaps  # noqa: E402
-from sparse_mocap_addon.inference.motion_predictor import (BridgeOnly, load_motion_mlp,  # noqa: E402
+from sparse_mocap_addon.inference.motion_predictor import (BridgeOnly, GapFiller, load_motion_mlp,  # noqa: E402
                                                            shipped_gap_filler)
 from training import cmu_benchmark as cb  # noqa: E402
 from training.imu_dataset import CorpusMissingError, load_corpus  # noqa: E402
@@ -90,14 +94,16 @@ def gap_positions(num_frames: int, fps: float, gap: int, spacing_s: float) -> li
     return [(int(s), int(s) + gap) for s in starts]
 
 
-def gap_figures(corpus: Path, spacing_s: float, max_clips: int | None) -> dict | None:
+def gap_figures(corpus: Path, spacing_s: float, max_clips: int | None, *, split: str = "test",
+                weights: Path | None = None) -> dict | None:
+    """``weights``: a gap-filler file to measure instead of the shipped one."""
     try:
-        motions = load_corpus(corpus, "test")
+        motions = load_corpus(corpus, split)
     except CorpusMissingError as exc:
         print(f"gap filling skipped: {exc}")
         return None
     motions = motions[:max_clips] if max_clips else motions
-    filler = shipped_gap_filler()
+    filler = GapFiller.load(weights) if weights else shipped_gap_filler()
     fillers = {"predictor": filler, "bridge_only": BridgeOnly(filler.model, filler.meta)}
     methods = ("slerp", "predictor", "bridge_only", "forward_only", "forward_only_bridge_only")
     figures = {}
@@ -195,9 +201,18 @@ def main(argv=None) -> int:
                         help="CMU predictor weight files (their predictions are averaged)")
     parser.add_argument("--spacing", type=float, default=3.0, help="seconds between holes")
     parser.add_argument("--max-clips", type=int, default=None)
+    parser.add_argument("--split", default="test", choices=("train", "validation", "test"),
+                        help="corpus split the gap filling is measured on")
+    parser.add_argument("--gap-weights", type=Path, default=None,
+                        help="gap-filler weights to measure (default: the shipped ones)")
+    parser.add_argument("--gaps-only", action="store_true", help="only the gap-filling figures (no CMU, no speed)")
     args = parser.parse_args(argv)
+    if args.gap_weights is not None and not args.gap_weights.is_file():
+        parser.error(f"--gap-weights {args.gap_weights} is not a file")
     result = {}
-    if args.data.is_dir() and args.weights:
+    if args.gaps_only:
+        result["cmu_mpjpe_mm"] = None
+    elif args.data.is_dir() and args.weights:
         cmu = cmu_figures(args.data, args.weights)
         print_cmu(cmu)
         result["cmu_mpjpe_mm"] = cmu["all"]["mean_mm"]
@@ -214,9 +229,11 @@ def main(argv=None) -> int:
         print(f"CMU-Mocap prediction skipped: {args.data} is not a folder (the shared data is absent)"
               if args.weights else "CMU-Mocap prediction skipped: no benchmarks/weights/cmu_prediction*.npz")
         result["cmu_mpjpe_mm"] = None
-    gaps = gap_figures(args.corpus, args.spacing, args.max_clips)
+    gaps = gap_figures(args.corpus, args.spacing, args.max_clips, split=args.split, weights=args.gap_weights)
     if gaps:
-        print("\nGap filling, corpus test split (MPJPE over the filled frames, mm; seam velocity jump, m/s)")
+        result["gap_weights"] = str(args.gap_weights) if args.gap_weights else "shipped"
+        result["gap_split"] = args.split
+        print(f"\nGap filling, corpus {args.split} split (MPJPE over the filled frames, mm; seam velocity jump, m/s)")
         for key, row in gaps.items():
             if key != "clips":
                 print(f"  {key}: {json.dumps(row)}")
@@ -224,7 +241,7 @@ def main(argv=None) -> int:
         result["gap_fill_vs_slerp_0_5s"] = gaps["0.5s"]["predictor_vs_slerp"]
     else:
         result["gap_fill_vs_slerp_0_5s"] = None
-    result["speed_one_core"] = speed_figures(args.weights) if args.weights else None
+    result["speed_one_core"] = speed_figures(args.weights) if args.weights and not args.gaps_only else None
     result["predictions_per_second_batch1"] = (result["speed_one_core"] or {}).get("predictions_per_second_batch1")
     if result["predictions_per_second_batch1"] is not None:
         print(f"\nSpeed, one core: the {len(args.weights)}-network ensemble (x 2 mirror images) at batch 1: "

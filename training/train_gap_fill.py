@@ -62,11 +62,14 @@ def motion_windows(motions, *, window: int = GAP_WINDOW, stride: int = 8) -> dic
     return {k: np.concatenate(v).astype(np.float32) for k, v in parts.items()}
 
 
-def sample_known(rng, count: int, window: int = GAP_WINDOW, max_gap: int = 30) -> np.ndarray:
-    """(count, window) known flags with training holes (see the module doc)."""
+def sample_known(rng, count: int, window: int = GAP_WINDOW, max_gap: int = 30,
+                 interior_share: float = 0.7) -> np.ndarray:
+    """(count, window) known flags with training holes (see the module doc); ``interior_share`` of
+    the windows get their hole inside (in-betweening), the rest at the end or the start, half each."""
     known = np.ones((count, window), dtype=bool)
     length = rng.integers(1, max_gap + 1, count)
-    kind = rng.choice(3, count, p=[0.7, 0.15, 0.15])                  # interior, end, start
+    one_sided = (1 - interior_share) / 2
+    kind = rng.choice(3, count, p=[interior_share, one_sided, one_sided])   # interior, end, start
     margin = 4
     interior_start = margin + (rng.random(count) * (window - 2 * margin - length + 1)).astype(int)
     start = np.where(kind == 0, interior_start, np.where(kind == 1, window - length, 0))
@@ -87,9 +90,9 @@ def window_features(data: dict, index: np.ndarray, known: np.ndarray) -> np.ndar
     return np.concatenate([root, data["local6d"][index]], axis=-1)
 
 
-def epoch_tensors(data: dict, rng, max_gap: int) -> dict:
+def epoch_tensors(data: dict, rng, max_gap: int, interior_share: float = 0.7) -> dict:
     count = len(data["offsets"])
-    known = sample_known(rng, count, max_gap=max_gap)
+    known = sample_known(rng, count, max_gap=max_gap, interior_share=interior_share)
     features = window_features(data, np.arange(count), known)
     x, base = network_input(features, known)
     return {"x": torch.from_numpy(x.astype(np.float32)), "base": torch.from_numpy(base.astype(np.float32)),
@@ -158,10 +161,14 @@ def main(argv=None) -> int:
     parser.add_argument("--channel-hidden", type=int, default=0, help="width of each block's channel MLP (0: none)")
     parser.add_argument("--stride", type=int, default=8)
     parser.add_argument("--max-gap", type=int, default=30, help="longest training hole, model frames")
+    parser.add_argument("--interior-share", type=float, default=0.7,
+                        help="share of windows whose hole is inside (in-betweening); the rest are at the end or start")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--smoke", action="store_true", help="a few clips, a tiny model, a few steps (CI)")
     args = parser.parse_args(argv)
+    if not 0 <= args.interior_share <= 1:
+        parser.error(f"--interior-share must be between 0 and 1, got {args.interior_share}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train_motions = load_corpus(args.corpus, "train")
@@ -173,20 +180,20 @@ def main(argv=None) -> int:
     train = motion_windows(train_motions, stride=args.stride)
     valid = motion_windows(valid_motions, stride=32)
     rng = np.random.default_rng(args.seed)
-    first = epoch_tensors(train, rng, args.max_gap)
-    valid_batch = epoch_tensors(valid, np.random.default_rng(12345), args.max_gap)
+    first = epoch_tensors(train, rng, args.max_gap, args.interior_share)
+    valid_batch = epoch_tensors(valid, np.random.default_rng(12345), args.max_gap, args.interior_share)
     model = MotionMLP(GAP_WINDOW, GAP_FEATURES, GAP_FEATURES + 1, blocks=args.blocks,
                       channel_hidden=args.channel_hidden)
     print(json.dumps({"train_windows": len(train["offsets"]), "validation_windows": len(valid["offsets"]),
                       "parameters": parameter_count(model),
                       "bridge_mm": round(gap_error_mm(lambda x, base: base, valid_batch), 2)}), flush=True)
-    best, history = fit(model, first, lambda epoch: epoch_tensors(train, rng, args.max_gap), losses,
+    best, history = fit(model, first, lambda epoch: epoch_tensors(train, rng, args.max_gap, args.interior_share), losses,
                         lambda net: gap_error_mm(net, valid_batch), metric="validation_gap_mm",
                         epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed, max_steps=args.max_steps)
     export(model, args.out, {
         "architecture": GAP_ARCHITECTURE, "version": 1,
         "hyperparameters": {"blocks": args.blocks, "channel_hidden": args.channel_hidden, "frames": GAP_WINDOW, "features": GAP_FEATURES, "fps": GAP_FPS,
-                            "max_gap_frames": args.max_gap},
+                            "max_gap_frames": args.max_gap, "interior_share": args.interior_share},
         "training": {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
                      "stride": args.stride, "windows": int(len(train["offsets"])), "best": best,
                      "last": history[-1] if history else None, "smoke": args.smoke},

@@ -1,7 +1,7 @@
 """The user's model file through the ``smplx`` package (optional: torch), for work outside Blender.
 
-The product never needs it: :func:`.smpl_model.load_body_model` reads the same files with numpy alone
-(what Blender uses) and its skinning matches ``smplx``'s forward pass. :func:`load_smplx_model` is for
+The product never needs it: :func:`..core.body.smpl_model.load_body_model` reads the same files with
+numpy alone (what Blender uses) and its skinning matches ``smplx``'s forward pass. :func:`load_smplx_model` is for
 users and tests that want ``smplx``'s own body module (research code, parity checks). ``smplx`` and
 torch are imported when it is called, never when this module is imported.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .smpl_model import BodyModel, BodyModelError, load_body_model
+from ..core.body.smpl_model import BodyModel, BodyModelError, load_body_model
 
 NOT_INSTALLED = "the smplx package is not installed; the numpy reader is used inside Blender"
 _SMPL_VERTICES = 6890      # smplx's default vertex ids (feet, finger tips) index SMPL's own mesh

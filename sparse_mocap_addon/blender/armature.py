@@ -20,6 +20,7 @@ import numpy as np
 
 from ..core.body.mesh import body_mesh, segment_ends
 from ..core.kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, LEAVES, PARENTS, Skeleton
+from .build import editing_bones, skinned_mesh
 from .coords import blender_to_core_vectors, core_to_blender_vectors
 from .smpl_body import add_smpl_mesh, scene_body, store_body
 
@@ -71,15 +72,7 @@ def create_armature(skeleton: Skeleton, name: str = "SMPL_Armature", collection=
 
 
 def _build_bones(context, obj, head_b: np.ndarray, tail_b: np.ndarray):
-    view_layer = context.view_layer
-    previous_active = view_layer.objects.active
-    previous_mode = previous_active.mode if previous_active else "OBJECT"
-    if previous_active is not None and previous_mode != "OBJECT":
-        bpy.ops.object.mode_set(mode="OBJECT")
-    view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    try:
-        edit_bones = obj.data.edit_bones
+    with editing_bones(context, obj) as edit_bones:
         bones = []
         for j, bone_name in enumerate(JOINT_NAMES):
             bone = edit_bones.new(bone_name)
@@ -91,34 +84,14 @@ def _build_bones(context, obj, head_b: np.ndarray, tail_b: np.ndarray):
             parent = bones[PARENTS[j]]
             bones[j].parent = parent
             bones[j].use_connect = bool(np.allclose(head_b[j], tail_b[PARENTS[j]], atol=1e-9))
-    finally:
-        bpy.ops.object.mode_set(mode="OBJECT")
-        if previous_active is not None:
-            view_layer.objects.active = previous_active
-            if previous_mode != "OBJECT" and previous_active.name in view_layer.objects:
-                bpy.ops.object.mode_set(mode=previous_mode)
 
 
 def create_body_mesh(armature_obj, skeleton: Skeleton, collection=None):
     """A skinned default body (ellipsoid per bone) parented to the armature with an Armature modifier."""
     vertices, faces, bone_index = body_mesh(skeleton)
-    vertices_b = core_to_blender_vectors(vertices)
-    mesh = bpy.data.meshes.new(armature_obj.name + "_body")
-    mesh.from_pydata(vertices_b.tolist(), [], faces)
-    mesh.shade_smooth()
-    mesh.validate()
-    mesh.update()
-    body = bpy.data.objects.new(armature_obj.name + "_body", mesh)
-    (collection or bpy.context.scene.collection).objects.link(body)
-    body.parent = armature_obj
-    for j, bone_name in enumerate(JOINT_NAMES):
-        members = np.flatnonzero(bone_index == j)
-        group = body.vertex_groups.new(name=bone_name)
-        if len(members):
-            group.add(members.tolist(), 1.0, "REPLACE")
-    modifier = body.modifiers.new("Armature", "ARMATURE")
-    modifier.object = armature_obj
-    return body
+    weights = np.zeros((len(vertices), len(JOINT_NAMES)))
+    weights[np.arange(len(vertices)), bone_index] = 1.0
+    return skinned_mesh(armature_obj, vertices, faces, weights, JOINT_NAMES, collection)
 
 
 def rest_frames(obj) -> tuple[np.ndarray, np.ndarray]:

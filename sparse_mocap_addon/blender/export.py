@@ -47,6 +47,7 @@ from ..core.kinematics.rotations import matrix_to_quat, quat_continuous
 from ..core.mocap.onto_rig import ROOT_NEAR_FLOOR_M
 from . import compat
 from .armature import is_smpl_armature
+from .build import editing_bones
 from .bake import LONG_TAKE_FRAMES, bake_channels, keys_for, write_fcurve
 
 ROOT_BONE = "root"
@@ -266,12 +267,7 @@ def _counterpart(name: str) -> str | None:
 def _keep_bones(context, copy, kept: list, parents: dict) -> None:
     """The copy's armature reduced to ``kept``, parented as ``parents`` says, every bone inheriting
     its parent's full transform (what the baked channels assume)."""
-    view_layer = context.view_layer
-    previous_active = view_layer.objects.active
-    view_layer.objects.active = copy
-    bpy.ops.object.mode_set(mode="EDIT")
-    try:
-        bones = copy.data.edit_bones
+    with editing_bones(context, copy) as bones:
         for name in kept:
             bone = bones[name]
             bone.use_connect = False
@@ -280,9 +276,6 @@ def _keep_bones(context, copy, kept: list, parents: dict) -> None:
         kept_set = set(kept)
         for bone in [b for b in bones if b.name not in kept_set]:
             bones.remove(bone)
-    finally:
-        bpy.ops.object.mode_set(mode="OBJECT")
-        view_layer.objects.active = previous_active
 
 
 def _bake_evaluated_pose(obj, copy, scene):
@@ -534,12 +527,7 @@ def _depth(bone) -> int:
 def _place_bones(context, export_obj, placement: Matrix, carrier: str | None):
     """The copy's bones moved into export space; with a ``carrier``, a ``root`` bone on the floor
     becomes the parent of every top-level bone."""
-    view_layer = context.view_layer
-    previous_active = view_layer.objects.active
-    view_layer.objects.active = export_obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    try:
-        bones = export_obj.data.edit_bones
+    with editing_bones(context, export_obj) as bones:
         turn = placement.to_3x3().normalized()
         # Read everything first: a connected child's head moves with its parent's tail.
         saved = [(bone, placement @ bone.head, placement @ bone.tail, turn @ bone.z_axis) for bone in bones]
@@ -555,9 +543,6 @@ def _place_bones(context, export_obj, placement: Matrix, carrier: str | None):
             for bone in tops:
                 bone.parent = root
                 bone.use_connect = False
-    finally:
-        bpy.ops.object.mode_set(mode="OBJECT")
-        view_layer.objects.active = previous_active
 
 
 def _sample_curves(fcurves, data_path: str, count: int, frames: np.ndarray) -> np.ndarray:

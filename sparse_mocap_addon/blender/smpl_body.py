@@ -35,6 +35,7 @@ from ..core.body.amass import body_model_metadata, load_amass, save_amass
 from ..core.body.shape_inverse import ShapeFit, ShapeInverse
 from ..core.body.smpl_model import BodyModel, BodyModelError, load_body_model, skeleton_from_betas
 from ..core.kinematics.skeleton import JOINT_NAMES, NUM_JOINTS, Skeleton
+from .build import skinned_mesh
 from .coords import core_to_blender_vectors
 
 BODY_PROPERTY = "sparse_mocap_body_model"     # the custom property of an armature with the user's body
@@ -138,26 +139,9 @@ def add_smpl_mesh(armature_obj, body: SmplBody, collection=None):
     model = body.model
     count = len(body.betas)
     template, directions = _on_floor(model, model.v_template, model.shapedirs[:, :, :count])
-    mesh = bpy.data.meshes.new(armature_obj.name + "_body")
-    mesh.from_pydata(core_to_blender_vectors(template).tolist(), [], model.faces.tolist())
-    mesh.shade_smooth()
-    mesh.validate()
-    mesh.update()
-    obj = bpy.data.objects.new(armature_obj.name + "_body", mesh)
-    (collection or bpy.context.scene.collection).objects.link(obj)
-    obj.parent = armature_obj
-    _add_vertex_groups(obj, bone_weights(model))
+    obj = skinned_mesh(armature_obj, template, model.faces, bone_weights(model), JOINT_NAMES, collection)
     _add_shape_keys(obj, template, directions, body.betas)
-    modifier = obj.modifiers.new("Armature", "ARMATURE")
-    modifier.object = armature_obj
     return obj
-
-
-def _add_vertex_groups(obj, weights: np.ndarray) -> None:
-    for j, bone_name in enumerate(JOINT_NAMES):
-        group = obj.vertex_groups.new(name=bone_name)
-        for v in np.flatnonzero(weights[:, j] > 0.0):
-            group.add([int(v)], float(weights[v, j]), "REPLACE")
 
 
 def _add_shape_keys(obj, template: np.ndarray, directions: np.ndarray, betas: np.ndarray) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import bpy  # noqa: E402
+
+from blender_stills import render_still, save_png  # noqa: E402
 
 from sparse_mocap_addon.blender.armature import create_armature  # noqa: E402
 from sparse_mocap_addon.blender.bake import bake_motion  # noqa: E402
@@ -116,31 +117,14 @@ def aim_camera(target) -> None:
     camera.rotation_euler = (-direction).to_track_quat("-Z", "Y").to_euler()
 
 
-def render_frames(frames, follow: np.ndarray, width: int, height: int) -> np.ndarray:
+def render_frames(frames, follow: np.ndarray) -> np.ndarray:
     """The renders of ``frames`` stacked top to bottom, (rows, width, 4) floats; the camera aimed at
     ``follow[frame]`` (Blender coordinates) in each."""
     rows = []
-    with tempfile.TemporaryDirectory() as folder:
-        for frame in frames:
-            bpy.context.scene.frame_set(frame)
-            aim_camera(follow[frame - 1])
-            path = str(Path(folder) / f"{frame}.png")
-            bpy.context.scene.render.filepath = path
-            bpy.ops.render.render(write_still=True)
-            image = bpy.data.images.load(path)
-            pixels = np.array(image.pixels[:], dtype=np.float32).reshape(height, width, 4)[::-1]
-            bpy.data.images.remove(image)
-            rows.append(pixels)
+    for frame in frames:
+        aim_camera(follow[frame - 1])
+        rows.append(render_still(frame))
     return np.concatenate(rows, axis=0)
-
-
-def save_png(pixels: np.ndarray, out: Path) -> None:
-    height, width = pixels.shape[:2]
-    image = bpy.data.images.new("own_rig", width, height, alpha=True)
-    image.pixels.foreach_set(pixels[::-1].ravel())
-    image.filepath_raw = str(out)
-    image.file_format = "PNG"
-    image.save()
 
 
 def main(argv=None) -> int:
@@ -174,7 +158,7 @@ def main(argv=None) -> int:
     rigs["unreal"].location = across
     scene_setup(800, 340)
     follow = core_to_blender_vectors(motion.translation * (1.0, 0.0, 1.0)) + (0.0, 0.0, 1.0)
-    stacked = render_frames([f for f in args.frames if f <= motion.num_frames], follow, 800, 340)
+    stacked = render_frames([f for f in args.frames if f <= motion.num_frames], follow)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_png(stacked, args.out)
     print(f"{args.out}: {name}, frames {args.frames}; SMPL {motion.skeleton.stature():.2f} m, Mixamo 1.60 m, UE 1.90 m")

@@ -26,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 import bpy  # noqa: E402
 
+from blender_stills import render_still, save_png  # noqa: E402
+
 from sparse_mocap_addon.blender.video_import import import_video  # noqa: E402
 from sparse_mocap_addon.core.landmarks.cameras import read_calibration  # noqa: E402
 from sparse_mocap_addon.pipelines.landmarks import SolveOptions  # noqa: E402
@@ -83,31 +85,6 @@ def video_camera(focal_px: float, size, levelling: np.ndarray, height_m: float) 
     scene.render.resolution_y = ROW_HEIGHT
 
 
-def render(frames, offset: int) -> list:
-    images = []
-    with tempfile.TemporaryDirectory() as folder:
-        for frame in frames:
-            bpy.context.scene.frame_set(offset + frame)
-            path = str(Path(folder) / f"{frame}.png")
-            bpy.context.scene.render.filepath = path
-            bpy.ops.render.render(write_still=True)
-            image = bpy.data.images.load(path)
-            w, h = image.size
-            images.append(np.array(image.pixels[:], dtype=np.float32).reshape(h, w, 4)[::-1, :, :3])
-            bpy.data.images.remove(image)
-    return images
-
-
-def save_png(pixels: np.ndarray, out: Path) -> None:
-    height, width = pixels.shape[:2]
-    rgba = np.concatenate([pixels, np.ones((height, width, 1), dtype=np.float32)], axis=2)
-    image = bpy.data.images.new("video_to_armature", width, height, alpha=True)
-    image.pixels.foreach_set(rgba[::-1].ravel())
-    image.filepath_raw = str(out)
-    image.file_format = "PNG"
-    image.save()
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "video_to_armature.png")
@@ -129,7 +106,7 @@ def main(argv=None) -> int:
     video_camera(focal, tuple(cameras.sizes[k]), levelling, raised)
     for obj in list(imported.parent.children) + [imported.parent]:
         obj.hide_render = True                                        # the armature's body only
-    rendered = render(args.frames, bpy.context.scene.frame_start)
+    rendered = [render_still(bpy.context.scene.frame_start + f)[..., :3] for f in args.frames]
     shots = video_frames(video, args.frames)
     rows = [np.concatenate([shot, np.ones((ROW_HEIGHT, 12, 3), np.float32), image], axis=1)
             for shot, image in zip(shots, rendered)]

@@ -212,20 +212,17 @@ def detection_speed(video: Path, repeats: int):
     return rates, detection
 
 
-def multi_camera_figures(data: Path, pose2sim: Path) -> dict | None:
+def multi_camera_figures(data: Path) -> dict | None:
     """The calibrated path's figures from ``pipelines/cameras.multi_camera_figures`` (its docstring
-    lists them), plus the bone-length CV and foot skating of the armature solved from the
-    triangulated landmarks (that function does not return them, so the four videos are detected
-    a second time here); None when the module is not there."""
+    lists them), plus the bone-length CV and foot skating of the armature it solved from the
+    triangulated landmarks; None when the module is not there."""
     if importlib.util.find_spec("sparse_mocap_addon.pipelines.cameras") is None:
         return None
-    from sparse_mocap_addon.pipelines.cameras import landmarks_from_cameras, multi_camera_figures as figures
-    from sparse_mocap_addon.pipelines.landmarks import solve_landmarks
+    from sparse_mocap_addon.pipelines.cameras import multi_camera_figures as figures
 
-    out = figures(data)
-    videos = sorted((pose2sim / "videos").glob("cam*.mp4"))
-    motion, _ = solve_landmarks(landmarks_from_cameras(videos, pose2sim / "videos" / "Calib.qca.txt").sequence)
-    out["multi_camera_armature"] = armature_quality(motion)
+    kept = {}
+    out = figures(data, keep=kept)
+    out["multi_camera_armature"] = armature_quality(kept["motion"])
     return out
 
 
@@ -249,7 +246,7 @@ def main(argv=None) -> int:
     focal = float(cameras.K[cam, [0, 1], [0, 1]].mean())
     mono_out = mono_figures(detection, truth_world, truth_cam, focal, tuple(cameras.K[cam, :2, 2]))
     armature = armature_figures(video, truth_world)
-    multi = multi_camera_figures(args.data, data)
+    multi = multi_camera_figures(args.data)
 
     cores = sorted(os.sched_getaffinity(0))
     print(f"cam01: {detection.found.sum()} of {detection.num_frames} frames with a person; "

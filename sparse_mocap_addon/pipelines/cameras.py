@@ -260,22 +260,27 @@ def _bone_cv_pct(points_by_name: dict) -> float:
     return float(np.nanmean(cvs) * 100.0)
 
 
-def _armature_bone_cv_pct(sequence: LandmarkSequence) -> float:
+def _armature_bone_cv_pct(motion) -> float:
     from ..core.kinematics.skeleton import JOINT_INDEX, forward_kinematics
-    from .landmarks import solve_landmarks
-    motion, _ = solve_landmarks(sequence)
     joints, _ = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
     return _bone_cv_pct({name: joints[:, JOINT_INDEX[name]] for pair in _SEGMENTS for name in pair})
 
 
-def multi_camera_figures(data_dir, threshold_px: float | None = None, max_frames: int | None = None) -> dict:
+def multi_camera_figures(data_dir, threshold_px: float | None = None, max_frames: int | None = None,
+                         keep: dict | None = None) -> dict:
     """The multi-camera figures on the shared Pose2Sim recording (keys in the module docstring).
-    ``data_dir``: the shared data folder (holding ``landmarks_real/pose2sim``)."""
+    ``data_dir``: the shared data folder (holding ``landmarks_real/pose2sim``). ``keep`` (a dict)
+    receives the triangulation (``"result"``) and the solved motion (``"motion"``), for callers that
+    measure more of them without detecting the videos again."""
     from ..core.landmarks.formats import read_landmarks
+    from .landmarks import solve_landmarks
     root = Path(data_dir) / "landmarks_real" / "pose2sim"
     videos = sorted((root / "videos").glob("cam*.mp4"))
     result = landmarks_from_cameras(videos, root / "videos" / "Calib.qca.txt", threshold_px=threshold_px,
                                     max_frames=max_frames)
+    motion, _ = solve_landmarks(result.sequence)
+    if keep is not None:
+        keep.update(result=result, motion=motion)
     reference = read_landmarks(root / "trc" / "S00_P00_T01_BalancingTrial_0-100.trc")
     frames = min(result.sequence.num_frames, reference.num_frames)
     ours = {n: result.sequence.points[:frames, i] for i, n in enumerate(result.sequence.names)}
@@ -307,5 +312,5 @@ def multi_camera_figures(data_dir, threshold_px: float | None = None, max_frames
         "multi_camera_mean_inliers": float(tri.inlier_count[tri.valid].mean()),
         "multi_camera_landmark_bone_cv_pct": _bone_cv_pct(ours),
         "multi_camera_reference_bone_cv_pct": _bone_cv_pct({n: theirs[:, i] for i, n in enumerate(reference.names)}),
-        "multi_camera_armature_bone_cv_pct": _armature_bone_cv_pct(result.sequence),
+        "multi_camera_armature_bone_cv_pct": _armature_bone_cv_pct(motion),
     }

@@ -64,13 +64,30 @@ class SPARSE_MOCAP_PG_bone_override(bpy.types.PropertyGroup):
                                                   "'a, b, c', root to tip)")
 
 
+# Which bone of a character carries the motion through the scene (Character panel, the retarget operators).
+ROOT_MOTION_ITEMS = (
+    ("AUTO", "Auto", "On the rig's floor-level root bone above its hips when it has one (as Root), else on the hips"),
+    ("HIPS", "Hips", "The hips carry all the motion; a root bone stays where it is"),
+    ("ROOT", "Root", "The floor-level root bone follows the hips along the floor and the hips carry the rest "
+                     "(Unreal Engine root motion); refused for a rig without such a root bone"),
+)
+HANDS_DESCRIPTION = ("Re-solve the arms (two-bone IK) so the wrists reach where the performer's were, in the world "
+                     "scaled to the character's legs (a hand on a prop); off: the arms turn as the performer's did")
+
+
 class SPARSE_MOCAP_PG_bone_map(bpy.types.PropertyGroup):
+    """How a character rig takes SMPL motion: its bone map, and the retarget's settings for it."""
+
     map: EnumProperty(name="Bone Map", items=BONE_MAP_ITEMS, default="AUTO",
                       description="Which character bone carries each SMPL segment")
     path: StringProperty(name="Bone Map File", subtype="FILE_PATH",
                          description="The JSON bone map (Bone Map: JSON File)")
     overrides: CollectionProperty(type=SPARSE_MOCAP_PG_bone_override,
                                   description="Bones picked by hand in place of the map's, one per segment")
+    root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION_ITEMS, default="AUTO",
+                              description="Which bone carries the motion through the scene (Retarget to Character, "
+                                           "Bake Motion Files and the Onto Character option use it unless told)")
+    hands: BoolProperty(name="Hands Reach Targets", default=False, description=HANDS_DESCRIPTION)
 
 
 # The user's SMPL / SMPL+H / SMPL-X model file (issue 20): when set, every new armature gets that body.

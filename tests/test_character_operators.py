@@ -160,6 +160,37 @@ def test_retarget_raw_and_on_the_hips_as_asked(scene):
     assert bone_points_z(obj, FEET["unreal"], range(1, WALK_FRAMES + 1, 4)).min() < -0.03
 
 
+def _curve_values(obj, bone, path="rotation_quaternion") -> np.ndarray:
+    """(keys, 4) values of ``bone``'s ``path`` keys in the character's active action."""
+    curves = sorted((c for c in compat.action_fcurves(obj) if c.data_path == f'pose.bones["{bone}"].{path}'),
+                    key=lambda c: c.array_index)
+    return np.stack([[k.co[1] for k in c.keyframe_points] for c in curves], axis=1)
+
+
+def test_root_motion_and_hands_come_from_the_character_unless_the_operator_says(scene):
+    """The Character panel's Root Motion and Hands are the character's own: Retarget to Character
+    uses them when not told (and shows them in its redo panel); told, the operator's win."""
+    obj = pick(scene, "unreal")
+    settings = obj.sparse_mocap_bone_map
+    assert (settings.root_motion, settings.hands) == ("AUTO", False)
+    assert bpy.ops.sparse_mocap.retarget_to_character(action_name="plain") == {"FINISHED"}
+    assert any(c.data_path.startswith('pose.bones["root"]') for c in compat.action_fcurves(obj))
+    plain_arm = _curve_values(obj, "upperarm_l")
+
+    settings.root_motion, settings.hands = "HIPS", True
+    assert bpy.ops.sparse_mocap.retarget_to_character(action_name="own") == {"FINISHED"}
+    assert not any(c.data_path.startswith('pose.bones["root"]') for c in compat.action_fcurves(obj))
+    assert not np.allclose(_curve_values(obj, "upperarm_l"), plain_arm, atol=1e-3)     # the arms re-solved
+    # Not remembered from one run to the next (Blender would count a remembered value as set).
+    props = bpy.ops.sparse_mocap.retarget_to_character.get_rna_type().properties
+    assert props["root_motion"].is_skip_save and props["hands"].is_skip_save
+
+    assert bpy.ops.sparse_mocap.retarget_to_character(root_motion="AUTO", hands=False,
+                                                      action_name="told") == {"FINISHED"}
+    assert any(c.data_path.startswith('pose.bones["root"]') for c in compat.action_fcurves(obj))
+    assert np.allclose(_curve_values(obj, "upperarm_l"), plain_arm, atol=1e-6)
+
+
 def test_push_to_nla_makes_a_track_and_gives_back_the_active_action(scene):
     mixamo, unreal = pick(scene, "mixamo"), bpy.data.objects["unreal"]
     idle = mixamo.animation_data.action

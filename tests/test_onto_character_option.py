@@ -136,6 +136,22 @@ def test_bake_motion_file_onto_the_character(addon, tmp_path):
     assert_onto_character(obj, smpl.animation_data.action)
 
 
+def test_the_character_s_own_root_motion_and_hands_are_used(addon):
+    """The Character panel's Root Motion and Hands apply to the Onto Character bake too."""
+    obj = character("unreal")
+    smpl_walker()
+    assert bpy.ops.sparse_mocap.bake_demo(seconds=1.0, fps=30.0, onto_character=True) == {"FINISHED"}
+    auto = obj.animation_data.action
+    assert any(c.data_path.startswith('pose.bones["root"]') for c in action_curves(auto))     # Auto: on the root
+
+    obj.sparse_mocap_bone_map.root_motion, obj.sparse_mocap_bone_map.hands = "HIPS", True
+    assert bpy.ops.sparse_mocap.bake_demo(seconds=1.0, fps=30.0, onto_character=True) == {"FINISHED"}
+    own = obj.animation_data.action
+    assert own != auto and not any(c.data_path.startswith('pose.bones["root"]') for c in action_curves(own))
+    arm = ('pose.bones["upperarm_l"].rotation_quaternion', 0)
+    assert not np.allclose(action_keys(own)[arm], action_keys(auto)[arm], atol=1e-3)   # the arms re-solved
+
+
 def test_no_character_picked_is_refused_before_anything_is_made(addon, tmp_path):
     character(pick=False)
     smpl_walker()

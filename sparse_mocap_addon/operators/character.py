@@ -20,16 +20,8 @@ from ..blender.nla import active_action, push_to_nla
 from ..blender.target_rig import target_rig_from_armature
 from ..core.kinematics.motion import Motion
 from ..core.mocap.target_rig import SEGMENTS, RigMap, load_rig_map, save_rig_map
-from ..properties import BONE_MAP_ITEMS
+from ..properties import BONE_MAP_ITEMS, HANDS_DESCRIPTION, ROOT_MOTION_ITEMS
 from .common import FeetSettings, Progress, error_text, file_filter, object_mode, target_armature
-
-ROOT_MOTION_ITEMS = (
-    ("AUTO", "Auto", "On the rig's floor-level root bone above its hips when it has one (as Root), else on the hips"),
-    ("HIPS", "Hips", "The hips carry all the motion; a root bone stays where it is"),
-    ("ROOT", "Root", "The floor-level root bone follows the hips along the floor and the hips carry the rest "
-                     "(Unreal Engine root motion); refused for a rig without such a root bone"),
-)
-
 
 # -- the retarget operators ------------------------------------------------------------------------
 
@@ -47,12 +39,11 @@ class _OntoCharacter(FeetSettings):
                                        "own, from the Character panel); bones picked by hand there apply on top")
     bone_map_path: StringProperty(name="Bone Map File", subtype="FILE_PATH", options={"SKIP_SAVE"},
                                   description="The JSON bone map (Bone Map: JSON File)")
-    root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION_ITEMS, default="AUTO",
-                              description="Which bone carries the motion through the scene")
-    hands: BoolProperty(name="Hands Reach Targets", default=False,
-                        description="Re-solve the arms (two-bone IK) so the wrists reach where the performer's were, "
-                                    "in the world scaled to the character's legs (a hand on a prop); off: the arms "
-                                    "turn as the performer's did")
+    root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION_ITEMS, default="AUTO", options={"SKIP_SAVE"},
+                              description="Which bone carries the motion through the scene (not set: the "
+                                          "character's own, from the Character panel)")
+    hands: BoolProperty(name="Hands Reach Targets", default=False, options={"SKIP_SAVE"},
+                        description=HANDS_DESCRIPTION + " (not set: the character's own, from the Character panel)")
     push_to_nla: BoolProperty(name="Push to NLA", default=False,
                               description="Put each new action into a new NLA track of the character, named after "
                                           "it, and keep the character's active action as it was")
@@ -63,9 +54,19 @@ class _OntoCharacter(FeetSettings):
         path = self.bone_map_path if self.properties.is_property_set("bone_map_path") else None
         return character_rig(obj, choice, path)[0]
 
+    def _character_settings(self, obj) -> None:
+        """Root Motion and Hands not set on the operator: the character's own (Character panel),
+        written into the operator so that its redo panel shows what was used."""
+        settings = obj.sparse_mocap_bone_map
+        if not self.properties.is_property_set("root_motion"):
+            self.root_motion = settings.root_motion
+        if not self.properties.is_property_set("hands"):
+            self.hands = settings.hands
+
     def _bake(self, context, obj, motion, action_name, rig_map, frame_start, match_scene, progress):
         """Key ``motion`` into a new action on ``obj`` (pushed to the NLA when asked); the action and
         its NLA track (or None). Nothing is left of a bake that fails."""
+        self._character_settings(obj)
         before = active_action(obj)
         with removed_on_failure(obj):
             action, rig_motion = bake_onto_character(

@@ -1,7 +1,8 @@
 """The Onto Character option of the operators that make motion (Import Mocap, Bake Motion File, Bake
 Demo Walk, Import Landmarks and Solve IK, Reconstruct from IMU and from Trackers, Fill Gaps): the
 SMPL result, kept as it is, also keyed onto the character picked in the Character panel as a new
-action ``<character>_<take>``, through the character's own bone map, on the same frames.
+action ``<character>_<take>``, through the character's own bone map, Root Motion and Hands settings,
+on the same frames.
 
 An operator inherits :class:`OntoCharacterOption` (Blender reads a mixin's property annotations)
 and makes two calls: :meth:`~OntoCharacterOption._character_ready` before its own work (no
@@ -79,13 +80,14 @@ class OntoCharacterOption:
         """Key each :class:`Take` onto the character as a new action (the last one active); the
         report's clause. All or nothing: a failure leaves the character as it was and raises."""
         obj, rig_map = self._character(context)
+        settings = obj.sparse_mocap_bone_map            # the character's Root Motion and Hands
         actions = []
         with Progress(context) as progress, removed_on_failure(obj):
             for k, take in enumerate(takes):
                 action, _ = bake_onto_character(
                     obj, take.motion, f"{obj.name}_{take.name}", rig_map=rig_map, feet=self._character_feet(),
-                    root_motion="auto", frame_start=take.frame_start, match_scene=False, scene=context.scene,
-                    progress=lambda f, k=k: progress((k + f) / len(takes)))
+                    root_motion=settings.root_motion.lower(), hands=settings.hands, frame_start=take.frame_start,
+                    match_scene=False, scene=context.scene, progress=lambda f, k=k: progress((k + f) / len(takes)))
                 actions.append(action)
         names = ", ".join(f"'{action.name}'" for action in actions)
         return f"; onto '{obj.name}' as new action{'s' if len(actions) > 1 else ''} {names}"

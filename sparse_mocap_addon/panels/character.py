@@ -66,6 +66,9 @@ class SPARSE_MOCAP_PT_character(_SidebarPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("sparse_mocap.load_bone_map", icon="FILEBROWSER")
         row.operator("sparse_mocap.save_bone_map", icon="FILE_TICK")
+        col = layout.column(align=True)
+        col.prop(settings, "root_motion")
+        col.prop(settings, "hands")
 
         smpl = target_armature(context, "")
         action = smpl.animation_data.action if smpl and smpl.animation_data else None

@@ -112,7 +112,8 @@ def test_wrong_weight_file_is_refused(tmp_path):
         TrackerPoser.load(path=path)
 
 
-@pytest.mark.parametrize("kind,offline", [("three_point", False), ("six_point", False), ("three_point", True)])
+@pytest.mark.parametrize("kind,offline", [("three_point", False), ("six_point", False), ("three_point", True),
+                                          ("six_point", True)])
 def test_shipped_weights_load_and_match_their_torch_twin(kind, offline):
     path = ASSETS / (OFFLINE_WEIGHT_FILES[kind] if offline else WEIGHT_FILES[kind])
     if not path.is_file():
@@ -132,7 +133,8 @@ def test_shipped_weights_load_and_match_their_torch_twin(kind, offline):
     assert np.abs(poser.block.forward(poser._normalise(features))[0] - raw).max() < 1e-4
 
 
-@pytest.mark.parametrize("kind,offline", [("three_point", False), ("six_point", False), ("three_point", True)])
+@pytest.mark.parametrize("kind,offline", [("three_point", False), ("six_point", False), ("three_point", True),
+                                          ("six_point", True)])
 def test_shipped_weights_in_lanes_stay_within_1e_3_of_the_sequential_run(kind, offline):
     """Offline, a long input runs as batched segments (nn lanes): within 1e-3 rad / m of the
     sequential run with the shipped weights (a minute: six segments)."""

@@ -2,8 +2,10 @@
 
     .venv/bin/python -m training.train_trackers --kind three_point --out sparse_mocap_addon/assets/tracker_three_point.npz
     .venv/bin/python -m training.train_trackers --kind six_point --out sparse_mocap_addon/assets/tracker_six_point.npz
-    .venv/bin/python -m training.train_trackers --kind three_point --bidirectional \
+    .venv/bin/python -m training.train_trackers --kind three_point --bidirectional --epochs 30 \
         --out sparse_mocap_addon/assets/tracker_three_point_offline.npz
+    .venv/bin/python -m training.train_trackers --kind six_point --bidirectional --epochs 30 \
+        --out sparse_mocap_addon/assets/tracker_six_point_offline.npz
 
 Every epoch draws a fresh augmented copy of every training clip (``training/tracker_dataset``:
 mirroring, a random body, a heading, consumer-VR tracking errors on half the clips), seeded by

@@ -47,7 +47,7 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets"
 KINDS = {"three_point": THREE_POINT, "six_point": SIX_POINT}
 WEIGHT_FILES = {"three_point": "tracker_three_point.npz", "six_point": "tracker_six_point.npz"}
 # Offline-only (bidirectional: each frame also sees the future) variants, where one is shipped.
-OFFLINE_WEIGHT_FILES = {"three_point": "tracker_three_point_offline.npz"}
+OFFLINE_WEIGHT_FILES = {"three_point": "tracker_three_point_offline.npz", "six_point": "tracker_six_point_offline.npz"}
 REFERENCE = {"three_point": "head", "six_point": "pelvis"}
 NETWORK_FPS = 60.0
 PER_TRACKER = 14

@@ -84,7 +84,7 @@ def skinning_figures(model, model_file) -> dict:
     try:
         import torch
 
-        from sparse_mocap_addon.inference.smplx_model import load_smplx_model
+        from training.smplx_model import load_smplx_model
         from sparse_mocap_addon.core.kinematics.rotations import quat_to_axis_angle
 
         body = load_smplx_model(model_file, num_betas=10)

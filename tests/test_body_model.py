@@ -10,7 +10,7 @@ import pytest
 from sparse_mocap_addon.core.body.amass import Y_UP_TO_Z_UP, body_model_metadata, load_amass, save_amass
 from sparse_mocap_addon.core.body.measurements import default_measurements, skeleton_from_measurements
 from sparse_mocap_addon.core.body.shape_inverse import ShapeInverse, shape_from_skeleton
-from sparse_mocap_addon.inference.smplx_model import load_smplx_model
+from training.smplx_model import load_smplx_model
 from sparse_mocap_addon.core.body.smpl_model import BodyModelError, load_body_model, pose_vertices, skeleton_from_betas
 from sparse_mocap_addon.core.kinematics.motion import Motion
 from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat, quat_angle_between

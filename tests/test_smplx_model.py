@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from sparse_mocap_addon.core.body.smpl_model import BodyModelError, load_body_model, pose_vertices
-from sparse_mocap_addon.inference.smplx_model import NOT_INSTALLED, load_smplx_model
+from training.smplx_model import NOT_INSTALLED, load_smplx_model
 from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_quat
 from tests.smpl_files import make_model_arrays, write_model
 
 
 def test_importing_the_loader_imports_neither_smplx_nor_torch():
-    code = ("import sys; import sparse_mocap_addon.inference.smplx_model; "
+    code = ("import sys; import training.smplx_model; "
             "print(sorted(m for m in ('torch', 'smplx') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr

@@ -1,1 +1,1 @@
-"""Learned models: numpy runtime and weight loading (torch only optional, never at import time)."""
+"""Learned models: numpy runtime and weight loading (no torch: the torch side lives in training/)."""

@@ -1,9 +1,11 @@
 """The user's model file through the ``smplx`` package (optional: torch), for work outside Blender.
 
-The product never needs it: :func:`..core.body.smpl_model.load_body_model` reads the same files with
-numpy alone (what Blender uses) and its skinning matches ``smplx``'s forward pass. :func:`load_smplx_model` is for
-users and tests that want ``smplx``'s own body module (research code, parity checks). ``smplx`` and
-torch are imported when it is called, never when this module is imported.
+It lives beside the training code, not in the add-on: the product never needs it (Blender has no
+torch) and the extension does not ship it. ``sparse_mocap_addon.core.body.smpl_model.load_body_model``
+reads the same files with numpy alone (what Blender uses) and its skinning matches ``smplx``'s
+forward pass. :func:`load_smplx_model` is for users and tests that want ``smplx``'s own body module
+(research code, parity checks). ``smplx`` and torch are imported when it is called, never when this
+module is imported.
 
 The file is first read and checked by the numpy reader, so it is refused in the same one sentence
 when it is no model, and a ``.pkl`` reaches ``smplx``'s own (unrestricted) unpickler only after the
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.body.smpl_model import BodyModel, BodyModelError, load_body_model
+from sparse_mocap_addon.core.body.smpl_model import BodyModel, BodyModelError, load_body_model
 
 NOT_INSTALLED = "the smplx package is not installed; the numpy reader is used inside Blender"
 _SMPL_VERTICES = 6890      # smplx's default vertex ids (feet, finger tips) index SMPL's own mesh

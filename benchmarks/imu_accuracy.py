@@ -3,7 +3,9 @@
 Protocol: every test clip (held-out performers, 60 fps) gets six virtual IMUs (``core/imu/synth``) on
 its own skeleton, once clean and once through the corruption model (``CorruptionModel()``, seeded
 per clip); the network gets the wearer's four measurements of that skeleton. Side by side in the
-same run: the full model, the no-shape ablation and the LSTM baseline (``assets/``).
+same run: the full model, the no-shape ablation and the LSTM baseline (``assets/``; all causal, what
+the live stream runs), and ``offline``: the full model's bidirectional variant, which offline
+reconstruction runs where it is shipped (``inference/imu_poser.OFFLINE_WEIGHT_FILES``).
 
 Metrics (TransPose / PIP / FIP conventions; ``joint_set.ignored`` = pelvis, wrists, hands, ankles,
 feet get identity local rotations in both prediction and truth, the root rotation too):
@@ -20,8 +22,9 @@ feet get identity local rotations in both prediction and truth, the root rotatio
   ``kinematic_contact`` for the baseline, fused with the pelvis acceleration).
 
 Prints one table per condition (rows: model x source, then all), then as the last stdout line the
-JSON of the full model on corrupted sensors: ``sip_deg``, ``angle_deg``, ``position_cm``,
-``jitter_km_s3``, ``root_drift_10s_m`` (plus every row under ``table``).
+JSON of offline reconstruction's model (``offline`` where shipped, else ``full``) on corrupted
+sensors: ``model``, ``sip_deg``, ``angle_deg``, ``position_cm``, ``jitter_km_s3``,
+``root_drift_10s_m``, the causal full model's under ``causal``, and every row under ``table``.
 
     python benchmarks/imu_accuracy.py [--corpus build/corpus] [--split test] [--seed 0]
 """
@@ -54,8 +57,8 @@ from sparse_mocap_addon.core.kinematics.skeleton import PARENTS, forward_kinemat
 from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
 from sparse_mocap_addon.pipelines.imu import (DEFAULT_SMOOTHING_HZ, sensor_bone_rotations,  # noqa: E402
                                               smooth_rotations, smooth_rotations_online)
-from sparse_mocap_addon.inference.imu_poser import (KINDS, WEIGHT_FILES, ImuPoser, local_quaternions,  # noqa: E402
-                                                    relative_globals)
+from sparse_mocap_addon.inference.imu_poser import (KINDS, OFFLINE_WEIGHT_FILES, WEIGHT_FILES, ImuPoser,  # noqa: E402
+                                                    has_offline_model, local_quaternions, relative_globals)
 from training.imu_dataset import ROOT, CorpusMissingError, load_corpus, measurement_vector  # noqa: E402
 
 SIP_JOINTS = (1, 2, 16, 17)
@@ -141,7 +144,9 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", type=Path, default=ROOT / "build" / "corpus")
     parser.add_argument("--split", default="test")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models", nargs="+", default=list(KINDS))
+    parser.add_argument("--models", nargs="+", choices=KINDS + ("offline",),
+                        default=list(KINDS) + (["offline"] if has_offline_model("full") else []),
+                        help="offline: the full model's bidirectional variant (default: all shipped)")
     parser.add_argument("--smoothing-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
                         help="offline zero-phase low-pass of the rotations, as reconstruct_imu does (0: the raw "
                              "network output; -1: the live stream's causal One Euro filter, as ImuStream does)")
@@ -161,8 +166,12 @@ def main(argv=None) -> int:
         print(f"skipped: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    posers = {kind: ImuPoser.load(None if args.weights is None else args.weights / WEIGHT_FILES[kind], kind=kind)
-              for kind in args.models}
+    def load(name):
+        kind, offline = ("full", True) if name == "offline" else (name, False)
+        if args.weights is None:
+            return ImuPoser.load(kind=kind, offline=offline)
+        return ImuPoser.load(args.weights / (OFFLINE_WEIGHT_FILES if offline else WEIGHT_FILES)[kind])
+    posers = {name: load(name) for name in args.models}
     conditions = {"corrupted": CorruptionModel(), "clean": None}
     table = {}
     for cond, model in conditions.items():
@@ -193,20 +202,28 @@ def main(argv=None) -> int:
                 print(f"  {kind:<10} {src:<12} {row['frames']:>7} {row['sip_deg']:>8.2f} {row['angle_deg']:>9.2f} "
                       f"{row['position_cm']:>7.2f} {row['jitter_km_s3']:>7.3f} {row['root_drift_10s_m']:>10.3f} "
                       f"{row['truth_jitter_km_s3']:>14.3f}", file=sys.stderr)
-    full = table["corrupted"].get("full", {}).get("all")
-    if full is not None:
-        print("\nfull model, corrupted sensors, against the targets:", file=sys.stderr)
+    for name, title in (("full", "full model (causal: the live stream's)"),
+                        ("offline", "offline model (bidirectional: offline reconstruction's)")):
+        rows = table["corrupted"].get(name, {}).get("all")
+        if rows is None:
+            continue
+        print(f"\n{title}, corrupted sensors, against the targets:", file=sys.stderr)
         for key, target in TARGETS.items():
-            verdict = "met" if full[key] <= target else f"MISSED by {full[key] - target:.2f}"
-            print(f"  {key:<14} {full[key]:8.3f}  target <= {target}  {verdict}", file=sys.stderr)
+            verdict = "met" if rows[key] <= target else f"MISSED by {rows[key] - target:.2f}"
+            print(f"  {key:<14} {rows[key]:8.3f}  target <= {target}  {verdict}", file=sys.stderr)
         for other in ("no_shape", "baseline"):
             if other in table["corrupted"]:
                 ref = table["corrupted"][other]["all"]
-                worse = [k for k in METRICS if not full[k] < ref[k]]
+                worse = [k for k in METRICS if not rows[k] < ref[k]]
                 print(f"  better than {other} on every metric: {'yes' if not worse else 'no (' + ', '.join(worse) + ')'}",
                       file=sys.stderr)
     print(f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    summary = {k: round(full[k], 4) for k in METRICS} if full is not None else {}
+    headline = "offline" if "offline" in table["corrupted"] else "full"
+    summary = {}
+    if headline in table["corrupted"]:
+        summary = {"model": headline, **{k: round(table["corrupted"][headline]["all"][k], 4) for k in METRICS}}
+        if headline == "offline" and "full" in table["corrupted"]:
+            summary["causal"] = {k: round(table["corrupted"]["full"]["all"][k], 4) for k in METRICS}
     print(json.dumps({**summary, "smoothing_hz": args.smoothing_hz, "table": table}, default=lambda v: round(float(v), 4)))
     return 0
 

@@ -3,7 +3,8 @@
 Offline: frames/s of ``ImuPoser.run`` on a long sequence (the network alone, in its default
 batched lanes and, for comparison, sequentially with ``lanes=1``) and of the whole
 ``reconstruct_imu`` pipeline (features, network, sensor bones, smoothing, rotations, forward
-kinematics, root translation, floor, feet stage). Streaming: milliseconds per frame of
+kinematics, root translation, floor, feet stage), with the bidirectional offline model it runs by
+default where one is shipped and with the causal one (``offline_model=False``). Streaming: milliseconds per frame of
 ``PoserStream.step`` (the network: one frame in, one pose out) and of ``ImuStream.step``, the whole
 live loop per frame: holding dropped samples, features, the network step, sensor bones, the One
 Euro filter, rotations, forward kinematics, the root tracker and the floor (median and 99th
@@ -43,7 +44,7 @@ from sparse_mocap_addon.core.body.demo import demo_motion  # noqa: E402
 from sparse_mocap_addon.core.imu.recording import ImuRecording  # noqa: E402
 from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
 from sparse_mocap_addon.pipelines.imu import ImuSolveOptions, ImuStream, reconstruct_imu  # noqa: E402
-from sparse_mocap_addon.inference.imu_poser import LANES, ImuPoser  # noqa: E402
+from sparse_mocap_addon.inference.imu_poser import LANES, ImuPoser, has_offline_model  # noqa: E402
 
 MEASUREMENTS = BodyMeasurements(height=1.75, sex="male")
 
@@ -73,16 +74,20 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="full")
     args = parser.parse_args(argv)
 
-    poser = ImuPoser.load(kind=args.model)
+    poser = ImuPoser.load(kind=args.model)                # causal: what the stream runs
+    offline_poser = ImuPoser.load(kind=args.model, offline=True) if has_offline_model(args.model) else poser
     rec = tiled_recording(args.frames)
     x, valid = features(rec).astype(np.float32), rec.valid.astype(np.float32)
     poser.run(x[:200], valid[:200], MEASUREMENTS)                                   # warm-up
     net_s = best_seconds(lambda: poser.run(x, valid, MEASUREMENTS), args.repeats)
     sequential_s = best_seconds(lambda: poser.run(x, valid, MEASUREMENTS, lanes=1), args.repeats)
+    offline_net_s = best_seconds(lambda: offline_poser.run(x, valid, MEASUREMENTS), args.repeats)
     options = ImuSolveOptions(model=args.model)
-    pipe_s = best_seconds(lambda: reconstruct_imu(rec, MEASUREMENTS, options, poser=poser), args.repeats)
+    pipe_s = best_seconds(lambda: reconstruct_imu(rec, MEASUREMENTS, options, poser=offline_poser), args.repeats)
+    causal = replace(options, offline_model=False)
+    causal_s = best_seconds(lambda: reconstruct_imu(rec, MEASUREMENTS, causal, poser=poser), args.repeats)
     # Without the feet stage (issue 15): the pipeline the issue-16 baseline (4,600-6,800 frames/s) measured.
-    no_feet = replace(options, feet=replace(options.feet, enabled=False))
+    no_feet = replace(causal, feet=replace(options.feet, enabled=False))
     no_feet_s = best_seconds(lambda: reconstruct_imu(rec, MEASUREMENTS, no_feet, poser=poser), args.repeats)
 
     stream = poser.stream(MEASUREMENTS)
@@ -107,7 +112,9 @@ def main(argv=None) -> int:
 
     offline_fps = args.frames / net_s
     sequential_fps = args.frames / sequential_s
+    offline_model_fps = args.frames / offline_net_s
     pipeline_fps = args.frames / pipe_s
+    causal_fps = args.frames / causal_s
     no_feet_fps = args.frames / no_feet_s
     stream_ms = float(np.median(per_frame) * 1e3)
     stream_p99 = float(np.percentile(per_frame, 99) * 1e3)
@@ -115,9 +122,12 @@ def main(argv=None) -> int:
     rows = [
         (f"offline network ({LANES} lanes), frames/s", f"{offline_fps:,.0f}", ""),
         ("offline network, sequential (lanes=1), frames/s", f"{sequential_fps:,.0f}", ""),
-        ("offline whole pipeline (reconstruct_imu, feet stage included), frames/s", f"{pipeline_fps:,.0f}",
+        (f"offline network, {'bidirectional offline model' if offline_poser.bidirectional else 'same model'}, "
+         "frames/s", f"{offline_model_fps:,.0f}", ""),
+        ("offline whole pipeline (reconstruct_imu as shipped, feet stage included), frames/s", f"{pipeline_fps:,.0f}",
          ">= 12,000"),
-        ("offline whole pipeline without the feet stage, frames/s", f"{no_feet_fps:,.0f}", ""),
+        ("offline whole pipeline, causal model (offline_model=False), frames/s", f"{causal_fps:,.0f}", ""),
+        ("offline whole pipeline, causal model, without the feet stage, frames/s", f"{no_feet_fps:,.0f}", ""),
         ("stream network step, ms/frame (median)", f"{stream_ms:.3f}", ""),
         ("stream network step, ms/frame (p99)", f"{stream_p99:.3f}", ""),
         ("live loop (ImuStream.step, whole frame), ms/frame (median)", f"{live_median:.3f}", "<= 1"),
@@ -132,7 +142,10 @@ def main(argv=None) -> int:
           "root tracker, floor)", file=sys.stderr)
     print(json.dumps({"offline_frames_per_second": round(offline_fps, 1), "stream_ms_per_frame": round(stream_ms, 4),
                       "offline_sequential_frames_per_second": round(sequential_fps, 1), "lanes": LANES,
+                      "offline_model_network_frames_per_second": round(offline_model_fps, 1),
+                      "offline_model": offline_poser.bidirectional,
                       "pipeline_frames_per_second": round(pipeline_fps, 1),
+                      "pipeline_causal_frames_per_second": round(causal_fps, 1),
                       "pipeline_without_feet_stage_frames_per_second": round(no_feet_fps, 1),
                       "stream_ms_per_frame_p99": round(stream_p99, 4),
                       "stream_pipeline_ms_per_frame": round(live_median, 4),

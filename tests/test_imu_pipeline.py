@@ -50,6 +50,19 @@ def test_a_synthetic_walk_becomes_a_walking_motion_on_the_wearers_skeleton():
     assert 0.1 < report["contact_fraction"][0] < 1.0 and 0.1 < report["contact_fraction"][1] < 1.0
 
 
+def test_offline_reconstruction_uses_the_bidirectional_model_where_one_is_shipped():
+    from sparse_mocap_addon.inference.imu_poser import has_offline_model
+    from sparse_mocap_addon.pipelines.imu import load_poser
+    _, rec = _walk_recording(seconds=3.0)
+    _, report = reconstruct_imu(rec, BODY)
+    assert report["offline_model"] is has_offline_model("full")
+    assert load_poser("full", offline=True).bidirectional is has_offline_model("full")
+    assert not load_poser("full").bidirectional
+    # The comparison models have no offline variant: the option falls back to their causal model.
+    _, report = reconstruct_imu(rec, BODY, ImuSolveOptions(model="no_shape"))
+    assert report["offline_model"] is False and report["model"] == "no_shape"
+
+
 def test_other_rates_are_resampled_and_translation_can_be_off():
     _, rec = _walk_recording(seconds=3.0)
     rec100 = resample_imu(rec, 100.0)
@@ -95,8 +108,11 @@ def test_the_live_stream_equals_the_offline_reconstruction_without_smoothing():
     from sparse_mocap_addon.pipelines.imu import ImuStream
     _, rec = _walk_recording(seconds=2.0, seed=3)
     assert not rec.valid.all()                                            # drops are held the same way
-    # The offline feet stage sees the whole take: the stream has none, so it is off here.
-    offline, _ = reconstruct_imu(rec, BODY, ImuSolveOptions(smoothing_hz=0.0, feet=FeetOptions(enabled=False)))
+    # The offline feet stage sees the whole take: the stream has none, so it is off here; and the
+    # stream runs the causal model, not the bidirectional offline one.
+    offline, report = reconstruct_imu(rec, BODY, ImuSolveOptions(smoothing_hz=0.0, feet=FeetOptions(enabled=False),
+                                                                 offline_model=False))
+    assert report["offline_model"] is False
     order = [4, 0, 1, 2, 3, 5]                                           # any column order, named
     stream = ImuStream(BODY, sensors=tuple(rec.sensors[i] for i in order), smoothing=False)
     frames = [stream.step(rec.orientation[t, order], rec.acceleration[t, order], rec.valid[t, order])

@@ -18,7 +18,7 @@ from sparse_mocap_addon.core.imu.synth import features, virtual_imus
 from sparse_mocap_addon.inference.imu_poser import (
     ASSETS, KINDS, POSE_JOINTS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals, shape_vector,
 )
-from sparse_mocap_addon.inference import nn
+from sparse_mocap_addon.inference import imu_poser, nn
 from sparse_mocap_addon.inference.nn import WeightError, load_state_dict
 
 from .test_imu_dataset import _turning_motion, _write_corpus
@@ -53,9 +53,9 @@ def _torch_outputs(model, imu, valid, measurements):
     return {k: v[0].numpy().astype(np.float64) for k, v in out.items()}
 
 
-def _random_model(kind, tmp_path, hidden=24):
+def _random_model(kind, tmp_path, hidden=24, bidirectional=False):
     torch.manual_seed(7)
-    model = ImuPoserNet(kind, hidden=hidden).eval()
+    model = ImuPoserNet(kind, hidden=hidden, bidirectional=bidirectional).eval()
     model.shape_mean.copy_(torch.tensor([1.7, 0.55, 0.8, 0.0]))
     model.shape_std.copy_(torch.tensor([0.09, 0.03, 0.04, 0.9]))
     path = export(model, tmp_path / f"{kind}.npz", {
@@ -95,6 +95,48 @@ def test_numpy_runtime_matches_torch_and_streaming_matches_offline(kind, tmp_pat
     assert np.abs(sequential.pose_6d - offline.pose_6d).max() <= 1e-5
     stream.reset()
     assert np.abs(stream.step(imu[0], valid[0]).pose_6d - offline.pose_6d[0]).max() <= 1e-5
+
+
+def test_bidirectional_offline_model_matches_torch_and_refuses_to_stream(tmp_path, monkeypatch):
+    model, poser = _random_model("full", tmp_path, bidirectional=True)
+    assert poser.bidirectional and poser.context == imu_poser.OFFLINE_CONTEXT_FRAMES
+    imu, valid = _inputs()
+    offline = poser.run(imu, valid, MEASUREMENTS)
+    _assert_parity(offline, _torch_outputs(model, imu, valid, MEASUREMENTS))
+    # It sees the future: changing frames 10-19 changes frame 0's output.
+    late = imu.copy()
+    late[10:20] += 0.5
+    assert np.abs(poser.run(late, valid, MEASUREMENTS).pose_6d[0] - offline.pose_6d[0]).max() > 1e-6
+    with pytest.raises(ValueError, match="offline .bidirectional. model.*cannot stream"):
+        poser.stream(MEASUREMENTS)
+    monkeypatch.setattr(nn._Recurrent, "MIN_LANE", 30)
+    laned = poser.run(imu, valid, MEASUREMENTS, lanes=4)
+    assert np.abs(laned.pose_6d - poser.run(imu, valid, MEASUREMENTS, lanes=1).pose_6d).max() <= 1e-5
+
+
+def test_a_bidirectional_long_input_runs_in_chunks_with_context_on_both_sides(tmp_path, monkeypatch):
+    """A chunk of a bidirectional model carries no state: it runs with ``context`` frames of the
+    input on either side and keeps its middle, so the joined chunks are the whole run; without the
+    context each chunk's ends are far off."""
+    _, poser = _random_model("full", tmp_path, bidirectional=True)
+    imu, valid = _inputs(900, seed=3)
+    whole = poser.run(imu, valid, MEASUREMENTS, lanes=1)
+    monkeypatch.setattr(imu_poser, "CHUNK_FRAMES", 250)
+    monkeypatch.setattr(poser, "context", 200)
+    chunked = poser.run(imu, valid, MEASUREMENTS, lanes=1)
+    assert chunked.pose_6d.shape == whole.pose_6d.shape and chunked.contact.shape == whole.contact.shape
+    assert np.abs(chunked.pose_6d - whole.pose_6d).max() < 1e-4
+    assert np.abs(chunked.joints - whole.joints).max() < 1e-4
+    monkeypatch.setattr(poser, "context", 0)
+    cut = poser.run(imu, valid, MEASUREMENTS, lanes=1)
+    assert np.abs(cut.pose_6d - whole.pose_6d).max() > 1e-3
+
+
+def test_chunk_bounds_cover_the_input_once_with_context_inside_it():
+    bounds = imu_poser.chunk_bounds(1000, context=150, size=400)
+    assert [(a, b) for _, _, a, b in bounds] == [(0, 400), (400, 800), (800, 1000)]
+    assert [(lo, hi) for lo, hi, _, _ in bounds] == [(0, 550), (250, 950), (650, 1000)]
+    assert imu_poser.chunk_bounds(0) == []
 
 
 def test_shape_input_changes_only_the_full_model(tmp_path):

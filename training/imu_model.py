@@ -4,7 +4,8 @@ ablation and the plain LSTM baseline. Training only; the shipped runtime is the 
 
 Architecture (FIP's structure, with TransPose's joint-position stage in place of FIP's
 tree-structured IK solver; every stage is causal, so the offline and the streaming outputs are
-the same numbers):
+the same numbers; ``bidirectional=True`` builds the offline-only variant whose stages also see the
+future):
 
 - inputs per frame: the 72 normalised IMU features (``core/imu/synth.features``, accelerations clamped
   to +-``ACC_CLAMP`` to keep mocap glitches out), the six sensors' validity flags and, for the
@@ -61,25 +62,27 @@ class RNNBlock(nn.Module):
 
 
 class ImuPoserNet(nn.Module):
-    """``kind``: "full" (shape input), "no_shape" (the FIP ablation) or "baseline" (one LSTM)."""
+    """``kind``: "full" (shape input), "no_shape" (the FIP ablation) or "baseline" (one LSTM).
+    ``bidirectional``: every block sees the future too (an offline-only model)."""
 
-    def __init__(self, kind: str = "full", hidden: int = 192, layers: int = 2, dropout: float = 0.2):
+    def __init__(self, kind: str = "full", hidden: int = 192, layers: int = 2, dropout: float = 0.2,
+                 bidirectional: bool = False):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        self.kind, self.hidden, self.layers = kind, hidden, layers
+        self.kind, self.hidden, self.layers, self.bidirectional = kind, hidden, layers, bidirectional
         # Standardisation of the measurements, set from the training set (buffers: saved with the weights).
         self.register_buffer("shape_mean", torch.zeros(MEASUREMENTS))
         self.register_buffer("shape_std", torch.ones(MEASUREMENTS))
         n_in = IMU_FEATURES + SENSORS + (MEASUREMENTS if kind == "full" else 0)
         n_pose = 6 * len(POSE_JOINTS)
         if kind == "baseline":
-            self.pose = RNNBlock(n_in, n_pose, hidden, layers, dropout)
+            self.pose = RNNBlock(n_in, n_pose, hidden, layers, dropout, bidirectional)
             return
-        self.leaf = RNNBlock(n_in, 3 * LEAVES, hidden, layers, dropout)
-        self.joints = RNNBlock(n_in + 3 * LEAVES, 3 * 23 + 2, hidden, layers, dropout)
-        self.upper = RNNBlock(n_in + 3 * 23, 6 * len(UPPER_JOINTS), hidden, layers, dropout)
-        self.lower = RNNBlock(n_in + 3 * 23, 6 * len(LOWER_JOINTS), hidden, layers, dropout)
+        self.leaf = RNNBlock(n_in, 3 * LEAVES, hidden, layers, dropout, bidirectional)
+        self.joints = RNNBlock(n_in + 3 * LEAVES, 3 * 23 + 2, hidden, layers, dropout, bidirectional)
+        self.upper = RNNBlock(n_in + 3 * 23, 6 * len(UPPER_JOINTS), hidden, layers, dropout, bidirectional)
+        self.lower = RNNBlock(n_in + 3 * 23, 6 * len(LOWER_JOINTS), hidden, layers, dropout, bidirectional)
         # Where each upper/lower output lands in POSE_JOINTS order.
         order = [POSE_JOINTS.index(j) for j in UPPER_JOINTS + LOWER_JOINTS]
         self.register_buffer("pose_order", torch.tensor(sorted(range(len(order)), key=order.__getitem__)))

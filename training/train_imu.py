@@ -3,6 +3,8 @@
     .venv/bin/python -m training.train_imu --kind full --out sparse_mocap_addon/assets/imu_poser.npz
     .venv/bin/python -m training.train_imu --kind no_shape --out sparse_mocap_addon/assets/imu_poser_no_shape.npz
     .venv/bin/python -m training.train_imu --kind baseline --out sparse_mocap_addon/assets/imu_poser_baseline.npz
+    .venv/bin/python -m training.train_imu --kind full --bidirectional --epochs 25 \
+        --out sparse_mocap_addon/assets/imu_poser_offline.npz
 
 Every epoch draws a fresh augmented copy of every training clip (``training/imu_dataset``:
 mirroring, a random body on its own skeleton, a heading, the sensor corruption model), seeded by
@@ -103,7 +105,7 @@ def train(args) -> dict:
     if not val_motions:
         print("no validation clips: the epoch is picked on the training clips without augmentation", flush=True)
         val_motions = train_motions
-    model = ImuPoserNet(args.kind, hidden=args.hidden, layers=args.layers)
+    model = ImuPoserNet(args.kind, hidden=args.hidden, layers=args.layers, bidirectional=args.bidirectional)
     speed = tuple(args.speed_range) if args.speed_range else None
     first = build_epoch(train_motions, args.seed, 0, True, args.window, args.stride, speed)
     model.shape_mean.copy_(first["measurements"].mean(0))
@@ -120,7 +122,7 @@ def train(args) -> dict:
         "architecture": "imu_poser", "version": WEIGHT_VERSION, "kind": args.kind,
         "hyperparameters": {"hidden": args.hidden, "layers": args.layers, "pose_joints": list(POSE_JOINTS),
                             "upper_joints": list(UPPER_JOINTS), "lower_joints": list(LOWER_JOINTS),
-                            "acc_clamp": ACC_CLAMP},
+                            "acc_clamp": ACC_CLAMP, "bidirectional": bool(args.bidirectional)},
         "training": {"seed": args.seed, "epochs": args.epochs, "best_epoch": best["epoch"],
                      "val_rotation_deg": round(best["val_rotation_deg"], 3), "batch": args.batch, "lr": args.lr,
                      "loss_weights": LOSS_WEIGHTS, "window": args.window, "stride": args.stride,
@@ -138,6 +140,8 @@ def train(args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kind", choices=KINDS, default="full")
+    parser.add_argument("--bidirectional", action="store_true",
+                        help="an offline-only model whose stages also see the future (imu_poser_offline.npz)")
     add_training_arguments(parser, epochs=40, hidden=192)
     args = parse_training_arguments(parser, argv)
     meta = train(args)

@@ -4,7 +4,10 @@ in, one pose out) APIs over the weights ``training/train_imu.py`` writes to ``as
 The architecture is described in ``training/imu_model.py`` (its torch twin; the parity test keeps
 the two within 1e-4): a leaf stage, a joint stage with foot-contact logits, and separate upper- and
 lower-body pose stages, each Linear -> ReLU -> LSTM -> Linear, all causal; so the streaming output
-equals the offline output frame for frame. Inputs are the 72 normalised IMU features of
+equals the offline output frame for frame. Where ``OFFLINE_WEIGHT_FILES`` ships one, a bidirectional
+variant of the same wiring (each stage also sees the future, so it cannot stream) serves offline
+reconstruction; a long input then runs in chunks that each see ``OFFLINE_CONTEXT_FRAMES`` more on
+either side (:func:`chunk_bounds`). Inputs are the 72 normalised IMU features of
 ``core/imu/synth.features`` (sensor order ``core/imu/recording.SIX_SENSORS``), the six validity flags and, for
 the shape-aware model, the wearer's four measurements (:func:`shape_vector`).
 
@@ -30,6 +33,8 @@ from .nn import RNNBlock, WeightError, load_state_dict
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 WEIGHT_FILES = {"full": "imu_poser.npz", "no_shape": "imu_poser_no_shape.npz", "baseline": "imu_poser_baseline.npz"}
 KINDS = tuple(WEIGHT_FILES)
+# Offline-only (bidirectional: each frame also sees the future) variants, where one is shipped.
+OFFLINE_WEIGHT_FILES = {"full": "imu_poser_offline.npz"}
 
 IMU_FEATURES = 72
 SENSORS = 6
@@ -42,6 +47,24 @@ POSE_JOINTS = tuple(sorted(UPPER_JOINTS + LOWER_JOINTS))    # the 17 joints the 
 SEX_CODES = {"male": 1.0, "female": -1.0, "neutral": 0.0}   # unknown sits halfway
 LANES = 16                # offline, a long input runs as this many batched segments (nn LSTM lanes)
 CHUNK_FRAMES = 18_000     # offline, a longer input runs in chunks of this many frames (5 min at 60 fps)
+# A bidirectional model cannot carry its state from one chunk to the next (the reverse direction
+# starts at the end): each chunk runs over this many more frames on either side, where the
+# influence of the cut has died out (10 s at 60 fps; the models were trained on 200-frame windows).
+OFFLINE_CONTEXT_FRAMES = 600
+
+
+def chunk_bounds(frames: int, context: int = 0, size: int | None = None) -> list[tuple[int, int, int, int]]:
+    """Consecutive chunks of ``size`` (default ``CHUNK_FRAMES``) frames covering ``frames``, each as
+    (lo, hi, a, b): the chunk [a, b) is computed over [lo, hi), ``context`` more frames on either
+    side where the input has them."""
+    size = CHUNK_FRAMES if size is None else size
+    return [(max(a - context, 0), min(a + size + context, frames), a, min(a + size, frames))
+            for a in range(0, frames, size)]
+
+
+def has_offline_model(kind: str = "full") -> bool:
+    """Whether a bidirectional offline-only model is shipped for ``kind``."""
+    return kind in OFFLINE_WEIGHT_FILES and (ASSETS / OFFLINE_WEIGHT_FILES[kind]).is_file()
 
 
 def shape_vector(measurements) -> np.ndarray:
@@ -67,6 +90,18 @@ class PoserOutput:
     leaf: np.ndarray | None        # (T, 5, 3) wrists, ankles, head in the root frame (m)
     joints: np.ndarray | None      # (T, 23, 3) joints 1..23 in the root frame (m)
 
+    FIELDS = ("pose_6d", "contact", "leaf", "joints")
+
+    def crop(self, start: int, stop: int) -> "PoserOutput":
+        """Frames [start, stop) (views)."""
+        return PoserOutput(*(None if getattr(self, f) is None else getattr(self, f)[start:stop] for f in self.FIELDS))
+
+    @classmethod
+    def join(cls, parts: list) -> "PoserOutput":
+        """Consecutive outputs as one."""
+        return cls(*(None if getattr(parts[0], f) is None else np.concatenate([getattr(p, f) for p in parts])
+                     for f in cls.FIELDS))
+
 
 class ImuPoser:
     """A loaded poser network. ``ImuPoser.load()`` reads the shipped full model."""
@@ -89,14 +124,23 @@ class ImuPoser:
             self.blocks = {name: RNNBlock(arrays, name + ".", layers) for name in ("leaf", "joints", "upper", "lower")}
             split = UPPER_JOINTS + LOWER_JOINTS
             self._pose_order = np.array([split.index(j) for j in POSE_JOINTS])
+        directions = {block.rnn.bidirectional for block in self.blocks.values()}
+        if len(directions) != 1:
+            raise WeightError(f"{source} mixes causal and bidirectional stages; this runtime expects one or the other")
+        self.bidirectional = directions.pop()
+        # Frames a chunk of a long input needs on either side (:func:`chunk_bounds`).
+        self.context = OFFLINE_CONTEXT_FRAMES if self.bidirectional else 0
 
     @classmethod
-    def load(cls, path=None, kind: str = "full") -> "ImuPoser":
-        """Weights from ``path``, or the shipped file of ``kind`` ("full", "no_shape", "baseline")."""
+    def load(cls, path=None, kind: str = "full", offline: bool = False) -> "ImuPoser":
+        """Weights from ``path``, or the shipped file of ``kind`` ("full", "no_shape", "baseline");
+        ``offline``: its bidirectional offline-only variant (:func:`has_offline_model`)."""
         if path is None:
             if kind not in WEIGHT_FILES:
                 raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-            path = ASSETS / WEIGHT_FILES[kind]
+            if offline and kind not in OFFLINE_WEIGHT_FILES:
+                raise ValueError(f"no offline model is shipped for {kind}")
+            path = ASSETS / (OFFLINE_WEIGHT_FILES[kind] if offline else WEIGHT_FILES[kind])
         arrays, metadata = load_state_dict(path)
         return cls(arrays, metadata, source=str(path))
 
@@ -126,7 +170,8 @@ class ImuPoser:
         A long input runs in ``lanes`` (default ``LANES``) batched segments (``nn.LSTM.forward``:
         the sequential result up to a 1e-5 tolerance on the recurrent state; ``lanes=1`` is the
         sequential run itself); ``progress(fraction)`` is called after each stage of the network.
-        An input longer than ``CHUNK_FRAMES`` runs in chunks of that many frames (:meth:`chunked`),
+        An input longer than ``CHUNK_FRAMES`` runs in chunks of that many frames (:meth:`chunked`
+        for a causal model; with ``self.context`` frames on either side for a bidirectional one),
         so the network's working memory stays that of one chunk."""
         if np.ndim(imu) == 2 and len(imu) > CHUNK_FRAMES:
             return self._run_in_chunks(imu, valid, measurements, progress, lanes)
@@ -146,22 +191,23 @@ class ImuPoser:
     def _run_in_chunks(self, imu, valid, measurements, progress, lanes) -> PoserOutput:
         session, frames = self.chunked(measurements, lanes), len(imu)
         parts = []
-        for start in range(0, frames, CHUNK_FRAMES):
-            end = min(start + CHUNK_FRAMES, frames)
-            parts.append(session.run(imu[start:end], None if valid is None else valid[start:end]))
+        for lo, hi, a, b in chunk_bounds(frames, self.context):
+            out = session.run(imu[lo:hi], None if valid is None else valid[lo:hi])
+            parts.append(out.crop(a - lo, b - lo))
             if progress is not None:
-                progress(end / frames)
-        fields = ("pose_6d", "contact", "leaf", "joints")
-        return PoserOutput(*(None if getattr(parts[0], f) is None else np.concatenate([getattr(p, f) for p in parts])
-                             for f in fields))
+                progress(b / frames)
+        return PoserOutput.join(parts)
 
     def chunked(self, measurements=None, lanes: int | None = None) -> "PoserChunks":
         """A long recording in consecutive chunks: ``.run(imu, valid)`` per chunk, the recurrent
-        states carried from one chunk to the next (:class:`PoserChunks`)."""
+        states carried from one chunk to the next (:class:`PoserChunks`); a bidirectional model
+        carries nothing, and each chunk must come with ``self.context`` frames on either side."""
         return PoserChunks(self, measurements, lanes)
 
     def stream(self, measurements=None) -> "PoserStream":
         """A streaming session: ``.step(imu_t, valid_t)`` per frame, state kept between calls."""
+        if self.bidirectional:
+            raise ValueError(f"{self.source} is an offline (bidirectional) model: it needs the future and cannot stream")
         return PoserStream(self, measurements)
 
     def _forward(self, x, call) -> PoserOutput:
@@ -185,7 +231,12 @@ class PoserChunks:
     """A sequence fed in consecutive chunks (``run(imu, valid)`` per chunk, in time order): each
     block's LSTM state at the end of a chunk starts the next, so the chunks' outputs joined are the
     whole sequence's :meth:`ImuPoser.run` (every block is causal), up to the lanes' tolerance on the
-    recurrent state (``nn.LSTM.forward``), while only one chunk's activations are ever held."""
+    recurrent state (``nn.LSTM.forward``), while only one chunk's activations are ever held.
+
+    A bidirectional model carries no state: each chunk runs on its own, and the caller gives it
+    ``poser.context`` frames of the recording on either side and keeps the middle
+    (:func:`chunk_bounds`); the joined middles then match the whole sequence's run to the figure
+    the tests measure."""
 
     def __init__(self, poser: ImuPoser, measurements=None, lanes: int | None = None):
         self.poser = poser
@@ -200,7 +251,9 @@ class PoserChunks:
             raise ValueError(f"a chunk is one sequence (n, {IMU_FEATURES}); got shape {np.shape(imu)}")
 
         def call(name, value):
-            out, self._states[name] = self.poser.blocks[name].forward(value, self._states.get(name), lanes=self.lanes)
+            out, state = self.poser.blocks[name].forward(value, self._states.get(name), lanes=self.lanes)
+            if not self.poser.bidirectional:
+                self._states[name] = state
             return out
         return self.poser._forward(x, call)
 

@@ -3,7 +3,8 @@
 Two modes (``ImuSolveOptions.mode``; "auto" picks):
 
 - **network**: the six sensors of ``core/imu/recording.SIX_SENSORS`` (forearms, lower legs, head, pelvis)
-  drive the poser network (``inference/imu_poser.py``): normalised features -> the 17 posed
+  drive the poser network (``inference/imu_poser.py``; offline its bidirectional variant where one is
+  shipped, ``ImuSolveOptions.offline_model``): normalised features -> the 17 posed
   joints' root-relative rotations and the foot-contact probabilities; the pelvis's world
   orientation is its sensor's; the root translation comes from the contacts and the pelvis
   acceleration (``core/imu/root.py``).
@@ -15,8 +16,8 @@ orientation is its bone's world orientation, accelerations are core-frame free a
 ``core/imu/calibration.calibrate`` + ``apply_calibration`` do that for raw device recordings.
 It is resampled to 60 fps (the network's rate) first when it is at another rate. Offline, the feet
 stage (``core/feet/stage``: contact feet planted on the floor at y = 0, no sole under it) is the last
-step (``ImuSolveOptions.feet``); the live :class:`ImuStream` has no such step, so it equals the offline
-reconstruction with the stage off.
+step (``ImuSolveOptions.feet``); the live :class:`ImuStream` has no such step and runs the causal
+model, so it equals the offline reconstruction with the stage and ``offline_model`` off.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from ..core.kinematics.motion import Motion
 from ..core.kinematics.rotations import matrix_to_6d, matrix_to_quat, sixd_to_matrix
 from ..core.kinematics.skeleton import PARENTS, forward_kinematics
 from ..core.imu.synth import feature_vectors, features, normalise_arrays
-from ..inference.imu_poser import (CHUNK_FRAMES, KINDS, POSE_JOINTS, ImuPoser, globals_from_posed, local_matrices,
-                                   local_quaternions, relative_globals)
+from ..inference.imu_poser import (CHUNK_FRAMES, KINDS, POSE_JOINTS, ImuPoser, chunk_bounds, globals_from_posed,
+                                   has_offline_model, local_matrices, local_quaternions, relative_globals)
 
 NETWORK_FPS = 60.0
 PELVIS = SIX_SENSORS.index("pelvis")
@@ -64,7 +65,10 @@ class ImuSolveOptions:
     streaming output as it is); ``sensor_bones``: the bones the sensors ride (forearms, shins, head)
     take their calibrated sensor orientations instead of the network's estimate; ``feet``: the feet
     stage, the last offline step (the floor is y = 0; ``FeetOptions(enabled=False)``: the raw
-    reconstruction, as the live stream gives it)."""
+    reconstruction, as the live stream gives it); ``offline_model``: the model's bidirectional
+    variant, where one is shipped (``inference/imu_poser.OFFLINE_WEIGHT_FILES``; each frame also sees
+    the future: more accurate, slower, never what the live stream runs; off: the causal model,
+    which the live stream equals)."""
 
     mode: str = "auto"
     model: str = "full"
@@ -72,6 +76,7 @@ class ImuSolveOptions:
     smoothing_hz: float = DEFAULT_SMOOTHING_HZ
     sensor_bones: bool = True
     feet: FeetOptions = field(default_factory=lambda: FeetOptions(floor="zero"))
+    offline_model: bool = True
 
     def validate(self) -> "ImuSolveOptions":
         if self.mode not in MODES:
@@ -117,11 +122,13 @@ def smooth_rotations(pose_6d: np.ndarray, fps: float, cutoff_hz: float) -> np.nd
 _POSERS: dict = {}
 
 
-def load_poser(model: str = "full") -> ImuPoser:
-    """The shipped network of ``model``, loaded once per process."""
-    if model not in _POSERS:
-        _POSERS[model] = ImuPoser.load(kind=model)
-    return _POSERS[model]
+def load_poser(model: str = "full", offline: bool = False) -> ImuPoser:
+    """The shipped network of ``model`` (its bidirectional variant with ``offline`` where one is
+    shipped, else the causal one), loaded once per process."""
+    key = (model, offline and has_offline_model(model))
+    if key not in _POSERS:
+        _POSERS[key] = ImuPoser.load(kind=model, offline=key[1])
+    return _POSERS[key]
 
 
 def choose_mode(sensors, mode: str = "auto") -> str:
@@ -184,7 +191,7 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     six = _sixes(recording)
     dropped = int((~six.valid).sum())
     held = fill_dropped(six) if dropped else six
-    poser = poser or load_poser(options.model)
+    poser = poser or load_poser(options.model, offline=options.offline_model)
     sixd, contact = _network_6d(held, six.valid, measurements, poser, options.sensor_bones, lambda f: report(0.8 * f))
     del six
     rotations, positions, floor_roots = _pose_from_6d(sixd, skeleton, options.smoothing_hz)
@@ -208,34 +215,30 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     motion, feet = feet_on_floor(motion, options=options.feet, contact=contact)
     report(1.0)
     return motion, {
-        "mode": "network", "model": poser.kind, "frames": T, "smoothing_hz": options.smoothing_hz, "fps": NETWORK_FPS, "dropped_samples": dropped,
+        "mode": "network", "model": poser.kind, "offline_model": poser.bidirectional, "frames": T, "smoothing_hz": options.smoothing_hz, "fps": NETWORK_FPS, "dropped_samples": dropped,
         "contact_fraction": [round(float(v), 3) for v in (contact > 0.5).mean(axis=0)],
         "translation": bool(options.translation), "frames_lifted_to_floor": int(lifted.sum()), "seconds": round(time.perf_counter() - started, 3),
         "feet": feet,
     }
 
 
-def _chunks(frames: int):
-    """(start, end) of consecutive chunks of ``CHUNK_FRAMES`` frames covering ``frames``."""
-    size = CHUNK_FRAMES
-    return [(a, min(a + size, frames)) for a in range(0, frames, size)]
-
-
 def _network_6d(held: ImuRecording, valid, measurements, poser: ImuPoser, sensor_bones: bool, progress):
     """The network over ``held`` (the six sensors, dropped samples held), chunk by chunk with its
-    recurrent state carried (``ImuPoser.chunked``): (T, 18, 6) the 17 posed joints' root-relative
+    recurrent state carried (``ImuPoser.chunked``; a bidirectional model's chunks each run with
+    ``poser.context`` frames more on either side instead): (T, 18, 6) the 17 posed joints' root-relative
     rotations (the sensor bones' own with ``sensor_bones``) and, last, the pelvis's world
     orientation, as 6D; and the (T, 2) contact probabilities (None for a model without them)."""
     T = held.num_frames
     sixd = np.empty((T, len(POSE_JOINTS) + 1, 6))
     contact = None
     session = poser.chunked(measurements)
-    for a, b in _chunks(T):
-        part = ImuRecording(sensors=held.sensors, orientation=held.orientation[a:b],
-                            acceleration=held.acceleration[a:b], fps=held.fps, world=held.world)
-        out = session.run(features(part), valid[a:b])
-        sixd[a:b, :-1] = sensor_bone_rotations(out.pose_6d, part.orientation) if sensor_bones else out.pose_6d
-        sixd[a:b, -1] = matrix_to_6d(part.orientation[:, PELVIS])
+    for lo, hi, a, b in chunk_bounds(T, poser.context, CHUNK_FRAMES):
+        part = ImuRecording(sensors=held.sensors, orientation=held.orientation[lo:hi],
+                            acceleration=held.acceleration[lo:hi], fps=held.fps, world=held.world)
+        out = session.run(features(part), valid[lo:hi]).crop(a - lo, b - lo)
+        orientation = held.orientation[a:b]
+        sixd[a:b, :-1] = sensor_bone_rotations(out.pose_6d, orientation) if sensor_bones else out.pose_6d
+        sixd[a:b, -1] = matrix_to_6d(orientation[:, PELVIS])
         if out.contact is not None:
             contact = np.empty((T, 2), out.contact.dtype) if contact is None else contact
             contact[a:b] = out.contact
@@ -253,8 +256,7 @@ def _pose_from_6d(sixd: np.ndarray, skeleton, smoothing_hz: float):
     T = len(sixd)
     rotations, positions, floor_roots = np.empty((T, 24, 4)), np.empty((T, 24, 3)), np.empty(T)
     margin = int(round(SMOOTHING_MARGIN_S * NETWORK_FPS))
-    for a, b in _chunks(T):
-        lo, hi = max(a - margin, 0), min(b + margin, T)
+    for lo, hi, a, b in chunk_bounds(T, margin, CHUNK_FRAMES):
         smoothed = smooth_rotations(sixd[lo:hi], NETWORK_FPS, smoothing_hz)[a - lo:b - lo]
         local = local_matrices(sixd_to_matrix(smoothed[:, -1]), relative_globals(smoothed[:, :-1]))
         rotations[a:b] = matrix_to_quat(local)
@@ -267,11 +269,12 @@ class ImuStream:
     """Live reconstruction, one frame in, one pose out: calibrated six-sensor samples at 60 fps ->
     local rotations (24, 4) wxyz, the root translation (3,) and the foot contacts (2,).
 
-    The same maths as :func:`reconstruct_imu`, except the smoothing and the feet: a zero-phase filter
-    needs the future, so with ``smoothing`` the rotations go through the causal One Euro filter of
-    :func:`smooth_rotations_online` instead, and the offline feet stage (it too sees the whole take)
-    is left out (``smoothing=False``: exactly ``reconstruct_imu`` with ``smoothing_hz=0`` and the feet
-    stage off). The network's recurrent state and the root tracker's filter live here; a
+    The same maths as :func:`reconstruct_imu`, except what needs the future: a zero-phase filter
+    does, so with ``smoothing`` the rotations go through the causal One Euro filter of
+    :func:`smooth_rotations_online` instead; the offline feet stage (it too sees the whole take)
+    is left out; and the network is the causal model, never the bidirectional offline one
+    (``smoothing=False``: exactly ``reconstruct_imu`` with ``smoothing_hz=0``, the feet stage and
+    ``offline_model`` off). The network's recurrent state and the root tracker's filter live here; a
     dropped sample (``valid`` False or NaN values) holds that sensor's last sample. ``sensors``
     names the columns of the samples (default ``SIX_SENSORS`` order)."""
 

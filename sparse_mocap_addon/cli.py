@@ -209,7 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
                            "bone map file (default: detected from the bone names)")
     char.add_argument("--root-motion", choices=ROOT_MOTION,
                       help="where the travel goes: root (a floor-level root bone above the hips, as UE and CC rigs "
-                           "have), hips, or auto (root where the rig has one; the default)")
+                           "have), hips, or auto (root where the rig has one). Default: the character's own setting "
+                           "(Character panel, saved in its .blend), else auto")
+    char.add_argument("--hands", action=argparse.BooleanOptionalAction, default=None,
+                      help="re-solve the arms so the wrists reach where the performer's were (a hand on a prop); "
+                           "--no-hands: the arms turn as the performer's did. Default: the character's own setting, "
+                           "else off")
     smpl = p.add_argument_group("your SMPL body (a model file you have: SMPL, SMPL+H or SMPL-X, .pkl or .npz)")
     smpl.add_argument("--smpl-model", type=Path, metavar="FILE",
                       help="the new armature is this model's body, its betas fitted to the input's skeleton (the "
@@ -801,21 +806,35 @@ def _detected_landmarks(args, say, kind: str):
 @dataclass(frozen=True)
 class CharacterRequest:
     """--character and its flags, checked: the file, the armature's name, the bone map (None:
-    detected; a built-in map's key; or a loaded RigMap) and where the root motion goes."""
+    the character's own, else detected; a built-in map's key; or a loaded RigMap), where the root
+    motion goes and whether the hands reach their targets (None: the character's own setting)."""
 
     path: Path
     object_name: str | None
     rig_map: object
+    root_motion: str | None
+    hands: bool | None = None
+
+
+@dataclass(frozen=True)
+class CharacterSettings:
+    """What the retarget onto the character uses: the flags where given, else the settings saved on
+    the character's object in its .blend (the Character panel's bone map, Root Motion and Hands Reach
+    Targets), else detection, auto and off. ``saved`` names the settings taken from the character."""
+
+    rig_map: object
     root_motion: str
+    hands: bool
+    saved: tuple = ()
 
 
 def character_request(args) -> CharacterRequest | None:
-    """--character, --character-object, --bone-map and --root-motion checked (without loading
-    Blender); None without --character."""
+    """--character, --character-object, --bone-map, --root-motion and --hands checked (without
+    loading Blender); None without --character."""
     if not args.character:
         for flag, value in (("--character-object", args.character_object), ("--bone-map", args.bone_map),
-                            ("--root-motion", args.root_motion)):
-            if value:
+                            ("--root-motion", args.root_motion), ("--hands", args.hands)):
+            if value is not None and value != "":
                 raise CliError(f"{flag} applies to a character rig: give --character FILE (.blend or .fbx) too")
         return None
     path = Path(args.character)
@@ -823,7 +842,7 @@ def character_request(args) -> CharacterRequest | None:
         raise CliError(f"--character: {path}: expected a .blend file or an .fbx file")
     if not path.is_file():
         raise CliError(f"--character: {path}: no such file")
-    return CharacterRequest(path, args.character_object, _bone_map(args.bone_map), args.root_motion or "auto")
+    return CharacterRequest(path, args.character_object, _bone_map(args.bone_map), args.root_motion, args.hands)
 
 
 def _bone_map(text: str | None):
@@ -861,13 +880,49 @@ def load_character(request: CharacterRequest, say):
         named = r"\s*(in file\s*)?['\"]?" + re.escape(str(path.resolve())) + r"['\"]?"   # the path said once
         raise CliError(f"--character: Blender could not read {path} ({re.sub(named, '', reason)})") from None
     obj = _character_armature(request, bpy.context.scene)
+    settings = character_settings(request, obj)
     try:
-        rig = target_rig_from_armature(obj, request.rig_map)
+        rig = target_rig_from_armature(obj, settings.rig_map)
     except ValueError as exc:
         flag = "--bone-map" if request.rig_map is not None else "--character"
         raise CliError(f"{flag}: {cli_wording(str(exc).rstrip('.'), 'character')}") from None
-    say(f"read character '{obj.name}' ({len(obj.data.bones)} bones, bone map '{rig.map_name}') from {path}")
+    saved = f"; its own {', '.join(settings.saved)} from its Character panel" if settings.saved else ""
+    say(f"read character '{obj.name}' ({len(obj.data.bones)} bones, bone map '{rig.map_name}') from {path}{saved}")
     return obj
+
+
+def character_settings(request: CharacterRequest, obj) -> CharacterSettings:
+    """The flags of ``request``, completed from the settings saved on the character ``obj`` (a
+    .blend's Character panel: ``Object.sparse_mocap_bone_map``) where a flag is not given."""
+    import bpy
+
+    from . import register
+
+    if not hasattr(bpy.types.Object, "sparse_mocap_bone_map"):
+        register()          # the settings saved in the file read through the add-on's properties
+    stored = obj.sparse_mocap_bone_map
+    saved = []
+    rig_map = request.rig_map
+    if rig_map is None and (stored.map != "AUTO" or len(stored.overrides)):
+        from .blender.character_map import character_rig_map
+
+        try:
+            rig_map = character_rig_map(obj)
+        except (ValueError, OSError) as exc:
+            raise CliError(f"--character: the bone map saved with '{obj.name}' cannot be used "
+                           f"({str(exc).rstrip('.')}); give --bone-map") from None
+        saved.append("bone map")
+    root_motion = request.root_motion
+    if root_motion is None:
+        root_motion = stored.root_motion.lower()
+        if root_motion != "auto":
+            saved.append(f"Root Motion '{root_motion}'")
+    hands = request.hands
+    if hands is None:
+        hands = bool(stored.hands)
+        if hands:
+            saved.append("Hands Reach Targets")
+    return CharacterSettings(rig_map, root_motion, hands, tuple(saved))
 
 
 def _character_armature(request: CharacterRequest, scene):
@@ -905,18 +960,20 @@ def _bake_onto_character(args, say, request: CharacterRequest, obj, motion: Moti
     from .blender.character import bake_rig_motion, retarget_onto_armature
     from .core.feet.stage import feet_summary
 
+    settings = character_settings(request, obj)
     try:
-        rig_motion = retarget_onto_armature(obj, motion, request.rig_map, _feet_options(args, "zero"),
-                                            request.root_motion)
+        rig_motion = retarget_onto_armature(obj, motion, settings.rig_map, _feet_options(args, "zero"),
+                                            settings.root_motion, settings.hands)
     except ValueError as exc:   # a rig without a root bone asked for root motion on it
-        flag = "--root-motion" if request.root_motion != "auto" else "--character"
+        flag = "--root-motion" if request.root_motion is not None else "--character"
         raise CliError(f"{flag}: {cli_wording(str(exc).rstrip('.'), 'character')}") from None
     keys = keys_for(rig_motion.num_frames)   # a long take as sampled curves, as on the SMPL armature
     action = bake_rig_motion(obj, rig_motion, action_name, progress=_bake_progress(say), keys=keys)
     carriers = " and ".join(f"'{name}'" for name in rig_motion.locations)
     stored = "" if keys == "keyframes" else " as sampled curves (a long take)"
     say(f"baked {rig_motion.num_frames} frames onto character '{obj.name}' as action '{action.name}'{stored} "
-        f"(travel on {carriers}); {feet_summary(rig_motion.metadata.get('feet'))}")
+        f"(travel on {carriers}{'; hands reach their targets' if settings.hands else ''}); "
+        f"{feet_summary(rig_motion.metadata.get('feet'))}")
     return obj
 
 

@@ -215,6 +215,40 @@ def test_root_motion_flag(tmp_path):
     assert np.linalg.norm(root) < 1e-3 and np.hypot(pelvis[0], pelvis[2]) * 0.01 > 0.3
 
 
+def test_the_characters_own_settings_apply_unless_a_flag_says_otherwise(tmp_path, registered_addon):
+    """A character set up in Blender (Character panel: Root Motion, Hands Reach Targets, bone map)
+    keeps that setup through the CLI; a flag overrides it, and a saved bone map that cannot be used
+    is refused in one sentence that names the way out."""
+    save_character(tmp_path / "manny.blend", "unreal", mesh=False)      # nothing saved: auto, off
+    bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "manny.blend"))
+    settings = bpy.data.objects["Hero"].sparse_mocap_bone_map
+    settings.root_motion, settings.hands = "HIPS", True
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "set_up.blend"), copy=True)
+    settings.map, settings.path = "JSON", str(tmp_path / "gone.json")
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "lost_map.blend"), copy=True)
+    out = ("--fbx", str(tmp_path / "walk.fbx"))
+
+    result = run_cli(*DEMO, "--character", str(tmp_path / "manny.blend"), *out)
+    assert result.returncode == 0, result.stderr
+    assert "travel on 'root'" in result.stderr and "hands reach" not in result.stderr
+    assert "from its Character panel" not in result.stderr
+    result = run_cli(*DEMO, "--character", str(tmp_path / "set_up.blend"), *out)
+    assert result.returncode == 0, result.stderr
+    assert "its own Root Motion 'hips', Hands Reach Targets from its Character panel" in result.stderr
+    assert "travel on 'pelvis'; hands reach their targets" in result.stderr
+    result = run_cli(*DEMO, "--character", str(tmp_path / "set_up.blend"), "--root-motion", "auto", "--no-hands", *out)
+    assert result.returncode == 0, result.stderr
+    assert "travel on 'root'" in result.stderr and "hands reach" not in result.stderr
+    inputs = sorted(p.name for p in tmp_path.iterdir() if p.name != "walk.fbx")
+    (tmp_path / "walk.fbx").unlink()
+    refused(run_cli(*DEMO, "--character", str(tmp_path / "lost_map.blend"), *out), tmp_path, inputs,
+            "--character: the bone map saved with 'Hero' cannot be used", "gone.json", "give --bone-map")
+    result = run_cli(*DEMO, "--character", str(tmp_path / "lost_map.blend"), "--bone-map", "unreal", *out)
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "walk.fbx").unlink()
+    refused(run_cli(*DEMO, "--hands", *out), tmp_path, inputs, "--hands applies to a character rig")
+
+
 def test_batch_onto_one_character(tmp_path):
     save_character(tmp_path / "hero.blend", "unreal")
     takes, out = tmp_path / "takes", tmp_path / "out"

@@ -144,9 +144,8 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", type=Path, default=ROOT / "build" / "corpus")
     parser.add_argument("--split", default="test")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models", nargs="+", choices=KINDS + ("offline",),
-                        default=list(KINDS) + (["offline"] if has_offline_model("full") else []),
-                        help="offline: the full model's bidirectional variant (default: all shipped)")
+    parser.add_argument("--models", nargs="+", choices=KINDS + ("offline",), default=None,
+                        help="offline: the full model's bidirectional variant (default: all there are)")
     parser.add_argument("--smoothing-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
                         help="offline zero-phase low-pass of the rotations, as reconstruct_imu does (0: the raw "
                              "network output; -1: the live stream's causal One Euro filter, as ImuStream does)")
@@ -160,6 +159,10 @@ def main(argv=None) -> int:
                         help="a folder holding the weight files (default: the committed assets)")
     args = parser.parse_args(argv)
     ONLINE_ARGS[:] = args.online_filter or []
+    if args.models is None:
+        offline = (has_offline_model("full") if args.weights is None
+                   else (args.weights / OFFLINE_WEIGHT_FILES["full"]).is_file())
+        args.models = list(KINDS) + (["offline"] if offline else [])
     try:
         motions = load_corpus(args.corpus, args.split)
     except CorpusMissingError as exc:

@@ -16,7 +16,7 @@ from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix, sixd_to
 from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics
 from sparse_mocap_addon.core.imu.synth import features, virtual_imus
 from sparse_mocap_addon.inference.imu_poser import (
-    ASSETS, KINDS, POSE_JOINTS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals, shape_vector,
+    ASSETS, KINDS, OFFLINE_WEIGHT_FILES, POSE_JOINTS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals, shape_vector,
 )
 from sparse_mocap_addon.inference import imu_poser, nn
 from sparse_mocap_addon.inference.nn import WeightError, load_state_dict
@@ -148,18 +148,27 @@ def test_shape_input_changes_only_the_full_model(tmp_path):
         assert (np.abs(a - b).max() > 1e-4) == (kind == "full")
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_shipped_weights_load_are_small_and_match_torch(kind):
-    path = ASSETS / WEIGHT_FILES[kind]
+SHIPPED = [(kind, False) for kind in KINDS] + [(kind, True) for kind in OFFLINE_WEIGHT_FILES]
+
+
+@pytest.mark.parametrize("kind, offline", SHIPPED)
+def test_shipped_weights_load_are_small_and_match_torch(kind, offline):
+    path = ASSETS / (OFFLINE_WEIGHT_FILES if offline else WEIGHT_FILES)[kind]
     assert path.is_file(), f"{path} is not committed"
-    assert path.stat().st_size < 8e6
+    # float16; a bidirectional model has 2.5 times the recurrent weights (two directions, and the
+    # second layer reads both).
+    assert path.stat().st_size < (13e6 if offline else 8e6)
     arrays, meta = load_state_dict(path)
     assert meta["kind"] == kind and not meta["training"]["smoke"]
-    model = ImuPoserNet(kind, hidden=meta["hyperparameters"]["hidden"], layers=meta["hyperparameters"]["layers"])
+    hyper = meta["hyperparameters"]
+    assert bool(hyper.get("bidirectional")) == offline
+    model = ImuPoserNet(kind, hidden=hyper["hidden"], layers=hyper["layers"], bidirectional=offline)
     model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()})
     model.eval()
     imu, valid = _inputs(240, seed=5)
-    _assert_parity(ImuPoser.load(kind=kind).run(imu, valid, MEASUREMENTS), _torch_outputs(model, imu, valid, MEASUREMENTS))
+    poser = ImuPoser.load(kind=kind, offline=offline)
+    assert poser.bidirectional == offline
+    _assert_parity(poser.run(imu, valid, MEASUREMENTS), _torch_outputs(model, imu, valid, MEASUREMENTS))
 
 
 def test_relative_globals_and_local_quaternions_rebuild_the_posed_joints():

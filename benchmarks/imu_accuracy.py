@@ -19,7 +19,8 @@ feet get identity local rotations in both prediction and truth, the root rotatio
 - **root drift 10 s** (m): ``core/imu/root.root_drift`` over 10-s windows every 1 s of clips at
   least 10 s long: the distance between the predicted and true root displacement (translation by
   ``core/imu/root.root_translation`` from the network's contact probabilities, or the pose-only
-  ``kinematic_contact`` for the baseline, fused with the pelvis acceleration).
+  ``kinematic_contact`` for the baseline, fused with the pelvis acceleration and, from a model that
+  estimates it, the network's root velocity, as ``reconstruct_imu`` does).
 
 Prints one table per condition (rows: model x source, then all), then as the last stdout line the
 JSON of offline reconstruction's model (``offline`` where shipped, else ``full``) on corrupted
@@ -66,6 +67,7 @@ BODY_JOINTS = (1, 2, 3, 4, 5, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19)     # TransP
 IGNORED = (0, 7, 8, 10, 11, 20, 21, 22, 23)                           # TransPose joint_set.ignored
 TARGETS = {"sip_deg": 13.5, "angle_deg": 8.5, "position_cm": 4.7, "jitter_km_s3": 0.3}
 ONLINE_ARGS: list = []
+ESTIMATED_VELOCITY = [True]    # fuse a model's root-velocity estimate (--no-estimated-velocity: not)
 METRICS = ("sip_deg", "angle_deg", "position_cm", "jitter_km_s3", "root_drift_10s_m")
 
 
@@ -118,7 +120,10 @@ def evaluate_clip(poser: ImuPoser, motion, recording, vector, smoothing_hz: floa
         options = RootOptions.for_skeleton(motion.skeleton)
         contact = out.contact if out.contact is not None else kinematic_contact(world_rel, motion.fps, options)
         acc = held.acceleration[:, pelvis] if use_acceleration else None
-        translation = root_translation(world_rel, contact, motion.fps, acc, options)
+        velocity = None
+        if out.root_velocity is not None and ESTIMATED_VELOCITY[0]:   # root frame -> world, as the pipeline
+            velocity = np.einsum("tij,tj->ti", held.orientation[:, pelvis], out.root_velocity)
+        translation = root_translation(world_rel, contact, motion.fps, acc, options, estimated_velocity=velocity)
         result["drift"] = root_drift_errors(translation, motion.translation, motion.fps, seconds=10.0)
     return result
 
@@ -155,10 +160,13 @@ def main(argv=None) -> int:
                         help="keep the network's elbows, knees and head instead of the sensors' orientations")
     parser.add_argument("--no-acceleration", action="store_true",
                         help="root translation from the contacts alone (no pelvis acceleration)")
+    parser.add_argument("--no-estimated-velocity", action="store_true",
+                        help="ignore a model's root-velocity estimate (the root from contacts and acceleration)")
     parser.add_argument("--weights", type=Path, default=None,
                         help="a folder holding the weight files (default: the committed assets)")
     args = parser.parse_args(argv)
     ONLINE_ARGS[:] = args.online_filter or []
+    ESTIMATED_VELOCITY[0] = not args.no_estimated_velocity
     if args.models is None:
         offline = (has_offline_model("full") if args.weights is None
                    else (args.weights / OFFLINE_WEIGHT_FILES["full"]).is_file())

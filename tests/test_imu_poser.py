@@ -53,9 +53,9 @@ def _torch_outputs(model, imu, valid, measurements):
     return {k: v[0].numpy().astype(np.float64) for k, v in out.items()}
 
 
-def _random_model(kind, tmp_path, hidden=24, bidirectional=False):
+def _random_model(kind, tmp_path, hidden=24, bidirectional=False, root_velocity=False):
     torch.manual_seed(7)
-    model = ImuPoserNet(kind, hidden=hidden, bidirectional=bidirectional).eval()
+    model = ImuPoserNet(kind, hidden=hidden, bidirectional=bidirectional, root_velocity=root_velocity).eval()
     model.shape_mean.copy_(torch.tensor([1.7, 0.55, 0.8, 0.0]))
     model.shape_std.copy_(torch.tensor([0.09, 0.03, 0.04, 0.9]))
     path = export(model, tmp_path / f"{kind}.npz", {
@@ -71,6 +71,10 @@ def _assert_parity(out, ref, tol=1e-4):
         assert np.abs(out.joints - ref["joints"]).max() <= tol
         assert np.abs(out.leaf - ref["leaf"]).max() <= tol
         assert np.abs(out.contact - 1 / (1 + np.exp(-ref["contact_logit"]))).max() <= tol
+    if "root_velocity" in ref:
+        assert np.abs(out.root_velocity - ref["root_velocity"]).max() <= tol
+    else:
+        assert out.root_velocity is None
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -112,6 +116,17 @@ def test_bidirectional_offline_model_matches_torch_and_refuses_to_stream(tmp_pat
     monkeypatch.setattr(nn._Recurrent, "MIN_LANE", 30)
     laned = poser.run(imu, valid, MEASUREMENTS, lanes=4)
     assert np.abs(laned.pose_6d - poser.run(imu, valid, MEASUREMENTS, lanes=1).pose_6d).max() <= 1e-5
+
+
+def test_a_root_velocity_head_is_read_and_chunked_with_the_rest(tmp_path, monkeypatch):
+    model, poser = _random_model("full", tmp_path, bidirectional=True, root_velocity=True)
+    imu, valid = _inputs(400, seed=2)
+    whole = poser.run(imu, valid, MEASUREMENTS, lanes=1)
+    _assert_parity(whole, _torch_outputs(model, imu, valid, MEASUREMENTS))
+    assert whole.root_velocity.shape == (400, 3)
+    monkeypatch.setattr(imu_poser, "CHUNK_FRAMES", 150)
+    monkeypatch.setattr(poser, "context", 200)
+    assert np.abs(poser.run(imu, valid, MEASUREMENTS, lanes=1).root_velocity - whole.root_velocity).max() < 1e-4
 
 
 def test_a_bidirectional_long_input_runs_in_chunks_with_context_on_both_sides(tmp_path, monkeypatch):

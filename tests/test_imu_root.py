@@ -221,3 +221,21 @@ def test_corpus_drift_below_naive():
         naive.append(R.root_drift_errors(R.integrate_acceleration(acc, motion.fps), motion.translation, motion.fps))
     d_fused, d_naive = np.concatenate(fused).mean(), np.concatenate(naive).mean()
     assert d_fused < 1.0 and d_fused < 0.1 * d_naive
+
+
+def test_an_estimated_root_velocity_is_fused_where_the_contacts_say_nothing(walk):
+    """A velocity estimated on every frame (the offline IMU network's) is a second measurement: with
+    no foot ever reported planted it holds the root on its path, where contacts alone cannot; a
+    wrong shape is refused in one sentence."""
+    motion, rel, contact, acc, _, options = walk
+    none = np.zeros_like(contact)
+    truth = np.vstack((np.zeros((1, 3)), np.diff(motion.translation, axis=0) * motion.fps))
+    noisy = truth + np.random.default_rng(3).normal(scale=0.2, size=truth.shape)
+    blind = R.root_translation(rel, none, motion.fps, acc, options)
+    estimated = R.root_translation(rel, none, motion.fps, acc, options, estimated_velocity=noisy)
+    assert R.root_drift(estimated, motion.translation, motion.fps) < 0.2 * R.root_drift(blind, motion.translation,
+                                                                                          motion.fps)
+    assert np.array_equal(R.root_translation(rel, contact, motion.fps, acc, options, estimated_velocity=None),
+                          R.root_translation(rel, contact, motion.fps, acc, options))
+    with pytest.raises(ValueError, match=r"estimated_velocity must be \(T, 3\)"):
+        R.root_translation(rel, contact, motion.fps, acc, options, estimated_velocity=noisy[:-1])

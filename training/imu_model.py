@@ -63,14 +63,19 @@ class RNNBlock(nn.Module):
 
 class ImuPoserNet(nn.Module):
     """``kind``: "full" (shape input), "no_shape" (the FIP ablation) or "baseline" (one LSTM).
-    ``bidirectional``: every block sees the future too (an offline-only model)."""
+    ``bidirectional``: every block sees the future too (an offline-only model); ``root_velocity``:
+    the joint stage also estimates the root's velocity in the root frame (m/s; TransPose's second
+    translation branch, fused with the contact velocity by the root filter)."""
 
     def __init__(self, kind: str = "full", hidden: int = 192, layers: int = 2, dropout: float = 0.2,
-                 bidirectional: bool = False):
+                 bidirectional: bool = False, root_velocity: bool = False):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if root_velocity and kind == "baseline":
+            raise ValueError("the baseline has no joint stage to estimate the root velocity")
         self.kind, self.hidden, self.layers, self.bidirectional = kind, hidden, layers, bidirectional
+        self.root_velocity = root_velocity
         # Standardisation of the measurements, set from the training set (buffers: saved with the weights).
         self.register_buffer("shape_mean", torch.zeros(MEASUREMENTS))
         self.register_buffer("shape_std", torch.ones(MEASUREMENTS))
@@ -80,7 +85,8 @@ class ImuPoserNet(nn.Module):
             self.pose = RNNBlock(n_in, n_pose, hidden, layers, dropout, bidirectional)
             return
         self.leaf = RNNBlock(n_in, 3 * LEAVES, hidden, layers, dropout, bidirectional)
-        self.joints = RNNBlock(n_in + 3 * LEAVES, 3 * 23 + 2, hidden, layers, dropout, bidirectional)
+        self.joints = RNNBlock(n_in + 3 * LEAVES, 3 * 23 + 2 + (3 if root_velocity else 0), hidden, layers, dropout,
+                               bidirectional)
         self.upper = RNNBlock(n_in + 3 * 23, 6 * len(UPPER_JOINTS), hidden, layers, dropout, bidirectional)
         self.lower = RNNBlock(n_in + 3 * 23, 6 * len(LOWER_JOINTS), hidden, layers, dropout, bidirectional)
         # Where each upper/lower output lands in POSE_JOINTS order.
@@ -105,12 +111,15 @@ class ImuPoserNet(nn.Module):
             return {"pose_6d": pose.reshape(B, T, len(POSE_JOINTS), 6)}
         leaf, _ = self.leaf(x)
         joints_out, _ = self.joints(torch.cat((x, leaf), dim=-1))
-        joints, contact = joints_out[..., :69], joints_out[..., 69:]
+        joints, contact = joints_out[..., :69], joints_out[..., 69:71]
         upper, _ = self.upper(torch.cat((x, joints), dim=-1))
         lower, _ = self.lower(torch.cat((x, joints), dim=-1))
         pose = torch.cat((upper, lower), dim=-1).reshape(B, T, len(POSE_JOINTS), 6)[:, :, self.pose_order]
-        return {"pose_6d": pose, "leaf": leaf.reshape(B, T, LEAVES, 3),
-                "joints": joints.reshape(B, T, 23, 3), "contact_logit": contact}
+        out = {"pose_6d": pose, "leaf": leaf.reshape(B, T, LEAVES, 3),
+               "joints": joints.reshape(B, T, 23, 3), "contact_logit": contact}
+        if self.root_velocity:
+            out["root_velocity"] = joints_out[..., 71:74]
+        return out
 
 
 # --- rotations and forward kinematics on the 17 posed joints (for the losses) ----------------------------

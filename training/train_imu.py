@@ -35,8 +35,10 @@ from training.imu_model import (KINDS, LOWER_JOINTS, POSE_JOINTS, UPPER_JOINTS, 
                                 forward_kinematics, full_relative_globals, sixd_to_matrix)
 
 WEIGHT_VERSION = 1
-LOSS_WEIGHTS = {"rotation": 1.0, "fk": 10.0, "velocity": 300.0, "leaf": 10.0, "joints": 10.0, "contact": 0.1}
-ARRAY_KEYS = ("imu", "imu_valid", "measurements", "global_6d", "joints", "leaf", "tpose_joints", "contact", "mask")
+LOSS_WEIGHTS = {"rotation": 1.0, "fk": 10.0, "velocity": 300.0, "leaf": 10.0, "joints": 10.0, "contact": 0.1,
+                "root_velocity": 0.1}
+ARRAY_KEYS = ("imu", "imu_valid", "measurements", "global_6d", "joints", "leaf", "tpose_joints", "contact", "mask",
+              "root_velocity")
 
 
 def tensors(arrays: dict) -> dict:
@@ -67,6 +69,8 @@ def losses(model: ImuPoserNet, batch: dict) -> dict:
         bce = torch.nn.functional.binary_cross_entropy_with_logits(out["contact_logit"], batch["contact"],
                                                                    reduction="none")
         terms["contact"] = _masked_mean(bce, mask)
+    if "root_velocity" in out:
+        terms["root_velocity"] = _masked_mean((out["root_velocity"] - batch["root_velocity"]) ** 2, mask)
     terms["total"] = sum(LOSS_WEIGHTS[k] * v for k, v in terms.items())
     return terms
 
@@ -105,7 +109,8 @@ def train(args) -> dict:
     if not val_motions:
         print("no validation clips: the epoch is picked on the training clips without augmentation", flush=True)
         val_motions = train_motions
-    model = ImuPoserNet(args.kind, hidden=args.hidden, layers=args.layers, bidirectional=args.bidirectional)
+    model = ImuPoserNet(args.kind, hidden=args.hidden, layers=args.layers, bidirectional=args.bidirectional,
+                        root_velocity=args.root_velocity)
     speed = tuple(args.speed_range) if args.speed_range else None
     first = build_epoch(train_motions, args.seed, 0, True, args.window, args.stride, speed)
     model.shape_mean.copy_(first["measurements"].mean(0))
@@ -122,7 +127,8 @@ def train(args) -> dict:
         "architecture": "imu_poser", "version": WEIGHT_VERSION, "kind": args.kind,
         "hyperparameters": {"hidden": args.hidden, "layers": args.layers, "pose_joints": list(POSE_JOINTS),
                             "upper_joints": list(UPPER_JOINTS), "lower_joints": list(LOWER_JOINTS),
-                            "acc_clamp": ACC_CLAMP, "bidirectional": bool(args.bidirectional)},
+                            "acc_clamp": ACC_CLAMP, "bidirectional": bool(args.bidirectional),
+                            "root_velocity": bool(args.root_velocity)},
         "training": {"seed": args.seed, "epochs": args.epochs, "best_epoch": best["epoch"],
                      "val_rotation_deg": round(best["val_rotation_deg"], 3), "batch": args.batch, "lr": args.lr,
                      "loss_weights": LOSS_WEIGHTS, "window": args.window, "stride": args.stride,
@@ -142,6 +148,8 @@ def main(argv=None) -> int:
     parser.add_argument("--kind", choices=KINDS, default="full")
     parser.add_argument("--bidirectional", action="store_true",
                         help="an offline-only model whose stages also see the future (imu_poser_offline.npz)")
+    parser.add_argument("--root-velocity", action="store_true",
+                        help="the joint stage also estimates the root velocity (m/s, root frame) for the root filter")
     add_training_arguments(parser, epochs=40, hidden=192)
     args = parse_training_arguments(parser, argv)
     meta = train(args)

@@ -12,8 +12,9 @@ either side (:func:`chunk_bounds`). Inputs are the 72 normalised IMU features of
 the shape-aware model, the wearer's four measurements (:func:`shape_vector`).
 
 Outputs (:class:`PoserOutput`): the 17 ``POSE_JOINTS`` root-relative global rotations as 6D, the
-five leaf and 23 joint positions in the root frame (metres), and the two foot-contact
-probabilities. :func:`relative_globals` turns the 6D into all 24 root-relative rotations (feet,
+five leaf and 23 joint positions in the root frame (metres), the two foot-contact
+probabilities and, from a model trained with ``--root-velocity``, the root's velocity in the root
+frame (m/s; the root filter fuses it with the contact velocity). :func:`relative_globals` turns the 6D into all 24 root-relative rotations (feet,
 hands and the pelvis get identity locals) and :func:`local_quaternions` into the Motion's local
 rotations given the pelvis's world orientation.
 """
@@ -89,8 +90,9 @@ class PoserOutput:
     contact: np.ndarray | None     # (T, 2) left/right foot contact probability
     leaf: np.ndarray | None        # (T, 5, 3) wrists, ankles, head in the root frame (m)
     joints: np.ndarray | None      # (T, 23, 3) joints 1..23 in the root frame (m)
+    root_velocity: np.ndarray | None = None   # (T, 3) the root's velocity in the root frame (m/s), where estimated
 
-    FIELDS = ("pose_6d", "contact", "leaf", "joints")
+    FIELDS = ("pose_6d", "contact", "leaf", "joints", "root_velocity")
 
     def crop(self, start: int, stop: int) -> "PoserOutput":
         """Frames [start, stop) (views)."""
@@ -218,13 +220,14 @@ class ImuPoser:
             return PoserOutput(pose.reshape(lead + (len(POSE_JOINTS), 6)), None, None, None)
         leaf = call("leaf", x)
         joints_out = call("joints", np.concatenate((x, leaf), axis=-1))
-        joints, logits = joints_out[..., :69], joints_out[..., 69:]
+        joints, logits = joints_out[..., :69], joints_out[..., 69:71]
+        velocity = joints_out[..., 71:74] if joints_out.shape[-1] == 74 else None
         body_in = np.concatenate((x, joints), axis=-1)
         upper = call("upper", body_in)
         lower = call("lower", body_in)
         pose = np.concatenate((upper, lower), axis=-1).reshape(lead + (len(POSE_JOINTS), 6))[..., self._pose_order, :]
         contact = 1.0 / (1.0 + np.exp(-logits))
-        return PoserOutput(pose, contact, leaf.reshape(lead + (LEAVES, 3)), joints.reshape(lead + (23, 3)))
+        return PoserOutput(pose, contact, leaf.reshape(lead + (LEAVES, 3)), joints.reshape(lead + (23, 3)), velocity)
 
 
 class PoserChunks:

@@ -192,7 +192,8 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     dropped = int((~six.valid).sum())
     held = fill_dropped(six) if dropped else six
     poser = poser or load_poser(options.model, offline=options.offline_model)
-    sixd, contact = _network_6d(held, six.valid, measurements, poser, options.sensor_bones, lambda f: report(0.8 * f))
+    sixd, contact, velocity = _network_6d(held, six.valid, measurements, poser, options.sensor_bones,
+                                          lambda f: report(0.8 * f))
     del six
     rotations, positions, floor_roots = _pose_from_6d(sixd, skeleton, options.smoothing_hz)
     del sixd
@@ -203,7 +204,8 @@ def reconstruct_imu(recording: ImuRecording, measurements: BodyMeasurements, opt
     translation = np.zeros((T, 3))
     if options.translation:
         translation = root_translation(positions, contact, NETWORK_FPS,
-                                       held.acceleration[:, SIX_SENSORS.index("pelvis")], root_options)
+                                       held.acceleration[:, SIX_SENSORS.index("pelvis")], root_options,
+                                       estimated_velocity=velocity)
     del positions, held
     translation, lifted = lift_to_floor_roots(translation, floor_roots)
     metadata = {"source": recording.source, "imu": {"mode": "network", "model": poser.kind,
@@ -227,10 +229,11 @@ def _network_6d(held: ImuRecording, valid, measurements, poser: ImuPoser, sensor
     recurrent state carried (``ImuPoser.chunked``; a bidirectional model's chunks each run with
     ``poser.context`` frames more on either side instead): (T, 18, 6) the 17 posed joints' root-relative
     rotations (the sensor bones' own with ``sensor_bones``) and, last, the pelvis's world
-    orientation, as 6D; and the (T, 2) contact probabilities (None for a model without them)."""
+    orientation, as 6D; the (T, 2) contact probabilities (None for a model without them); and the
+    root's world velocity (T, 3) from a model that estimates it (else None)."""
     T = held.num_frames
     sixd = np.empty((T, len(POSE_JOINTS) + 1, 6))
-    contact = None
+    contact = velocity = None
     session = poser.chunked(measurements)
     for lo, hi, a, b in chunk_bounds(T, poser.context, CHUNK_FRAMES):
         part = ImuRecording(sensors=held.sensors, orientation=held.orientation[lo:hi],
@@ -242,8 +245,11 @@ def _network_6d(held: ImuRecording, valid, measurements, poser: ImuPoser, sensor
         if out.contact is not None:
             contact = np.empty((T, 2), out.contact.dtype) if contact is None else contact
             contact[a:b] = out.contact
+        if out.root_velocity is not None:     # root frame -> world: the pelvis's orientation
+            velocity = np.empty((T, 3)) if velocity is None else velocity
+            velocity[a:b] = np.einsum("tij,tj->ti", orientation[:, PELVIS], out.root_velocity)
         progress(b / T)
-    return sixd, contact
+    return sixd, contact, velocity
 
 
 def _pose_from_6d(sixd: np.ndarray, skeleton, smoothing_hz: float):

@@ -121,6 +121,8 @@ class RootOptions:
       under it (``synth.CorruptionModel``: at most 0.1 per sensor axis). 0 leaves it unbounded.
     initial_velocity_std: prior std of the root velocity at the start (the first contact
       measurement then sets it).
+    estimated_velocity_std: std of an estimated root velocity (``root_translation``'s
+      ``estimated_velocity``: the offline IMU network's), per frame.
     gate: innovations beyond this many standard deviations (3-D, normalised) are down-weighted.
     coast_time: time constant of the velocity decay while no foot is planted (at once without
       acceleration, after ``flight_time`` with it); coast_noise is the process noise (m/s^2) of the
@@ -145,6 +147,7 @@ class RootOptions:
     bias_std: float = 0.1
     bias_max: float = 0.3
     initial_velocity_std: float = 2.0
+    estimated_velocity_std: float = 0.3
     gate: float = 3.0
     coast_time: float = 0.5
     coast_noise: float = 5.0
@@ -168,7 +171,8 @@ class RootOptions:
         if not 0.0 <= self.contact_low < self.contact_high <= 1.0:
             raise ValueError(f"RootOptions needs 0 <= contact_low < contact_high <= 1, got "
                              f"{self.contact_low!r} and {self.contact_high!r}")
-        for name in ("pivot_sharpness", "contact_velocity_std", "gate", "coast_time", "max_acc"):
+        for name in ("pivot_sharpness", "contact_velocity_std", "gate", "coast_time", "max_acc",
+                     "estimated_velocity_std"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"RootOptions.{name} must be > 0, got {getattr(self, name)!r}")
 
@@ -310,19 +314,23 @@ class _Filter:
         """One frame (the live stream): :meth:`run` over a single frame; returns the root position."""
         return self.run((None, acc), (None, u), (None, sensor), (0.0, confidence), (0.0, target), (0.0, floor))[0]
 
-    def run(self, accs, velocity, sensor, confidence, target, floor) -> list:
+    def run(self, accs, velocity, sensor, confidence, target, floor, estimated=None) -> list:
         """Frames 1.. of whole sequences (frame 0 is :meth:`start`'s): per frame, ``accs`` the
         pelvis acceleration (or None), ``velocity`` the root's contact velocity, ``sensor`` the
         pelvis sensor's velocity relative to the root (the state ``v`` is the *sensor's* world
         velocity, what the accelerometer integrates to), the contact ``confidence``, the planted
-        foot's floor ``target`` and the ``floor`` no foot may go under. Returns the root positions
-        of those frames. The state and settings live in local variables: a method call and a dozen
+        foot's floor ``target`` and the ``floor`` no foot may go under; ``estimated`` (or None): a
+        world root velocity estimated on every frame (the offline IMU network's), a second
+        measurement with std ``estimated_velocity_std`` (and then a long contact-less run does
+        not coast: the estimate carries it). Returns the root positions of those
+        frames. The state and settings live in local variables: a method call and a dozen
         attribute look-ups per frame cost more than the arithmetic."""
         o, dt = self.o, self.dt
         use_acc, coast_decay, pull = self.use_acc, self.coast_decay, self.pull
         flight = o.flight_time if use_acc else 0.0
         max_acc, bound, gate = o.max_acc, o.bias_max, o.gate
         gate2, r_full = gate * gate, o.contact_velocity_std ** 2
+        r_estimated = o.estimated_velocity_std ** 2
         two_dt, dt_dt, q_acc = 2.0 * dt, dt * dt, (o.acc_noise * dt) ** 2
         walk, q_coast = o.bias_walk ** 2 * dt, (o.coast_noise * dt) ** 2
         v0, v1, v2 = self.v
@@ -340,7 +348,8 @@ class _Filter:
             # Predict. A contact-less run longer than a flight is support by something else
             # (climbing, sitting, hands): the velocity then decays.
             airborne = airborne + dt if c <= 0.0 else 0.0
-            decay = coast_decay if airborne > flight else 1.0
+            # (An estimated velocity says what the velocity is: no coasting then.)
+            decay = coast_decay if airborne > flight and estimated is None else 1.0
             if use_acc:
                 acc = accs[t]
                 if acc is not None and acc[0] == acc[0] and acc[1] == acc[1] and acc[2] == acc[2]:
@@ -381,6 +390,22 @@ class _Filter:
                     b1 = min(max(b1, -bound), bound)
                     b2 = min(max(b2, -bound), bound)
                 p00, p01, p11 = (1.0 - k0) * p00, (1.0 - k0) * p01, p11 - k1 * p01
+            if estimated is not None:                    # update with the estimated velocity
+                u = estimated[t]
+                e0, e1, e2 = u[0] + s0 - v0, u[1] + s1 - v1, u[2] + s2 - v2
+                s = p00 + r_estimated
+                k0, k1 = p00 / s, p01 / s
+                v0 += k0 * e0
+                b0 += k1 * e0
+                v1 += k0 * e1
+                b1 += k1 * e1
+                v2 += k0 * e2
+                b2 += k1 * e2
+                if bound > 0.0:
+                    b0 = min(max(b0, -bound), bound)
+                    b1 = min(max(b1, -bound), bound)
+                    b2 = min(max(b2, -bound), bound)
+                p00, p01, p11 = (1.0 - k0) * p00, (1.0 - k0) * p01, p11 - k1 * p01
             # Position; the planted foot pulled onto the floor, no foot below it.
             x0 += (v0 - s0) * dt
             x1 += (v1 - s1) * dt
@@ -403,10 +428,13 @@ class _Filter:
 ROOT_CHUNK_FRAMES = 20_000   # the offline filter's per-frame measurements are made this many frames at a time
 
 
-def root_translation(relative_positions, contact_prob, fps, pelvis_acc=None, options: RootOptions = RootOptions()) -> np.ndarray:
+def root_translation(relative_positions, contact_prob, fps, pelvis_acc=None, options: RootOptions = RootOptions(),
+                     estimated_velocity=None) -> np.ndarray:
     """World root (pelvis) translation (T, 3) from a world-oriented root-relative pose (T, 24, 3),
     contact probabilities (T, 2) and optionally the pelvis free acceleration (T, 3); see the module
     docstring for the method. Without ``pelvis_acc`` the root follows the contact velocity alone.
+    ``estimated_velocity`` (T, 3), optional: a world root velocity estimated on every frame (m/s;
+    the offline IMU network's), fused as a second measurement (``RootOptions.estimated_velocity_std``).
     A long take runs ``ROOT_CHUNK_FRAMES`` at a time through the same filter (its state carried:
     the same numbers), so its per-frame Python values never exist for the whole take at once."""
     fps = _check_fps(fps)
@@ -417,6 +445,11 @@ def root_translation(relative_positions, contact_prob, fps, pelvis_acc=None, opt
     if not isinstance(options, RootOptions):
         raise TypeError(f"options must be RootOptions, got {type(options).__name__}")
     use_acc = acc is not None
+    if estimated_velocity is not None:
+        estimated_velocity = np.asarray(estimated_velocity, dtype=np.float64)
+        if estimated_velocity.shape != (T, 3) or not np.isfinite(estimated_velocity).all():
+            raise ValueError(f"estimated_velocity must be (T, 3) = ({T}, 3) finite values, got shape "
+                             f"{estimated_velocity.shape}")
     f = _Filter(fps, options, use_acc)
     out = np.empty((T, 3))
     for start in range(0, T, ROOT_CHUNK_FRAMES):
@@ -429,7 +462,8 @@ def root_translation(relative_positions, contact_prob, fps, pelvis_acc=None, opt
         accs = acc[lo:end].tolist() if use_acc else [None] * (end - lo)
         if start == 0:
             out[0] = f.start(floor[0])
-        out[lo + 1:end] = np.reshape(f.run(accs, velocity, sensor, confidence, target, floor), (-1, 3))
+        estimated = None if estimated_velocity is None else estimated_velocity[lo:end].tolist()
+        out[lo + 1:end] = np.reshape(f.run(accs, velocity, sensor, confidence, target, floor, estimated), (-1, 3))
     return out
 
 

@@ -177,7 +177,8 @@ def test_shipped_weights_load_are_small_and_match_torch(kind, offline):
     assert meta["kind"] == kind and not meta["training"]["smoke"]
     hyper = meta["hyperparameters"]
     assert bool(hyper.get("bidirectional")) == offline
-    model = ImuPoserNet(kind, hidden=hyper["hidden"], layers=hyper["layers"], bidirectional=offline)
+    model = ImuPoserNet(kind, hidden=hyper["hidden"], layers=hyper["layers"], bidirectional=offline,
+                        root_velocity=bool(hyper.get("root_velocity")))
     model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()})
     model.eval()
     imu, valid = _inputs(240, seed=5)

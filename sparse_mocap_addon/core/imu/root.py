@@ -147,7 +147,7 @@ class RootOptions:
     bias_std: float = 0.1
     bias_max: float = 0.3
     initial_velocity_std: float = 2.0
-    estimated_velocity_std: float = 0.3
+    estimated_velocity_std: float = 0.15
     gate: float = 3.0
     coast_time: float = 0.5
     coast_noise: float = 5.0

@@ -368,32 +368,19 @@ class _Filter:
                 v2 *= decay
                 p00 = p00 * decay * decay + q_coast
                 p01 = p11 = 0.0
-            if c > 0.0:                                  # update with the contact velocity
-                u = velocity[t]
-                r = r_full / c
+            # Update with the contact velocity (when a foot is planted) and the estimated one.
+            updates = ((velocity[t], r_full / c, True),) if c > 0.0 else ()
+            if estimated is not None:
+                updates += ((estimated[t], r_estimated, False),)
+            for u, r, gated in updates:
                 e0, e1, e2 = u[0] + s0 - v0, u[1] + s1 - v1, u[2] + s2 - v2
                 s = p00 + r
-                d2 = (e0 * e0 + e1 * e1 + e2 * e2) / (3.0 * s)
-                if d2 > gate2:
-                    # Huber weight: the correction stays bounded but never vanishes, so a wrong
-                    # state (e.g. after an acceleration spike) is still pulled back by steady contact.
-                    s = s * sqrt(d2) / gate
-                k0, k1 = p00 / s, p01 / s
-                v0 += k0 * e0
-                b0 += k1 * e0
-                v1 += k0 * e1
-                b1 += k1 * e1
-                v2 += k0 * e2
-                b2 += k1 * e2
-                if bound > 0.0:
-                    b0 = min(max(b0, -bound), bound)
-                    b1 = min(max(b1, -bound), bound)
-                    b2 = min(max(b2, -bound), bound)
-                p00, p01, p11 = (1.0 - k0) * p00, (1.0 - k0) * p01, p11 - k1 * p01
-            if estimated is not None:                    # update with the estimated velocity
-                u = estimated[t]
-                e0, e1, e2 = u[0] + s0 - v0, u[1] + s1 - v1, u[2] + s2 - v2
-                s = p00 + r_estimated
+                if gated:
+                    d2 = (e0 * e0 + e1 * e1 + e2 * e2) / (3.0 * s)
+                    if d2 > gate2:
+                        # Huber weight: the correction stays bounded but never vanishes, so a wrong
+                        # state (e.g. after an acceleration spike) is still pulled back by steady contact.
+                        s = s * sqrt(d2) / gate
                 k0, k1 = p00 / s, p01 / s
                 v0 += k0 * e0
                 b0 += k1 * e0

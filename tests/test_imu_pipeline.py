@@ -50,16 +50,18 @@ def test_a_synthetic_walk_becomes_a_walking_motion_on_the_wearers_skeleton():
     assert 0.1 < report["contact_fraction"][0] < 1.0 and 0.1 < report["contact_fraction"][1] < 1.0
 
 
-def test_offline_reconstruction_uses_the_bidirectional_model_where_one_is_shipped():
+def test_the_bidirectional_offline_model_runs_on_request():
     from sparse_mocap_addon.inference.imu_poser import has_offline_model
     from sparse_mocap_addon.pipelines.imu import load_poser
     _, rec = _walk_recording(seconds=3.0)
     _, report = reconstruct_imu(rec, BODY)
+    assert report["offline_model"] is False                   # the causal model by default
+    _, report = reconstruct_imu(rec, BODY, ImuSolveOptions(offline_model=True))
     assert report["offline_model"] is has_offline_model("full")
     assert load_poser("full", offline=True).bidirectional is has_offline_model("full")
     assert not load_poser("full").bidirectional
     # The comparison models have no offline variant: the option falls back to their causal model.
-    _, report = reconstruct_imu(rec, BODY, ImuSolveOptions(model="no_shape"))
+    _, report = reconstruct_imu(rec, BODY, ImuSolveOptions(model="no_shape", offline_model=True))
     assert report["offline_model"] is False and report["model"] == "no_shape"
 
 

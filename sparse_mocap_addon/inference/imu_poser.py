@@ -6,8 +6,8 @@ the two within 1e-4): a leaf stage, a joint stage with foot-contact logits, and 
 lower-body pose stages, each Linear -> ReLU -> LSTM -> Linear, all causal; so the streaming output
 equals the offline output frame for frame. Where ``OFFLINE_WEIGHT_FILES`` ships one, a bidirectional
 variant of the same wiring (each stage also sees the future, so it cannot stream) serves offline
-reconstruction on request (``pipelines/imu.ImuSolveOptions.offline_model``); a long input then runs in chunks that each see ``OFFLINE_CONTEXT_FRAMES`` more on
-either side (:func:`chunk_bounds`). Inputs are the 72 normalised IMU features of
+reconstruction by default (``pipelines/imu.ImuSolveOptions.offline_model``); a long input then runs
+in chunks that each see ``OFFLINE_CONTEXT_FRAMES`` more on either side (:func:`chunk_bounds`). Inputs are the 72 normalised IMU features of
 ``core/imu/synth.features`` (sensor order ``core/imu/recording.SIX_SENSORS``), the six validity flags and, for
 the shape-aware model, the wearer's four measurements (:func:`shape_vector`).
 

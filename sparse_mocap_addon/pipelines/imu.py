@@ -3,8 +3,8 @@
 Two modes (``ImuSolveOptions.mode``; "auto" picks):
 
 - **network**: the six sensors of ``core/imu/recording.SIX_SENSORS`` (forearms, lower legs, head, pelvis)
-  drive the poser network (``inference/imu_poser.py``; on request its bidirectional offline variant,
-  ``ImuSolveOptions.offline_model``): normalised features -> the 17 posed
+  drive the poser network (``inference/imu_poser.py``; offline, its bidirectional variant unless
+  ``ImuSolveOptions.offline_model`` is off): normalised features -> the 17 posed
   joints' root-relative rotations and the foot-contact probabilities; the pelvis's world
   orientation is its sensor's; the root translation comes from the contacts and the pelvis
   acceleration (``core/imu/root.py``).
@@ -67,9 +67,10 @@ class ImuSolveOptions:
     stage, the last offline step (the floor is y = 0; ``FeetOptions(enabled=False)``: the raw
     reconstruction, as the live stream gives it); ``offline_model``: the model's bidirectional
     variant, where one is shipped (``inference/imu_poser.OFFLINE_WEIGHT_FILES``; each frame also sees
-    the future: more accurate on the synthetic test split, slower, never what the live stream runs).
-    Off by default: on the real TransPose example it shortens the 4 m walk (to 0.3 m), so it stays
-    opt-in until it is checked on real recordings with a ground truth."""
+    the future: more accurate on every synthetic figure and, on the real TransPose example, it walks
+    forward and hops in place where the causal model drifts backwards and sideways
+    (``benchmarks/imu_real.py``); about half as fast, and never what the live stream runs). Off:
+    the causal model, what :class:`ImuStream` gives."""
 
     mode: str = "auto"
     model: str = "full"
@@ -77,7 +78,7 @@ class ImuSolveOptions:
     smoothing_hz: float = DEFAULT_SMOOTHING_HZ
     sensor_bones: bool = True
     feet: FeetOptions = field(default_factory=lambda: FeetOptions(floor="zero"))
-    offline_model: bool = False
+    offline_model: bool = True
 
     def validate(self) -> "ImuSolveOptions":
         if self.mode not in MODES:

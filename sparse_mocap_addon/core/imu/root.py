@@ -663,6 +663,23 @@ def root_drift(pred_translation, true_translation, fps, seconds: float = 10.0, s
     return float(errors.mean())
 
 
+def heading_velocity(translation, root_orientation, fps) -> np.ndarray:
+    """(T, 2) the root's horizontal velocity (m/s) in its own heading frame: column 0 along the
+    pelvis's forward (+Z turned about the vertical only), column 1 toward its left (+X). A check
+    that needs no ground truth: a walk should travel mostly forward, and two-footed hops in place
+    should not travel at all (``benchmarks/imu_real.py``)."""
+    fps = _check_fps(fps)
+    translation = np.asarray(translation, dtype=np.float64)
+    forward = np.asarray(root_orientation, dtype=np.float64)[:, [0, 2], 2]     # the pelvis's +Z on the floor
+    if translation.ndim != 2 or translation.shape[1] != 3 or forward.shape != (len(translation), 2):
+        raise ValueError(f"translation must be (T, 3) and root_orientation (T, 3, 3) for the same T, got "
+                         f"{translation.shape} and {np.shape(root_orientation)}")
+    forward /= np.maximum(np.linalg.norm(forward, axis=1, keepdims=True), 1e-9)
+    velocity = np.gradient(translation[:, [0, 2]], axis=0) * fps
+    left = np.stack((forward[:, 1], -forward[:, 0]), axis=1)                 # +X when facing +Z
+    return np.stack(((velocity * forward).sum(axis=1), (velocity * left).sum(axis=1)), axis=1)
+
+
 def pose_inputs(motion):
     """Truth inputs from a Motion: world-oriented root-relative joints (T, 24, 3) and foot contact
     (T, 2) as 0/1 floats (``contact.detect_foot_contact`` on the heel, ball and toe points of

@@ -1,0 +1,93 @@
+"""What can be judged on a real six-IMU recording without a ground truth (issue 16).
+
+The TransPose example (``../shared/data/imu_real/transpose_example``: 1,760 frames of a real
+Noitom recording, 60 fps, already in the core frame) has no body or root truth, but its own
+sensors say what the body does in two stretches:
+
+- **hops**, frames 800-1100: both shins pitch together (correlation of their pitch +0.93) and the
+  pelvis's vertical acceleration swings with a 11 m/s^2 standard deviation (impacts to 70 m/s^2 on
+  the shins): two-footed jumps.
+- **walk**, frames 1150-1760: the shins alternate (correlation -0.58), the pelvis's vertical
+  acceleration has a 1.2 m/s^2 standard deviation: steps.
+
+A walk travels forward, so its root velocity in the pelvis's heading frame
+(``core/imu/root.heading_velocity``) should be mostly forward: the **forward share** is the mean
+forward velocity over the mean horizontal speed (1 for a straight forward walk, 0 for travel in
+random directions, negative backwards). Hops, in place or forward, should not travel backwards or
+sideways: the **hop drift** is the mean velocity's forward and leftward components over the hops.
+Neither figure is an error against a truth; they catch a model that walks sideways or drifts away
+while jumping, which the synthetic test split cannot show.
+
+Each model runs the whole pipeline (``reconstruct_imu``, 1.75 m neutral body): the default, and
+the causal and offline models by name. Prints a table to stderr and one JSON line last on stdout.
+
+    python benchmarks/imu_real.py [--data ../shared/data/imu_real/transpose_example]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sparse_mocap_addon.core.body.measurements import BodyMeasurements  # noqa: E402
+from sparse_mocap_addon.core.imu.formats import read_imu  # noqa: E402
+from sparse_mocap_addon.core.imu.root import heading_velocity  # noqa: E402
+from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix  # noqa: E402
+from sparse_mocap_addon.pipelines.imu import ImuSolveOptions, reconstruct_imu  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "imu_real" / "transpose_example"
+HOPS = slice(800, 1100)
+WALK = slice(1150, 1760)
+
+
+def travel_figures(motion) -> dict:
+    """The figures of the module docstring for one reconstruction of the TransPose example."""
+    velocity = heading_velocity(motion.translation, quat_to_matrix(motion.rotations[:, 0]), motion.fps)
+    speed = np.linalg.norm(velocity, axis=1)
+    horizontal = motion.translation[:, [0, 2]]
+    return {
+        "walk_forward_share": round(float(velocity[WALK, 0].mean() / speed[WALK].mean()), 3),
+        "walk_speed_m_s": round(float(speed[WALK].mean()), 3),
+        "hop_drift_forward_m_s": round(float(velocity[HOPS, 0].mean()), 3),
+        "hop_drift_left_m_s": round(float(velocity[HOPS, 1].mean()), 3),
+        "net_travel_m": round(float(np.linalg.norm(horizontal[-1] - horizontal[0])), 3),
+        "path_m": round(float(np.linalg.norm(np.diff(horizontal, axis=0), axis=1).sum()), 3),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    args = parser.parse_args(argv)
+    if not args.data.exists():
+        print(f"skipped: the TransPose example recording {args.data} is absent")
+        return 0
+    recording = read_imu(args.data)
+    body = BodyMeasurements(height=1.75)
+    models = {"default": ImuSolveOptions(), "causal": ImuSolveOptions(offline_model=False),
+              "offline": ImuSolveOptions(offline_model=True)}
+    result = {}
+    for name, options in models.items():
+        motion, report = reconstruct_imu(recording, body, options)
+        result[name] = {"offline_model": report["offline_model"], **travel_figures(motion)}
+    print(f"{'model':<17} {'walk fwd share':>14} {'walk m/s':>9} {'hop drift fwd/left m/s':>23} "
+          f"{'net m':>6} {'path m':>7}", file=sys.stderr)
+    for name, row in result.items():
+        label = name + (" (offline)" if name == "default" and row["offline_model"] else
+                        " (causal)" if name == "default" else "")
+        print(f"{label:<17} {row['walk_forward_share']:>14.2f} {row['walk_speed_m_s']:>9.2f} "
+              f"{row['hop_drift_forward_m_s']:>+11.2f} / {row['hop_drift_left_m_s']:>+9.2f} "
+              f"{row['net_travel_m']:>6.2f} {row['path_m']:>7.2f}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -71,10 +71,14 @@ def test_streaming_equals_offline(walk):
     motion, rel, contact, acc, _, options = walk
     n = 400
     prob = np.clip(contact[:n] * 0.8 + 0.1, 0, 1)    # soft probabilities exercise the weights
-    for pelvis in (acc[:n], None):
-        offline = R.root_translation(rel[:n], prob, motion.fps, pelvis, options)
+    prob[150:200] = 0.0                               # a contact-less run: coasting, unless estimated
+    velocity = np.diff(motion.translation[:n + 1], axis=0) * motion.fps
+    velocity += np.random.default_rng(4).normal(scale=0.1, size=velocity.shape)
+    for pelvis, estimated in ((acc[:n], None), (None, None), (acc[:n], velocity)):
+        offline = R.root_translation(rel[:n], prob, motion.fps, pelvis, options, estimated_velocity=estimated)
         tracker = R.RootTracker(motion.fps, options)
-        stream = np.array([tracker.step(rel[t], prob[t], None if pelvis is None else pelvis[t]) for t in range(n)])
+        stream = np.array([tracker.step(rel[t], prob[t], None if pelvis is None else pelvis[t],
+                                        None if estimated is None else estimated[t]) for t in range(n)])
         np.testing.assert_allclose(stream, offline, rtol=0, atol=1e-12)
     tracker.reset()
     np.testing.assert_allclose(tracker.step(rel[0], prob[0]), offline[0], atol=1e-12)
@@ -201,6 +205,10 @@ def test_clear_errors():
         tracker.step(rel[0], (1, 1))
     with pytest.raises(ValueError, match=r"pelvis_acc_t must be shaped \(3,\)"):
         tracker.step(rel[0], (1, 1), (0, 0))
+    with pytest.raises(ValueError, match="estimated_velocity_t must be given on every frame or on none"):
+        tracker.step(rel[0], (1, 1), (0, 0, 0), (0.5, 0, 0))
+    with pytest.raises(ValueError, match="estimated_velocity_t must be 3 finite values"):
+        R.RootTracker(60).step(rel[0], (1, 1), None, (np.nan, 0, 0))
 
 
 def test_corpus_drift_below_naive():

@@ -350,7 +350,9 @@ class ImuStream:
         contact = out.contact if out.contact is not None else _lower_foot_contact(positions)
         translation = np.zeros(3)
         if self.options.translation:
-            translation = self._tracker.step(positions, contact, self._last_acceleration[PELVIS])
+            # A model that estimates the root's velocity gives it in the root frame: world = pelvis @ v.
+            estimated = None if out.root_velocity is None else held[0, PELVIS] @ out.root_velocity
+            translation = self._tracker.step(positions, contact, self._last_acceleration[PELVIS], estimated)
         translation, _ = self._soles.lift(translation, positions, global_rot)
         return rotations, translation, contact
 

@@ -122,7 +122,8 @@ class RootOptions:
     initial_velocity_std: prior std of the root velocity at the start (the first contact
       measurement then sets it).
     estimated_velocity_std: std of an estimated root velocity (``root_translation``'s
-      ``estimated_velocity``: the offline IMU network's), per frame.
+      ``estimated_velocity``, ``RootTracker.step``'s ``estimated_velocity_t``: the IMU network's),
+      per frame.
     gate: innovations beyond this many standard deviations (3-D, normalised) are down-weighted.
     coast_time: time constant of the velocity decay while no foot is planted (at once without
       acceleration, after ``flight_time`` with it); coast_noise is the process noise (m/s^2) of the
@@ -310,9 +311,10 @@ class _Filter:
         self.x = [0.0, float(floor), 0.0]
         return tuple(self.x)
 
-    def step(self, acc, u, sensor, confidence: float, target: float, floor: float):
+    def step(self, acc, u, sensor, confidence: float, target: float, floor: float, estimated=None):
         """One frame (the live stream): :meth:`run` over a single frame; returns the root position."""
-        return self.run((None, acc), (None, u), (None, sensor), (0.0, confidence), (0.0, target), (0.0, floor))[0]
+        return self.run((None, acc), (None, u), (None, sensor), (0.0, confidence), (0.0, target), (0.0, floor),
+                        None if estimated is None else (None, estimated))[0]
 
     def run(self, accs, velocity, sensor, confidence, target, floor, estimated=None) -> list:
         """Frames 1.. of whole sequences (frame 0 is :meth:`start`'s): per frame, ``accs`` the
@@ -320,7 +322,7 @@ class _Filter:
         pelvis sensor's velocity relative to the root (the state ``v`` is the *sensor's* world
         velocity, what the accelerometer integrates to), the contact ``confidence``, the planted
         foot's floor ``target`` and the ``floor`` no foot may go under; ``estimated`` (or None): a
-        world root velocity estimated on every frame (the offline IMU network's), a second
+        world root velocity estimated on every frame (the IMU network's), a second
         measurement with std ``estimated_velocity_std`` (and then a long contact-less run does
         not coast: the estimate carries it). Returns the root positions of those
         frames. The state and settings live in local variables: a method call and a dozen
@@ -421,7 +423,7 @@ def root_translation(relative_positions, contact_prob, fps, pelvis_acc=None, opt
     contact probabilities (T, 2) and optionally the pelvis free acceleration (T, 3); see the module
     docstring for the method. Without ``pelvis_acc`` the root follows the contact velocity alone.
     ``estimated_velocity`` (T, 3), optional: a world root velocity estimated on every frame (m/s;
-    the offline IMU network's), fused as a second measurement (``RootOptions.estimated_velocity_std``).
+    the IMU network's), fused as a second measurement (``RootOptions.estimated_velocity_std``).
     A long take runs ``ROOT_CHUNK_FRAMES`` at a time through the same filter (its state carried:
     the same numbers), so its per-frame Python values never exist for the whole take at once."""
     fps = _check_fps(fps)
@@ -476,9 +478,13 @@ class RootTracker:
         self._prev = None           # previous frame's foot points [[ankle, ball] left, [ankle, ball] right]
         self._prev_sensor = None    # previous frame's pelvis sensor point relative to the root (hip frame @ offset)
         self._filter = None
-        self._uses_acc = None
+        self._uses_acc = self._uses_estimate = None
 
-    def step(self, relative_positions_t, contact_prob_t, pelvis_acc_t=None) -> np.ndarray:
+    def step(self, relative_positions_t, contact_prob_t, pelvis_acc_t=None, estimated_velocity_t=None) -> np.ndarray:
+        """The root (3,) after one more frame: its world-oriented root-relative pose (24, 3), contact
+        probabilities (2,), optionally the pelvis free acceleration (3,) and a world root velocity
+        estimated for this frame (3,) (``root_translation``'s ``estimated_velocity``, one frame;
+        given on every frame or on none)."""
         rel = np.asarray(relative_positions_t, dtype=np.float64)
         if rel.shape != (NUM_JOINTS, 3):
             raise ValueError(f"relative_positions_t must be shaped (24, 3), got {rel.shape}")
@@ -498,11 +504,20 @@ class RootTracker:
             acc = acc.tolist()
             if math.isinf(acc[0]) or math.isinf(acc[1]) or math.isinf(acc[2]):
                 raise ValueError("pelvis_acc must not contain infinity (NaN marks a dropped sample)")
+        estimated = None
+        if estimated_velocity_t is not None:
+            estimated = np.asarray(estimated_velocity_t, dtype=np.float64)
+            if estimated.shape != (3,) or not np.isfinite(estimated).all():
+                raise ValueError(f"estimated_velocity_t must be 3 finite values, got {estimated!r}")
+            estimated = estimated.tolist()
         if self._filter is None:
             self._uses_acc = acc is not None
+            self._uses_estimate = estimated is not None
             self._filter = _Filter(self.fps, self.options, self._uses_acc)
         elif self._uses_acc != (acc is not None):
             raise ValueError("pelvis_acc_t must be given on every frame or on none (NaN marks a dropped sample)")
+        elif self._uses_estimate != (estimated is not None):
+            raise ValueError("estimated_velocity_t must be given on every frame or on none")
         rows = rel[_TRACKED_ROWS].tolist()
         feet = [[rows[3], rows[4]], [rows[5], rows[6]]]                    # [side][ankle, ball] (x, y, z)
         sensor_point = _sensor_point(rows[0], rows[1], rows[2], self.options.sensor_offset) if self._uses_acc else None
@@ -516,7 +531,7 @@ class RootTracker:
                 fps, last = self.fps, self._prev_sensor
                 sensor = (fps * (sensor_point[0] - last[0]), fps * (sensor_point[1] - last[1]),
                           fps * (sensor_point[2] - last[2]))
-            out = self._filter.step(acc, velocity, sensor, confidence, target, floor)
+            out = self._filter.step(acc, velocity, sensor, confidence, target, floor, estimated)
         self._prev, self._prev_sensor = feet, sensor_point
         return np.array(out)
 

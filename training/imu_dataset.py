@@ -112,7 +112,7 @@ from sparse_mocap_addon.core.body.measurements import (  # noqa: E402
 )
 from sparse_mocap_addon.core.feet.contact import detect_foot_contact  # noqa: E402
 from sparse_mocap_addon.core.feet.soles import foot_floor_points  # noqa: E402
-from sparse_mocap_addon.core.imu.recording import SIX_SENSORS, ImuRecording, fill_dropped  # noqa: E402
+from sparse_mocap_addon.core.imu.recording import SIX_SENSORS, fill_dropped  # noqa: E402
 from sparse_mocap_addon.core.kinematics.mirror import mirror_motion  # noqa: E402
 from sparse_mocap_addon.core.kinematics.resample import resample_motion  # noqa: E402
 from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402

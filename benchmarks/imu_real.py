@@ -19,7 +19,9 @@ Neither figure is an error against a truth; they catch a model that walks sidewa
 while jumping, which the synthetic test split cannot show.
 
 Each model runs the whole pipeline (``reconstruct_imu``, 1.75 m neutral body): the default, and
-the causal and offline models by name. Prints a table to stderr and one JSON line last on stdout.
+the causal and offline models by name; ``live`` is the live stream (``ImuStream``, frame by frame:
+the causal model, its One Euro filter, no feet stage). Prints a table to stderr and one JSON line
+last on stdout.
 
     python benchmarks/imu_real.py [--data ../shared/data/imu_real/transpose_example]
 """
@@ -40,7 +42,8 @@ from sparse_mocap_addon.core.body.measurements import BodyMeasurements  # noqa: 
 from sparse_mocap_addon.core.imu.formats import read_imu  # noqa: E402
 from sparse_mocap_addon.core.imu.root import heading_velocity  # noqa: E402
 from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix  # noqa: E402
-from sparse_mocap_addon.pipelines.imu import ImuSolveOptions, reconstruct_imu  # noqa: E402
+from sparse_mocap_addon.core.kinematics.motion import Motion  # noqa: E402
+from sparse_mocap_addon.pipelines.imu import ImuSolveOptions, ImuStream, reconstruct_imu  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "imu_real" / "transpose_example"
 HOPS = slice(800, 1100)
@@ -62,6 +65,14 @@ def travel_figures(motion) -> dict:
     }
 
 
+def live_motion(recording, body: BodyMeasurements) -> Motion:
+    """The recording streamed through ``ImuStream`` one frame at a time, as a Motion."""
+    stream = ImuStream(body, sensors=recording.sensors)
+    frames = [stream.step(recording.orientation[t], recording.acceleration[t], recording.valid[t])
+              for t in range(recording.num_frames)]
+    return Motion(recording.fps, np.stack([f[0] for f in frames]), np.stack([f[1] for f in frames]), stream.skeleton)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -77,6 +88,7 @@ def main(argv=None) -> int:
     for name, options in models.items():
         motion, report = reconstruct_imu(recording, body, options)
         result[name] = {"offline_model": report["offline_model"], **travel_figures(motion)}
+    result["live"] = {"offline_model": False, **travel_figures(live_motion(recording, body))}
     print(f"{'model':<17} {'walk fwd share':>14} {'walk m/s':>9} {'hop drift fwd/left m/s':>23} "
           f"{'net m':>6} {'path m':>7}", file=sys.stderr)
     for name, row in result.items():

@@ -67,10 +67,9 @@ class ImuSolveOptions:
     stage, the last offline step (the floor is y = 0; ``FeetOptions(enabled=False)``: the raw
     reconstruction, as the live stream gives it); ``offline_model``: the model's bidirectional
     variant, where one is shipped (``inference/imu_poser.OFFLINE_WEIGHT_FILES``; each frame also sees
-    the future: more accurate on every synthetic figure and, on the real TransPose example, it walks
-    forward and hops in place where the causal model drifts backwards and sideways
-    (``benchmarks/imu_real.py``); about half as fast, and never what the live stream runs). Off:
-    the causal model, what :class:`ImuStream` gives."""
+    the future: more accurate on every synthetic figure, and on the real TransPose example it hops
+    in place with the least drift, ``benchmarks/imu_real.py``; about half as fast, and never what
+    the live stream runs). Off: the causal model, what :class:`ImuStream` gives."""
 
     mode: str = "auto"
     model: str = "full"

@@ -604,7 +604,9 @@ def _imu_motion(args, say, measurements) -> Motion:
         recording = _imu_window(recording, args.imu_start, args.imu_duration, say)
         options = ImuSolveOptions(mode=args.imu_mode, feet=_feet_options(args, "zero"))
         motion, report = reconstruct_imu(recording, measurements, options)
-        say(f"reconstructed {report['frames']} frames ({report['mode']} mode) in {report['seconds']:.2f} s; "
+        model = (f", {report['model']} model" + (", bidirectional" if report.get("offline_model") else "")
+                 if report.get("model") else "")
+        say(f"reconstructed {report['frames']} frames ({report['mode']} mode{model}) in {report['seconds']:.2f} s; "
             f"{feet_summary(report.get('feet'))}")
         motion = _fill_gaps(args, say, motion, lambda: imu_missing_frames(recording, report["mode"]), options.feet)
     except (ImuError, ValueError, OSError) as exc:

@@ -280,7 +280,7 @@ def solve_summary(report: dict) -> str:
     """One line for the user: mode, frames, dropped samples, contacts, calibration."""
     parts = [f"{report.get('mode', '?')} mode"]
     if report.get("model"):
-        parts[0] += f" ({report['model']} model)"
+        parts[0] += f" ({report['model']} model{', bidirectional' if report.get('offline_model') else ''})"
     parts.append(f"{report.get('frames', 0)} frames")
     if report.get("dropped_samples"):
         parts.append(f"{report['dropped_samples']} dropped samples held")

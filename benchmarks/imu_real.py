@@ -65,6 +65,18 @@ def travel_figures(motion) -> dict:
     }
 
 
+def stretch_evidence(recording) -> dict:
+    """What the recording's own sensors say about each stretch (the module docstring's premise):
+    the correlation of the two shins' pitch (the angle of each lower-leg sensor's long axis from
+    the vertical) and the std of the pelvis's vertical acceleration."""
+    shins = [recording.sensors.index(s) for s in ("left_lower_leg", "right_lower_leg")]
+    pitch = np.degrees(np.arccos(np.clip(recording.orientation[:, shins, 1, 1], -1.0, 1.0)))
+    pelvis = recording.acceleration[:, recording.sensors.index("pelvis"), 1]
+    return {name: {"shin_pitch_correlation": round(float(np.corrcoef(pitch[part].T)[0, 1]), 2),
+                   "pelvis_vertical_acc_std_m_s2": round(float(pelvis[part].std()), 2)}
+            for name, part in (("hops", HOPS), ("walk", WALK))}
+
+
 def live_motion(recording, body: BodyMeasurements) -> Motion:
     """The recording streamed through ``ImuStream`` one frame at a time, as a Motion."""
     stream = ImuStream(body, sensors=recording.sensors)
@@ -84,7 +96,12 @@ def main(argv=None) -> int:
     body = BodyMeasurements(height=1.75)
     models = {"default": ImuSolveOptions(), "causal": ImuSolveOptions(offline_model=False),
               "offline": ImuSolveOptions(offline_model=True)}
-    result = {}
+    evidence = stretch_evidence(recording)
+    for (name, figures), part in zip(evidence.items(), (HOPS, WALK)):
+        print(f"{name} (frames {part.start}-{part.stop}): shin pitch correlation "
+              f"{figures['shin_pitch_correlation']:+.2f}, pelvis vertical acceleration std "
+              f"{figures['pelvis_vertical_acc_std_m_s2']:.1f} m/s^2", file=sys.stderr)
+    result = {"evidence": evidence}
     for name, options in models.items():
         motion, report = reconstruct_imu(recording, body, options)
         result[name] = {"offline_model": report["offline_model"], **travel_figures(motion)}
@@ -92,6 +109,8 @@ def main(argv=None) -> int:
     print(f"{'model':<17} {'walk fwd share':>14} {'walk m/s':>9} {'hop drift fwd/left m/s':>23} "
           f"{'net m':>6} {'path m':>7}", file=sys.stderr)
     for name, row in result.items():
+        if name == "evidence":
+            continue
         label = name + (" (offline)" if name == "default" and row["offline_model"] else
                         " (causal)" if name == "default" else "")
         print(f"{label:<17} {row['walk_forward_share']:>14.2f} {row['walk_speed_m_s']:>9.2f} "

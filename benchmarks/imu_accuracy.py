@@ -23,6 +23,9 @@ feet get identity local rotations in both prediction and truth, the root rotatio
   ``kinematic_contact`` for the baseline, fused with the pelvis acceleration and, from a model that
   estimates it, the network's root velocity, as ``reconstruct_imu`` does).
 
+Worst cases beside the means, for the models held to the targets: the 95th percentile and the
+largest per-frame angle and position errors, and the median and largest 10-s drift window.
+
 Prints one table per condition (rows: model x source, then all), then as the last stdout line the
 JSON of ``reconstruct_imu``'s default model on corrupted sensors (``offline`` where it was run, else
 ``full``): ``model``, ``sip_deg``, ``angle_deg``, ``position_cm``, ``jitter_km_s3``,
@@ -133,9 +136,17 @@ def evaluate_clip(poser: ImuPoser, motion, recording, vector, smoothing_hz: floa
 def summarise(results: list[dict]) -> dict:
     cat = lambda key: np.concatenate([r[key] for r in results]) if results else np.zeros(0)  # noqa: E731
     drift = cat("drift")
-    return {"sip_deg": float(cat("sip").mean()), "angle_deg": float(cat("angle").mean()),
-            "position_cm": float(cat("position").mean()), "jitter_km_s3": float(cat("jitter").mean()),
+    angle, position = cat("angle"), cat("position")
+    return {"sip_deg": float(cat("sip").mean()), "angle_deg": float(angle.mean()),
+            "position_cm": float(position.mean()), "jitter_km_s3": float(cat("jitter").mean()),
             "root_drift_10s_m": float(drift.mean()) if drift.size else float("nan"),
+            # Worst cases beside the means: per frame (angle, position) and per 10-s window (drift).
+            "angle_deg_p95": float(np.percentile(angle, 95)) if angle.size else float("nan"),
+            "angle_deg_max": float(angle.max()) if angle.size else float("nan"),
+            "position_cm_p95": float(np.percentile(position, 95)) if position.size else float("nan"),
+            "position_cm_max": float(position.max()) if position.size else float("nan"),
+            "root_drift_10s_m_median": float(np.median(drift)) if drift.size else float("nan"),
+            "root_drift_10s_m_max": float(drift.max()) if drift.size else float("nan"),
             "truth_jitter_km_s3": float(cat("jitter_true").mean()), "frames": int(sum(r["frames"] for r in results)),
             "drift_windows": int(drift.size)}
 
@@ -224,6 +235,10 @@ def main(argv=None) -> int:
         for key, target in TARGETS.items():
             verdict = "met" if rows[key] <= target else f"MISSED by {rows[key] - target:.2f}"
             print(f"  {key:<14} {rows[key]:8.3f}  target <= {target}  {verdict}", file=sys.stderr)
+        print(f"  worst cases: angle per frame p95 {rows['angle_deg_p95']:.1f} / max {rows['angle_deg_max']:.1f} deg; "
+              f"position per frame p95 {rows['position_cm_p95']:.1f} / max {rows['position_cm_max']:.1f} cm; "
+              f"root drift per 10-s window median {rows['root_drift_10s_m_median']:.2f} / max "
+              f"{rows['root_drift_10s_m_max']:.2f} m", file=sys.stderr)
         for other in ("no_shape", "baseline"):
             if other in table["corrupted"]:
                 ref = table["corrupted"][other]["all"]

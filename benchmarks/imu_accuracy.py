@@ -64,7 +64,8 @@ from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, features
 from sparse_mocap_addon.pipelines.imu import (DEFAULT_SMOOTHING_HZ, sensor_bone_rotations,  # noqa: E402
                                               smooth_rotations, smooth_rotations_online)
 from sparse_mocap_addon.inference.imu_poser import (KINDS, OFFLINE_WEIGHT_FILES, WEIGHT_FILES, ImuPoser,  # noqa: E402
-                                                    has_offline_model, local_quaternions, relative_globals)
+                                                    has_offline_model, local_quaternions, relative_globals,
+                                                    world_root_velocity)
 from training.imu_dataset import ROOT, CorpusMissingError, load_corpus, measurement_vector  # noqa: E402
 
 SIP_JOINTS = (1, 2, 16, 17)
@@ -126,8 +127,8 @@ def evaluate_clip(poser: ImuPoser, motion, recording, vector, smoothing_hz: floa
         contact = out.contact if out.contact is not None else kinematic_contact(world_rel, motion.fps, options)
         acc = held.acceleration[:, pelvis] if use_acceleration else None
         velocity = None
-        if out.root_velocity is not None and ESTIMATED_VELOCITY[0]:   # root frame -> world, as the pipeline
-            velocity = np.einsum("tij,tj->ti", held.orientation[:, pelvis], out.root_velocity)
+        if out.root_velocity is not None and ESTIMATED_VELOCITY[0]:   # as the pipeline does
+            velocity = world_root_velocity(held.orientation[:, pelvis], out.root_velocity)
         translation = root_translation(world_rel, contact, motion.fps, acc, options, estimated_velocity=velocity)
         result["drift"] = root_drift_errors(translation, motion.translation, motion.fps, seconds=10.0)
     return result

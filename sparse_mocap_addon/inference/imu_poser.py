@@ -308,6 +308,12 @@ def globals_from_posed(posed: np.ndarray) -> np.ndarray:
     return np.concatenate((eye, posed), axis=-3)[..., _GLOBAL_SOURCES, :, :]
 
 
+def world_root_velocity(root_orientation: np.ndarray, root_velocity: np.ndarray) -> np.ndarray:
+    """The root-velocity head's estimate (..., 3), given in the root frame, in the world: turned by
+    the pelvis's world orientation (..., 3, 3); one frame (the live stream) or many."""
+    return (root_orientation @ root_velocity[..., None])[..., 0]
+
+
 def local_matrices(root_orientation: np.ndarray, relative: np.ndarray) -> np.ndarray:
     """Local rotation matrices (T, 24, 3, 3) from the pelvis's world orientation (T, 3, 3) and the
     root-relative globals (T, 24, 3, 3) of :func:`relative_globals`."""

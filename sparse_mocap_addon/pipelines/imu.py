@@ -40,7 +40,8 @@ from ..core.kinematics.rotations import matrix_to_6d, matrix_to_quat, sixd_to_ma
 from ..core.kinematics.skeleton import PARENTS, forward_kinematics
 from ..core.imu.synth import feature_vectors, features, normalise_arrays
 from ..inference.imu_poser import (CHUNK_FRAMES, KINDS, POSE_JOINTS, ImuPoser, chunk_bounds, globals_from_posed,
-                                   has_offline_model, local_matrices, local_quaternions, relative_globals)
+                                   has_offline_model, local_matrices, local_quaternions, relative_globals,
+                                   world_root_velocity)
 
 NETWORK_FPS = 60.0
 PELVIS = SIX_SENSORS.index("pelvis")
@@ -246,9 +247,9 @@ def _network_6d(held: ImuRecording, valid, measurements, poser: ImuPoser, sensor
         if out.contact is not None:
             contact = np.empty((T, 2), out.contact.dtype) if contact is None else contact
             contact[a:b] = out.contact
-        if out.root_velocity is not None:     # root frame -> world: the pelvis's orientation
+        if out.root_velocity is not None:
             velocity = np.empty((T, 3)) if velocity is None else velocity
-            velocity[a:b] = np.einsum("tij,tj->ti", orientation[:, PELVIS], out.root_velocity)
+            velocity[a:b] = world_root_velocity(orientation[:, PELVIS], out.root_velocity)
         progress(b / T)
     return sixd, contact, velocity
 
@@ -349,8 +350,7 @@ class ImuStream:
         contact = out.contact if out.contact is not None else _lower_foot_contact(positions)
         translation = np.zeros(3)
         if self.options.translation:
-            # A model that estimates the root's velocity gives it in the root frame: world = pelvis @ v.
-            estimated = None if out.root_velocity is None else held[0, PELVIS] @ out.root_velocity
+            estimated = None if out.root_velocity is None else world_root_velocity(held[0, PELVIS], out.root_velocity)
             translation = self._tracker.step(positions, contact, self._last_acceleration[PELVIS], estimated)
         translation, _ = self._soles.lift(translation, positions, global_rot)
         return rotations, translation, contact

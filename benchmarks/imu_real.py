@@ -18,10 +18,10 @@ sideways: the **hop drift** is the mean velocity's forward and leftward componen
 Neither figure is an error against a truth; they catch a model that walks sideways or drifts away
 while jumping, which the synthetic test split cannot show.
 
-Each model runs the whole pipeline (``reconstruct_imu``, 1.75 m neutral body): the default, and
-the causal and offline models by name; ``live`` is the live stream (``ImuStream``, frame by frame:
-the causal model, its One Euro filter, no feet stage). Prints a table to stderr and one JSON line
-last on stdout.
+Each model runs the whole pipeline (``reconstruct_imu``, 1.75 m neutral body): the offline and
+the causal model (``default`` names the one ``reconstruct_imu`` runs); ``live`` is the live stream
+(``ImuStream``, frame by frame: the causal model, its One Euro filter, no feet stage). Prints the
+sensors' evidence and a table to stderr, and one JSON line last on stdout.
 
     python benchmarks/imu_real.py [--data ../shared/data/imu_real/transpose_example]
 """
@@ -94,28 +94,25 @@ def main(argv=None) -> int:
         return 0
     recording = read_imu(args.data)
     body = BodyMeasurements(height=1.75)
-    models = {"default": ImuSolveOptions(), "causal": ImuSolveOptions(offline_model=False),
-              "offline": ImuSolveOptions(offline_model=True)}
     evidence = stretch_evidence(recording)
     for (name, figures), part in zip(evidence.items(), (HOPS, WALK)):
         print(f"{name} (frames {part.start}-{part.stop}): shin pitch correlation "
               f"{figures['shin_pitch_correlation']:+.2f}, pelvis vertical acceleration std "
               f"{figures['pelvis_vertical_acc_std_m_s2']:.1f} m/s^2", file=sys.stderr)
-    result = {"evidence": evidence}
-    for name, options in models.items():
-        motion, report = reconstruct_imu(recording, body, options)
-        result[name] = {"offline_model": report["offline_model"], **travel_figures(motion)}
-    result["live"] = {"offline_model": False, **travel_figures(live_motion(recording, body))}
+    default = "offline" if ImuSolveOptions().offline_model else "causal"
+    rows = {}
+    for name in ("offline", "causal"):
+        motion, _ = reconstruct_imu(recording, body, ImuSolveOptions(offline_model=name == "offline"))
+        rows[name] = travel_figures(motion)
+    rows["live"] = travel_figures(live_motion(recording, body))
     print(f"{'model':<17} {'walk fwd share':>14} {'walk m/s':>9} {'hop drift fwd/left m/s':>23} "
           f"{'net m':>6} {'path m':>7}", file=sys.stderr)
-    for name, row in result.items():
-        if name == "evidence":
-            continue
-        label = name + (" (offline)" if name == "default" and row["offline_model"] else
-                        " (causal)" if name == "default" else "")
+    for name, row in rows.items():
+        label = name + (" (default)" if name == default else "")
         print(f"{label:<17} {row['walk_forward_share']:>14.2f} {row['walk_speed_m_s']:>9.2f} "
               f"{row['hop_drift_forward_m_s']:>+11.2f} / {row['hop_drift_left_m_s']:>+9.2f} "
               f"{row['net_travel_m']:>6.2f} {row['path_m']:>7.2f}", file=sys.stderr)
+    result = {"evidence": evidence, "default": default, **rows}
     print(json.dumps(result))
     return 0
 

@@ -3,8 +3,8 @@
 
 ``imu_real/transpose_example`` (six Noitom sensors, 60 fps, already calibrated into TransPose's
 SMPL frame) goes through ``reconstruct_imu`` with its defaults (the shipped bidirectional offline
-model) and a 1.75 m neutral body. Six frames spread over the take, each from the front (top row) and from the subject's right
-side (bottom row), centred on the pelvis: the armature's bones from forward kinematics, blue on
+model) and a 1.75 m neutral body. Six frames spread over the take, each from the front (top row)
+and from the subject's right side (bottom row), centred on the pelvis: the armature's bones from forward kinematics, blue on
 the body's left, red on its right, black on the midline; the floor (y = 0) as a grey line. The
 right-hand panel is the root's path seen from above with the chosen frames marked. The whole take
 is turned about the vertical so the median heading faces the viewer in the front views.

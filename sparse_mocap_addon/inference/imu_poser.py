@@ -7,8 +7,8 @@ lower-body pose stages, each Linear -> ReLU -> LSTM -> Linear, all causal; so th
 equals the offline output frame for frame. Where ``OFFLINE_WEIGHT_FILES`` ships one, a bidirectional
 variant of the same wiring (each stage also sees the future, so it cannot stream) serves offline
 reconstruction by default (``pipelines/imu.ImuSolveOptions.offline_model``); a long input then runs
-in chunks that each see ``OFFLINE_CONTEXT_FRAMES`` more on either side (:func:`chunk_bounds`). Inputs are the 72 normalised IMU features of
-``core/imu/synth.features`` (sensor order ``core/imu/recording.SIX_SENSORS``), the six validity flags and, for
+in chunks that each see ``OFFLINE_CONTEXT_FRAMES`` more on either side (:func:`chunk_bounds`).
+Inputs are the 72 normalised IMU features of ``core/imu/synth.features`` (sensor order ``core/imu/recording.SIX_SENSORS``), the six validity flags and, for
 the shape-aware model, the wearer's four measurements (:func:`shape_vector`).
 
 Outputs (:class:`PoserOutput`): the 17 ``POSE_JOINTS`` root-relative global rotations as 6D, the

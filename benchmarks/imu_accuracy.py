@@ -6,7 +6,9 @@ per clip); the network gets the wearer's four measurements of that skeleton. Sid
 same run: the full model, the no-shape ablation and the LSTM baseline (``assets/``; all causal: the
 full one is what the live stream runs), and ``offline``: the full model's bidirectional variant
 (``inference/imu_poser.OFFLINE_WEIGHT_FILES``), which ``reconstruct_imu`` runs by default
-(``ImuSolveOptions.offline_model``).
+(``ImuSolveOptions.offline_model``), averaged with its answer on the recording's mirror image as
+``reconstruct_imu`` does by default (``ImuSolveOptions.mirror_average``); ``offline_once`` is the same
+model run once, to show what the mirroring buys.
 
 Metrics (TransPose / PIP / FIP conventions; ``joint_set.ignored`` = pelvis, wrists, hands, ankles,
 feet get identity local rotations in both prediction and truth, the root rotation too):
@@ -61,12 +63,16 @@ from sparse_mocap_addon.core.kinematics.metrics import geodesic_deg  # noqa: E40
 from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix  # noqa: E402
 from sparse_mocap_addon.core.kinematics.skeleton import PARENTS, forward_kinematics  # noqa: E402
 from sparse_mocap_addon.core.imu.synth import CorruptionModel, corrupt, features, virtual_imus  # noqa: E402
-from sparse_mocap_addon.pipelines.imu import (DEFAULT_SMOOTHING_HZ, sensor_bone_rotations,  # noqa: E402
+from sparse_mocap_addon.pipelines.imu import (DEFAULT_SMOOTHING_HZ, ImuSolveOptions, sensor_bone_rotations,  # noqa: E402
                                               smooth_rotations, smooth_rotations_online)
 from sparse_mocap_addon.inference.imu_poser import (KINDS, OFFLINE_WEIGHT_FILES, WEIGHT_FILES, ImuPoser,  # noqa: E402
                                                     has_offline_model, local_quaternions, relative_globals,
                                                     world_root_velocity)
 from training.imu_dataset import ROOT, CorpusMissingError, load_corpus, measurement_vector  # noqa: E402
+
+# The offline model's rows: as reconstruct_imu runs it by default (mirror-averaged), and run once.
+OFFLINE_ROWS = ("offline", "offline_once")
+MIRRORED = ImuSolveOptions().mirror_average
 
 SIP_JOINTS = (1, 2, 16, 17)
 BODY_JOINTS = (1, 2, 3, 4, 5, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19)     # TransPose joint_set.reduced
@@ -100,10 +106,11 @@ def jitter_values(pos: np.ndarray, fps: float) -> np.ndarray:
 
 
 def evaluate_clip(poser: ImuPoser, motion, recording, vector, smoothing_hz: float, sensor_bones: bool,
-                  use_acceleration: bool = True) -> dict:
-    """Per-frame errors and the drift windows of one clip."""
+                  use_acceleration: bool = True, mirror: bool = False) -> dict:
+    """Per-frame errors and the drift windows of one clip (``mirror``: the network's answer averaged
+    with its answer on the mirror image, ``ImuSolveOptions.mirror_average``)."""
     held = fill_dropped(recording) if not recording.valid.all() else recording
-    out = poser.run(features(held), recording.valid, vector)
+    out = poser.run(features(held), recording.valid, vector, mirror=mirror)
     pelvis = SIX_SENSORS.index("pelvis")
     pose_6d = sensor_bone_rotations(out.pose_6d, held.orientation) if sensor_bones else out.pose_6d
     if smoothing_hz < 0:                          # the live stream's causal filter
@@ -163,8 +170,9 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", type=Path, default=ROOT / "build" / "corpus")
     parser.add_argument("--split", default="test")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models", nargs="+", choices=KINDS + ("offline",), default=None,
-                        help="offline: the full model's bidirectional variant (default: all there are)")
+    parser.add_argument("--models", nargs="+", choices=KINDS + OFFLINE_ROWS, default=None,
+                        help="offline: the full model's bidirectional variant, mirror-averaged as reconstruct_imu "
+                             "does; offline_once: run once (default: all there are)")
     parser.add_argument("--smoothing-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
                         help="offline zero-phase low-pass of the rotations, as reconstruct_imu does (0: the raw "
                              "network output; -1: the live stream's causal One Euro filter, as ImuStream does)")
@@ -184,7 +192,7 @@ def main(argv=None) -> int:
     if args.models is None:
         offline = (has_offline_model("full") if args.weights is None
                    else (args.weights / OFFLINE_WEIGHT_FILES["full"]).is_file())
-        args.models = list(KINDS) + (["offline"] if offline else [])
+        args.models = list(KINDS) + (list(OFFLINE_ROWS) if offline else [])
     try:
         motions = load_corpus(args.corpus, args.split)
     except CorpusMissingError as exc:
@@ -192,7 +200,7 @@ def main(argv=None) -> int:
         return 2
     started = time.perf_counter()
     def load(name):
-        kind, offline = ("full", True) if name == "offline" else (name, False)
+        kind, offline = ("full", True) if name in OFFLINE_ROWS else (name, False)
         if args.weights is None:
             return ImuPoser.load(kind=kind, offline=offline)
         return ImuPoser.load(args.weights / (OFFLINE_WEIGHT_FILES if offline else WEIGHT_FILES)[kind])
@@ -209,8 +217,8 @@ def main(argv=None) -> int:
             source = motion.metadata.get("corpus_source", "?")
             for kind, poser in posers.items():
                 per[kind].setdefault(source, []).append(evaluate_clip(poser, motion, rec, vector, args.smoothing_hz,
-                                                                               not args.network_bones,
-                                                                               not args.no_acceleration))
+                                                                      not args.network_bones, not args.no_acceleration,
+                                                                      mirror=kind == "offline" and MIRRORED))
         for kind in posers:
             rows = {src: summarise(res) for src, res in sorted(per[kind].items())}
             rows["all"] = summarise([r for res in per[kind].values() for r in res])
@@ -228,7 +236,7 @@ def main(argv=None) -> int:
                       f"{row['position_cm']:>7.2f} {row['jitter_km_s3']:>7.3f} {row['root_drift_10s_m']:>10.3f} "
                       f"{row['truth_jitter_km_s3']:>14.3f}", file=sys.stderr)
     for name, title in (("full", "full model (causal: the live stream's)"),
-                        ("offline", "offline model (bidirectional: reconstruct_imu's default)")):
+                        ("offline", "offline model (bidirectional, mirror-averaged: reconstruct_imu's default)")):
         rows = table["corrupted"].get(name, {}).get("all")
         if rows is None:
             continue

@@ -584,7 +584,7 @@ def _imu_motion(args, say, measurements) -> Motion:
     from .core.feet.stage import feet_summary
     from .core.imu.recording import ImuError
     from .core.imu.calibration import apply_calibration, calibrate
-    from .pipelines.imu import ImuSolveOptions, reconstruct_imu
+    from .pipelines.imu import ImuSolveOptions, network_summary, reconstruct_imu
     from .pipelines.missing_frames import imu_missing_frames
     heading = _heading(args.imu_heading, "--imu-heading", IMU_HEADINGS)
     try:
@@ -604,8 +604,7 @@ def _imu_motion(args, say, measurements) -> Motion:
         recording = _imu_window(recording, args.imu_start, args.imu_duration, say)
         options = ImuSolveOptions(mode=args.imu_mode, feet=_feet_options(args, "zero"))
         motion, report = reconstruct_imu(recording, measurements, options)
-        model = (f", {report['model']} model" + (", bidirectional" if report.get("offline_model") else "")
-                 if report.get("model") else "")
+        model = f", {network_summary(report)}" if network_summary(report) else ""
         say(f"reconstructed {report['frames']} frames ({report['mode']} mode{model}) in {report['seconds']:.2f} s; "
             f"{feet_summary(report.get('feet'))}")
         motion = _fill_gaps(args, say, motion, lambda: imu_missing_frames(recording, report["mode"]), options.feet)

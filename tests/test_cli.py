@@ -129,7 +129,7 @@ def test_imu_recording_to_bvh(tmp_path):
     write_imu_csv(virtual_imus(demo_motion(seconds=2.0)), csv)
     result = run_cli("--imu", str(csv), "--height", "1.8", "--bvh", str(bvh))
     assert result.returncode == 0, result.stderr
-    assert "reconstructed 120 frames (network mode, full model, bidirectional)" in result.stderr
+    assert "reconstructed 120 frames (network mode, full model, bidirectional, mirror-averaged)" in result.stderr
     assert "Frames: 120" in bvh.read_text()
 
 

@@ -54,10 +54,15 @@ def test_the_bidirectional_offline_model_is_the_default_and_the_causal_one_runs_
     from sparse_mocap_addon.inference.imu_poser import has_offline_model
     from sparse_mocap_addon.pipelines.imu import load_poser
     _, rec = _walk_recording(seconds=3.0)
-    _, report = reconstruct_imu(rec, BODY)
-    assert report["offline_model"] is has_offline_model("full")
+    motion, report = reconstruct_imu(rec, BODY)
+    assert report["offline_model"] is report["mirror_average"] is has_offline_model("full")
+    # The offline model's answer is averaged with its answer on the mirror image, unless asked not to.
+    once, report = reconstruct_imu(rec, BODY, ImuSolveOptions(mirror_average=False))
+    assert report["mirror_average"] is False and report["offline_model"] is has_offline_model("full")
+    if has_offline_model("full"):
+        assert np.abs(once.rotations - motion.rotations).max() > 1e-3
     _, report = reconstruct_imu(rec, BODY, ImuSolveOptions(offline_model=False))
-    assert report["offline_model"] is False
+    assert report["offline_model"] is False and report["mirror_average"] is False
     assert load_poser("full", offline=True).bidirectional is has_offline_model("full")
     assert not load_poser("full").bidirectional
     # The comparison models have no offline variant: the option falls back to their causal model.

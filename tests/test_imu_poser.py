@@ -16,7 +16,8 @@ from sparse_mocap_addon.core.kinematics.rotations import quat_to_matrix, sixd_to
 from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics
 from sparse_mocap_addon.core.imu.synth import features, virtual_imus
 from sparse_mocap_addon.inference.imu_poser import (
-    ASSETS, KINDS, OFFLINE_WEIGHT_FILES, POSE_JOINTS, WEIGHT_FILES, ImuPoser, local_quaternions, relative_globals, shape_vector,
+    ASSETS, KINDS, OFFLINE_WEIGHT_FILES, POSE_JOINTS, WEIGHT_FILES, ImuPoser, PoserOutput, local_quaternions,
+    mirror_average, mirror_inputs, relative_globals, shape_vector,
 )
 from sparse_mocap_addon.inference import imu_poser, nn
 from sparse_mocap_addon.inference.nn import WeightError, load_state_dict
@@ -25,6 +26,7 @@ from .test_imu_dataset import _turning_motion, _write_corpus
 
 torch = pytest.importorskip("torch", reason="torch is needed for the parity tests (it is in requirements.txt)")
 from training.export_weights import export  # noqa: E402
+from training.imu_dataset import make_sample  # noqa: E402
 from training.imu_model import ImuPoserNet  # noqa: E402
 
 MEASUREMENTS = BodyMeasurements(height=1.82, arm_length=0.60, leg_length=0.86, sex="male")
@@ -116,6 +118,52 @@ def test_bidirectional_offline_model_matches_torch_and_refuses_to_stream(tmp_pat
     monkeypatch.setattr(nn._Recurrent, "MIN_LANE", 30)
     laned = poser.run(imu, valid, MEASUREMENTS, lanes=4)
     assert np.abs(laned.pose_6d - poser.run(imu, valid, MEASUREMENTS, lanes=1).pose_6d).max() <= 1e-5
+
+
+def test_the_mirrored_inputs_are_the_mirrored_motion_s_and_its_answer_mirrors_back():
+    """Test-time mirroring rests on two mappings: the features of a recording -> those of the
+    mirrored motion's recording, and the mirrored motion's true body -> the motion's own. Both are
+    checked on a motion with nothing symmetric in it, against the mirrored motion's own sensors and
+    targets (``core/kinematics/mirror``)."""
+    motion = _turning_motion(seconds=2.0, seed=4)
+    plain = make_sample(motion, augment=False, corruption=None)
+    image = make_sample(motion, augment=True, corruption=None, mirror_prob=1.0, random_body_prob=0.0,
+                        random_heading=False)
+    assert image["mirrored"] == 1.0
+    valid = np.ones((len(plain["imu"]), 6), np.float32)
+    valid[5, 0] = 0.0                                        # the left forearm's sample lost
+    features_image, valid_image = mirror_inputs(plain["imu"], valid)
+    assert np.abs(features_image - image["imu"]).max() < 1e-5
+    assert valid_image[5].tolist() == [1, 0, 1, 1, 1, 1]   # ... is the right forearm's in the image
+    assert mirror_inputs(plain["imu"])[1] is None
+
+    def truth(sample):
+        return PoserOutput(sample["global_6d"][:, POSE_JOINTS], sample["contact"], sample["leaf"],
+                           sample["joints"][:, 1:], sample["root_velocity"])
+    averaged, own = mirror_average(truth(plain), truth(image)), truth(plain)
+    for field in ("pose_6d", "leaf", "joints"):
+        assert np.abs(getattr(averaged, field) - getattr(own, field)).max() < 1e-5, field
+        # A wrong mapping would not cancel: the image's answer as it stands is far from the motion's.
+        assert np.abs(getattr(truth(image), field) - getattr(own, field)).max() > 0.1, field
+    # The contacts and the root velocity are the first answer's, not averaged.
+    assert averaged.contact is own.contact and averaged.root_velocity is own.root_velocity
+
+
+def test_a_mirrored_run_averages_the_two_runs_whole_or_in_chunks(tmp_path, monkeypatch):
+    _, poser = _random_model("full", tmp_path, bidirectional=True, root_velocity=True)
+    imu, valid = _inputs(400, seed=5)
+    seen = []
+    mirrored = poser.run(imu, valid, MEASUREMENTS, progress=seen.append, lanes=1, mirror=True)
+    expected = mirror_average(poser.run(imu, valid, MEASUREMENTS, lanes=1),
+                              poser.run(*mirror_inputs(imu, valid), MEASUREMENTS, lanes=1))
+    for field in PoserOutput.FIELDS:
+        assert np.array_equal(getattr(mirrored, field), getattr(expected, field)), field
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert np.abs(mirrored.pose_6d - poser.run(imu, valid, MEASUREMENTS, lanes=1).pose_6d).max() > 1e-4
+    # Chunked, the mirror image runs beside each chunk: the joined chunks are the whole run.
+    monkeypatch.setattr(imu_poser, "CHUNK_FRAMES", 150)
+    monkeypatch.setattr(poser, "context", 200)
+    assert np.abs(poser.run(imu, valid, MEASUREMENTS, lanes=1, mirror=True).pose_6d - mirrored.pose_6d).max() < 1e-4
 
 
 def test_a_root_velocity_head_is_read_and_chunked_with_the_rest(tmp_path, monkeypatch):

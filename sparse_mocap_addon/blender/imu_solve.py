@@ -28,7 +28,7 @@ from ..core.imu.formats import read_imu, resample_imu, segment_name
 from ..core.imu.recording import SEGMENT_JOINTS, ImuError, ImuRecording
 from ..core.imu.calibration import ImuCalibration, apply_calibration, calibrate
 from ..inference.gap_fill import GapFillOptions
-from ..pipelines.imu import ImuSolveOptions, reconstruct_imu
+from ..pipelines.imu import ImuSolveOptions, network_summary, reconstruct_imu
 from ..pipelines.missing_frames import imu_missing_frames
 from .armature import skeleton_from_armature
 from .empty_sets import scene_frame
@@ -280,7 +280,7 @@ def solve_summary(report: dict) -> str:
     """One line for the user: mode, frames, dropped samples, contacts, calibration."""
     parts = [f"{report.get('mode', '?')} mode"]
     if report.get("model"):
-        parts[0] += f" ({report['model']} model{', bidirectional' if report.get('offline_model') else ''})"
+        parts[0] += f" ({network_summary(report)})"
     parts.append(f"{report.get('frames', 0)} frames")
     if report.get("dropped_samples"):
         parts.append(f"{report['dropped_samples']} dropped samples held")

@@ -6,14 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sparse_mocap_addon.core.kinematics.mirror import mirror_motion
 from sparse_mocap_addon.core.kinematics.rotations import axis_angle_to_matrix
+from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics
 from sparse_mocap_addon.core.trackers.six_point import stack_targets
 from sparse_mocap_addon.core.trackers.synth import default_mountings, joint_targets, virtual_trackers
 from sparse_mocap_addon.inference import nn
 from sparse_mocap_addon.inference.nn import WeightError, load_state_dict
 from sparse_mocap_addon.inference.tracker_poser import (ASSETS, KINDS, OFFLINE_WEIGHT_FILES, OUTPUTS, WEIGHT_FILES,
-                                                        TrackerPoser, heading_yaw, input_size, tracker_features,
-                                                        yaw_matrix)
+                                                        TrackerPoser, TrackerPoserOutput, heading_yaw, input_size,
+                                                        mirror_average, mirror_targets, tracker_features, yaw_matrix)
 
 from .test_imu_dataset import _turning_motion, _write_corpus
 
@@ -30,8 +32,8 @@ def _one_torch_thread():
     torch.set_num_threads(threads)
 
 
-def _targets(kind, seconds=2.0, seed=0):
-    motion = _turning_motion(seconds=seconds, seed=seed)
+def _targets(kind, seconds=2.0, seed=0, motion=None):
+    motion = _turning_motion(seconds=seconds, seed=seed) if motion is None else motion
     names = KINDS[kind]
     mountings = default_mountings(motion.skeleton, names)
     pos, rot, valid = stack_targets(joint_targets(virtual_trackers(motion, names, mountings), mountings), names)
@@ -84,6 +86,44 @@ def test_stream_equals_offline(tmp_path, kind):
     assert np.abs(np.concatenate([s.globals for s in steps]) - offline.globals).max() < 1e-5
     assert np.abs(np.concatenate([s.pelvis for s in steps]) - offline.pelvis).max() < 1e-5
     assert np.abs(np.concatenate([s.contact for s in steps]) - offline.contact).max() < 1e-5
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_mirrored_targets_are_the_mirrored_motion_s_and_its_pose_mirrors_back(kind):
+    """Test-time mirroring's two mappings, checked against the mirrored motion itself
+    (``core/kinematics/mirror``): its targets are the mirror image of the motion's, and its true
+    pose, mirrored back, is the motion's."""
+    motion, pos, rot, valid = _targets(kind)
+    image = mirror_motion(motion)
+    _, pos_image, rot_image, valid_image = _targets(kind, motion=image)
+    valid[5, KINDS[kind].index("left_hand")] = False
+    mirrored = mirror_targets(pos, rot, valid, KINDS[kind])
+    assert np.abs(mirrored[0] - pos_image).max() < 1e-9 and np.abs(mirrored[1] - rot_image).max() < 1e-9
+    assert not mirrored[2][5, KINDS[kind].index("right_hand")] and mirrored[2].sum() == valid.sum()
+
+    def truth(m, contact):
+        joints, globals_ = forward_kinematics(m.rotations, m.translation, m.skeleton)
+        return TrackerPoserOutput(globals_, joints[:, 0], contact)
+    contact = np.random.default_rng(1).uniform(size=(motion.num_frames, 2))
+    own, image_truth = truth(motion, contact), truth(image, contact[:, ::-1])
+    averaged = mirror_average(own, image_truth)
+    assert np.abs(averaged.globals - own.globals).max() < 1e-9
+    assert np.abs(averaged.pelvis - own.pelvis).max() < 1e-9 and np.abs(averaged.contact - contact).max() < 1e-12
+    assert np.abs(image_truth.globals - own.globals).max() > 0.5      # a wrong mapping would not cancel
+
+
+def test_a_mirrored_run_averages_the_run_and_its_mirror_image_s(tmp_path):
+    _, path = _random_weights(tmp_path, "three_point", bidirectional=True)
+    poser = TrackerPoser.load(path=path)
+    motion, pos, rot, valid = _targets("three_point")
+    seen = []
+    mirrored = poser.run(pos, rot, valid, motion.skeleton, motion.fps, progress=seen.append, mirror=True)
+    plain = poser.run(pos, rot, valid, motion.skeleton, motion.fps)
+    image = poser.run(*mirror_targets(pos, rot, valid, KINDS["three_point"]), mirror_motion(motion).skeleton, motion.fps)
+    expected = mirror_average(plain, image)
+    assert np.array_equal(mirrored.globals, expected.globals) and np.array_equal(mirrored.pelvis, expected.pelvis)
+    assert seen == [1.0]
+    assert np.abs(mirrored.globals - plain.globals).max() > 1e-3
 
 
 def test_features_do_not_depend_on_where_the_wearer_stands_or_faces():

@@ -29,7 +29,7 @@ import numpy as np
 from ..core.body.measurements import BodyMeasurements, measure_skeleton, skeleton_from_measurements
 from ..core.imu.recording import SIX_SENSORS
 from ..core.kinematics.rotations import matrix_to_quat, sixd_to_matrix
-from ..core.kinematics.skeleton import MIRROR, PARENTS
+from ..core.kinematics.skeleton import MIRROR, PARENTS, mirror_name
 from .nn import RNNBlock, WeightError, load_state_dict
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -312,11 +312,7 @@ class PoserStream:
 _S = np.array([-1.0, 1.0, 1.0], np.float32)
 
 
-def _mirror_name(name: str) -> str:
-    return name.replace("left_", "@").replace("right_", "left_").replace("@", "right_")
-
-
-_SENSOR_MIRROR = [SIX_SENSORS.index(_mirror_name(s)) for s in SIX_SENSORS]
+_SENSOR_MIRROR = [SIX_SENSORS.index(mirror_name(s)) for s in SIX_SENSORS]
 _ACC_SIGN = np.tile(_S, SENSORS)
 _ORI_SIGN = np.tile(np.outer(_S, _S).reshape(-1), SENSORS)
 _POSE_MIRROR = [POSE_JOINTS.index(int(MIRROR[j])) for j in POSE_JOINTS]

@@ -38,8 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from ..core.body.measurements import measure_skeleton
+from ..core.kinematics.mirror import mirror_skeleton
 from ..core.kinematics.rotations import matrix_to_6d, sixd_to_matrix
-from ..core.kinematics.skeleton import Skeleton
+from ..core.kinematics.skeleton import MIRROR, Skeleton, mirror_name
 from ..core.trackers.recording import SIX_POINT, THREE_POINT
 from .nn import RNNBlock, WeightError, load_state_dict, sigmoid
 
@@ -210,11 +211,20 @@ class TrackerPoser:
         return (np.asarray(features, dtype=np.float32) - self.input_mean) / self.input_std
 
     def run(self, positions, rotations, valid, skeleton: Skeleton, fps: float = NETWORK_FPS,
-            progress=None, lanes: int | None = None) -> TrackerPoserOutput:
+            progress=None, lanes: int | None = None, mirror: bool = False) -> TrackerPoserOutput:
         """Whole sequence (arguments of :func:`tracker_features`, trackers in ``self.names`` order).
         A long input runs in ``lanes`` (default ``LANES``) batched segments (``nn.LSTM.forward``: the
         sequential result up to a 1e-5 tolerance on the recurrent state; ``lanes=1`` is the
-        sequential run itself, a bidirectional model's included); ``progress(1.0)`` at the end."""
+        sequential run itself, a bidirectional model's included); ``progress(1.0)`` at the end.
+        ``mirror``: the guess is averaged with the guess on the targets' mirror image
+        (:func:`mirror_targets`, :func:`mirror_average`)."""
+        if mirror:
+            out = self.run(positions, rotations, valid, skeleton, fps, lanes=lanes)
+            image_skeleton = mirror_skeleton(skeleton) if isinstance(skeleton, Skeleton) else skeleton
+            image = self.run(*mirror_targets(positions, rotations, valid, self.names), image_skeleton, fps, lanes=lanes)
+            if progress is not None:
+                progress(1.0)
+            return mirror_average(out, image)
         features, heading, origin, _ = tracker_features(positions, rotations, valid, fps, self.kind, skeleton)
         raw, _ = self.block.forward(self._normalise(features), lanes=LANES if lanes is None else lanes)
         if progress is not None:
@@ -225,6 +235,33 @@ class TrackerPoser:
         if self.bidirectional:
             raise ValueError(f"{self.source} is an offline (bidirectional) model: it needs the future and cannot stream")
         return TrackerPoserStream(self, skeleton, fps)
+
+
+# --- test-time mirroring ----------------------------------------------------------------------------
+# The targets' left-right mirror image (the world reflected in its x = 0 plane, S = diag(-1, 1, 1):
+# a position p becomes S p, a rotation R becomes S R S, left and right trackers swap, the skeleton
+# is mirrored with them) is the mirrored motion's; the network's guess on it, mirrored back, is a
+# second guess of the same pose, and the two are averaged (as ``inference/imu_poser`` does for the
+# IMU network; ``benchmarks/tracker_accuracy.py`` shows what it buys).
+
+_S = np.array([-1.0, 1.0, 1.0])
+_SS = np.outer(_S, _S)
+
+
+def mirror_targets(positions, rotations, valid, names):
+    """The mirror image of trackers ``names``' positions (T, K, 3), rotations (T, K, 3, 3) and
+    validity (T, K)."""
+    order = [list(names).index(mirror_name(n)) for n in names]
+    return (np.asarray(positions)[:, order] * _S, np.asarray(rotations)[:, order] * _SS,
+            np.asarray(valid)[:, order])
+
+
+def mirror_average(out: TrackerPoserOutput, image: TrackerPoserOutput) -> TrackerPoserOutput:
+    """The mean of ``out`` and ``image`` (the guess on the mirror image) mirrored back: rotations
+    averaged as 6D and re-orthonormalised, pelvis positions and contact probabilities averaged."""
+    globals_ = sixd_to_matrix(0.5 * (matrix_to_6d(out.globals) + matrix_to_6d(image.globals[:, MIRROR] * _SS)))
+    return TrackerPoserOutput(globals_, 0.5 * (out.pelvis + image.pelvis * _S),
+                              0.5 * (out.contact + image.contact[:, ::-1]))
 
 
 def has_offline_model(kind: str) -> bool:

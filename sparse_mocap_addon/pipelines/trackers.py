@@ -61,6 +61,10 @@ class TrackerSolveOptions:
       pinned while in contact (``core/feet/plant``).
     - ``offline_model``: offline reconstruction uses the mode's bidirectional model where one is
       shipped (it sees the future; the stream always uses the causal one).
+    - ``mirror_average``: the offline model's guess is averaged with its guess on the targets'
+      mirror image (``inference/tracker_poser.mirror_average``: the network's time twice over;
+      on the test split three-point MPJPE 6.64 -> 6.36 cm, six-point 7.09 -> 6.82 mm). The causal
+      model runs once, as the stream does.
     - ``anchor_pelvis``: the guessed pelvis (three-point) is moved so that the guessed spine puts
       the head on its tracker (else the spine bends to reach it from the network's pelvis).
     - ``ik``: the analytic solver's options.
@@ -76,6 +80,7 @@ class TrackerSolveOptions:
     plant_feet: bool = True
     pin_feet: bool = True
     offline_model: bool = True
+    mirror_average: bool = True
     anchor_pelvis: bool = True
     ik: SixPointOptions = field(default_factory=SixPointOptions)
     feet: FeetOptions = field(default_factory=lambda: FeetOptions(floor="zero", body_shift=False))
@@ -260,10 +265,12 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
         motion.metadata["failed_frames"] = np.nonzero(failed)[0].tolist()
         return motion, report
     poser = poser or load_tracker_poser(mode, offline=options.offline_model)
-    report["network"] = "bidirectional (offline)" if poser.bidirectional else "causal"
+    mirror = options.mirror_average and poser.bidirectional
+    report["network"] = ("bidirectional (offline)" + (", mirror-averaged" if mirror else "")
+                         if poser.bidirectional else "causal")
     positions, rotations, _ = stack_targets(targets, KINDS[mode])
     valid = np.stack([~lost[n] for n in KINDS[mode]], axis=1)       # the network hears what was lost
-    guess = poser.run(positions, rotations, valid, skeleton, NETWORK_FPS, progress=progress)
+    guess = poser.run(positions, rotations, valid, skeleton, NETWORK_FPS, progress=progress, mirror=mirror)
     report["lost_samples"] = {n: int((~valid[:, k]).sum()) for k, n in enumerate(KINDS[mode])}
     full = dict(targets)
     if mode == "three_point":

@@ -27,9 +27,16 @@ PARENTS = np.array(
 NUM_JOINTS = 24
 JOINT_INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
 
+
+
+def mirror_name(name: str) -> str:
+    """The left/right partner's name of a joint, sensor or tracker ("left_hand" <-> "right_hand";
+    a midline name is its own)."""
+    return name.replace("left_", "@").replace("right_", "left_").replace("@", "right_")
+
+
 # Left/right partner of every joint (itself for the midline), used by mirroring and symmetry.
-MIRROR = np.array([JOINT_INDEX[n.replace("left_", "@").replace("right_", "left_").replace("@", "right_")]
-                   for n in JOINT_NAMES], dtype=np.int64)
+MIRROR = np.array([JOINT_INDEX[mirror_name(n)] for n in JOINT_NAMES], dtype=np.int64)
 
 # Leaf joints have no child joint; their bone's far end comes from ``Skeleton.leaf_tips``.
 LEAVES = tuple(j for j in range(NUM_JOINTS) if j not in set(PARENTS[1:].tolist()))

@@ -13,7 +13,11 @@ the joint-level targets the nominal mountings give back:
   solver given that body's skeleton.
 
 Solvers: ``six_point`` (network prior + analytic IK, the product's default with six trackers),
-``analytic`` (the six-point IK alone), ``three_point`` (head + hands: network + IK + planted feet).
+``analytic`` (the six-point IK alone), ``three_point`` (head + hands: network + IK + planted feet);
+the networks are the offline (bidirectional) models, mirror-averaged as the pipeline runs them by
+default (``TrackerSolveOptions.mirror_average``). Beside them, clean case only:
+``three_point_unpinned`` (guessed feet not pinned in contact) and ``six_point_once`` /
+``three_point_once`` (the offline model run once, without the mirror image).
 
 Metrics (world frame, all 24 joints unless said): MPJPE; end-effector error (head, wrists, ankles:
 the tracked joints); MPJRE (mean geodesic error of the 22 body joints' local rotations, the
@@ -70,12 +74,16 @@ BODY_JOINTS = list(range(22))
 TARGETS = {"six_point": {"mpjpe_mm": 5.0, "end_effector_mm": 1.0, "head_max_mm": 2.0},
            "three_point": {"mpjpe_cm": 3.5, "mpjre_deg": 5.0, "max_joint_error_cm": 50.0}}
 CASES = ("clean", "noisy", "noisy8hz", "short", "tall")
-# name -> (trackers, solver options); "three_point_unpinned" is the three-point solver with its
-# guessed feet only kept on and above the floor, not pinned in contact (clean case only).
+# name -> (trackers, solver options); clean case only: "three_point_unpinned" is the three-point
+# solver with its guessed feet only kept on and above the floor, not pinned in contact, and the
+# "_once" solvers run the offline model once instead of mirror-averaged (what the mirroring buys).
 SOLVERS = {"six_point": (SIX_POINT, TrackerSolveOptions(mode="six_point")),
            "analytic": (SIX_POINT, TrackerSolveOptions(mode="analytic")),
            "three_point": (THREE_POINT, TrackerSolveOptions(mode="three_point")),
-           "three_point_unpinned": (THREE_POINT, TrackerSolveOptions(mode="three_point", pin_feet=False))}
+           "three_point_unpinned": (THREE_POINT, TrackerSolveOptions(mode="three_point", pin_feet=False)),
+           "six_point_once": (SIX_POINT, TrackerSolveOptions(mode="six_point", mirror_average=False)),
+           "three_point_once": (THREE_POINT, TrackerSolveOptions(mode="three_point", mirror_average=False))}
+CLEAN_ONLY = ("three_point_unpinned", "six_point_once", "three_point_once")
 ANKLES = [TRACKER_JOINTS["left_foot"], TRACKER_JOINTS["right_foot"]]
 AVERAGE_HEIGHT_M = 1.70
 SMOOTHING_HZ = 8.0
@@ -166,7 +174,7 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", default="build/corpus")
     parser.add_argument("--split", default="test")
     parser.add_argument("--max-clips", type=int, default=None, help="only the first N clips (a quick look)")
-    parser.add_argument("--solvers", default="six_point,analytic,three_point,three_point_unpinned")
+    parser.add_argument("--solvers", default="six_point,analytic,three_point," + ",".join(CLEAN_ONLY))
     parser.add_argument("--cases", default=",".join(CASES), help="a subset of " + ",".join(CASES))
     args = parser.parse_args(argv)
     try:
@@ -185,7 +193,7 @@ def main(argv=None) -> int:
         cases = {}
         if "clean" in wanted:
             cases["clean"] = [(m, evaluate(m, solver)) for m in motions]
-        if solver != "three_point_unpinned":
+        if solver not in CLEAN_ONLY:
             if "noisy" in wanted:
                 cases["noisy"] = [(m, evaluate(m, solver, noisy=True, seed=i)) for i, m in enumerate(motions)]
             if "noisy8hz" in wanted:

@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "landmarks) in gaps up to this long (default 1; 0: off)")
     gap.add_argument("--gap-fill-method", choices=("predictor", "slerp"), default="predictor",
                      help="the learned motion predictor (slerp when it is not installed) or slerp (default predictor)")
+    p.add_argument("--no-mirror-average", dest="mirror_average", action="store_false",
+                   help="run the offline networks (--imu, --trackers) once, not also on the recording's mirror "
+                        "image averaged in: about twice as fast for a slightly less accurate pose")
     p.add_argument("--no-feet-on-floor", dest="feet_on_floor", action="store_false",
                    help="leave the feet raw: by default feet that touch the floor are planted on it (no sliding), no "
                         "foot goes under it, and a --motion of another body has its root path fitted to the "
@@ -602,7 +605,7 @@ def _imu_motion(args, say, measurements) -> Motion:
                 + ("" if facing is None else f" (heading {facing:.1f} deg, "
                                              f"{calibration.metadata['heading']['method']})"))
         recording = _imu_window(recording, args.imu_start, args.imu_duration, say)
-        options = ImuSolveOptions(mode=args.imu_mode, feet=_feet_options(args, "zero"))
+        options = ImuSolveOptions(mode=args.imu_mode, feet=_feet_options(args, "zero"), mirror_average=args.mirror_average)
         motion, report = reconstruct_imu(recording, measurements, options)
         model = f", {network_summary(report)}" if network_summary(report) else ""
         say(f"reconstructed {report['frames']} frames ({report['mode']} mode{model}) in {report['seconds']:.2f} s; "
@@ -676,7 +679,7 @@ def _tracker_motion(args, say, skeleton) -> Motion:
     from .core.feet.stage import feet_summary
     from .core.trackers.formats import read_trackers
     from .core.trackers.calibration import calibrate_trackers
-    from .pipelines.trackers import TrackerSolveOptions, failure_summary, reconstruct_trackers
+    from .pipelines.trackers import TrackerSolveOptions, failure_summary, network_summary, reconstruct_trackers
     heading = _heading(args.tracker_heading, "--tracker-heading", TRACKER_HEADINGS)
     try:
         recording = read_trackers(args.trackers, convention=args.tracker_convention, fps=args.tracker_fps,
@@ -691,10 +694,11 @@ def _tracker_motion(args, say, skeleton) -> Motion:
                                              heading=heading)
             say(f"calibrated on the {calibration.pose}-pose held from {args.tracker_calibration_start:g} s (heading "
                 f"{calibration.heading_deg:.1f} deg, {calibration.method})")
-        options = TrackerSolveOptions(mode=args.tracker_mode)
+        options = TrackerSolveOptions(mode=args.tracker_mode, mirror_average=args.mirror_average)
         options = replace(options, feet=replace(options.feet, enabled=args.feet_on_floor))
         motion, report = reconstruct_trackers(recording, skeleton, calibration=calibration, options=options)
-        say(f"reconstructed {motion.num_frames} frames ({report['mode'].replace('_', '-')} mode, {motion.fps:g} fps); "
+        network = f", {network_summary(report)}" if network_summary(report) else ""
+        say(f"reconstructed {motion.num_frames} frames ({report['mode'].replace('_', '-')} mode{network}, {motion.fps:g} fps); "
             f"{feet_summary(report.get('feet'))}")
         if failure_summary(report):
             say(failure_summary(report))

@@ -131,6 +131,10 @@ def test_imu_recording_to_bvh(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "reconstructed 120 frames (network mode, full model, bidirectional, mirror-averaged)" in result.stderr
     assert "Frames: 120" in bvh.read_text()
+    once = run_cli("--imu", str(csv), "--height", "1.8", "--no-mirror-average", "--bvh", str(tmp_path / "once.bvh"))
+    assert once.returncode == 0, once.stderr
+    assert "reconstructed 120 frames (network mode, full model, bidirectional)" in once.stderr
+    assert (tmp_path / "once.bvh").read_text() != bvh.read_text()
 
 
 def test_an_uncalibratable_imu_recording_is_one_line(tmp_path):

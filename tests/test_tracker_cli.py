@@ -89,5 +89,8 @@ def test_three_point_file_to_fbx(tmp_path):
     write_trackers(take(seconds=2.0, names=THREE_POINT), csv, convention="openxr")
     result = run_cli("--trackers", str(csv), "--fbx", str(fbx))
     assert result.returncode == 0, result.stderr
-    assert "(three-point mode, 60 fps)" in result.stderr
+    assert "(three-point mode, bidirectional network, mirror-averaged, 60 fps)" in result.stderr
     assert read_fbx(fbx).frames == 120
+    once = run_cli("--trackers", str(csv), "--no-mirror-average", "--bvh", str(tmp_path / "vr.bvh"))
+    assert once.returncode == 0, once.stderr
+    assert "(three-point mode, bidirectional network, 60 fps)" in once.stderr

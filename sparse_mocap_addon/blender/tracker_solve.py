@@ -35,7 +35,7 @@ from ..core.kinematics.skeleton import Skeleton
 from ..core.trackers.calibration import TrackerCalibration, calibrate_trackers
 from ..core.trackers.recording import TrackerError, TrackerRecording
 from ..inference.gap_fill import GapFillOptions
-from ..pipelines.trackers import TrackerSolveOptions, failure_summary, reconstruct_trackers
+from ..pipelines.trackers import TrackerSolveOptions, failure_summary, network_summary, reconstruct_trackers
 from .armature import skeleton_from_armature
 from .empty_sets import scene_frame
 from .mocap_import import removed_on_failure, require_poses, take_name
@@ -272,8 +272,8 @@ def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None
 def solve_summary(report: dict) -> str:
     """One line for the user: mode, frames, trackers, lost samples, guesses, calibration."""
     mode = f"{str(report.get('mode', '?')).replace('_', '-')} mode"
-    if report.get("network"):
-        mode += f" ({report['network']} network)"
+    if network_summary(report):
+        mode += f" ({network_summary(report)})"
     parts = [mode, f"{report.get('frames', 0)} frames at {report.get('fps', 0.0):g} fps"]
     if report.get("trackers"):
         parts.append(f"trackers {', '.join(report['trackers'])}")

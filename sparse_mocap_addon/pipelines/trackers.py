@@ -195,6 +195,14 @@ def failure_summary(report: dict) -> str:
     return f"{count} frame(s) flagged: the input could not support a pose there ({why}); held/interpolated"
 
 
+def network_summary(report: dict) -> str:
+    """The network a solve used, for the report line ("bidirectional network, mirror-averaged";
+    empty for the analytic mode)."""
+    if not report.get("network"):
+        return ""
+    return f"{report['network']} network" + (", mirror-averaged" if report.get("mirror_average") else "")
+
+
 def _chain_end(start, globals_, offsets, chain) -> np.ndarray:
     """Forward kinematics down one chain of joints (each a child of the one before) from ``start``."""
     out = start
@@ -266,8 +274,7 @@ def solve_targets(targets: dict, skeleton: Skeleton, fps: float, options: Tracke
         return motion, report
     poser = poser or load_tracker_poser(mode, offline=options.offline_model)
     mirror = options.mirror_average and poser.bidirectional
-    report["network"] = ("bidirectional (offline)" + (", mirror-averaged" if mirror else "")
-                         if poser.bidirectional else "causal")
+    report["network"], report["mirror_average"] = ("bidirectional" if poser.bidirectional else "causal"), mirror
     positions, rotations, _ = stack_targets(targets, KINDS[mode])
     valid = np.stack([~lost[n] for n in KINDS[mode]], axis=1)       # the network hears what was lost
     guess = poser.run(positions, rotations, valid, skeleton, NETWORK_FPS, progress=progress, mirror=mirror)

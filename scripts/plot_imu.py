@@ -3,7 +3,7 @@
 
 ``imu_real/transpose_example`` (six Noitom sensors, 60 fps, already calibrated into TransPose's
 SMPL frame) goes through ``reconstruct_imu`` with its defaults (the shipped bidirectional offline
-model) and a 1.75 m neutral body. Six frames spread over the take, each from the front (top row)
+model, mirror-averaged) and a 1.75 m neutral body. Six frames spread over the take, each from the front (top row)
 and from the subject's right side (bottom row), centred on the pelvis: the armature's bones from forward kinematics, blue on
 the body's left, red on its right, black on the midline; the floor (y = 0) as a grey line. The
 right-hand panel is the root's path seen from above with the chosen frames marked. The whole take
@@ -34,7 +34,7 @@ from sparse_mocap_addon.core.body.measurements import BodyMeasurements  # noqa: 
 from sparse_mocap_addon.core.feet.soles import foot_floor_points  # noqa: E402
 from sparse_mocap_addon.core.imu.formats import read_imu  # noqa: E402
 from sparse_mocap_addon.core.kinematics.skeleton import forward_kinematics  # noqa: E402
-from sparse_mocap_addon.pipelines.imu import reconstruct_imu  # noqa: E402
+from sparse_mocap_addon.pipelines.imu import network_summary, reconstruct_imu  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "imu_real" / "transpose_example"
 
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     ax.grid(color="0.9")
     lowest = soles[..., 1].min()
     fig.suptitle(f"TransPose example recording ({T} frames, {T / motion.fps:.1f} s, six IMUs) reconstructed by the "
-                 f"'{report['model']}' network ({'bidirectional offline' if report['offline_model'] else 'causal'} model), {args.height:.2f} m body\nblue = left, red = right, black = midline; floor = "
+                 f"network ({network_summary(report)}), {args.height:.2f} m body\nblue = left, red = right, black = midline; floor = "
                  f"grey line; contact left/right {report['contact_fraction'][0]:.0%}/{report['contact_fraction'][1]:.0%}; "
                  f"lowest sole point over the take {lowest * 100:+.1f} cm", fontsize=12)
     fig.tight_layout()

@@ -582,7 +582,7 @@ def test_reconstruct_auto_six_point_on_a_set_and_on_empties(addon):
     set_subject()
     motion = walk(seconds=2.0)
     rec = synthetic(motion)
-    tracker_set(rec)
+    parent = tracker_set(rec)
     assert bpy.ops.sparse_mocap.reconstruct_trackers(with_body=False, feet_on_floor=False) == {"FINISHED"}
     obj = bpy.context.active_object
     assert obj.animation_data.action.name == "walk"
@@ -596,6 +596,14 @@ def test_reconstruct_auto_six_point_on_a_set_and_on_empties(addon):
         heads = bone_heads(obj, 1 + frame)
         assert np.abs(heads[limbs] - J[frame, limbs]).max() < 2e-3, frame
         assert np.linalg.norm(heads[TRACKER_JOINTS["head"]] - J[frame, TRACKER_JOINTS["head"]]) < 0.01, frame
+    # Average Mirror Image off: the network runs once, a slightly different guess between the same
+    # tracked joints.
+    select_only(parent, active=parent)
+    assert bpy.ops.sparse_mocap.reconstruct_trackers(with_body=False, feet_on_floor=False,
+                                                     mirror_average=False) == {"FINISHED"}
+    once = bpy.context.active_object
+    assert once != obj and np.abs(pose_keys(once, rec.num_frames) - keys).max() > 1e-3
+    assert np.abs(bone_heads(once, 71)[limbs] - J[70, limbs]).max() < 2e-3
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     set_subject()
@@ -603,6 +611,7 @@ def test_reconstruct_auto_six_point_on_a_set_and_on_empties(addon):
     select_only(*empties, active=empties[0])
     solved = tracker_solve.reconstruct_onto_armature(empties, measurements=SUBJECT, with_body=False)
     assert solved.report["mode"] == "six_point" and solved.armature.name == "Trackers"
+    assert "six-point mode (bidirectional network, mirror-averaged)" in tracker_solve.solve_summary(solved.report)
     assert np.abs(bone_heads(solved.armature, 41)[limbs] - J[40, limbs]).max() < 2e-3
 
 

@@ -157,7 +157,8 @@ and bake it onto an SMPL armature as a new action"""
         target = self._target_and_measurements(context)
         if target is None:
             return {"CANCELLED"}
-        options = ImuSolveOptions(mode=self.mode.lower(), model=self.model.lower(), translation=self.translation)
+        options = ImuSolveOptions(mode=self.mode.lower(), model=self.model.lower(), translation=self.translation,
+                                  mirror_average=self.mirror_average)
         options.feet = self._feet_options(options.feet)
         solved = self._solve_reported(context, parent.name, lambda progress: reconstruct_onto_armature(
             parent, options, **self._onto(*target), context=context, progress=progress))

@@ -156,6 +156,10 @@ class SetReconstruct(OntoArmature):
                              description="The SMPL armature to bake onto (empty: the active or selected one)")
     with_body: BoolProperty(name="Body Mesh", default=True,
                             description="Give a new armature a simple skinned body mesh")
+    mirror_average: BoolProperty(name="Average Mirror Image", default=True,
+                                 description="Also run the offline network on the recording's left-right mirror "
+                                             "image and average the two: a more accurate pose for twice the "
+                                             "network's time")
 
     def _onto(self, armature, measurements) -> dict:
         """The target and gap-filling arguments of ``reconstruct_onto_armature``."""
@@ -168,6 +172,7 @@ class SetReconstruct(OntoArmature):
         layout.use_property_decorate = False
         col = layout.column(heading="Solve")
         self._draw_solve_options(col)
+        col.prop(self, "mirror_average")
         self._draw_feet(col)
         self._draw_gap_fill(layout)
         self._draw_target_with_subject(context, layout)

@@ -176,7 +176,7 @@ it onto an SMPL armature as a new action"""
         target = self._target_and_measurements(context)
         if target is None:
             return {"CANCELLED"}
-        options = TrackerSolveOptions(mode=self.mode.lower())
+        options = TrackerSolveOptions(mode=self.mode.lower(), mirror_average=self.mirror_average)
         options.feet = self._feet_options(options.feet)
         solved = self._solve_reported(context, label, lambda progress: reconstruct_onto_armature(
             source, options, **self._onto(*target), context=context, progress=progress))

@@ -406,5 +406,5 @@ class TrackerStream:
 
 
 __all__ = ["MODES", "TrackerSolveOptions", "TrackerStream", "choose_mode", "failure_summary", "load_tracker_poser",
-           "reconstruct_trackers",
+           "network_summary", "reconstruct_trackers",
            "resample_targets", "smooth_targets", "solve_targets"]

@@ -605,9 +605,11 @@ def _imu_motion(args, say, measurements) -> Motion:
                 + ("" if facing is None else f" (heading {facing:.1f} deg, "
                                              f"{calibration.metadata['heading']['method']})"))
         recording = _imu_window(recording, args.imu_start, args.imu_duration, say)
-        options = ImuSolveOptions(mode=args.imu_mode, feet=_feet_options(args, "zero"), mirror_average=args.mirror_average)
+        options = ImuSolveOptions(mode=args.imu_mode, feet=_feet_options(args, "zero"),
+                                  mirror_average=args.mirror_average)
         motion, report = reconstruct_imu(recording, measurements, options)
-        model = f", {network_summary(report)}" if network_summary(report) else ""
+        model = network_summary(report)
+        model = f", {model}" if model else ""
         say(f"reconstructed {report['frames']} frames ({report['mode']} mode{model}) in {report['seconds']:.2f} s; "
             f"{feet_summary(report.get('feet'))}")
         motion = _fill_gaps(args, say, motion, lambda: imu_missing_frames(recording, report["mode"]), options.feet)
@@ -697,7 +699,8 @@ def _tracker_motion(args, say, skeleton) -> Motion:
         options = TrackerSolveOptions(mode=args.tracker_mode, mirror_average=args.mirror_average)
         options = replace(options, feet=replace(options.feet, enabled=args.feet_on_floor))
         motion, report = reconstruct_trackers(recording, skeleton, calibration=calibration, options=options)
-        network = f", {network_summary(report)}" if network_summary(report) else ""
+        network = network_summary(report)
+        network = f", {network}" if network else ""
         say(f"reconstructed {motion.num_frames} frames ({report['mode'].replace('_', '-')} mode{network}, {motion.fps:g} fps); "
             f"{feet_summary(report.get('feet'))}")
         if failure_summary(report):

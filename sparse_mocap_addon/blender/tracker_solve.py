@@ -272,8 +272,9 @@ def reconstruct_onto_armature(source, options: TrackerSolveOptions | None = None
 def solve_summary(report: dict) -> str:
     """One line for the user: mode, frames, trackers, lost samples, guesses, calibration."""
     mode = f"{str(report.get('mode', '?')).replace('_', '-')} mode"
-    if network_summary(report):
-        mode += f" ({network_summary(report)})"
+    network = network_summary(report)
+    if network:
+        mode += f" ({network})"
     parts = [mode, f"{report.get('frames', 0)} frames at {report.get('fps', 0.0):g} fps"]
     if report.get("trackers"):
         parts.append(f"trackers {', '.join(report['trackers'])}")

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..core.body.measurements import BodyMeasurements, measure_skeleton, skeleton_from_measurements
 from ..core.imu.recording import SIX_SENSORS
+from ..core.kinematics.mirror import REFLECT_MATRIX, REFLECT_VEC
 from ..core.kinematics.rotations import matrix_to_quat, sixd_to_matrix
 from ..core.kinematics.skeleton import MIRROR, PARENTS, mirror_name
 from .nn import RNNBlock, WeightError, load_state_dict
@@ -309,14 +310,12 @@ class PoserStream:
 # estimate of the same pose; averaging the two (a test-time ensemble) gains what a second network
 # would, for the same weights and twice the time (``benchmarks/imu_accuracy.py``).
 
-_S = np.array([-1.0, 1.0, 1.0], np.float32)
-
-
+_S = REFLECT_VEC.astype(np.float32)
 _SENSOR_MIRROR = [SIX_SENSORS.index(mirror_name(s)) for s in SIX_SENSORS]
 _ACC_SIGN = np.tile(_S, SENSORS)
-_ORI_SIGN = np.tile(np.outer(_S, _S).reshape(-1), SENSORS)
+_ORI_SIGN = np.tile(REFLECT_MATRIX.reshape(-1), SENSORS).astype(np.float32)
 _POSE_MIRROR = [POSE_JOINTS.index(int(MIRROR[j])) for j in POSE_JOINTS]
-_SIXD_SIGN = np.concatenate((_S[0] * _S, _S[1] * _S))          # (r00, r10, r20, r01, r11, r21) of S R S
+_SIXD_SIGN = np.concatenate((REFLECT_MATRIX[:, 0], REFLECT_MATRIX[:, 1]))   # the 6D (first two columns) of S R S
 _LEAF_MIRROR = [1, 0, 3, 2, 4]                                   # left/right wrist, left/right ankle, head
 _JOINT_MIRROR = [int(MIRROR[j]) - 1 for j in range(1, 24)]
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.body.measurements import measure_skeleton
-from ..core.kinematics.mirror import mirror_skeleton
+from ..core.kinematics.mirror import REFLECT_MATRIX, REFLECT_VEC, mirror_skeleton
 from ..core.kinematics.rotations import matrix_to_6d, sixd_to_matrix
 from ..core.kinematics.skeleton import MIRROR, Skeleton, mirror_name
 from ..core.trackers.recording import SIX_POINT, THREE_POINT
@@ -256,23 +256,20 @@ class TrackerPoser:
 # second guess of the same pose, and the two are averaged (as ``inference/imu_poser`` does for the
 # IMU network; ``benchmarks/tracker_accuracy.py`` shows what it buys).
 
-_S = np.array([-1.0, 1.0, 1.0])
-_SS = np.outer(_S, _S)
-
 
 def mirror_targets(positions, rotations, valid, names):
     """The mirror image of trackers ``names``' positions (T, K, 3), rotations (T, K, 3, 3) and
     validity (T, K)."""
     order = [list(names).index(mirror_name(n)) for n in names]
-    return (np.asarray(positions)[:, order] * _S, np.asarray(rotations)[:, order] * _SS,
+    return (np.asarray(positions)[:, order] * REFLECT_VEC, np.asarray(rotations)[:, order] * REFLECT_MATRIX,
             np.asarray(valid)[:, order])
 
 
 def mirror_average(out: TrackerPoserOutput, image: TrackerPoserOutput) -> TrackerPoserOutput:
     """The mean of ``out`` and ``image`` (the guess on the mirror image) mirrored back: rotations
     averaged as 6D and re-orthonormalised, pelvis positions and contact probabilities averaged."""
-    globals_ = sixd_to_matrix(0.5 * (matrix_to_6d(out.globals) + matrix_to_6d(image.globals[:, MIRROR] * _SS)))
-    return TrackerPoserOutput(globals_, 0.5 * (out.pelvis + image.pelvis * _S),
+    globals_ = sixd_to_matrix(0.5 * (matrix_to_6d(out.globals) + matrix_to_6d(image.globals[:, MIRROR] * REFLECT_MATRIX)))
+    return TrackerPoserOutput(globals_, 0.5 * (out.pelvis + image.pelvis * REFLECT_VEC),
                               0.5 * (out.contact + image.contact[:, ::-1]))
 
 

@@ -14,17 +14,19 @@ from .motion import Motion
 from .skeleton import MIRROR, Skeleton
 
 _REFLECT_QUAT = np.array((1.0, 1.0, -1.0, -1.0))
-_REFLECT_VEC = np.array((-1.0, 1.0, 1.0))
+# A vector v becomes REFLECT_VEC * v; a rotation matrix R becomes M R M, entry by entry R * REFLECT_MATRIX.
+REFLECT_VEC = np.array((-1.0, 1.0, 1.0))
+REFLECT_MATRIX = np.outer(REFLECT_VEC, REFLECT_VEC)
 
 
 def mirror_skeleton(skeleton: Skeleton) -> Skeleton:
-    offsets = skeleton.offsets[MIRROR] * _REFLECT_VEC
-    tips = {int(MIRROR[j]): tip * _REFLECT_VEC for j, tip in skeleton.leaf_tips.items()}
+    offsets = skeleton.offsets[MIRROR] * REFLECT_VEC
+    tips = {int(MIRROR[j]): tip * REFLECT_VEC for j, tip in skeleton.leaf_tips.items()}
     return Skeleton(offsets, tips, skeleton.sole_height)
 
 
 def mirror_motion(motion: Motion) -> Motion:
     rotations = motion.rotations[:, MIRROR] * _REFLECT_QUAT
-    translation = motion.translation * _REFLECT_VEC
+    translation = motion.translation * REFLECT_VEC
     metadata = dict(motion.metadata, mirrored=not motion.metadata.get("mirrored", False))
     return Motion(motion.fps, rotations, translation, mirror_skeleton(motion.skeleton), metadata)

@@ -28,7 +28,6 @@ NUM_JOINTS = 24
 JOINT_INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
 
 
-
 def mirror_name(name: str) -> str:
     """The left/right partner's name of a joint, sensor or tracker ("left_hand" <-> "right_hand";
     a midline name is its own)."""

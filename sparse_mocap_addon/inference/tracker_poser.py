@@ -149,8 +149,10 @@ def tracker_features(positions, rotations, valid, fps: float, kind: str, skeleto
     shape = skeleton if isinstance(skeleton, np.ndarray) else shape_measurements(skeleton)
     per_tracker = np.concatenate((rel, positions[..., 1:2], orient, vel,
                                   np.asarray(valid, dtype=np.float64)[..., None]), axis=-1)
-    features = np.concatenate((per_tracker.reshape(T, K * PER_TRACKER), yaw_rate[:, None],
-                               np.broadcast_to(shape, (T, MEASUREMENTS))), axis=-1)
+    features = np.empty((T, K * PER_TRACKER + 1 + MEASUREMENTS))
+    features[:, :K * PER_TRACKER] = per_tracker.reshape(T, K * PER_TRACKER)
+    features[:, K * PER_TRACKER] = yaw_rate
+    features[:, K * PER_TRACKER + 1:] = shape
     state = FeatureState(positions[-1].copy(), float(yaw[-1])) if T else previous
     return features, heading, origin, state
 

@@ -75,6 +75,15 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 _LEVI_CIVITA = np.zeros((3, 3, 3))
 _LEVI_CIVITA[0, 1, 2] = _LEVI_CIVITA[1, 2, 0] = _LEVI_CIVITA[2, 0, 1] = 1.0
 _LEVI_CIVITA[0, 2, 1] = _LEVI_CIVITA[2, 1, 0] = _LEVI_CIVITA[1, 0, 2] = -1.0
+_LEVI_CIVITA_ROWS = _LEVI_CIVITA.reshape(3, 9)
+_EYE = np.eye(3)
+_EYE.flags.writeable = False
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """Cross-product matrices (..., 3, 3) of vectors (..., 3): ``_skew(v) @ w == v x w``. One
+    matrix product (the live streams solve one frame at a time, where each numpy call counts)."""
+    return -(v @ _LEVI_CIVITA_ROWS).reshape(v.shape[:-1] + (3, 3))
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -112,9 +121,10 @@ def _axis_angle_matrix(axis: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np
     """Rotations about unit axes (..., 3) by angles given as cos/sin (...): Rodrigues' formula,
     cos I + sin [axis]x + (1 - cos) axis axis^T (few numpy calls: the live streams solve one frame
     at a time)."""
-    c = cos[..., None, None]
-    return (1.0 - c) * axis[..., :, None] * axis[..., None, :] + c * np.eye(3) \
-        - np.einsum("...k,kij->...ij", sin[..., None] * axis, _LEVI_CIVITA)
+    out = axis[..., :, None] * ((1.0 - cos)[..., None] * axis)[..., None, :]
+    out += _skew(sin[..., None] * axis)
+    out += cos[..., None, None] * _EYE
+    return out
 
 
 def _swing_quat(a: np.ndarray, b: np.ndarray) -> np.ndarray:

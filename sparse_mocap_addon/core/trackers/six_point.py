@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..kinematics.filters import fill_gaps
-from ..kinematics.ik import (DEFAULT_HINGE_AXES, _LEVI_CIVITA, _apply, _apply_t, _axis_angle_matrix, _cross, _dot,
-                             _normalize)
+from ..kinematics.ik import (DEFAULT_HINGE_AXES, _EYE, _LEVI_CIVITA_ROWS, _apply, _apply_t,
+                             _axis_angle_matrix, _cross, _dot, _normalize, _skew)
 from ..kinematics.motion import Motion
 from ..kinematics.rotations import matrix_to_quat, quat_slerp, quat_to_matrix, rotation_between_vectors
 from ..kinematics.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, Skeleton
@@ -176,15 +176,18 @@ def _swivel_limb(root: np.ndarray, end: np.ndarray, end_rot: np.ndarray, rest: _
     upper_dir = cos_a[:, None] * u + np.sqrt(np.clip(1.0 - cos_a * cos_a, 0.0, 1.0))[:, None] * s0
     lower_dir, _ = _normalize(target - root - l1[:, None] * upper_dir)
     normal0 = _cross(s0, u)
-    dirs = np.stack((upper_dir, lower_dir))
-    normals = np.broadcast_to(normal0, dirs.shape)
-    frames = np.stack((dirs, normals, _cross(dirs, normals)), axis=-1) @ rest.frames
+    basis = np.empty((2,) + u.shape + (3,))      # columns: the bone's direction, the normal, their cross
+    basis[0, :, :, 0] = upper_dir
+    basis[1, :, :, 0] = lower_dir
+    basis[..., 1] = normal0
+    basis[..., 2] = _cross(basis[..., 0], normal0)
+    frames = basis @ rest.frames
     upper_rot0, mid_rot0 = frames[0], frames[1]
     # Objective A cos(phi) + B sin(phi) + const over the swivel phi about u: with m the weighted
     # end frame times the mid frame's transpose, A = tr(m) - u.m u and B = -u.axial(m).
     m = (end_rot * axis_weights[:, None, :]) @ mid_rot0.transpose(0, 2, 1)
     a = np.einsum("tii->t", m) - _dot(u, _apply(m, u))
-    b = -_dot(u, np.einsum("ijk,tjk->ti", _LEVI_CIVITA, m))
+    b = -_dot(u, m.reshape(len(m), 9) @ _LEVI_CIVITA_ROWS.T)      # u . the axial vector of m
     us0 = _cross(u, s0)
     a = a + pole_weight * _dot(s0, pole)
     b = b + pole_weight * _dot(us0, pole)
@@ -264,8 +267,9 @@ def _turn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     c I + [k]x + k k^T / (1 + c) with k = a x b, c = a . b."""
     k = _cross(a, b)
     c = _dot(a, b)
-    out = c[:, None, None] * np.eye(3) - np.einsum("nk,kij->nij", k, _LEVI_CIVITA) \
-        + k[:, :, None] * (k / np.maximum(1.0 + c, 1e-300)[:, None])[:, None, :]
+    out = k[:, :, None] * (k / np.maximum(1.0 + c, 1e-300)[:, None])[:, None, :]
+    out += _skew(k)
+    out += c[:, None, None] * _EYE
     opposite = c < -1.0 + 1e-9
     if opposite.any():      # half a turn about any axis normal to a
         out[opposite] = quat_to_matrix(rotation_between_vectors(a[opposite], b[opposite]))
@@ -301,9 +305,10 @@ def _spine_chord(modes: np.ndarray, straight: np.ndarray, offsets: np.ndarray, s
     ``s`` (N,) times their ``modes`` (3, N, 3) off their ``straight`` locals (3, N, 3, 3), and its
     derivative in s."""
     rot = _rotvec_matrix(modes * s[:, None]) @ straight
-    v = np.broadcast_to(offsets[4], modes.shape[1:])
-    dv = np.zeros(modes.shape[1:])
-    for k in (2, 1, 0):                # neck, spine3, spine2
+    rv = _apply(rot[2], offsets[4])    # the neck's bone to the head (its derivative: modes x it)
+    dv = _cross(modes[2], rv)
+    v = offsets[3] + rv
+    for k in (1, 0):                   # spine3, spine2
         rv = _apply(rot[k], v)
         dv = _apply(rot[k], dv) + _cross(modes[k], rv)
         v = offsets[k + 1] + rv
@@ -514,13 +519,20 @@ class SixPointSolver:
             self._rows[key] = (_LimbRest.of(rows[0], rows[1], rows[2]), rows[3])
         return self._rows[key]
 
+    def _arm_rows(self, arms: tuple, T: int):
+        """Shoulder offsets (A*T, 3) and arm lengths (A*T,) of ``arms``, each repeated over T frames (cached)."""
+        key = ("arms", arms, T)
+        if key not in self._rows:
+            offsets = self.skeleton.offsets[[self._arm[side][1] for side in arms]]
+            self._rows[key] = (np.repeat(offsets, T, axis=0), np.repeat([self._arm[side][3] for side in arms], T))
+        return self._rows[key]
+
     def _collars(self, arms, filled, spine3_rot, spine3_pos, prior, trust, faded):
         """Collar globals (A*T, 3, 3) and shoulder positions (A*T, 3) of ``arms``: a share of the
         swing towards the hand (or the prior's collars, faded towards that where not trusted), then
         just enough turn for the arm to reach the hand."""
         T, offsets, opts = len(spine3_rot), self.skeleton.offsets, self.opts
         collars = [self._arm[side][0] for side in arms]
-        shoulders = [self._arm[side][1] for side in arms]
         hands = np.concatenate([filled[f"{side}_hand"][0] for side in arms])
         spine3_rows = np.concatenate([spine3_rot] * len(arms))
         collar_pos = np.concatenate([spine3_pos + _apply(spine3_rot, offsets[c]) for c in collars])
@@ -535,9 +547,8 @@ class SixPointSolver:
             if len(faded):
                 part = np.concatenate([faded + i * T for i in range(len(arms))])
                 rows[part] = _blend(shares_rows[part], rows[part], np.tile(trust[faded], len(arms)))
-        shoulder_offsets = np.repeat(offsets[shoulders], T, axis=0)
-        rows = _collar_reach(rows, collar_pos, hands, shoulder_offsets,
-                             np.repeat([self._arm[side][3] for side in arms], T))
+        shoulder_offsets, arm_lengths = self._arm_rows(tuple(arms), T)
+        rows = _collar_reach(rows, collar_pos, hands, shoulder_offsets, arm_lengths)
         return rows, collar_pos + _apply(rows, shoulder_offsets)
 
     def solve(self, filled: dict, prior: np.ndarray | None = None):
@@ -549,7 +560,7 @@ class SixPointSolver:
         if prior is not None:
             locals_ = np.empty((T, NUM_JOINTS, 3, 3))
             locals_[:, 1:] = prior[:, _PARENT_ROWS].transpose(0, 1, 3, 2) @ prior[:, 1:]
-            locals_[:, _LEAVES] = np.eye(3)         # as in the corpus
+            locals_[:, _LEAVES] = _EYE              # as in the corpus
             trust = prior_trust(prior[:, 0], pelvis_rot, opts)
             faded = np.nonzero(trust < 1.0)[0]
         else:
@@ -604,8 +615,8 @@ class SixPointSolver:
                 np.concatenate(roots), np.concatenate([filled[n][0] for n in names]), end_rot, rest, weights,
                 np.concatenate(poles), 1.0, opts.soft_reach)
             joints = np.array([_LIMBS[n] for n in names])          # (limbs, root/mid/end)
-            chain = np.stack((np.concatenate(parents), upper_rot, mid_rot))
-            local = (chain.transpose(0, 1, 3, 2) @ np.stack((upper_rot, mid_rot, end_rot)))
+            chain = np.concatenate((np.concatenate(parents)[None], upper_rot[None], mid_rot[None]))
+            local = chain.transpose(0, 1, 3, 2) @ np.concatenate((upper_rot[None], mid_rot[None], end_rot[None]))
             locals_[:, joints.T.ravel()] = local.reshape(3 * len(names), T, 3, 3).transpose(1, 0, 2, 3)
             for i, name in enumerate(names):
                 report["unreachable"][name] = unreachable[i * T:(i + 1) * T]

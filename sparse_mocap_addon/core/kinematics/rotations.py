@@ -126,33 +126,46 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     return m.reshape(q.shape[:-1] + (3, 3))
 
 
+def _quat_rows_map() -> tuple[np.ndarray, np.ndarray]:
+    """The symmetric 4x4 matrix K whose row k is 4 q_k q (q = (w, x, y, z)) as a linear map of a
+    rotation matrix's 9 entries: ``K.ravel() = m.ravel() @ A + C``. Its diagonal is 4 (w^2, x^2, y^2,
+    z^2): (1 + trace, 1 + m00 - m11 - m22, ...); off the diagonal are the textbook formulas' other
+    terms (4 w x = m21 - m12, 4 x y = m01 + m10, ...)."""
+    a, c = np.zeros((9, 4, 4)), np.zeros((4, 4))
+    diagonal = ((1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1))      # signs of m00, m11, m22
+    for k, signs in enumerate(diagonal):
+        a[(0, 4, 8), k, k] = signs
+        c[k, k] = 1.0
+    # (row, column): (entry, sign), (entry, sign) over m's row-major entries 0..8
+    for (row, col), ((i, si), (j, sj)) in {(0, 1): ((7, 1), (5, -1)), (0, 2): ((2, 1), (6, -1)),
+                                           (0, 3): ((3, 1), (1, -1)), (1, 2): ((1, 1), (3, 1)),
+                                           (1, 3): ((2, 1), (6, 1)), (2, 3): ((5, 1), (7, 1))}.items():
+        for entry, sign in ((i, si), (j, sj)):
+            a[entry, row, col] = a[entry, col, row] = sign
+    return a.reshape(9, 16), c.reshape(16)
+
+
+_QUAT_ROWS, _QUAT_ROWS_CONST = _quat_rows_map()
+_DIAGONAL = (0, 5, 10, 15)
+
+
 def matrix_to_quat(m: np.ndarray) -> np.ndarray:
     """Rotation matrix to unit quaternion with w >= 0 (numerically stable branch per element).
 
-    Of the four textbook formulas, each element uses the one with the largest denominator (the
-    largest of the trace and the diagonal), so no component comes from a near-zero square root.
-    Computed on contiguous component arrays (one copy in, one out: about 1.5x faster than on strided
-    columns).
+    Of the four textbook formulas (the rows of K, :func:`_quat_rows_map`), each element uses the one
+    with the largest denominator (the largest of K's diagonal: 1 + trace and the three 1 + 2 m_ii -
+    trace), so no component comes from a near-zero square root. K is one matrix product for the
+    whole batch (about twice as fast as per-component arrays on one frame's joints, and faster on
+    long takes too).
     """
     m = np.asarray(m, dtype=np.float64)
     batch = m.shape[:-2]
-    m00, m01, m02, m10, m11, m12, m20, m21, m22 = np.ascontiguousarray(m.reshape(-1, 9).T)
-    trace = m00 + m11 + m22
-    a, b, c = m21 - m12, m02 - m20, m10 - m01
-    d, e, f = m01 + m10, m02 + m20, m12 + m21
-    # Index of the largest of (trace, m00, m11, m22), by comparisons (argmax over a stack is slower).
-    pick = (m00 > trace).astype(np.int8)
-    largest = np.maximum(trace, m00)
-    pick[m11 > largest] = 2
-    largest = np.maximum(largest, m11)
-    pick[m22 > largest] = 3
-    q = np.empty((4, len(trace)))
-    np.choose(pick, (1.0 + trace, a, b, c), out=q[0])
-    np.choose(pick, (a, 1.0 + m00 - m11 - m22, d, e), out=q[1])
-    np.choose(pick, (b, d, 1.0 - m00 + m11 - m22, f), out=q[2])
-    np.choose(pick, (c, e, f, 1.0 - m00 - m11 + m22), out=q[3])
-    q *= np.where(q[0] < 0.0, -1.0, 1.0) / np.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
-    return np.ascontiguousarray(q.T).reshape(batch + (4,))
+    k = m.reshape(-1, 9) @ _QUAT_ROWS
+    k += _QUAT_ROWS_CONST
+    pick = np.argmax(k[:, _DIAGONAL], axis=1)
+    q = k.reshape(-1, 4, 4)[np.arange(len(k)), pick]
+    q *= np.where(q[:, :1] < 0.0, -1.0, 1.0) / np.sqrt(np.einsum("ij,ij->i", q, q))[:, None]
+    return q.reshape(batch + (4,))
 
 
 # --- axis-angle ----------------------------------------------------------------------------------

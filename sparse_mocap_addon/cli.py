@@ -836,6 +836,14 @@ class CharacterSettings:
     saved: tuple = ()
 
 
+@dataclass(frozen=True)
+class LoadedCharacter:
+    """The character's armature object in the loaded file and its settings, resolved once."""
+
+    obj: object
+    settings: CharacterSettings
+
+
 def character_request(args) -> CharacterRequest | None:
     """--character, --character-object, --bone-map, --root-motion and --hands checked (without
     loading Blender); None without --character."""
@@ -868,10 +876,10 @@ def _bone_map(text: str | None):
         raise CliError(f"--bone-map: {str(exc).rstrip('.')}") from None
 
 
-def load_character(request: CharacterRequest, say):
+def load_character(request: CharacterRequest, say) -> LoadedCharacter:
     """The character's file loaded in place of the scene (a .blend opened as it is, an .fbx imported
-    into an empty one) and its armature, checked against the bone map; refused in one sentence
-    naming the flag before any take is read."""
+    into an empty one), its armature checked against the bone map and its settings resolved;
+    refused in one sentence naming the flag before any take is read."""
     import bpy
 
     from .blender.target_rig import target_rig_from_armature
@@ -896,7 +904,7 @@ def load_character(request: CharacterRequest, say):
         raise CliError(f"{flag}: {cli_wording(str(exc).rstrip('.'), 'character')}") from None
     saved = f"; its own {', '.join(settings.saved)} from its Character panel" if settings.saved else ""
     say(f"read character '{obj.name}' ({len(obj.data.bones)} bones, bone map '{rig.map_name}') from {path}{saved}")
-    return obj
+    return LoadedCharacter(obj, settings)
 
 
 def character_settings(request: CharacterRequest, obj) -> CharacterSettings:
@@ -954,21 +962,23 @@ def _character_armature(request: CharacterRequest, scene):
     return armatures[0]
 
 
-def _still_loaded(obj) -> bool:
-    """Whether ``obj`` (None, or an object from an earlier load) still lives in the current file."""
+def _still_loaded(character: LoadedCharacter | None) -> bool:
+    """Whether ``character`` (None, or an earlier load) still lives in the current file."""
     try:
-        return obj is not None and obj.name in obj.users_scene[0].objects
+        return character is not None and character.obj.name in character.obj.users_scene[0].objects
     except (ReferenceError, IndexError):   # the file was replaced since: the object is gone
         return False
 
 
-def _bake_onto_character(args, say, request: CharacterRequest, obj, motion: Motion, action_name: str):
-    """``motion`` retargeted onto the character ``obj`` and keyed into a new action (its own kept)."""
+def _bake_onto_character(args, say, request: CharacterRequest, character: LoadedCharacter, motion: Motion,
+                         action_name: str):
+    """``motion`` retargeted onto the loaded character and keyed into a new action (its own kept);
+    returns its armature object."""
     from .blender.bake import keys_for
     from .blender.character import bake_rig_motion, retarget_onto_armature
     from .core.feet.stage import feet_summary
 
-    settings = character_settings(request, obj)
+    obj, settings = character.obj, character.settings
     try:
         rig_motion = retarget_onto_armature(obj, motion, settings.rig_map, _feet_options(args, "zero"),
                                             settings.root_motion, settings.hands)
@@ -989,11 +999,11 @@ def _character_takes_blend(args, request: CharacterRequest, collected: list, say
     """--batch --character --format blend: every take's motion baked onto the one character as its own
     action, in <out-dir>/<character>_takes.blend; returns that path."""
     say("starting Blender")
-    obj = load_character(request, say)
+    character = load_character(request, say)
     for name, motion in collected:
-        _bake_onto_character(args, say, request, obj, motion, name)
+        _bake_onto_character(args, say, request, character, motion, name)
     path = args.out_dir / f"{request.path.stem}{BATCH_BLEND_SUFFIX}.blend"
-    _write_outputs(obj, [("blend", path)], args, say)
+    _write_outputs(character.obj, [("blend", path)], args, say)
     return path
 
 

@@ -37,8 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # --- windows ----------------------------------------------------------------------------------------
 
-def motion_windows(motions, *, window: int = GAP_WINDOW, stride: int = 8) -> dict:
-    """Every window of every motion at GAP_FPS (both phases when the motion is at twice the rate).
+def motion_windows(motions, *, window: int = GAP_WINDOW, stride: int = 8, speeds=()) -> dict:
+    """Every window of every motion at GAP_FPS (both phases when the motion is at twice the rate),
+    and of each motion played ``speeds`` times as fast (sampled at GAP_FPS / speed, read as GAP_FPS).
 
     Returns float32 arrays: ``local6d`` (N, W, 138), ``root`` (N, W, 3, 3), ``translation`` (N, W, 3),
     ``offsets`` (N, 24, 3).
@@ -49,6 +50,10 @@ def motion_windows(motions, *, window: int = GAP_WINDOW, stride: int = 8) -> dic
         phases = ([motion.rotations[p::2] for p in (0, 1)], [motion.translation[p::2] for p in (0, 1)]) \
             if abs(ratio - 2) < 1e-6 else ([resample_motion(motion, GAP_FPS).rotations],
                                           [resample_motion(motion, GAP_FPS).translation])
+        for speed in speeds:
+            played = resample_motion(motion, GAP_FPS / speed)
+            phases[0].append(played.rotations)
+            phases[1].append(played.translation)
         for rotations, translation in zip(*phases):
             if len(rotations) < window:
                 continue
@@ -163,6 +168,9 @@ def main(argv=None) -> int:
     parser.add_argument("--max-gap", type=int, default=30, help="longest training hole, model frames")
     parser.add_argument("--interior-share", type=float, default=0.7,
                         help="share of windows whose hole is inside (in-betweening); the rest are at the end or start")
+    parser.add_argument("--speeds", type=float, nargs="*", default=[],
+                        help="playback speeds added to the training windows (e.g. 0.8 1.25; the clips as "
+                             "recorded are always there)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--smoke", action="store_true", help="a few clips, a tiny model, a few steps (CI)")
@@ -177,7 +185,9 @@ def main(argv=None) -> int:
         train_motions, valid_motions = train_motions[:3], valid_motions[:2]
         args.blocks, args.epochs, args.max_steps, args.stride = 2, 1, args.max_steps or 5, 32
         args.channel_hidden = min(args.channel_hidden, 8)
-    train = motion_windows(train_motions, stride=args.stride)
+    if any(not (0.25 <= v <= 4.0) for v in args.speeds):
+        parser.error(f"--speeds must be between 0.25 and 4, got {args.speeds}")
+    train = motion_windows(train_motions, stride=args.stride, speeds=args.speeds)
     valid = motion_windows(valid_motions, stride=32)
     rng = np.random.default_rng(args.seed)
     first = epoch_tensors(train, rng, args.max_gap, args.interior_share)
@@ -193,7 +203,8 @@ def main(argv=None) -> int:
     export(model, args.out, {
         "architecture": GAP_ARCHITECTURE, "version": 1,
         "hyperparameters": {"blocks": args.blocks, "channel_hidden": args.channel_hidden, "frames": GAP_WINDOW, "features": GAP_FEATURES, "fps": GAP_FPS,
-                            "max_gap_frames": args.max_gap, "interior_share": args.interior_share},
+                            "max_gap_frames": args.max_gap, "interior_share": args.interior_share,
+                            "speeds": list(args.speeds)},
         "training": {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
                      "stride": args.stride, "windows": int(len(train["offsets"])), "best": best,
                      "last": history[-1] if history else None, "smoke": args.smoke},

@@ -46,10 +46,11 @@ def motion_windows(motions, *, window: int = GAP_WINDOW, stride: int = 8, speeds
     """
     parts = {"local6d": [], "root": [], "translation": [], "offsets": []}
     for motion in motions:
-        ratio = motion.fps / GAP_FPS
-        phases = ([motion.rotations[p::2] for p in (0, 1)], [motion.translation[p::2] for p in (0, 1)]) \
-            if abs(ratio - 2) < 1e-6 else ([resample_motion(motion, GAP_FPS).rotations],
-                                          [resample_motion(motion, GAP_FPS).translation])
+        if abs(motion.fps / GAP_FPS - 2) < 1e-6:
+            phases = ([motion.rotations[p::2] for p in (0, 1)], [motion.translation[p::2] for p in (0, 1)])
+        else:
+            at_rate = resample_motion(motion, GAP_FPS)
+            phases = ([at_rate.rotations], [at_rate.translation])
         for speed in speeds:
             played = resample_motion(motion, GAP_FPS / speed)
             phases[0].append(played.rotations)

@@ -615,8 +615,8 @@ class SixPointSolver:
                 np.concatenate(roots), np.concatenate([filled[n][0] for n in names]), end_rot, rest, weights,
                 np.concatenate(poles), 1.0, opts.soft_reach)
             joints = np.array([_LIMBS[n] for n in names])          # (limbs, root/mid/end)
-            chain = np.concatenate((np.concatenate(parents)[None], upper_rot[None], mid_rot[None]))
-            local = chain.transpose(0, 1, 3, 2) @ np.concatenate((upper_rot[None], mid_rot[None], end_rot[None]))
+            chain = np.stack((np.concatenate(parents), upper_rot, mid_rot))
+            local = chain.transpose(0, 1, 3, 2) @ np.stack((upper_rot, mid_rot, end_rot))
             locals_[:, joints.T.ravel()] = local.reshape(3 * len(names), T, 3, 3).transpose(1, 0, 2, 3)
             for i, name in enumerate(names):
                 report["unreachable"][name] = unreachable[i * T:(i + 1) * T]
